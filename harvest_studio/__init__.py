@@ -1,0 +1,81 @@
+"""Harvest Studio: durable, event-sourced workflows for Python on PostgreSQL.
+
+Quick start::
+
+    import harvest_studio as hs
+
+    @hs.activity(start_to_close="30s")
+    def greet(ctx: hs.ActivityContext, name: str) -> str:
+        return f"hello {name}"
+
+    @hs.workflow
+    async def hello(ctx: hs.WorkflowContext, name: str) -> str:
+        return await ctx.execute_activity(greet, name)
+
+    client = hs.connect()
+    with hs.Worker(client, workflows=[hello], activities=[greet]):
+        print(client.start(hello, "world").result(timeout=30))
+"""
+
+from __future__ import annotations
+
+from ._activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
+from ._client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
+from ._definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
+from ._errors import (
+    ActivityError,
+    DurationError,
+    HarvestError,
+    NonDeterminismError,
+    NonRetryableError,
+    PayloadError,
+    PayloadTooLargeError,
+    RunNotFoundError,
+    RunTimeoutError,
+    UnknownWorkflowError,
+    UsageError,
+    WorkflowAlreadyStartedError,
+    WorkflowFailedError,
+)
+from ._events import HistoryEvent
+from ._retry import RetryPolicy
+from ._worker import Worker, WorkerOptions
+from ._workflow_context import WorkflowContext, WorkflowInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivityCancelledError",
+    "ActivityContext",
+    "ActivityDefinition",
+    "ActivityError",
+    "ActivityInfo",
+    "AsyncClient",
+    "AsyncRunHandle",
+    "Client",
+    "DurationError",
+    "HarvestError",
+    "HistoryEvent",
+    "NonDeterminismError",
+    "NonRetryableError",
+    "PayloadError",
+    "PayloadTooLargeError",
+    "RetryPolicy",
+    "RunHandle",
+    "RunInfo",
+    "RunNotFoundError",
+    "RunPage",
+    "RunTimeoutError",
+    "UnknownWorkflowError",
+    "UsageError",
+    "Worker",
+    "WorkerOptions",
+    "WorkflowAlreadyStartedError",
+    "WorkflowContext",
+    "WorkflowDefinition",
+    "WorkflowFailedError",
+    "WorkflowInfo",
+    "activity",
+    "connect",
+    "workflow",
+]

@@ -1,0 +1,531 @@
+"""Starting runs and looking at them: the async client, its sync face, and run handles."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from . import _serde, _store
+from ._database import database_url, ensure_migrated
+from ._definitions import DEFAULT_QUEUE, WorkflowDefinition
+from ._durations import Duration, optional_seconds
+from ._errors import (
+    RunNotFoundError,
+    RunTimeoutError,
+    UnknownWorkflowError,
+    UsageError,
+    WorkflowAlreadyStartedError,
+    WorkflowFailedError,
+)
+from ._events import HistoryEvent, WorkflowStarted, decode
+from ._sync import LoopThread
+
+ID_REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
+TERMINAL_STATUSES = ("COMPLETED", "FAILED", "TIMED_OUT")
+MAX_ID_LENGTH = 400
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as ``describe()`` and ``list()`` show it."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    queue: str
+    status: str
+    input: list[Any]
+    result: Any
+    error: dict[str, Any] | None
+    events: int
+    created_at: datetime
+    closed_at: datetime | None
+    fingerprint: str | None
+    blocked: dict[str, Any] | None
+    pending: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], pending: Sequence[dict[str, Any]] = ()) -> RunInfo:
+        return cls(
+            run_id=row["run_id"],
+            workflow_id=row["workflow_id"],
+            workflow_type=row["workflow_type"],
+            namespace=row["namespace"],
+            queue=row["queue"],
+            status=row["status"],
+            input=row["input"],
+            result=row["result"],
+            error=row["error"],
+            events=row["last_seq"],
+            created_at=row["created_at"],
+            closed_at=row["closed_at"],
+            fingerprint=row["fingerprint"],
+            blocked=row["blocked"],
+            pending=tuple(pending),
+        )
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "namespace": self.namespace,
+            "queue": self.queue,
+            "status": self.status,
+            "blocked": self.blocked,
+            "input": self.input,
+            "result": self.result,
+            "error": self.error,
+            "events": self.events,
+            "created_at": self.created_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "fingerprint": self.fingerprint,
+            "pending": [_jsonable(p) for p in self.pending],
+        }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+class AsyncClient:
+    """Async access to one database and namespace. Use :func:`connect` for the sync face."""
+
+    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+        self.url = database_url(url)
+        self.namespace = namespace
+        self._pool: AsyncConnectionPool | None = None
+        self._waiters: dict[str, list[asyncio.Event]] = {}
+        self._listener: asyncio.Task[None] | None = None
+
+    async def open(self) -> AsyncClient:
+        if self._pool is None:
+            await ensure_migrated(self.url)
+            pool = AsyncConnectionPool(
+                self.url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
+            )
+            await pool.open(wait=True)
+            self._pool = pool
+        return self
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def __aenter__(self) -> AsyncClient:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise UsageError("client is not open (use `async with` or `await client.open()`)")
+        return self._pool
+
+    # -- starting ---------------------------------------------------------------------------
+    async def start(
+        self,
+        workflow: WorkflowDefinition | str,
+        *args: Any,
+        id: str | None = None,
+        id_reuse_policy: str = "allow_duplicate",
+        idempotency_key: str | None = None,
+        execution_timeout: Duration | None = None,
+        queue: str | None = None,
+        force: bool = False,
+    ) -> AsyncRunHandle:
+        """Start a run of ``workflow`` with ``args``; returns its handle.
+
+        ``id`` is the business id (one open run per id; ``id_reuse_policy`` decides about
+        closed ones: ``allow_duplicate``, ``allow_duplicate_failed_only``,
+        ``reject_duplicate``). A repeated ``idempotency_key`` returns the first run instead of
+        starting another. Starting a type no worker ever registered raises
+        :class:`UnknownWorkflowError` unless ``force=True``.
+        """
+        if isinstance(workflow, WorkflowDefinition):
+            name, fingerprint = workflow.name, workflow.fingerprint
+            default_queue, default_timeout = workflow.queue, workflow.execution_timeout
+        elif isinstance(workflow, str) and workflow:
+            name, fingerprint, default_queue, default_timeout = workflow, None, None, None
+        else:
+            raise UsageError(f"start needs a @workflow or a workflow name, got {workflow!r}")
+        if id_reuse_policy not in ID_REUSE_POLICIES:
+            raise UsageError(
+                f"unknown id_reuse_policy {id_reuse_policy!r}; use one of {ID_REUSE_POLICIES}"
+            )
+        if id is not None and (not id or len(id) > MAX_ID_LENGTH):
+            raise UsageError(f"workflow id must be 1..{MAX_ID_LENGTH} characters")
+        timeout = optional_seconds(execution_timeout)
+        if timeout is None:
+            timeout = default_timeout
+        input_json = _serde.dumps(list(args), what="workflow arguments")
+        run_id = str(uuid.uuid4())
+        workflow_id = id or run_id
+        async with self.pool.connection() as conn:
+            if idempotency_key is not None:
+                found = await _store.find_run_by_idempotency_key(
+                    conn, self.namespace, idempotency_key
+                )
+                if found:
+                    return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
+            if not force and not await _store.is_registered(conn, self.namespace, "workflow", name):
+                raise UnknownWorkflowError(
+                    f"no worker has registered workflow {name!r} in namespace "
+                    f"{self.namespace!r}; start a worker for it, or pass force=True"
+                )
+            worker_queue = default_queue
+            if worker_queue is None:
+                worker_queue = DEFAULT_QUEUE
+            started = WorkflowStarted(
+                workflow_type=name,
+                workflow_id=workflow_id,
+                namespace=self.namespace,
+                queue=queue or worker_queue,
+                args=list(args),
+                fingerprint=fingerprint,
+                execution_timeout=timeout,
+            )
+            try:
+                async with conn.transaction():
+                    await self._check_reuse(conn, workflow_id, id_reuse_policy)
+                    await _store.insert_run(
+                        conn,
+                        run_id=run_id,
+                        namespace=self.namespace,
+                        workflow_id=workflow_id,
+                        workflow_type=name,
+                        queue=started.queue,
+                        input_json=input_json,
+                        started_json=_serde.dumps(started.payload()),
+                        fingerprint=fingerprint,
+                        execution_timeout=timeout,
+                        idempotency_key=idempotency_key,
+                    )
+            except psycopg.errors.UniqueViolation as exc:
+                if idempotency_key is not None and _store.is_unique_violation(
+                    exc, "runs_idempotency_key"
+                ):
+                    found = await _store.find_run_by_idempotency_key(
+                        conn, self.namespace, idempotency_key
+                    )
+                    if found:
+                        return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
+                raise WorkflowAlreadyStartedError(
+                    f"a run with id {workflow_id!r} is already running",
+                    workflow_id=workflow_id,
+                ) from None
+        return AsyncRunHandle(self, workflow_id, run_id)
+
+    async def _check_reuse(
+        self, conn: psycopg.AsyncConnection[Any], workflow_id: str, policy: str
+    ) -> None:
+        latest = await _store.latest_run_for_id(conn, self.namespace, workflow_id)
+        if latest is None:
+            return
+        if latest["status"] == "RUNNING":
+            raise WorkflowAlreadyStartedError(
+                f"a run with id {workflow_id!r} is already running",
+                workflow_id=workflow_id,
+                run_id=latest["run_id"],
+            )
+        if policy == "reject_duplicate" or (
+            policy == "allow_duplicate_failed_only" and latest["status"] == "COMPLETED"
+        ):
+            raise WorkflowAlreadyStartedError(
+                f"id {workflow_id!r} was already used (last run {latest['status']}) and the "
+                f"id reuse policy is {policy}",
+                workflow_id=workflow_id,
+                run_id=latest["run_id"],
+            )
+
+    # -- looking -----------------------------------------------------------------------------
+    def handle(self, ref: str) -> AsyncRunHandle:
+        """A handle for a workflow id or run id (resolved lazily)."""
+        return AsyncRunHandle(self, ref, None)
+
+    async def describe(self, ref: str) -> RunInfo:
+        async with self.pool.connection() as conn:
+            row = await _store.get_run(conn, self.namespace, ref)
+            if row is None:
+                raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
+            pending = await _store.run_activity_summary(conn, row["run_id"])
+        return RunInfo.from_row(row, pending)
+
+    async def history(
+        self, ref: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[HistoryEvent]:
+        info = await self.describe(ref)
+        async with self.pool.connection() as conn:
+            rows = await _store.get_history(conn, info.run_id, after_seq=after_seq, limit=limit)
+        return [
+            HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
+        ]
+
+    async def list(
+        self,
+        *,
+        workflow_type: str | None = None,
+        status: str | Sequence[str] | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        workflow_id: str | None = None,
+        blocked: bool | None = None,
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Runs, newest first. Pass the returned ``next_page_token`` for the next page."""
+        statuses = [status] if isinstance(status, str) else list(status or [])
+        for s in statuses:
+            if s not in ("RUNNING", *TERMINAL_STATUSES):
+                raise UsageError(f"unknown status {s!r}")
+        if not 1 <= limit <= 1000:
+            raise UsageError("limit must be between 1 and 1000")
+        after = _decode_page_token(page_token) if page_token else None
+        flt = _store.RunFilter(
+            namespace=self.namespace,
+            workflow_type=workflow_type,
+            statuses=statuses,
+            started_after=started_after,
+            started_before=started_before,
+            workflow_id=workflow_id,
+            blocked=blocked,
+        )
+        async with self.pool.connection() as conn:
+            rows = await _store.list_runs(conn, flt, limit=limit + 1, after=after)
+        runs = [RunInfo.from_row(r) for r in rows[:limit]]
+        token = None
+        if len(rows) > limit:
+            last = runs[-1]
+            token = f"{last.created_at.isoformat()}|{last.run_id}"
+        return RunPage(runs, token)
+
+    async def result(self, ref: str, timeout: float | None = None) -> Any:
+        info = await self.describe(ref)
+        run_id = info.run_id
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        event = asyncio.Event()
+        self._waiters.setdefault(run_id, []).append(event)
+        await self._ensure_listener()
+        try:
+            while True:
+                async with self.pool.connection() as conn:
+                    row = await _store.run_status(conn, run_id)
+                assert row is not None
+                if row["status"] in TERMINAL_STATUSES:
+                    return _outcome(run_id, row)
+                wait = 1.0
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                    if wait <= 0:
+                        raise RunTimeoutError(f"run {ref} did not finish within {timeout}s")
+                try:
+                    await asyncio.wait_for(event.wait(), wait)
+                except TimeoutError:
+                    pass
+                event.clear()
+        finally:
+            waiting = self._waiters.get(run_id, [])
+            if event in waiting:
+                waiting.remove(event)
+            if not waiting:
+                self._waiters.pop(run_id, None)
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is None or self._listener.done():
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(ready))
+            await asyncio.wait_for(ready.wait(), 10)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {_store.RUNS_CHANNEL}")
+                    ready.set()
+                    for events in self._waiters.values():
+                        for e in events:
+                            e.set()
+                    async for note in conn.notifies():
+                        for e in self._waiters.get(note.payload, []):
+                            e.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - polling covers the gap
+                ready.set()
+                await asyncio.sleep(1.0)
+
+
+def _outcome(run_id: str, row: dict[str, Any]) -> Any:
+    if row["status"] == "COMPLETED":
+        return row["result"]
+    error = row["error"] or {}
+    raise WorkflowFailedError(
+        f"run {run_id} ended {row['status']}: {error.get('type', '')}: {error.get('message', '')}",
+        status=row["status"],
+        error=error,
+    )
+
+
+def _decode_page_token(token: str) -> tuple[datetime, str]:
+    try:
+        at, run_id = token.split("|", 1)
+        uuid.UUID(run_id)
+        return datetime.fromisoformat(at), run_id
+    except ValueError:
+        raise UsageError(f"bad page token {token!r}") from None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunInfo]
+    next_page_token: str | None
+
+    def __iter__(self) -> Any:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+
+class AsyncRunHandle:
+    """A run, by workflow id (and run id once known)."""
+
+    def __init__(self, client: AsyncClient, workflow_id: str, run_id: str | None) -> None:
+        self.client = client
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+    @property
+    def ref(self) -> str:
+        return self.run_id or self.workflow_id
+
+    @property
+    def id(self) -> str:
+        return self.workflow_id
+
+    async def result(self, timeout: float | None = None) -> Any:
+        return await self.client.result(self.ref, timeout)
+
+    async def describe(self) -> RunInfo:
+        return await self.client.describe(self.ref)
+
+    async def history(self) -> list[HistoryEvent]:
+        return await self.client.history(self.ref)
+
+    def __repr__(self) -> str:
+        return f"<run {self.workflow_id} ({self.run_id})>"
+
+
+class Client:
+    """The sync client: every method blocks until done. Safe to use from a notebook.
+
+    >>> client = hs.connect()                       # doctest: +SKIP
+    >>> run = client.start(onboarding, 42, id="onboarding-42")   # doctest: +SKIP
+    >>> run.result(timeout=60)                      # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+        self._thread = LoopThread()
+        self.aio = AsyncClient(url, namespace=namespace)
+        self._thread.run(self.aio.open())
+
+    @property
+    def url(self) -> str:
+        return self.aio.url
+
+    @property
+    def namespace(self) -> str:
+        return self.aio.namespace
+
+    def _run(self, coro: Any, timeout: float | None = None) -> Any:
+        return self._thread.run(coro, timeout)
+
+    def start(self, workflow: WorkflowDefinition | str, *args: Any, **options: Any) -> RunHandle:
+        """See :meth:`AsyncClient.start`."""
+        handle = self._run(self.aio.start(workflow, *args, **options))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def handle(self, ref: str) -> RunHandle:
+        return RunHandle(self, ref, None)
+
+    def describe(self, ref: str) -> RunInfo:
+        return self._run(self.aio.describe(ref))  # type: ignore[no-any-return]
+
+    def history(self, ref: str, **kw: Any) -> list[HistoryEvent]:
+        return self._run(self.aio.history(ref, **kw))  # type: ignore[no-any-return]
+
+    def list(self, **filters: Any) -> RunPage:
+        """See :meth:`AsyncClient.list`."""
+        return self._run(self.aio.list(**filters))  # type: ignore[no-any-return]
+
+    def result(self, ref: str, timeout: float | None = None) -> Any:
+        return self._run(self.aio.result(ref, timeout))
+
+    def close(self) -> None:
+        try:
+            self._run(self.aio.close(), timeout=10)
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RunHandle:
+    """Sync handle of a run: ``result``, ``describe``, ``history``."""
+
+    def __init__(self, client: Client, workflow_id: str, run_id: str | None) -> None:
+        self.client = client
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+    @property
+    def id(self) -> str:
+        return self.workflow_id
+
+    @property
+    def ref(self) -> str:
+        return self.run_id or self.workflow_id
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`."""
+        return self.client.result(self.ref, timeout)
+
+    def describe(self) -> RunInfo:
+        return self.client.describe(self.ref)
+
+    def history(self) -> list[HistoryEvent]:
+        return self.client.history(self.ref)
+
+    def __repr__(self) -> str:
+        return f"<run {self.workflow_id} ({self.run_id})>"
+
+
+def connect(url: str | None = None, *, namespace: str = "default") -> Client:
+    """Connect to ``url``, ``HARVEST_DATABASE_URL``, or the project's embedded Postgres,
+    applying migrations on first use."""
+    return Client(url, namespace=namespace)

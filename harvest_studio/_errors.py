@@ -1,0 +1,139 @@
+"""Typed errors. Every error a user can provoke has a stable ``code``.
+
+The CLI maps :class:`UsageError` subclasses to exit code 2 and everything else to 1; the
+HTTP API (later) maps ``code`` to a 4xx body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HarvestError(Exception):
+    """Base class of every error Harvest Studio raises on purpose."""
+
+    code = "harvest_error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": str(self)}
+
+
+class UsageError(HarvestError):
+    """The caller asked for something malformed (bad JSON, bad duration, bad option)."""
+
+    code = "usage_error"
+
+
+class PayloadError(UsageError):
+    """A workflow or activity argument/result cannot be stored as JSON."""
+
+    code = "bad_payload"
+
+
+class PayloadTooLargeError(PayloadError):
+    code = "payload_too_large"
+
+
+class DurationError(UsageError):
+    code = "bad_duration"
+
+
+class UnknownWorkflowError(UsageError):
+    """No worker ever registered this workflow type (pass ``force=True`` to start anyway)."""
+
+    code = "unknown_workflow"
+
+
+class WorkflowAlreadyStartedError(HarvestError):
+    """The id reuse policy rejected a start because a run with this id exists."""
+
+    code = "workflow_already_started"
+
+    def __init__(self, message: str, *, workflow_id: str, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+
+class RunNotFoundError(HarvestError):
+    code = "run_not_found"
+
+
+class RunTimeoutError(HarvestError, TimeoutError):
+    """Waiting for a run's result took longer than the caller allowed."""
+
+    code = "result_timeout"
+
+
+class WorkflowFailedError(HarvestError):
+    """The run ended in a non-successful state; ``status`` and ``error`` say how."""
+
+    code = "workflow_failed"
+
+    def __init__(self, message: str, *, status: str, error: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+class ActivityError(HarvestError):
+    """Raised inside a workflow when an activity failed for good (retries exhausted,
+    a non-retryable error, or a non-retried timeout).
+
+    ``error_type`` is the failing exception's class name (or ``"TimeoutError"``),
+    ``timeout_type`` names which of the four timeouts fired, if any.
+    """
+
+    code = "activity_failed"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        activity_type: str,
+        error_type: str,
+        attempt: int,
+        timeout_type: str | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.activity_type = activity_type
+        self.error_type = error_type
+        self.attempt = attempt
+        self.timeout_type = timeout_type
+        self.details = details
+
+
+class NonRetryableError(HarvestError):
+    """Raise from an activity to stop retries at once, whatever the retry policy says."""
+
+    code = "non_retryable"
+
+
+class NonDeterminismError(HarvestError):
+    """Replayed workflow code no longer matches the run's history.
+
+    The run is not failed: it is marked *blocked* with this description and retried with
+    backoff until compatible code runs again.
+    """
+
+    code = "non_determinism"
+
+    def __init__(self, message: str, *, seq: int, expected: Any, actual: Any) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.expected = expected
+        self.actual = actual
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": str(self),
+            "seq": self.seq,
+            "expected": self.expected,
+            "actual": self.actual,
+        }
+
+
+class SchemaError(HarvestError):
+    code = "schema_error"

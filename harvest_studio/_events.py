@@ -1,0 +1,216 @@
+"""The closed, versioned set of history event types.
+
+Each event is stored as ``(event_type, payload)`` where the payload is the dataclass's fields
+as JSON. The set only grows: new types are added, existing ones never change shape; a
+``v`` field is reserved for a future second version of a type.
+
+Events fall into three roles the replayer cares about:
+
+* *inbound* events come from outside the workflow code (start, activity results, timer
+  firings) and wake it up;
+* *command* events record a decision the workflow code made and are matched against the
+  code's commands on replay;
+* *informational* events (activity attempts) are kept for people and tools and skipped by
+  the replayer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+EVENT_SCHEMA_VERSION = 1
+
+INBOUND = "inbound"
+COMMAND = "command"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Event:
+    type_name: ClassVar[str] = ""
+    role: ClassVar[str] = INFO
+
+    def payload(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkflowStarted(Event):
+    type_name: ClassVar[str] = "WorkflowStarted"
+    role: ClassVar[str] = INBOUND
+    workflow_type: str
+    workflow_id: str
+    namespace: str
+    queue: str
+    args: list[Any]
+    fingerprint: str | None = None
+    execution_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowCompleted(Event):
+    type_name: ClassVar[str] = "WorkflowCompleted"
+    role: ClassVar[str] = COMMAND
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class WorkflowFailed(Event):
+    type_name: ClassVar[str] = "WorkflowFailed"
+    role: ClassVar[str] = COMMAND
+    error: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowTimedOut(Event):
+    """Written by the timeout sweeper, not by workflow code: the run ran past its
+    execution timeout."""
+
+    type_name: ClassVar[str] = "WorkflowTimedOut"
+    role: ClassVar[str] = INFO
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ActivityScheduled(Event):
+    type_name: ClassVar[str] = "ActivityScheduled"
+    role: ClassVar[str] = COMMAND
+    activity_type: str
+    args: list[Any]
+    queue: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActivityStarted(Event):
+    type_name: ClassVar[str] = "ActivityStarted"
+    role: ClassVar[str] = INFO
+    scheduled_seq: int
+    attempt: int
+    worker_id: str
+    started_at: str
+
+
+@dataclass(frozen=True)
+class ActivityCompleted(Event):
+    type_name: ClassVar[str] = "ActivityCompleted"
+    role: ClassVar[str] = INBOUND
+    scheduled_seq: int
+    attempt: int
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class ActivityFailed(Event):
+    """An attempt failed. With ``retrying`` it is informational (another attempt follows);
+    without it the workflow sees an :class:`~harvest_studio.ActivityError`."""
+
+    type_name: ClassVar[str] = "ActivityFailed"
+    role: ClassVar[str] = INBOUND
+    scheduled_seq: int
+    attempt: int
+    error: dict[str, Any]
+    retrying: bool = False
+    next_attempt_in: float | None = None
+
+
+@dataclass(frozen=True)
+class ActivityTimedOut(Event):
+    type_name: ClassVar[str] = "ActivityTimedOut"
+    role: ClassVar[str] = INBOUND
+    scheduled_seq: int
+    attempt: int
+    timeout_type: str
+    retrying: bool = False
+    next_attempt_in: float | None = None
+
+
+@dataclass(frozen=True)
+class TimerStarted(Event):
+    type_name: ClassVar[str] = "TimerStarted"
+    role: ClassVar[str] = COMMAND
+    fire_at: str
+    duration: float
+
+
+@dataclass(frozen=True)
+class TimerFired(Event):
+    type_name: ClassVar[str] = "TimerFired"
+    role: ClassVar[str] = INBOUND
+    started_seq: int
+
+
+@dataclass(frozen=True)
+class SideEffectRecorded(Event):
+    type_name: ClassVar[str] = "SideEffectRecorded"
+    role: ClassVar[str] = COMMAND
+    name: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class MarkerRecorded(Event):
+    type_name: ClassVar[str] = "MarkerRecorded"
+    role: ClassVar[str] = COMMAND
+    name: str
+    details: Any = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type_name: cls
+    for cls in (
+        WorkflowStarted,
+        WorkflowCompleted,
+        WorkflowFailed,
+        WorkflowTimedOut,
+        ActivityScheduled,
+        ActivityStarted,
+        ActivityCompleted,
+        ActivityFailed,
+        ActivityTimedOut,
+        TimerStarted,
+        TimerFired,
+        SideEffectRecorded,
+        MarkerRecorded,
+    )
+}
+
+TERMINAL_TYPES = frozenset({"WorkflowCompleted", "WorkflowFailed", "WorkflowTimedOut"})
+
+
+def decode(event_type: str, payload: dict[str, Any]) -> Event:
+    """Rebuild an event from its stored form (unknown fields from a newer writer are dropped)."""
+    cls = EVENT_TYPES[event_type]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in payload.items() if k in names})
+
+
+def role_of(event: Event) -> str:
+    """Informational variants of inbound events (a retried attempt) do not wake code."""
+    if isinstance(event, ActivityFailed | ActivityTimedOut) and event.retrying:
+        return INFO
+    return event.role
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One row of a run's history."""
+
+    seq: int
+    at: datetime
+    event: Event
+
+    @property
+    def event_type(self) -> str:
+        return self.event.type_name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "type": self.event.type_name,
+            "data": self.event.payload(),
+        }

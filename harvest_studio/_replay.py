@@ -1,0 +1,313 @@
+"""Replaying workflow code against its history.
+
+A :class:`WorkflowInstance` owns one run's coroutine on a :class:`DeterministicLoop`.
+History is consumed in order: each *inbound* event (start, activity result, timer firing)
+resolves a future and the code runs until every workflow task is blocked again; every
+*command* the code issues is matched, in order, against the next recorded command event.
+Commands issued past the end of what was recorded are new decisions, returned to the worker
+to be written in the same transaction as the inbound events that caused them.
+
+Because an inbound event and the commands it caused are always written together, history is
+an exact trace: replay of the same code gives the same commands, and any other outcome is a
+:class:`~harvest_studio.NonDeterminismError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import traceback
+import uuid
+from datetime import datetime
+from typing import Any
+
+from . import _serde
+from ._definitions import WorkflowDefinition
+from ._errors import ActivityError, HarvestError, NonDeterminismError
+from ._events import (
+    COMMAND,
+    INBOUND,
+    INFO,
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    ActivityTimedOut,
+    Event,
+    HistoryEvent,
+    MarkerRecorded,
+    SideEffectRecorded,
+    TimerFired,
+    TimerStarted,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+    role_of,
+)
+from ._loop import DeterministicLoop
+from ._workflow_context import WorkflowContext, WorkflowInfo
+
+# History written outside a workflow decision: the commands that answer it are not recorded.
+_UNDECIDED_TYPES = frozenset({WorkflowStarted.type_name})
+
+
+class _Diverged(BaseException):
+    """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
+    in user code cannot swallow it)."""
+
+
+class InstanceClosedError(HarvestError):
+    code = "instance_closed"
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+def _describe(event: Event | None) -> dict[str, Any] | None:
+    if event is None:
+        return None
+    data = event.payload()
+    short = {k: data[k] for k in ("activity_type", "name", "duration") if k in data}
+    return {"type": event.type_name, **short}
+
+
+def _same_command(recorded: Event, issued: Event) -> bool:
+    if type(recorded) is not type(issued):
+        return False
+    if isinstance(recorded, ActivityScheduled):
+        return recorded.activity_type == issued.activity_type  # type: ignore[attr-defined]
+    if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
+        return recorded.name == issued.name  # type: ignore[attr-defined]
+    return True
+
+
+class WorkflowInstance:
+    """One run's workflow code, advanced event by event."""
+
+    def __init__(self, definition: WorkflowDefinition, run_id: str) -> None:
+        self.definition = definition
+        self.run_id = run_id
+        self.loop = DeterministicLoop()
+        self.events: list[HistoryEvent] = []
+        self.pos = 0
+        self.new: list[HistoryEvent] = []
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.now: datetime | None = None
+        self.rng = random.Random(uuid.UUID(run_id).int)
+        self.info: WorkflowInfo | None = None
+        self.closed = False
+        self.accept_new = False
+        self.divergence: NonDeterminismError | None = None
+        self.evicted = False
+        self.ctx = WorkflowContext(self)
+        self._main: asyncio.Task[None] | None = None
+
+    # -- entry points used by the worker --------------------------------------------------
+    @property
+    def is_replaying(self) -> bool:
+        return not self.accept_new
+
+    def replay(self, recorded: list[HistoryEvent]) -> list[HistoryEvent]:
+        """Apply recorded events. Returns the new events owed to an undecided tail
+        (a freshly started run); raises :class:`NonDeterminismError` on divergence."""
+        if recorded and recorded[0].seq != len(self.events) + 1:
+            raise InstanceClosedError(
+                f"history gap: have {len(self.events)} events, got seq {recorded[0].seq}"
+            )
+        self.new = []
+        self.events.extend(recorded)
+        decisive = [e for e in recorded if role_of(e.event) != INFO]
+        self.accept_new = bool(decisive) and decisive[-1].event.type_name in _UNDECIDED_TYPES
+        try:
+            self._drive()
+        finally:
+            self.accept_new = False
+        return self.new
+
+    def advance(self, inbound: list[tuple[Event, datetime]]) -> list[HistoryEvent]:
+        """Apply events that are new to history; returns every event to append, in order."""
+        self.new = []
+        self.accept_new = True
+        try:
+            for event, at in inbound:
+                record = HistoryEvent(len(self.events) + 1, at, event)
+                self.events.append(record)
+                self.new.append(record)
+                self._drive()
+        finally:
+            self.accept_new = False
+        return self.new
+
+    def evict(self) -> None:
+        self.evicted = True
+        self.loop.close()
+
+    # -- driver ---------------------------------------------------------------------------
+    def _drive(self) -> None:
+        try:
+            self._drive_events()
+        except _Diverged:
+            pass
+        if self.divergence is not None:
+            raise self.divergence
+
+    def _drive_events(self) -> None:
+        while self.pos < len(self.events):
+            record = self.events[self.pos]
+            role = role_of(record.event)
+            if role == INFO:
+                self.pos += 1
+                continue
+            if role == COMMAND:
+                self._diverge(record, None)
+            self.pos += 1
+            self._apply(record)
+            self.loop.run_until_quiescent()
+            if self.divergence is not None:
+                return
+
+    def _apply(self, record: HistoryEvent) -> None:
+        self.now = record.at
+        event = record.event
+        if isinstance(event, WorkflowStarted):
+            self.info = WorkflowInfo(
+                run_id=self.run_id,
+                workflow_id=event.workflow_id,
+                workflow_type=event.workflow_type,
+                namespace=event.namespace,
+                queue=event.queue,
+                started_at=record.at,
+            )
+            self._main = self.loop.create_task(self._run_main(event.args))
+            return
+        if isinstance(event, ActivityCompleted):
+            self._resolve(record, event.scheduled_seq).set_result(event.result)
+        elif isinstance(event, ActivityFailed):
+            scheduled = self._scheduled_activity(event.scheduled_seq)
+            error = event.error
+            self._resolve(record, event.scheduled_seq).set_exception(
+                ActivityError(
+                    f"activity {scheduled} failed after {event.attempt} attempt(s): "
+                    f"{error.get('type')}: {error.get('message')}",
+                    activity_type=scheduled,
+                    error_type=str(error.get("type")),
+                    attempt=event.attempt,
+                    details=error,
+                )
+            )
+        elif isinstance(event, ActivityTimedOut):
+            scheduled = self._scheduled_activity(event.scheduled_seq)
+            self._resolve(record, event.scheduled_seq).set_exception(
+                ActivityError(
+                    f"activity {scheduled} timed out ({event.timeout_type}) "
+                    f"on attempt {event.attempt}",
+                    activity_type=scheduled,
+                    error_type="TimeoutError",
+                    attempt=event.attempt,
+                    timeout_type=event.timeout_type,
+                )
+            )
+        elif isinstance(event, TimerFired):
+            self._resolve(record, event.started_seq).set_result(None)
+        else:  # pragma: no cover - the closed event set has no other inbound type
+            raise InstanceClosedError(f"cannot apply {event.type_name}")
+
+    def _resolve(self, record: HistoryEvent, seq: int) -> asyncio.Future[Any]:
+        future = self.pending.pop(seq, None)
+        if future is None or future.done():
+            self._diverge_inbound(record, seq)
+        assert future is not None
+        return future
+
+    def _scheduled_activity(self, seq: int) -> str:
+        event = self.events[seq - 1].event if 0 < seq <= len(self.events) else None
+        return event.activity_type if isinstance(event, ActivityScheduled) else "?"
+
+    async def _run_main(self, args: list[Any]) -> None:
+        try:
+            result = await self.definition.fn(self.ctx, *args)
+            result = _serde.check(result, what="workflow result")
+        except Exception as exc:
+            self.emit(WorkflowFailed(error=error_dict(exc)))
+        else:
+            self.emit(WorkflowCompleted(result=result))
+        self.closed = True
+
+    # -- commands issued by workflow code -------------------------------------------------
+    def peek_recorded_command(self) -> HistoryEvent | None:
+        """The recorded command the next issued command must match, if replaying."""
+        pos = self.pos
+        while pos < len(self.events) and role_of(self.events[pos].event) == INFO:
+            pos += 1
+        if pos < len(self.events) and role_of(self.events[pos].event) == COMMAND:
+            return self.events[pos]
+        return None
+
+    def emit(self, command: Event) -> HistoryEvent:
+        if self.evicted or self.divergence is not None:
+            raise _Diverged()
+        if self.closed:
+            raise InstanceClosedError("the workflow has already completed")
+        while self.pos < len(self.events) and role_of(self.events[self.pos].event) == INFO:
+            self.pos += 1
+        if self.pos < len(self.events):
+            recorded = self.events[self.pos]
+            if role_of(recorded.event) != COMMAND or not _same_command(recorded.event, command):
+                self._diverge(recorded, command)
+            self.pos += 1
+            return recorded
+        if not self.accept_new:
+            self._diverge(None, command)
+        assert self.now is not None
+        record = HistoryEvent(len(self.events) + 1, self.now, command)
+        self.events.append(record)
+        self.new.append(record)
+        self.pos += 1
+        return record
+
+    def register(self, seq: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.pending[seq] = future
+        # Exceptions of futures nobody awaits (a losing branch) are not worth a warning.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return future
+
+    def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]:
+        record = self.emit(event)
+        return self.register(record.seq)
+
+    def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]:
+        record = self.emit(event)
+        return self.register(record.seq)
+
+    # -- divergence -----------------------------------------------------------------------
+    def _diverge(self, recorded: HistoryEvent | None, issued: Event | None) -> None:
+        seq = recorded.seq if recorded is not None else len(self.events) + 1
+        expected = _describe(recorded.event if recorded else None)
+        actual = _describe(issued)
+        if recorded is None:
+            message = f"code issued {actual} at event {seq}, but history has nothing more there"
+        elif issued is None:
+            message = f"history has {expected} at event {seq}, but the code did not issue it"
+        else:
+            message = f"history has {expected} at event {seq}, but the code issued {actual}"
+        self.divergence = NonDeterminismError(message, seq=seq, expected=expected, actual=actual)
+        raise _Diverged()
+
+    def _diverge_inbound(self, record: HistoryEvent, seq: int) -> None:
+        self.divergence = NonDeterminismError(
+            f"history delivers {record.event.type_name} for event {seq}, "
+            "but the code is not waiting on it",
+            seq=record.seq,
+            expected=_describe(record.event),
+            actual=None,
+        )
+        raise _Diverged()
+
+
+def is_inbound(event: Event) -> bool:
+    return role_of(event) == INBOUND

@@ -1,0 +1,1142 @@
+"""All SQL lives here. Every statement is parameterised; callers pass plain values.
+
+Transactions are owned by the caller unless a function says otherwise; functions that
+need several statements to be atomic open their own ``conn.transaction()`` (which nests as
+a savepoint if one is already open).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, sql
+from psycopg.rows import dict_row
+
+from ._errors import SchemaError
+
+Row = dict[str, Any]
+MIGRATION_LOCK = 0x68617276  # "harv": session advisory lock key for migrations
+TASKS_CHANNEL = "harvest_tasks"
+RUNS_CHANNEL = "harvest_runs"
+OPEN_STATUSES = ("RUNNING",)
+
+
+# ---------------------------------------------------------------------------------------
+# migrations
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def available_migrations() -> list[Migration]:
+    found = []
+    for entry in resources.files("harvest_studio.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version, _, rest = entry.name.partition("_")
+            found.append(Migration(int(version), rest.removesuffix(".sql"), entry.read_text()))
+    return sorted(found, key=lambda m: m.version)
+
+
+async def applied_migrations(conn: AsyncConnection[Any]) -> dict[int, datetime]:
+    cur = await conn.execute("SELECT to_regclass('harvest.schema_migrations') IS NOT NULL")
+    row = await cur.fetchone()
+    if not row or not row[0]:
+        return {}
+    cur = await conn.execute("SELECT version, applied_at FROM harvest.schema_migrations")
+    return {int(v): at for v, at in await cur.fetchall()}
+
+
+async def migrate(conn: AsyncConnection[Any]) -> list[Migration]:
+    """Apply pending migrations under a session advisory lock; returns what was applied.
+
+    ``conn`` must be in autocommit mode. Concurrent callers wait for the lock, then find
+    nothing left to do.
+    """
+    applied_now: list[Migration] = []
+    await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        done = await applied_migrations(conn)
+        known = available_migrations()
+        newest = max((m.version for m in known), default=0)
+        if done and max(done) > newest:
+            raise SchemaError(
+                f"database schema is at version {max(done)}, newer than this "
+                f"harvest_studio ({newest}); upgrade the package"
+            )
+        for migration in known:
+            if migration.version in done:
+                continue
+            async with conn.transaction():
+                await conn.execute("CREATE SCHEMA IF NOT EXISTS harvest")
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS harvest.schema_migrations ("
+                    " version integer PRIMARY KEY, name text NOT NULL,"
+                    " applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                await conn.execute(migration.sql.encode())  # type: ignore[arg-type]
+                await conn.execute(
+                    "INSERT INTO harvest.schema_migrations (version, name) VALUES (%s, %s)",
+                    (migration.version, migration.name),
+                )
+            applied_now.append(migration)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+    return applied_now
+
+
+# ---------------------------------------------------------------------------------------
+# registry and workers
+# ---------------------------------------------------------------------------------------
+async def register_types(
+    conn: AsyncConnection[Any], namespace: str, entries: Iterable[tuple[str, str, str]]
+) -> None:
+    """Record (kind, name, fingerprint) triples served by a worker."""
+    rows = list(entries)
+    if not rows:
+        return
+    await conn.execute(
+        "INSERT INTO harvest.registry (namespace, kind, name, fingerprint)"
+        " SELECT %s, k, n, f FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(k, n, f)"
+        " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now()",
+        (namespace, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+    )
+
+
+async def is_registered(conn: AsyncConnection[Any], namespace: str, kind: str, name: str) -> bool:
+    cur = await conn.execute(
+        "SELECT 1 FROM harvest.registry WHERE namespace = %s AND kind = %s AND name = %s LIMIT 1",
+        (namespace, kind, name),
+    )
+    return await cur.fetchone() is not None
+
+
+async def upsert_worker(
+    conn: AsyncConnection[Any],
+    worker_id: str,
+    namespace: str,
+    hostname: str,
+    pid: int,
+    queues: Sequence[str],
+) -> None:
+    await conn.execute(
+        "INSERT INTO harvest.workers (worker_id, namespace, hostname, pid, queues)"
+        " VALUES (%s, %s, %s, %s, %s)"
+        " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), status = 'ACTIVE'",
+        (worker_id, namespace, hostname, pid, list(queues)),
+    )
+
+
+async def set_worker_status(conn: AsyncConnection[Any], worker_id: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE harvest.workers SET status = %s, heartbeat_at = now() WHERE worker_id = %s",
+        (status, worker_id),
+    )
+
+
+async def renew_leases(conn: AsyncConnection[Any], worker_id: str, lease_seconds: float) -> int:
+    """Extend every lease this worker holds (stamped with the database clock)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE harvest.tasks SET lease_expires_at = now() + make_interval(secs => %s)"
+            " WHERE worker_id = %s AND state = 'RUNNING'",
+            (lease_seconds, worker_id),
+        )
+        await conn.execute(
+            "UPDATE harvest.workers SET heartbeat_at = now() WHERE worker_id = %s", (worker_id,)
+        )
+    return cur.rowcount
+
+
+# ---------------------------------------------------------------------------------------
+# starting runs
+# ---------------------------------------------------------------------------------------
+async def find_run_by_idempotency_key(
+    conn: AsyncConnection[Any], namespace: str, key: str
+) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT run_id::text, workflow_id, status FROM harvest.runs"
+        " WHERE namespace = %s AND idempotency_key = %s",
+        (namespace, key),
+    )
+    return await cur.fetchone()
+
+
+async def latest_run_for_id(conn: AsyncConnection[Any], namespace: str, workflow_id: str) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT run_id::text, status FROM harvest.runs WHERE namespace = %s AND workflow_id = %s"
+        " ORDER BY (status = 'RUNNING') DESC, created_at DESC LIMIT 1",
+        (namespace, workflow_id),
+    )
+    return await cur.fetchone()
+
+
+async def insert_run(
+    conn: AsyncConnection[Any],
+    *,
+    run_id: str,
+    namespace: str,
+    workflow_id: str,
+    workflow_type: str,
+    queue: str,
+    input_json: str,
+    started_json: str,
+    fingerprint: str | None,
+    execution_timeout: float | None,
+    idempotency_key: str | None,
+) -> None:
+    """Insert the run, its ``WorkflowStarted`` event and its first workflow task."""
+    async with conn.pipeline():
+        await conn.execute(
+            "INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue,"
+            " status, input, last_seq, deadline, idempotency_key, fingerprint)"
+            " VALUES (%s, %s, %s, %s, %s, 'RUNNING', %s::jsonb, 1,"
+            " now() + make_interval(secs => %s), %s, %s)",
+            (
+                run_id, namespace, workflow_id, workflow_type, queue, input_json,
+                execution_timeout, idempotency_key, fingerprint,
+            ),
+        )
+        await conn.execute(
+            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
+            " VALUES (%s, 1, 'WorkflowStarted', now(), %s::jsonb)",
+            (run_id, started_json),
+        )
+        await conn.execute(
+            "INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)"
+            " VALUES (%s, 'workflow', %s, %s, %s, 'PENDING')",
+            (namespace, run_id, workflow_type, queue),
+        )
+        await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, f"{namespace}:{queue}"))
+
+
+# ---------------------------------------------------------------------------------------
+# claiming
+# ---------------------------------------------------------------------------------------
+_CLAIM_COLUMNS = """
+    t.task_id, t.kind, t.run_id::text AS run_id, t.type_name, t.namespace, t.queue,
+    t.attempt, t.activity_seq, t.retry_attempt, t.input, t.retry_policy,
+    t.heartbeat_details, t.heartbeat_timeout, t.start_to_close, t.started_at,
+    t.attempt_deadline, c.last_seq, c.blocked
+"""
+
+_CLAIM_SET = """
+    state = 'RUNNING', worker_id = %(worker)s, attempt = t.attempt + 1, dirty = false,
+    lease_expires_at = now() + make_interval(secs => %(lease)s),
+    started_at = now(),
+    attempt_deadline = now() + make_interval(secs => t.start_to_close),
+    heartbeat_deadline = now() + make_interval(secs => t.heartbeat_timeout)
+"""
+
+_CLAIM_SQL = f"""
+UPDATE harvest.tasks t SET {_CLAIM_SET}
+FROM (
+    SELECT p.task_id, r.last_seq, r.blocked
+    FROM harvest.tasks p
+    LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = ANY(%(queues)s)
+      AND p.visible_at <= now()
+      AND ((p.kind = 'workflow' AND p.type_name = ANY(%(workflows)s))
+           OR (p.kind = 'activity' AND p.max_concurrent IS NULL
+               AND p.type_name = ANY(%(activities)s)))
+    ORDER BY p.priority DESC, p.visible_at
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+) c
+WHERE t.task_id = c.task_id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+_CLAIM_CAPPED_SQL = f"""
+UPDATE harvest.tasks t SET {_CLAIM_SET}
+FROM (
+    SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked
+    FROM harvest.tasks p
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = ANY(%(queues)s)
+      AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s
+    ORDER BY p.priority DESC, p.visible_at
+    LIMIT GREATEST(0, LEAST(%(limit)s, %(cap)s - (
+        SELECT count(*) FROM harvest.tasks r
+        WHERE r.state = 'RUNNING' AND r.max_concurrent IS NOT NULL
+          AND r.namespace = %(namespace)s AND r.type_name = %(type_name)s)))
+    FOR UPDATE OF p SKIP LOCKED
+) c
+WHERE t.task_id = c.task_id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+
+async def claim_tasks(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queues: Sequence[str],
+    workflows: Sequence[str],
+    activities: Sequence[str],
+    limit: int,
+    lease_seconds: float,
+) -> list[Row]:
+    """Claim up to ``limit`` pending tasks (uncapped activity types and workflows)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        _CLAIM_SQL,
+        {
+            "worker": worker_id,
+            "namespace": namespace,
+            "queues": list(queues),
+            "workflows": list(workflows),
+            "activities": list(activities),
+            "limit": limit,
+            "lease": lease_seconds,
+        },
+    )
+    return await cur.fetchall()
+
+
+async def claim_capped_tasks(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queues: Sequence[str],
+    type_name: str,
+    cap: int,
+    limit: int,
+    lease_seconds: float,
+) -> list[Row]:
+    """Claim tasks of an activity type capped by ``max_concurrent`` across all workers.
+
+    A transaction-scoped advisory lock per type serialises these claims, so two workers
+    can never both spend the last free slot (plain SKIP LOCKED would let them).
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('harvest.cap:' || %s || ':' || %s))",
+            (namespace, type_name),
+        )
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            _CLAIM_CAPPED_SQL,
+            {
+                "worker": worker_id,
+                "namespace": namespace,
+                "queues": list(queues),
+                "type_name": type_name,
+                "cap": cap,
+                "limit": limit,
+                "lease": lease_seconds,
+            },
+        )
+        return await cur.fetchall()
+
+
+# ---------------------------------------------------------------------------------------
+# loading what a workflow task needs
+# ---------------------------------------------------------------------------------------
+async def load_history_tails(
+    conn: AsyncConnection[Any], tails: Sequence[tuple[str, int, int]]
+) -> dict[str, list[Row]]:
+    """For each (run_id, after_seq, up_to_seq) return the events in that range, in order."""
+    if not tails:
+        return {}
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT h.run_id::text AS run_id, h.seq, h.event_type, h.at, h.payload"
+        " FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS u(run_id, after_seq, up_to)"
+        " JOIN harvest.history h ON h.run_id = u.run_id AND h.seq > u.after_seq"
+        "  AND h.seq <= u.up_to"
+        " ORDER BY h.run_id, h.seq",
+        ([t[0] for t in tails], [t[1] for t in tails], [t[2] for t in tails]),
+    )
+    out: dict[str, list[Row]] = {t[0]: [] for t in tails}
+    for row in await cur.fetchall():
+        out[row["run_id"]].append(row)
+    return out
+
+
+async def load_inbox(conn: AsyncConnection[Any], run_ids: Sequence[str]) -> dict[str, list[Row]]:
+    if not run_ids:
+        return {}
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT id, run_id::text AS run_id, event_type, at, payload FROM harvest.inbox"
+        " WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, id",
+        (list(run_ids),),
+    )
+    out: dict[str, list[Row]] = {r: [] for r in run_ids}
+    for row in await cur.fetchall():
+        out[row["run_id"]].append(row)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# committing workflow decisions
+# ---------------------------------------------------------------------------------------
+@dataclass
+class NewActivity:
+    seq: int
+    activity_type: str
+    queue: str
+    args_json: str
+    options: dict[str, Any]
+    eager: bool = False
+
+
+@dataclass
+class Decision:
+    """Everything one workflow task writes, committed atomically (or not at all)."""
+
+    task_id: int
+    attempt: int
+    run_id: str
+    namespace: str
+    expected_seq: int
+    events: list[tuple[int, str, datetime, str]] = field(default_factory=list)
+    inbox_ids: list[int] = field(default_factory=list)
+    activities: list[NewActivity] = field(default_factory=list)
+    timers: list[tuple[int, datetime]] = field(default_factory=list)
+    close_status: str | None = None
+    result_json: str | None = None
+    error_json: str | None = None
+
+    @property
+    def new_seq(self) -> int:
+        return self.expected_seq + len(self.events)
+
+
+@dataclass
+class DecisionOutcome:
+    committed: set[int]
+    lost: set[int]
+    eager_activities: list[Row]
+    closed_runs: list[str]
+
+
+_FENCE_DECISIONS_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
+                         %(expected)s::int[], %(new_seq)s::int[], %(status)s::text[],
+                         %(result)s::text[], %(error)s::text[])
+        AS i(task_id, attempt, run_id, expected, new_seq, status, result, error)
+),
+locked AS (
+    SELECT t.task_id, t.dirty FROM harvest.tasks t JOIN input i USING (task_id)
+    WHERE t.worker_id = %(worker)s AND t.attempt = i.attempt AND t.state = 'RUNNING'
+    FOR UPDATE OF t
+),
+advanced AS (
+    UPDATE harvest.runs r SET
+        last_seq = i.new_seq,
+        status = COALESCE(i.status, r.status),
+        result = COALESCE(i.result::jsonb, r.result),
+        error = COALESCE(i.error::jsonb, r.error),
+        closed_at = CASE WHEN i.status IS NULL THEN NULL ELSE now() END,
+        blocked = NULL
+    FROM input i JOIN locked l USING (task_id)
+    WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
+    RETURNING r.run_id
+)
+SELECT i.task_id, l.dirty, l.task_id IS NOT NULL AS fenced, a.run_id IS NOT NULL AS advanced
+FROM input i LEFT JOIN locked l USING (task_id) LEFT JOIN advanced a ON a.run_id = i.run_id
+"""
+
+
+async def commit_decisions(
+    conn: AsyncConnection[Any],
+    decisions: Sequence[Decision],
+    *,
+    worker_id: str,
+    lease_seconds: float,
+) -> DecisionOutcome:
+    """Write a batch of workflow-task results in one transaction.
+
+    Each decision is fenced by its task's (worker_id, attempt) and by a compare-and-set on
+    the run's ``last_seq``; decisions that fail either check write nothing.
+    """
+    outcome = DecisionOutcome(set(), set(), [], [])
+    if not decisions:
+        return outcome
+    by_task = {d.task_id: d for d in decisions}
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            _FENCE_DECISIONS_SQL,
+            {
+                "worker": worker_id,
+                "task_ids": [d.task_id for d in decisions],
+                "attempts": [d.attempt for d in decisions],
+                "run_ids": [d.run_id for d in decisions],
+                "expected": [d.expected_seq for d in decisions],
+                "new_seq": [d.new_seq for d in decisions],
+                "status": [d.close_status for d in decisions],
+                "result": [d.result_json for d in decisions],
+                "error": [d.error_json for d in decisions],
+            },
+        )
+        ok: list[Decision] = []
+        dirty: list[int] = []
+        stale: list[int] = []
+        for row in await cur.fetchall():
+            decision = by_task[row["task_id"]]
+            if row["fenced"] and row["advanced"]:
+                ok.append(decision)
+                if row["dirty"]:
+                    dirty.append(decision.task_id)
+            else:
+                outcome.lost.add(decision.task_id)
+                if row["fenced"]:
+                    stale.append(decision.task_id)
+        events = [(d.run_id, *e) for d in ok for e in d.events]
+        activities = [(d, a) for d in ok for a in d.activities]
+        timers = [(d, t) for d in ok for t in d.timers]
+        closed = [d for d in ok if d.close_status is not None]
+        open_ok = [d.task_id for d in ok if d.close_status is None]
+        async with conn.pipeline():
+            if events:
+                await conn.execute(
+                    "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
+                    " SELECT r, s, t, a, p::jsonb FROM unnest(%s::uuid[], %s::int[], %s::text[],"
+                    " %s::timestamptz[], %s::text[]) AS u(r, s, t, a, p)",
+                    (
+                        [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
+                        [e[3] for e in events], [e[4] for e in events],
+                    ),
+                )
+            inbox_ids = [i for d in ok for i in d.inbox_ids]
+            if inbox_ids:
+                await conn.execute(
+                    "DELETE FROM harvest.inbox WHERE id = ANY(%s::bigint[])", (inbox_ids,)
+                )
+            if activities:
+                eager_cur = conn.cursor(row_factory=dict_row)
+                await eager_cur.execute(
+                    _INSERT_ACTIVITIES_SQL,
+                    _activity_params(activities, worker_id, lease_seconds),
+                )
+            if timers:
+                await conn.execute(
+                    "INSERT INTO harvest.timers (run_id, seq, namespace, fires_at)"
+                    " SELECT * FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::timestamptz[])",
+                    (
+                        [d.run_id for d, _ in timers], [t[0] for _, t in timers],
+                        [d.namespace for d, _ in timers], [t[1] for _, t in timers],
+                    ),
+                )
+            if open_ok:
+                await conn.execute(
+                    "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
+                    " lease_expires_at = NULL, visible_at = now()"
+                    " WHERE task_id = ANY(%s::bigint[]) AND dirty",
+                    (open_ok,),
+                )
+                await conn.execute(
+                    "DELETE FROM harvest.tasks WHERE task_id = ANY(%s::bigint[]) AND NOT dirty",
+                    (open_ok,),
+                )
+            if closed:
+                closed_runs = [d.run_id for d in closed]
+                await conn.execute(
+                    "DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[])", (closed_runs,)
+                )
+                await conn.execute(
+                    "DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (closed_runs,)
+                )
+                for run_id in closed_runs:
+                    await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
+            if stale:
+                # fenced but the run moved under us: hand the task back for a fresh replay
+                await conn.execute(
+                    "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
+                    " lease_expires_at = NULL WHERE task_id = ANY(%s::bigint[])",
+                    (stale,),
+                )
+            wake = {
+                f"{a.queue}" for _, a in activities if not a.eager
+            } | ({"*"} if dirty or stale else set())
+            for queue in sorted(wake):
+                await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, queue))
+        if activities:
+            outcome.eager_activities = [r for r in await eager_cur.fetchall() if r["eager"]]
+        outcome.committed = {d.task_id for d in ok}
+        outcome.closed_runs = [d.run_id for d in closed]
+    return outcome
+
+
+_INSERT_ACTIVITIES_SQL = f"""
+WITH input AS (
+    SELECT * FROM unnest(%(ns)s::text[], %(run_ids)s::uuid[], %(types)s::text[],
+        %(queues)s::text[], %(seqs)s::int[], %(args)s::text[], %(retry)s::text[],
+        %(s2c)s::float8[], %(s2s)s::float8[], %(sch2c)s::float8[], %(hb)s::float8[],
+        %(caps)s::int[], %(eager)s::bool[])
+    AS i(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb, cap, eager)
+)
+INSERT INTO harvest.tasks AS t (namespace, kind, run_id, type_name, queue, state, worker_id,
+    attempt, lease_expires_at, started_at, attempt_deadline, heartbeat_deadline, activity_seq,
+    input, retry_policy, start_to_close, schedule_to_start, heartbeat_timeout, max_concurrent,
+    start_deadline, close_deadline)
+SELECT i.namespace, 'activity', i.run_id, i.type_name, i.queue,
+    CASE WHEN i.eager THEN 'RUNNING' ELSE 'PENDING' END,
+    CASE WHEN i.eager THEN %(worker)s END,
+    CASE WHEN i.eager THEN 1 ELSE 0 END,
+    CASE WHEN i.eager THEN now() + make_interval(secs => %(lease)s) END,
+    CASE WHEN i.eager THEN now() END,
+    CASE WHEN i.eager THEN now() + make_interval(secs => i.s2c) END,
+    CASE WHEN i.eager THEN now() + make_interval(secs => i.hb) END,
+    i.seq, i.args::jsonb, i.retry::jsonb, i.s2c, i.s2s, i.hb, i.cap,
+    CASE WHEN NOT i.eager THEN now() + make_interval(secs => i.s2s) END,
+    now() + make_interval(secs => i.sch2c)
+FROM input i
+RETURNING {_CLAIM_COLUMNS.replace("c.last_seq", "NULL::int AS last_seq").replace(
+    "c.blocked", "NULL::jsonb AS blocked")}, t.state = 'RUNNING' AS eager
+"""
+
+
+def _activity_params(
+    activities: Sequence[tuple[Decision, NewActivity]], worker_id: str, lease_seconds: float
+) -> dict[str, Any]:
+    def opt(a: NewActivity, key: str) -> Any:
+        return a.options.get(key)
+
+    return {
+        "worker": worker_id,
+        "lease": lease_seconds,
+        "ns": [d.namespace for d, _ in activities],
+        "run_ids": [d.run_id for d, _ in activities],
+        "types": [a.activity_type for _, a in activities],
+        "queues": [a.queue for _, a in activities],
+        "seqs": [a.seq for _, a in activities],
+        "args": [a.args_json for _, a in activities],
+        "retry": [json.dumps(opt(a, "retry") or {}) for _, a in activities],
+        "s2c": [opt(a, "start_to_close") for _, a in activities],
+        "s2s": [opt(a, "schedule_to_start") for _, a in activities],
+        "sch2c": [opt(a, "schedule_to_close") for _, a in activities],
+        "hb": [opt(a, "heartbeat_timeout") for _, a in activities],
+        "caps": [opt(a, "max_concurrent") for _, a in activities],
+        "eager": [a.eager for _, a in activities],
+    }
+
+
+async def block_run(
+    conn: AsyncConnection[Any],
+    *,
+    task_id: int,
+    attempt: int,
+    worker_id: str,
+    run_id: str,
+    reason_json: str,
+    backoff_base: float,
+    backoff_max: float,
+) -> bool:
+    """Mark a run blocked (non-determinism) and hand its task back with backoff."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
+            " lease_expires_at = NULL,"
+            " visible_at = now() + make_interval(secs => LEAST(%s, %s * power(2, LEAST(20,"
+            "   (SELECT blocked_count FROM harvest.runs WHERE run_id = %s)))))"
+            " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
+            (backoff_max, backoff_base, run_id, task_id, worker_id, attempt),
+        )
+        if cur.rowcount != 1:
+            return False
+        await conn.execute(
+            "UPDATE harvest.runs SET blocked = %s::jsonb, blocked_count = blocked_count + 1"
+            " WHERE run_id = %s",
+            (reason_json, run_id),
+        )
+    return True
+
+
+async def release_task(
+    conn: AsyncConnection[Any], *, task_id: int, attempt: int, worker_id: str, delay: float
+) -> bool:
+    """Give a claimed task back (e.g. the worker is shutting down or the task errored)."""
+    cur = await conn.execute(
+        "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,"
+        " visible_at = now() + make_interval(secs => %s)"
+        " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
+        (delay, task_id, worker_id, attempt),
+    )
+    return cur.rowcount == 1
+
+
+# ---------------------------------------------------------------------------------------
+# activity outcomes (from workers and from the timeout sweeper)
+# ---------------------------------------------------------------------------------------
+@dataclass
+class ActivityOutcome:
+    """The end of one activity attempt. ``final`` removes the task; otherwise it is re-queued
+    after ``delay`` seconds. ``events`` go to the run's inbox as (type, payload JSON)."""
+
+    task_id: int
+    worker_id: str | None
+    attempt: int
+    final: bool
+    delay: float = 0.0
+    events: list[tuple[str, str]] = field(default_factory=list)
+    last_error_json: str | None = None
+    count_retry: bool = True
+    details_json: str | None = None
+
+
+_ACTIVITY_OUTCOMES_SQL = """
+WITH input AS (
+    SELECT * FROM unnest(%(task_ids)s::bigint[], %(workers)s::text[], %(attempts)s::int[],
+                         %(final)s::bool[], %(delays)s::float8[], %(errors)s::text[],
+                         %(count_retry)s::bool[], %(details)s::text[])
+        AS i(task_id, worker_id, attempt, final, delay, last_error, count_retry, details)
+),
+finished AS (
+    DELETE FROM harvest.tasks t USING input i
+    WHERE t.task_id = i.task_id AND t.worker_id IS NOT DISTINCT FROM i.worker_id
+      AND t.attempt = i.attempt AND i.final
+    RETURNING t.task_id, t.run_id
+),
+retried AS (
+    UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
+        visible_at = now() + make_interval(secs => i.delay),
+        retry_attempt = t.retry_attempt + CASE WHEN i.count_retry THEN 1 ELSE 0 END,
+        last_error = i.last_error::jsonb, attempt_deadline = NULL, heartbeat_deadline = NULL,
+        heartbeat_details = COALESCE(i.details::jsonb, t.heartbeat_details),
+        start_deadline = now() + make_interval(secs => i.delay + t.schedule_to_start)
+    FROM input i
+    WHERE t.task_id = i.task_id AND t.worker_id IS NOT DISTINCT FROM i.worker_id
+      AND t.attempt = i.attempt AND NOT i.final
+    RETURNING t.task_id, t.run_id
+),
+ended AS (SELECT * FROM finished UNION ALL SELECT * FROM retried),
+events AS (
+    SELECT * FROM unnest(%(ev_tasks)s::bigint[], %(ev_types)s::text[], %(ev_payloads)s::text[])
+        WITH ORDINALITY AS e(task_id, event_type, payload, ord)
+),
+queued AS (
+    INSERT INTO harvest.inbox (run_id, event_type, payload)
+    SELECT ended.run_id, e.event_type, e.payload::jsonb
+    FROM events e JOIN ended USING (task_id) ORDER BY e.ord
+    RETURNING run_id
+),
+woken AS (
+    INSERT INTO harvest.tasks AS w (namespace, kind, run_id, type_name, queue, state,
+                                    worker_id, attempt, lease_expires_at)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue,
+        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 'RUNNING' ELSE 'PENDING' END,
+        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN %(eager_worker)s END,
+        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 1 ELSE 0 END,
+        CASE WHEN r.workflow_type = ANY(%(eager_types)s)
+             THEN now() + make_interval(secs => %(lease)s) END
+    FROM (SELECT DISTINCT run_id FROM ended) e
+    JOIN harvest.runs r ON r.run_id = e.run_id AND r.status = 'RUNNING'
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING w.task_id, w.run_id::text AS run_id, w.type_name, w.namespace, w.queue, w.attempt,
+              w.state, w.worker_id, (w.xmax = 0) AS inserted
+)
+SELECT 'ended' AS what, task_id, NULL::text AS run_id, NULL::text AS type_name,
+       NULL::text AS namespace, NULL::text AS queue, NULL::int AS attempt, false AS owned
+FROM ended
+UNION ALL
+SELECT 'woken', task_id, run_id, type_name, namespace, queue, attempt,
+       inserted AND state = 'RUNNING' AS owned
+FROM woken
+"""
+
+
+@dataclass
+class ActivityOutcomeResult:
+    ended: set[int]
+    owned_workflow_tasks: list[Row]
+
+
+async def apply_activity_outcomes(
+    conn: AsyncConnection[Any],
+    outcomes: Sequence[ActivityOutcome],
+    *,
+    eager_worker: str | None = None,
+    eager_types: Sequence[str] = (),
+    lease_seconds: float = 30.0,
+) -> ActivityOutcomeResult:
+    """End activity attempts (fenced), queue their events and wake their workflows.
+
+    If ``eager_worker`` serves a woken workflow type and no workflow task exists yet, the new
+    task is created already claimed by that worker (it can run the decision at once).
+    """
+    result = ActivityOutcomeResult(set(), [])
+    if not outcomes:
+        return result
+    ev = [(o.task_id, t, p) for o in outcomes for t, p in o.events]
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            _ACTIVITY_OUTCOMES_SQL,
+            {
+                "task_ids": [o.task_id for o in outcomes],
+                "workers": [o.worker_id for o in outcomes],
+                "attempts": [o.attempt for o in outcomes],
+                "final": [o.final for o in outcomes],
+                "delays": [o.delay for o in outcomes],
+                "errors": [o.last_error_json for o in outcomes],
+                "count_retry": [o.count_retry for o in outcomes],
+                "details": [o.details_json for o in outcomes],
+                "ev_tasks": [e[0] for e in ev],
+                "ev_types": [e[1] for e in ev],
+                "ev_payloads": [e[2] for e in ev],
+                "eager_types": list(eager_types) if eager_worker else [],
+                "eager_worker": eager_worker,
+                "lease": lease_seconds,
+            },
+        )
+        rows = await cur.fetchall()
+        notify = False
+        for row in rows:
+            if row["what"] == "ended":
+                result.ended.add(row["task_id"])
+            elif row["owned"]:
+                result.owned_workflow_tasks.append(row)
+            else:
+                notify = True
+        if notify or any(not o.final for o in outcomes):
+            await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
+    return result
+
+
+async def heartbeat_activity(
+    conn: AsyncConnection[Any],
+    *,
+    task_id: int,
+    worker_id: str,
+    attempt: int,
+    details_json: str | None,
+) -> bool:
+    """Record heartbeat details and push the heartbeat deadline; False if the claim is lost."""
+    cur = await conn.execute(
+        "UPDATE harvest.tasks SET heartbeat_details = COALESCE(%s::jsonb, heartbeat_details),"
+        " heartbeat_deadline = now() + make_interval(secs => heartbeat_timeout)"
+        " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
+        (details_json, task_id, worker_id, attempt),
+    )
+    return cur.rowcount == 1
+
+
+# ---------------------------------------------------------------------------------------
+# timers, leases, timeouts
+# ---------------------------------------------------------------------------------------
+_WAKE_WORKFLOWS_CTE = """
+woken AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING'
+    FROM (SELECT DISTINCT run_id FROM {source}) s
+    JOIN harvest.runs r ON r.run_id = s.run_id AND r.status = 'RUNNING'
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING 1
+)"""
+
+_FIRE_TIMERS_SQL = f"""
+WITH due AS (
+    DELETE FROM harvest.timers WHERE (run_id, seq) IN (
+        SELECT run_id, seq FROM harvest.timers WHERE fires_at <= now()
+        ORDER BY fires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
+    RETURNING run_id, seq
+),
+queued AS (
+    INSERT INTO harvest.inbox (run_id, event_type, payload, dedupe_key)
+    SELECT run_id, 'TimerFired', jsonb_build_object('started_seq', seq), 'timer:' || seq
+    FROM due ORDER BY seq
+    ON CONFLICT DO NOTHING
+    RETURNING run_id
+),
+{_WAKE_WORKFLOWS_CTE.format(source="due")}
+SELECT count(*) FROM due
+"""
+
+
+async def fire_due_timers(conn: AsyncConnection[Any], limit: int = 500) -> int:
+    """Fire timers whose time has come (database clock): exactly once each."""
+    async with conn.transaction():
+        cur = await conn.execute(_FIRE_TIMERS_SQL, {"limit": limit})
+        row = await cur.fetchone()
+        fired = int(row[0]) if row else 0
+        if fired:
+            await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
+    return fired
+
+
+async def seconds_to_next_timer(conn: AsyncConnection[Any]) -> float | None:
+    cur = await conn.execute(
+        "SELECT EXTRACT(EPOCH FROM (min(fires_at) - now()))::float8 FROM harvest.timers"
+    )
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+_RECLAIM_SQL = """
+WITH expired AS (
+    SELECT task_id FROM harvest.tasks
+    WHERE state = 'RUNNING' AND lease_expires_at < now()
+    ORDER BY lease_expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+),
+requeued AS (
+    UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
+        crash_strikes = t.crash_strikes + 1, visible_at = now(),
+        attempt_deadline = NULL, heartbeat_deadline = NULL
+    FROM expired e WHERE t.task_id = e.task_id AND t.crash_strikes + 1 < %(max_strikes)s
+    RETURNING t.task_id
+),
+quarantined AS (
+    DELETE FROM harvest.tasks t USING expired e
+    WHERE t.task_id = e.task_id AND t.crash_strikes + 1 >= %(max_strikes)s
+    RETURNING t.*
+),
+dead AS (
+    INSERT INTO harvest.dead_letters (namespace, task_id, kind, run_id, type_name, reason, task)
+    SELECT q.namespace, q.task_id, q.kind, q.run_id, q.type_name, 'crashed_worker',
+           to_jsonb(q) - 'input'
+    FROM quarantined q
+    RETURNING run_id, task_id, kind, type_name
+),
+marked AS (
+    UPDATE harvest.runs r SET blocked = jsonb_build_object(
+        'kind', 'quarantined', 'task_id', d.task_id, 'task_kind', d.kind,
+        'type_name', d.type_name,
+        'message', 'task crashed its worker ' || %(max_strikes)s || ' times; see dead letters')
+    FROM dead d WHERE r.run_id = d.run_id
+    RETURNING r.run_id
+)
+SELECT (SELECT count(*) FROM requeued) AS requeued, (SELECT count(*) FROM dead) AS quarantined
+"""
+
+
+async def reclaim_expired_leases(
+    conn: AsyncConnection[Any], *, max_strikes: int = 3, limit: int = 200
+) -> tuple[int, int]:
+    """Re-queue tasks whose owner stopped renewing its lease; quarantine repeat offenders."""
+    async with conn.transaction():
+        cur = await conn.execute(_RECLAIM_SQL, {"max_strikes": max_strikes, "limit": limit})
+        row = await cur.fetchone()
+        requeued, quarantined = (int(row[0]), int(row[1])) if row else (0, 0)
+        if requeued:
+            await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
+    return requeued, quarantined
+
+
+_TIMED_OUT_ACTIVITIES_SQL = """
+SELECT task_id, run_id::text AS run_id, worker_id, attempt, activity_seq, retry_attempt,
+       retry_policy, state,
+       CASE WHEN close_deadline <= now() THEN 'schedule_to_close'
+            WHEN state = 'PENDING' AND start_deadline <= now() THEN 'schedule_to_start'
+            WHEN state = 'RUNNING' AND attempt_deadline <= now() THEN 'start_to_close'
+            ELSE 'heartbeat' END AS timeout_type
+FROM harvest.tasks
+WHERE kind = 'activity' AND (
+    close_deadline <= now()
+    OR (state = 'PENDING' AND start_deadline <= now())
+    OR (state = 'RUNNING' AND (attempt_deadline <= now() OR heartbeat_deadline <= now())))
+LIMIT %(limit)s
+FOR UPDATE SKIP LOCKED
+"""
+
+
+async def lock_timed_out_activities(conn: AsyncConnection[Any], limit: int = 200) -> list[Row]:
+    """Lock activity tasks past one of their deadlines. Call inside a transaction."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(_TIMED_OUT_ACTIVITIES_SQL, {"limit": limit})
+    return await cur.fetchall()
+
+
+async def time_out_runs(conn: AsyncConnection[Any], limit: int = 100) -> list[str]:
+    """End runs past their execution timeout with ``WorkflowTimedOut``.
+
+    Locks tasks before the run row, in the same order a workflow decision does.
+    """
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT run_id FROM harvest.runs WHERE status = 'RUNNING' AND deadline <= now()"
+            " ORDER BY deadline LIMIT %s",
+            (limit,),
+        )
+        due = [r[0] for r in await cur.fetchall()]
+        if not due:
+            return []
+        await conn.execute("DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[])", (due,))
+        cur = await conn.execute(
+            "UPDATE harvest.runs SET status = 'TIMED_OUT', closed_at = now(),"
+            " last_seq = last_seq + 1,"
+            " error = jsonb_build_object('type', 'WorkflowTimedOut',"
+            "   'message', 'run exceeded its execution timeout')"
+            " WHERE run_id = ANY(%s::uuid[]) AND status = 'RUNNING' AND deadline <= now()"
+            " RETURNING run_id::text, last_seq,"
+            "   EXTRACT(EPOCH FROM (deadline - created_at))::float8",
+            (due,),
+        )
+        ended = await cur.fetchall()
+        if not ended:
+            return []
+        ids = [r[0] for r in ended]
+        await conn.execute(
+            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
+            " SELECT r, s, 'WorkflowTimedOut', now(), jsonb_build_object('timeout', t)"
+            " FROM unnest(%s::uuid[], %s::int[], %s::float8[]) AS u(r, s, t)",
+            (ids, [r[1] for r in ended], [r[2] for r in ended]),
+        )
+        await conn.execute("DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (ids,))
+        await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%s::uuid[])", (ids,))
+        for run_id in ids:
+            await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
+    return ids
+
+
+# ---------------------------------------------------------------------------------------
+# reading runs
+# ---------------------------------------------------------------------------------------
+_RUN_COLUMNS = """
+    run_id::text AS run_id, namespace, workflow_id, workflow_type, queue, status, input, result,
+    error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
+    blocked_count
+"""
+
+
+async def get_run(
+    conn: AsyncConnection[Any], namespace: str, ref: str, *, by_run_id: bool | None = None
+) -> Row | None:
+    """A run by run id, or the newest run (open first) of a workflow id."""
+    cur = conn.cursor(row_factory=dict_row)
+    if by_run_id is not False and _looks_like_uuid(ref):
+        await cur.execute(
+            f"SELECT {_RUN_COLUMNS} FROM harvest.runs WHERE run_id = %s::uuid", (ref,)
+        )
+        row = await cur.fetchone()
+        if row is not None or by_run_id:
+            return row
+    await cur.execute(
+        f"SELECT {_RUN_COLUMNS} FROM harvest.runs WHERE namespace = %s AND workflow_id = %s"
+        " ORDER BY (status = 'RUNNING') DESC, created_at DESC LIMIT 1",
+        (namespace, ref),
+    )
+    return await cur.fetchone()
+
+
+async def run_activity_summary(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
+    """Open activity tasks and timers of a run (for ``describe``)."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT kind, type_name, state, activity_seq, retry_attempt, worker_id, visible_at,"
+        " last_error, crash_strikes FROM harvest.tasks WHERE run_id = %s::uuid ORDER BY task_id",
+        (run_id,),
+    )
+    tasks = await cur.fetchall()
+    await cur.execute(
+        "SELECT 'timer' AS kind, seq, fires_at FROM harvest.timers WHERE run_id = %s::uuid"
+        " ORDER BY fires_at",
+        (run_id,),
+    )
+    return tasks + await cur.fetchall()
+
+
+def _looks_like_uuid(text: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass
+class RunFilter:
+    namespace: str = "default"
+    workflow_type: str | None = None
+    statuses: Sequence[str] = ()
+    started_after: datetime | None = None
+    started_before: datetime | None = None
+    workflow_id: str | None = None
+    blocked: bool | None = None
+
+
+async def list_runs(
+    conn: AsyncConnection[Any],
+    flt: RunFilter,
+    *,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+) -> list[Row]:
+    """Newest first, keyset-paginated on (created_at, run_id)."""
+    clauses = [sql.SQL("namespace = {}").format(sql.Literal(flt.namespace))]
+    params: list[Any] = []
+    if flt.workflow_type:
+        clauses.append(sql.SQL("workflow_type = %s"))
+        params.append(flt.workflow_type)
+    if flt.statuses:
+        clauses.append(sql.SQL("status = ANY(%s)"))
+        params.append(list(flt.statuses))
+    if flt.started_after:
+        clauses.append(sql.SQL("created_at >= %s"))
+        params.append(flt.started_after)
+    if flt.started_before:
+        clauses.append(sql.SQL("created_at < %s"))
+        params.append(flt.started_before)
+    if flt.workflow_id:
+        clauses.append(sql.SQL("workflow_id = %s"))
+        params.append(flt.workflow_id)
+    if flt.blocked is not None:
+        clauses.append(sql.SQL("blocked IS NOT NULL" if flt.blocked else "blocked IS NULL"))
+    if after is not None:
+        clauses.append(sql.SQL("(created_at, run_id) < (%s, %s::uuid)"))
+        params.extend(after)
+    query = sql.SQL("SELECT {cols} FROM harvest.runs WHERE {where}"
+                    " ORDER BY created_at DESC, run_id DESC LIMIT %s").format(
+        cols=sql.SQL(_RUN_COLUMNS), where=sql.SQL(" AND ").join(clauses)
+    )
+    params.append(limit)
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, params)
+    return await cur.fetchall()
+
+
+async def get_history(
+    conn: AsyncConnection[Any], run_id: str, *, after_seq: int = 0, limit: int | None = None
+) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT seq, event_type, at, payload FROM harvest.history"
+        " WHERE run_id = %s::uuid AND seq > %s ORDER BY seq LIMIT %s",
+        (run_id, after_seq, limit),
+    )
+    return await cur.fetchall()
+
+
+async def run_status(conn: AsyncConnection[Any], run_id: str) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT status, result, error FROM harvest.runs WHERE run_id = %s::uuid", (run_id,)
+    )
+    return await cur.fetchone()
+
+
+async def dead_letters(conn: AsyncConnection[Any], run_id: str | None = None) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT id, namespace, task_id, kind, run_id::text AS run_id, type_name, reason,"
+        " created_at FROM harvest.dead_letters"
+        " WHERE %s::uuid IS NULL OR run_id = %s::uuid ORDER BY id",
+        (run_id, run_id),
+    )
+    return await cur.fetchall()
+
+
+def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    if not isinstance(exc, psycopg.errors.UniqueViolation):
+        return False
+    if constraint is None:
+        return True
+    diag = exc.diag.constraint_name
+    return diag == constraint

@@ -1,0 +1,768 @@
+"""The worker: claims tasks, runs activities, replays workflows, writes results in batches.
+
+One asyncio loop runs a handful of cooperating tasks:
+
+* a listener on ``LISTEN harvest_tasks`` (plus a poll fallback) that wakes the claimer;
+* the claimer, which claims as many tasks as there are free slots in one statement;
+* the decision loop, which replays claimed workflow tasks (from the in-memory cache when it
+  can) and commits all their decisions in one transaction;
+* the outcome loop, which writes finished activity attempts in one transaction and, when
+  this worker serves the woken workflow, takes the new workflow task at once;
+* maintenance: lease renewal, reclaiming dead workers' tasks, timers, timeouts.
+
+Batching is what keeps commits per activity low under load; the eager hand-offs (activity
+tasks created already claimed by the deciding worker, and workflow tasks created already
+claimed by the worker that finished the activity) are what keep latency low when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import functools
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from . import _serde, _store
+from ._activity_context import ActivityContext, ActivityInfo
+from ._database import database_url, ensure_migrated
+from ._definitions import ActivityDefinition, WorkflowDefinition
+from ._errors import NonDeterminismError, NonRetryableError, UsageError
+from ._events import (
+    ActivityScheduled,
+    ActivityStarted,
+    Event,
+    HistoryEvent,
+    TimerStarted,
+    WorkflowCompleted,
+    WorkflowFailed,
+    decode,
+)
+from ._replay import WorkflowInstance, error_dict
+from ._retry import is_retryable, retry_delay
+
+log = logging.getLogger("harvest_studio.worker")
+
+
+@dataclass
+class WorkerOptions:
+    """Tuning knobs. Defaults suit production; tests shorten the intervals."""
+
+    max_concurrent_tasks: int = 32
+    lease_seconds: float = 30.0
+    poll_interval: float = 1.0
+    maintenance_interval: float = 1.0
+    max_crash_strikes: int = 3
+    blocked_backoff: float = 1.0
+    blocked_backoff_max: float = 60.0
+    cache_size: int = 2000
+    drain_timeout: float = 30.0
+    heartbeat_flush_interval: float = 1.0
+
+
+class Worker:
+    """Serve workflows and activities from the database.
+
+    In a script or notebook, use it as a context manager; it runs on its own thread and
+    event loop so the caller never blocks::
+
+        with hs.Worker(client, workflows=[onboarding], activities=[send_welcome_email]):
+            run = client.start(onboarding, 42)
+            print(run.result(timeout=60))
+
+    In a process of its own, ``harvest worker app.module`` (or ``await worker.run()``).
+    """
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        workflows: Iterable[WorkflowDefinition] = (),
+        activities: Iterable[ActivityDefinition] = (),
+        queues: Sequence[str] | None = None,
+        namespace: str | None = None,
+        url: str | None = None,
+        worker_id: str | None = None,
+        options: WorkerOptions | None = None,
+        **tuning: Any,
+    ) -> None:
+        self.workflows = {w.name: w for w in workflows}
+        self.activities = {a.name: a for a in activities}
+        for definition in [*self.workflows.values(), *self.activities.values()]:
+            if not isinstance(definition, WorkflowDefinition | ActivityDefinition):
+                raise UsageError(f"not a @workflow or @activity: {definition!r}")
+        if not self.workflows and not self.activities:
+            raise UsageError("a worker needs at least one workflow or activity")
+        self.url = url or getattr(client, "url", None) or database_url()
+        self.namespace = namespace or getattr(client, "namespace", None) or "default"
+        if queues is None:
+            found = {w.queue for w in self.workflows.values()}
+            found |= {a.options.queue for a in self.activities.values()}
+            queues = sorted(found)
+        self.queues = list(queues)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.options = options or WorkerOptions()
+        for key, value in tuning.items():
+            if not hasattr(self.options, key):
+                raise UsageError(f"unknown worker option {key!r}")
+            setattr(self.options, key, value)
+        self._uncapped_activities = [
+            a.name for a in self.activities.values() if a.options.max_concurrent is None
+        ]
+        self._capped = {
+            a.name: a.options.max_concurrent
+            for a in self.activities.values()
+            if a.options.max_concurrent is not None
+        }
+        self._cache: collections.OrderedDict[str, WorkflowInstance] = collections.OrderedDict()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._startup_error: BaseException | None = None
+        self.stats: collections.Counter[str] = collections.Counter()
+
+    # ---------------------------------------------------------------------------------------
+    # running on a background thread
+    # ---------------------------------------------------------------------------------------
+    def start(self) -> Worker:
+        """Run on a background thread; returns once the worker is serving."""
+        if self._thread is not None:
+            raise UsageError("worker already started")
+        self._started.clear()
+        self._thread = threading.Thread(
+            target=self._thread_main, name=f"harvest-worker-{self.worker_id}", daemon=True
+        )
+        self._thread.start()
+        self._started.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
+            raise self._startup_error
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming, let in-flight work finish (up to ``drain_timeout``), then return."""
+        thread, loop, stop = self._thread, self._loop, self._stop
+        if thread is None or loop is None or stop is None:
+            return
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout)
+        self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def __enter__(self) -> Worker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _thread_main(self) -> None:
+        try:
+            asyncio.run(self.run())
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            if not self._started.is_set():
+                self._startup_error = exc
+                self._started.set()
+            else:
+                log.exception("worker %s crashed", self.worker_id)
+
+    # ---------------------------------------------------------------------------------------
+    # the main coroutine
+    # ---------------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Serve until ``stop`` is set (or :meth:`stop` is called), then drain."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = stop or asyncio.Event()
+        opts = self.options
+        await ensure_migrated(self.url)
+        self._pool = AsyncConnectionPool(
+            self.url, min_size=2, max_size=6, kwargs={"autocommit": True}, open=False
+        )
+        await self._pool.open(wait=True)
+        self._threads = ThreadPoolExecutor(
+            max_workers=opts.max_concurrent_tasks, thread_name_prefix="harvest-activity"
+        )
+        self._wake = asyncio.Event()
+        self._timer_wake = asyncio.Event()
+        self._slots = opts.max_concurrent_tasks
+        self._wf_queue: collections.deque[dict[str, Any]] = collections.deque()
+        self._wf_ready = asyncio.Event()
+        self._outcomes: list[_store.ActivityOutcome] = []
+        self._outcome_ready = asyncio.Event()
+        self._running: dict[int, ActivityContext] = {}
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._claiming = True
+        try:
+            async with self._pool.connection() as conn:
+                await _store.register_types(
+                    conn,
+                    self.namespace,
+                    [("workflow", w.name, w.fingerprint) for w in self.workflows.values()]
+                    + [("activity", a.name, a.fingerprint) for a in self.activities.values()],
+                )
+                await _store.upsert_worker(
+                    conn, self.worker_id, self.namespace, socket.gethostname(), os.getpid(),
+                    self.queues,
+                )
+            loops = [
+                self._listen(),
+                self._claim_loop(),
+                self._decision_loop(),
+                self._outcome_loop(),
+                self._lease_loop(),
+                self._timer_loop(),
+                self._maintenance_loop(),
+                self._heartbeat_loop(),
+            ]
+            self._tasks = [asyncio.create_task(c) for c in loops]
+            self._started.set()
+            log.info("worker %s serving %s", self.worker_id, self.queues)
+            await self._stop.wait()
+            await self._drain()
+        finally:
+            for task in getattr(self, "_tasks", []):
+                task.cancel()
+            await asyncio.gather(*getattr(self, "_tasks", []), return_exceptions=True)
+            try:
+                async with self._pool.connection() as conn:
+                    await _store.set_worker_status(conn, self.worker_id, "STOPPED")
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                pass
+            await self._pool.close()
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            for instance in self._cache.values():
+                instance.evict()
+            self._cache.clear()
+            self._started.set()
+
+    async def _drain(self) -> None:
+        self._claiming = False
+        deadline = asyncio.get_running_loop().time() + self.options.drain_timeout
+        while asyncio.get_running_loop().time() < deadline:
+            busy = self._inflight or self._wf_queue or self._outcomes
+            if not busy:
+                break
+            self._wf_ready.set()
+            self._outcome_ready.set()
+            await asyncio.sleep(0.02)
+        for ctx in self._running.values():
+            ctx.cancel("worker shutting down")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    # ---------------------------------------------------------------------------------------
+    # wake-ups and claiming
+    # ---------------------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {_store.TASKS_CHANNEL}")
+                    self._wake.set()  # anything queued while we were not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reconnect; the poll covers the gap
+                log.warning("listener lost (%s); reconnecting", exc)
+                await asyncio.sleep(self.options.poll_interval)
+
+    async def _claim_loop(self) -> None:
+        opts = self.options
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=opts.poll_interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            while self._claiming and self._slots > 0:
+                claimed = await self._claim_once(self._slots)
+                if not claimed:
+                    break
+
+    async def _claim_once(self, limit: int) -> int:
+        rows: list[dict[str, Any]] = []
+        try:
+            async with self._pool.connection() as conn:
+                rows = await _store.claim_tasks(
+                    conn,
+                    worker_id=self.worker_id,
+                    namespace=self.namespace,
+                    queues=self.queues,
+                    workflows=list(self.workflows),
+                    activities=self._uncapped_activities,
+                    limit=limit,
+                    lease_seconds=self.options.lease_seconds,
+                )
+                for type_name, cap in self._capped.items():
+                    room = limit - len(rows)
+                    if room <= 0:
+                        break
+                    rows += await _store.claim_capped_tasks(
+                        conn,
+                        worker_id=self.worker_id,
+                        namespace=self.namespace,
+                        queues=self.queues,
+                        type_name=type_name,
+                        cap=int(cap or 0),
+                        limit=room,
+                        lease_seconds=self.options.lease_seconds,
+                    )
+        except psycopg.Error as exc:
+            log.warning("claim failed: %s", exc)
+            await asyncio.sleep(self.options.poll_interval)
+            return 0
+        self.stats["claimed"] += len(rows)
+        for row in rows:
+            self._accept(row)
+        return len(rows)
+
+    def _accept(self, row: dict[str, Any]) -> None:
+        self._slots -= 1
+        if row["kind"] == "workflow":
+            self._wf_queue.append(row)
+            self._wf_ready.set()
+        else:
+            self._spawn(self._run_activity(row))
+
+    def _release_slot(self, n: int = 1) -> None:
+        self._slots += n
+        self._wake.set()
+
+    # ---------------------------------------------------------------------------------------
+    # workflow tasks
+    # ---------------------------------------------------------------------------------------
+    async def _decision_loop(self) -> None:
+        while True:
+            await self._wf_ready.wait()
+            self._wf_ready.clear()
+            while self._wf_queue:
+                batch = list(self._wf_queue)
+                self._wf_queue.clear()
+                try:
+                    await self._decide(batch)
+                except Exception:  # noqa: BLE001 - never let the loop die
+                    log.exception("decision batch failed; tasks will be reclaimed")
+                    for row in batch:
+                        self._evict(row["run_id"])
+                    await self._release_tasks(batch, delay=1.0)
+                finally:
+                    self._release_slot(len(batch))
+
+    async def _decide(self, batch: list[dict[str, Any]]) -> None:
+        tails = []
+        for row in batch:
+            cached = self._cache.get(row["run_id"])
+            tails.append((row["run_id"], len(cached.events) if cached else 0, 2**31 - 1))
+        async with self._pool.connection() as conn:
+            histories = await _store.load_history_tails(conn, tails)
+            inboxes = await _store.load_inbox(conn, [row["run_id"] for row in batch])
+        decisions: list[_store.Decision] = []
+        instances: dict[int, WorkflowInstance] = {}
+        blocked: list[tuple[dict[str, Any], NonDeterminismError]] = []
+        broken: list[dict[str, Any]] = []
+        for row in batch:
+            run_id = row["run_id"]
+            definition = self.workflows[row["type_name"]]
+            instance = self._cache.pop(run_id, None)
+            if instance is not None and instance.definition is not definition:
+                instance.evict()
+                instance = None
+                histories[run_id] = (await self._full_history([run_id]))[run_id]
+            if instance is None:
+                instance = WorkflowInstance(definition, run_id)
+            try:
+                recorded = [_history_event(r) for r in histories[run_id]]
+                owed = instance.replay(recorded) if recorded else []
+                expected = len(instance.events) - len(owed)
+                inbox = inboxes.get(run_id, [])
+                new = instance.advance([(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox])
+            except NonDeterminismError as exc:
+                instance.evict()
+                blocked.append((row, exc))
+                continue
+            except Exception:  # noqa: BLE001 - a bug or a corrupt history: retry later
+                log.exception("workflow task for run %s failed", run_id)
+                instance.evict()
+                broken.append(row)
+                continue
+            decision = self._decision(row, instance, expected, owed + new, inbox)
+            decisions.append(decision)
+            instances[row["task_id"]] = instance
+        if blocked:
+            await self._block(blocked)
+        if broken:
+            await self._release_tasks(broken, delay=self.options.blocked_backoff)
+        if not decisions:
+            return
+        async with self._pool.connection() as conn:
+            outcome = await _store.commit_decisions(
+                conn, decisions, worker_id=self.worker_id, lease_seconds=self.options.lease_seconds
+            )
+        self.stats["decisions"] += len(outcome.committed)
+        for decision in decisions:
+            instance = instances[decision.task_id]
+            if decision.task_id in outcome.committed and not instance.closed:
+                self._remember(decision.run_id, instance)
+            else:
+                instance.evict()
+        if any(d.timers for d in decisions):
+            self._timer_wake.set()
+        for row in outcome.eager_activities:
+            self._slots -= 1
+            self._spawn(self._run_activity(row))
+
+    def _decision(
+        self,
+        row: dict[str, Any],
+        instance: WorkflowInstance,
+        expected: int,
+        new: list[HistoryEvent],
+        inbox: list[dict[str, Any]],
+    ) -> _store.Decision:
+        decision = _store.Decision(
+            task_id=row["task_id"],
+            attempt=row["attempt"],
+            run_id=row["run_id"],
+            namespace=row["namespace"],
+            expected_seq=expected,
+            inbox_ids=[r["id"] for r in inbox],
+        )
+        free = self._slots
+        for record in new:
+            event = record.event
+            decision.events.append(
+                (record.seq, event.type_name, record.at, _serde.dumps(event.payload()))
+            )
+            if isinstance(event, ActivityScheduled):
+                eager = (
+                    free > 0
+                    and event.activity_type in self.activities
+                    and event.queue in self.queues
+                    and event.options.get("max_concurrent") is None
+                )
+                free -= int(eager)
+                decision.activities.append(
+                    _store.NewActivity(
+                        seq=record.seq,
+                        activity_type=event.activity_type,
+                        queue=event.queue,
+                        args_json=_serde.dumps(event.args),
+                        options=event.options,
+                        eager=eager,
+                    )
+                )
+            elif isinstance(event, TimerStarted):
+                decision.timers.append((record.seq, datetime.fromisoformat(event.fire_at)))
+            elif isinstance(event, WorkflowCompleted):
+                decision.close_status = "COMPLETED"
+                decision.result_json = _serde.dumps(event.result)
+            elif isinstance(event, WorkflowFailed):
+                decision.close_status = "FAILED"
+                decision.error_json = _serde.dumps(event.error)
+        return decision
+
+    async def _full_history(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        async with self._pool.connection() as conn:
+            return await _store.load_history_tails(conn, [(r, 0, 2**31 - 1) for r in run_ids])
+
+    async def _block(self, blocked: list[tuple[dict[str, Any], NonDeterminismError]]) -> None:
+        async with self._pool.connection() as conn:
+            for row, exc in blocked:
+                reason = {"kind": "non_determinism", **exc.to_dict(), "worker_id": self.worker_id}
+                await _store.block_run(
+                    conn,
+                    task_id=row["task_id"],
+                    attempt=row["attempt"],
+                    worker_id=self.worker_id,
+                    run_id=row["run_id"],
+                    reason_json=_serde.dumps(reason),
+                    backoff_base=self.options.blocked_backoff,
+                    backoff_max=self.options.blocked_backoff_max,
+                )
+                log.warning("run %s blocked: %s", row["run_id"], exc)
+        self.stats["blocked"] += len(blocked)
+
+    async def _release_tasks(self, rows: list[dict[str, Any]], delay: float) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                for row in rows:
+                    await _store.release_task(
+                        conn, task_id=row["task_id"], attempt=row["attempt"],
+                        worker_id=self.worker_id, delay=delay,
+                    )
+        except psycopg.Error:
+            log.exception("could not release tasks; their leases will expire")
+
+    def _remember(self, run_id: str, instance: WorkflowInstance) -> None:
+        self._cache[run_id] = instance
+        while len(self._cache) > self.options.cache_size:
+            _, old = self._cache.popitem(last=False)
+            old.evict()
+
+    def _evict(self, run_id: str) -> None:
+        instance = self._cache.pop(run_id, None)
+        if instance is not None:
+            instance.evict()
+
+    # ---------------------------------------------------------------------------------------
+    # activities
+    # ---------------------------------------------------------------------------------------
+    async def _run_activity(self, row: dict[str, Any]) -> None:
+        definition = self.activities[row["type_name"]]
+        attempt = int(row["retry_attempt"])
+        info = ActivityInfo(
+            run_id=row["run_id"],
+            activity_type=row["type_name"],
+            activity_id=int(row["activity_seq"]),
+            attempt=attempt,
+            task_id=int(row["task_id"]),
+            namespace=row["namespace"],
+            queue=row["queue"],
+            deadline=row["attempt_deadline"],
+        )
+        ctx = ActivityContext(info, row["heartbeat_details"], fence_attempt=int(row["attempt"]))
+        self._running[info.task_id] = ctx
+        started = ActivityStarted(
+            scheduled_seq=info.activity_id,
+            attempt=attempt,
+            worker_id=self.worker_id,
+            started_at=(row["started_at"].isoformat() if row["started_at"] else ""),
+        )
+        events: list[Event] = [started]
+        policy = row["retry_policy"] or {}
+        outcome: _store.ActivityOutcome | None
+        try:
+            args = row["input"] or []
+            if definition.is_async:
+                coro = definition.fn(ctx, *args)
+                limit = row["start_to_close"]
+                result = await (asyncio.wait_for(coro, limit + 1.0) if limit else coro)
+            else:
+                call = functools.partial(definition.fn, ctx, *args)
+                context = contextvars.copy_context()
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, context.run, call
+                )
+            result = _serde.check(result, what=f"result of activity {definition.name}")
+        except TimeoutError:
+            # The start-to-close deadline passed here; the sweeper writes the timeout
+            # (the database clock is the only judge of deadlines).
+            outcome = None
+        except Exception as exc:  # noqa: BLE001 - activity failures are data
+            outcome = self._failure(row, ctx, events, policy, exc)
+        else:
+            from ._events import ActivityCompleted
+
+            events.append(ActivityCompleted(info.activity_id, attempt, result))
+            outcome = self._outcome(row, True, events)
+        finally:
+            self._running.pop(info.task_id, None)
+            flushed, details = ctx.take_heartbeat()
+        if outcome is not None:
+            if flushed and details is not None and not outcome.final:
+                outcome.details_json = _serde.dumps(details)
+            self._outcomes.append(outcome)
+            self._outcome_ready.set()
+        else:
+            self._release_slot()
+
+    def _failure(
+        self,
+        row: dict[str, Any],
+        ctx: ActivityContext,
+        events: list[Event],
+        policy: dict[str, Any],
+        exc: Exception,
+    ) -> _store.ActivityOutcome:
+        from ._events import ActivityFailed
+
+        attempt = ctx.attempt
+        error = error_dict(exc)
+        retryable = is_retryable(policy, type(exc).__name__, isinstance(exc, NonRetryableError))
+        delay = retry_delay(policy, attempt) if retryable else None
+        events.append(
+            ActivityFailed(
+                scheduled_seq=ctx.info.activity_id,
+                attempt=attempt,
+                error=error,
+                retrying=delay is not None,
+                next_attempt_in=delay,
+            )
+        )
+        outcome = self._outcome(row, delay is None, events)
+        outcome.delay = delay or 0.0
+        outcome.last_error_json = _serde.dumps(error)
+        return outcome
+
+    def _outcome(
+        self, row: dict[str, Any], final: bool, events: list[Event]
+    ) -> _store.ActivityOutcome:
+        return _store.ActivityOutcome(
+            task_id=int(row["task_id"]),
+            worker_id=self.worker_id,
+            attempt=int(row["attempt"]),
+            final=final,
+            events=[(e.type_name, _serde.dumps(e.payload())) for e in events],
+        )
+
+    async def _outcome_loop(self) -> None:
+        while True:
+            await self._outcome_ready.wait()
+            self._outcome_ready.clear()
+            while self._outcomes:
+                batch, self._outcomes = self._outcomes, []
+                try:
+                    async with self._pool.connection() as conn:
+                        result = await _store.apply_activity_outcomes(
+                            conn,
+                            batch,
+                            eager_worker=self.worker_id if self._claiming else None,
+                            eager_types=list(self.workflows),
+                            lease_seconds=self.options.lease_seconds,
+                        )
+                except Exception:  # noqa: BLE001 - the leases will expire and be reclaimed
+                    log.exception("could not write %d activity outcomes", len(batch))
+                    self._release_slot(len(batch))
+                    continue
+                self.stats["activities"] += len(result.ended)
+                self._release_slot(len(batch))
+                for row in result.owned_workflow_tasks:
+                    self._slots -= 1
+                    self._wf_queue.append(dict(row))
+                    self._wf_ready.set()
+
+    # ---------------------------------------------------------------------------------------
+    # heartbeats, leases, timers, sweeping
+    # ---------------------------------------------------------------------------------------
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.heartbeat_flush_interval)
+            for task_id, ctx in list(self._running.items()):
+                has, details = ctx.take_heartbeat()
+                if not has:
+                    continue
+                try:
+                    async with self._pool.connection() as conn:
+                        alive = await _store.heartbeat_activity(
+                            conn,
+                            task_id=task_id,
+                            worker_id=self.worker_id,
+                            attempt=ctx.fence_attempt,
+                            details_json=None if details is None else _serde.dumps(details),
+                        )
+                except psycopg.Error as exc:
+                    log.warning("heartbeat failed: %s", exc)
+                    continue
+                if not alive:
+                    ctx.cancel("the task was reclaimed or timed out")
+
+    async def _lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.lease_seconds / 3)
+            try:
+                async with self._pool.connection() as conn:
+                    await _store.renew_leases(conn, self.worker_id, self.options.lease_seconds)
+            except psycopg.Error as exc:
+                log.warning("lease renewal failed: %s", exc)
+
+    async def _timer_loop(self) -> None:
+        while True:
+            wait = self.options.poll_interval
+            try:
+                async with self._pool.connection() as conn:
+                    fired = await _store.fire_due_timers(conn)
+                    if fired:
+                        self.stats["timers_fired"] += fired
+                        continue
+                    soonest = await _store.seconds_to_next_timer(conn)
+                if soonest is not None:
+                    wait = max(0.0, min(wait, soonest))
+            except psycopg.Error as exc:
+                log.warning("timer poll failed: %s", exc)
+            try:
+                await asyncio.wait_for(self._timer_wake.wait(), timeout=wait + 0.001)
+            except TimeoutError:
+                pass
+            self._timer_wake.clear()
+
+    async def _maintenance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.maintenance_interval)
+            try:
+                async with self._pool.connection() as conn:
+                    requeued, quarantined = await _store.reclaim_expired_leases(
+                        conn, max_strikes=self.options.max_crash_strikes
+                    )
+                    if requeued or quarantined:
+                        log.info("reclaimed %d tasks, quarantined %d", requeued, quarantined)
+                        self.stats["reclaimed"] += requeued
+                        self.stats["quarantined"] += quarantined
+                    await self._sweep_activity_timeouts(conn)
+                    ended = await _store.time_out_runs(conn)
+                    for run_id in ended:
+                        self._evict(run_id)
+            except psycopg.Error as exc:
+                log.warning("maintenance failed: %s", exc)
+
+    async def _sweep_activity_timeouts(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        from ._events import ActivityTimedOut
+
+        async with conn.transaction():
+            rows = await _store.lock_timed_out_activities(conn)
+            if not rows:
+                return
+            outcomes = []
+            for row in rows:
+                policy = row["retry_policy"] or {}
+                kind = row["timeout_type"]
+                retries = kind in ("start_to_close", "heartbeat") and is_retryable(
+                    policy, "TimeoutError", False
+                )
+                delay = retry_delay(policy, int(row["retry_attempt"])) if retries else None
+                event = ActivityTimedOut(
+                    scheduled_seq=int(row["activity_seq"]),
+                    attempt=int(row["retry_attempt"]),
+                    timeout_type=kind,
+                    retrying=delay is not None,
+                    next_attempt_in=delay,
+                )
+                outcomes.append(
+                    _store.ActivityOutcome(
+                        task_id=int(row["task_id"]),
+                        worker_id=row["worker_id"],
+                        attempt=int(row["attempt"]),
+                        final=delay is None,
+                        delay=delay or 0.0,
+                        events=[(event.type_name, _serde.dumps(event.payload()))],
+                        last_error_json=_serde.dumps(
+                            {"type": "TimeoutError", "message": f"{kind} timeout"}
+                        ),
+                    )
+                )
+            await _store.apply_activity_outcomes(conn, outcomes)
+        self.stats["activity_timeouts"] += len(rows)
+
+
+def _history_event(row: dict[str, Any]) -> HistoryEvent:
+    return HistoryEvent(int(row["seq"]), row["at"], decode(row["event_type"], row["payload"]))

@@ -1,0 +1,162 @@
+"""What workflow code sees: ``ctx`` with deterministic time, randomness, activities, timers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from . import _serde
+from ._definitions import DEFAULT_QUEUE, ActivityDefinition, ActivityOptions
+from ._durations import Duration, optional_seconds, to_seconds
+from ._errors import UsageError
+from ._events import ActivityScheduled, MarkerRecorded, SideEffectRecorded, TimerStarted
+from ._retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from ._replay import WorkflowInstance
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    queue: str
+    started_at: datetime
+
+
+class WorkflowContext:
+    """The handle workflow code gets as its first argument.
+
+    Everything here is deterministic under replay: ``now()`` is the time of the event being
+    handled, ``uuid4()`` and ``random()`` come from a generator seeded by the run id, and
+    ``side_effect`` records its value once.
+    """
+
+    def __init__(self, instance: WorkflowInstance) -> None:
+        self._instance = instance
+
+    # -- facts ------------------------------------------------------------------------------
+    @property
+    def info(self) -> WorkflowInfo:
+        assert self._instance.info is not None
+        return self._instance.info
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the code is re-running against recorded history."""
+        return self._instance.is_replaying
+
+    def now(self) -> datetime:
+        """The workflow's clock: the database time of the event currently being handled."""
+        assert self._instance.now is not None
+        return self._instance.now
+
+    def uuid4(self) -> uuid.UUID:
+        """A random UUID that is the same on every replay."""
+        return uuid.UUID(int=self._instance.rng.getrandbits(128), version=4)
+
+    def random(self) -> float:
+        """A float in [0, 1) that is the same on every replay."""
+        return self._instance.rng.random()
+
+    # -- activities ------------------------------------------------------------------------
+    def execute_activity(
+        self,
+        activity: ActivityDefinition | str,
+        *args: Any,
+        start_to_close: Duration | None = None,
+        schedule_to_start: Duration | None = None,
+        schedule_to_close: Duration | None = None,
+        heartbeat_timeout: Duration | None = None,
+        retry: RetryPolicy | None = None,
+        queue: str | None = None,
+    ) -> asyncio.Future[Any]:
+        """Schedule an activity and return a future of its result.
+
+        ``await ctx.execute_activity(charge, order_id)`` waits for it; several futures can be
+        awaited together with :meth:`gather` or :meth:`wait_first`. Keyword options override
+        the ones given to ``@activity`` for this call. If every attempt fails the future raises
+        :class:`~harvest_studio.ActivityError`.
+        """
+        if isinstance(activity, ActivityDefinition):
+            name, base = activity.name, activity.options
+        elif isinstance(activity, str):
+            name, base = activity, ActivityOptions()
+        else:
+            raise UsageError(f"execute_activity needs an @activity or a name, got {activity!r}")
+        options = base.to_json()
+        overrides = {
+            "start_to_close": optional_seconds(start_to_close),
+            "schedule_to_start": optional_seconds(schedule_to_start),
+            "schedule_to_close": optional_seconds(schedule_to_close),
+            "heartbeat_timeout": optional_seconds(heartbeat_timeout),
+        }
+        options.update({k: v for k, v in overrides.items() if v is not None})
+        if retry is not None:
+            options["retry"] = retry.to_json()
+        payload = _serde.check(list(args), what=f"arguments of activity {name}")
+        event = ActivityScheduled(
+            activity_type=name,
+            args=payload,
+            queue=queue or base.queue or DEFAULT_QUEUE,
+            options=options,
+        )
+        return self._instance.schedule_activity(event)
+
+    start_activity = execute_activity
+
+    # -- time ------------------------------------------------------------------------------
+    def sleep(self, duration: Duration) -> asyncio.Future[Any]:
+        """A durable timer: survives restarts, fires once, never early."""
+        seconds = to_seconds(duration)
+        fire_at = self.now() + timedelta(seconds=seconds)
+        return self._instance.start_timer(
+            TimerStarted(fire_at=fire_at.isoformat(), duration=seconds)
+        )
+
+    def sleep_until(self, moment: datetime) -> asyncio.Future[Any]:
+        """Sleep until an aware datetime (returns at once if it is already past)."""
+        if moment.tzinfo is None:
+            raise UsageError("sleep_until needs a timezone-aware datetime")
+        return self.sleep(max(0.0, (moment - self.now()).total_seconds()))
+
+    # -- recorded values ------------------------------------------------------------------
+    def side_effect(self, fn: Callable[[], Any], *, name: str | None = None) -> Any:
+        """Run ``fn`` once and record its (JSON) value; replays return the recorded value."""
+        label = name or getattr(fn, "__name__", "side_effect")
+        recorded = self._instance.peek_recorded_command()
+        if recorded is not None and isinstance(recorded.event, SideEffectRecorded):
+            self._instance.emit(SideEffectRecorded(name=label))
+            return recorded.event.value
+        value = _serde.check(fn(), what=f"side effect {label}")
+        self._instance.emit(SideEffectRecorded(name=label, value=value))
+        return value
+
+    def record_marker(self, name: str, details: Any = None) -> None:
+        """Write a named marker into history (shown in tools; checked on replay)."""
+        self._instance.emit(MarkerRecorded(name=name, details=_serde.check(details)))
+
+    # -- composition ------------------------------------------------------------------------
+    @staticmethod
+    async def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+        """Wait for all; results in argument order (``asyncio.gather`` on the workflow loop)."""
+        return list(await asyncio.gather(*aws, return_exceptions=return_exceptions))
+
+    @staticmethod
+    async def wait_first(*aws: Awaitable[Any]) -> tuple[int, Any]:
+        """Wait until one finishes; returns ``(index, result)`` of the first in argument order
+        among those done. The others keep running (their results are simply not awaited)."""
+        if not aws:
+            raise UsageError("wait_first needs at least one awaitable")
+        futures = [asyncio.ensure_future(a) for a in aws]
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+        for index, future in enumerate(futures):
+            if future.done():
+                return index, future.result()
+        raise AssertionError("asyncio.wait returned with nothing done")  # pragma: no cover
