@@ -346,3 +346,52 @@ def test_graceful_stop_drains_inflight_activity(client: hs.Client, start_worker:
     assert pending == set()
     start_worker(workflows=[race], activities=[slow_echo])
     assert run.result(timeout=20) == [1, "fast"]
+
+
+# --------------------------------------------------------------------------- non-determinism
+@hs.activity
+def step(ctx: hs.ActivityContext, name: str) -> str:
+    record("steps", name)
+    return name
+
+
+@hs.workflow(name="changing")
+async def changing_v1(ctx: hs.WorkflowContext) -> list[str]:
+    a = await ctx.execute_activity(step, "a")
+    await ctx.sleep(1.0)
+    b = await ctx.execute_activity(step, "b")
+    return [a, b]
+
+
+@hs.workflow(name="changing")
+async def changing_v2(ctx: hs.WorkflowContext) -> list[str]:
+    await ctx.sleep(1.0)  # the order changed: timer first
+    a = await ctx.execute_activity(step, "a")
+    b = await ctx.execute_activity(step, "b")
+    return [a, b]
+
+
+def test_changed_code_blocks_run_and_restoring_it_resumes(
+    client: hs.Client, start_worker: Any
+) -> None:
+    v1 = start_worker(workflows=[changing_v1], activities=[step])
+    run = client.start(changing_v1)
+    deadline = time.time() + 10
+    while "TimerStarted" not in event_types(run) and time.time() < deadline:
+        time.sleep(0.02)
+    v1.stop()
+    v2 = start_worker(workflows=[changing_v2], activities=[step])
+    deadline = time.time() + 15
+    info = run.describe()
+    while info.blocked is None and time.time() < deadline:
+        time.sleep(0.1)
+        info = run.describe()
+    assert info.status == "RUNNING"
+    assert info.blocked is not None and info.blocked["kind"] == "non_determinism"
+    assert info.blocked["expected"]["type"] == "ActivityScheduled"
+    assert info.blocked["actual"]["type"] == "TimerStarted"
+    v2.stop()
+    start_worker(workflows=[changing_v1], activities=[step])
+    assert run.result(timeout=20) == ["a", "b"]
+    assert run.describe().blocked is None
+    assert calls["steps"] == ["a", "b"]

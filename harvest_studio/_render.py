@@ -1,0 +1,462 @@
+"""Human renderings of command results, and :func:`to_json` for any of them.
+
+Plain text only (ASCII punctuation, no colour, no extra dependency), so the same strings
+serve a terminal, a log file and a notebook cell. Times are shown in local time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import PurePath
+from typing import Any
+
+from ._client import RunInfo, RunPage
+from ._commands import DbStatus, RunHistory, RunResult, StartedRun
+from ._events import HistoryEvent
+
+CELL_WIDTH = 60
+ELLIPSIS = "..."
+
+
+# ---------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------
+def to_json(obj: Any) -> Any:
+    """Turn a command result (dataclass, engine object, datetime, ...) into plain JSON data."""
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    if isinstance(obj, RunPage):
+        return {"runs": [to_json(r) for r in obj.runs], "next_page_token": obj.next_page_token}
+    method = getattr(obj, "to_json", None)
+    if callable(method) and not isinstance(obj, type):
+        return to_json(method())
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    if isinstance(obj, timedelta):
+        return obj.total_seconds()
+    if isinstance(obj, Mapping):
+        return {str(k): to_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_json(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_json(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, BaseException):
+        to_dict = getattr(obj, "to_dict", None)
+        if callable(to_dict):
+            return to_json(to_dict())
+        return {"type": type(obj).__name__, "message": str(obj)}
+    if isinstance(obj, enum.Enum):
+        return to_json(obj.value)
+    if isinstance(obj, uuid.UUID | PurePath):
+        return str(obj)
+    return repr(obj)
+
+
+def dumps(obj: Any, *, indent: int | None = 2) -> str:
+    """:func:`to_json` then ``json.dumps``."""
+    return json.dumps(to_json(obj), indent=indent, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------
+# small formatters
+# ---------------------------------------------------------------------------------------
+def shorten(text: str, width: int) -> str:
+    """``text`` on one line, cut to ``width`` characters with a trailing ``...``."""
+    flat = " ".join(text.split()) if ("\n" in text or "\r" in text or "\t" in text) else text
+    if width <= 0 or len(flat) <= width:
+        return flat
+    if width <= len(ELLIPSIS):
+        return flat[:width]
+    return flat[: width - len(ELLIPSIS)] + ELLIPSIS
+
+
+def compact(value: Any, width: int = CELL_WIDTH) -> str:
+    """A value as short one-line JSON (falls back to ``repr``)."""
+    try:
+        text = json.dumps(to_json(value), separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return shorten(text, width)
+
+
+def fmt_time(moment: datetime | None, *, ms: bool = False) -> str:
+    if moment is None:
+        return "-"
+    local = moment.astimezone() if moment.tzinfo is not None else moment
+    text = local.strftime("%Y-%m-%d %H:%M:%S")
+    return f"{text}.{local.microsecond // 1000:03d}" if ms else text
+
+
+def fmt_clock(moment: datetime) -> str:
+    """Local wall-clock time with milliseconds."""
+    local = moment.astimezone() if moment.tzinfo is not None else moment
+    return f"{local.strftime('%H:%M:%S')}.{local.microsecond // 1000:03d}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``0.25`` -> ``250ms``, ``75`` -> ``1m15s``, ``93784`` -> ``1d02h``."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    if isinstance(text, datetime):
+        return text
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return fmt_time(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str | int):
+        return str(value)
+    return compact(value, 10_000)
+
+
+def _error_line(error: Mapping[str, Any] | None) -> str:
+    if not error:
+        return "-"
+    kind = error.get("type") or error.get("code") or "error"
+    return f"{kind}: {error.get('message', '')}".rstrip(": ")
+
+
+# ---------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    max_width: int | Sequence[int | None] | None = CELL_WIDTH,
+    indent: str = "",
+    empty: str = "(none)",
+) -> str:
+    """A fixed-width text table: one header line, then one line per row.
+
+    Cells are cut to ``max_width`` (one limit for all columns, or one per column; ``None``
+    for no limit). Columns whose values are all numbers are right-aligned.
+    """
+    raw = [list(r) for r in rows]
+    if not raw:
+        return f"{indent}{empty}"
+    ncols = len(headers)
+    limits = (
+        list(max_width)
+        if isinstance(max_width, Sequence)
+        else [max_width] * ncols
+    )
+    limits += [CELL_WIDTH] * (ncols - len(limits))
+    text = [
+        [shorten(_cell(r[i] if i < len(r) else None), limits[i] or 0) for i in range(ncols)]
+        for r in raw
+    ]
+    numeric = [
+        all(isinstance(r[i], int | float) and not isinstance(r[i], bool)
+            for r in raw if i < len(r) and r[i] is not None)
+        for i in range(ncols)
+    ]
+    widths = [max(len(headers[i]), *(len(t[i]) for t in text)) for i in range(ncols)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i]) for i, c in enumerate(cells)
+        ]
+        return (indent + "  ".join(parts)).rstrip()
+
+    header = [h.rjust(widths[i]) if numeric[i] else h for i, h in enumerate(headers)]
+    return "\n".join([line(header), *(line(t) for t in text)])
+
+
+def key_values(pairs: Iterable[tuple[str, Any]], *, indent: str = "") -> str:
+    """``label  value`` lines with aligned values (multi-line values are indented)."""
+    items = [(k, _cell(v) if not isinstance(v, str) else v) for k, v in pairs]
+    if not items:
+        return ""
+    width = max(len(k) for k, _ in items)
+    out = []
+    for key, value in items:
+        first, *rest = value.split("\n") or [""]
+        out.append(f"{indent}{key.ljust(width)}  {first}".rstrip())
+        out.extend(f"{indent}{' ' * width}  {more}".rstrip() for more in rest)
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------
+def run_status(info: RunInfo) -> str:
+    """Status as shown to people: a blocked run is ``RUNNING (BLOCKED)``."""
+    return f"{info.status} (BLOCKED)" if info.is_blocked else info.status
+
+
+def _run_duration(info: RunInfo) -> float | None:
+    if info.closed_at is None:
+        return None
+    return (info.closed_at - info.created_at).total_seconds()
+
+
+def render_runs(page: RunPage | Sequence[RunInfo]) -> str:
+    """The ``harvest list`` table, with a hint for the next page."""
+    runs = page.runs if isinstance(page, RunPage) else list(page)
+    rows = [
+        (
+            r.run_id,
+            "(= run id)" if r.workflow_id == r.run_id else r.workflow_id,
+            r.workflow_type,
+            run_status(r),
+            r.created_at,
+            fmt_duration(_run_duration(r)) if r.closed_at else "running",
+            r.events,
+        )
+        for r in runs
+    ]
+    out = table(
+        ["RUN ID", "WORKFLOW ID", "TYPE", "STATUS", "STARTED", "TOOK", "EVENTS"],
+        rows,
+        max_width=[None, 40, 30, None, None, None, None],
+        empty="(no runs)",
+    )
+    token = page.next_page_token if isinstance(page, RunPage) else None
+    if token:
+        out += f"\n\nmore runs: add --page-token '{token}'"
+    return out
+
+
+def _blocked_lines(blocked: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    kind = str(blocked.get("kind", "blocked"))
+    pairs: list[tuple[str, Any]] = [("Blocked", f"{kind}: {blocked.get('message', '')}")]
+    if kind == "non_determinism":
+        pairs += [
+            ("  at event", blocked.get("seq")),
+            ("  expected", compact(blocked.get("expected"), 200)),
+            ("  actual", compact(blocked.get("actual"), 200)),
+        ]
+        if blocked.get("worker_id"):
+            pairs.append(("  seen by", blocked["worker_id"]))
+        pairs.append(
+            ("", "the run resumes by itself once compatible code is deployed (or after a reset)")
+        )
+    else:
+        skip = {"kind", "message"}
+        pairs += [(f"  {k}", compact(v, 200)) for k, v in blocked.items() if k not in skip]
+    return pairs
+
+
+def _pending_row(p: Mapping[str, Any]) -> tuple[Any, ...]:
+    if p.get("kind") == "timer":
+        fires = _parse_iso(p.get("fires_at"))
+        return ("timer", f"event {p.get('seq')}", "WAITING", None,
+                f"fires {fmt_time(fires, ms=True)}", "-")
+    state = p.get("state")
+    if p.get("kind") == "activity":
+        what = f"{p.get('type_name')} (event {p.get('activity_seq')})"
+        attempt = p.get("retry_attempt")
+    else:
+        what = f"{p.get('type_name')} (workflow task)"
+        attempt = None
+    visible = _parse_iso(p.get("visible_at"))
+    if state == "RUNNING":
+        detail = f"on {p.get('worker_id')}"
+    elif visible is not None and p.get("last_error"):
+        detail = f"next attempt {fmt_time(visible, ms=True)}"
+    else:
+        detail = "queued"
+    if p.get("crash_strikes"):
+        detail += f"; crashed {p['crash_strikes']}x"
+    return (p.get("kind"), what, state, attempt, detail, _error_line(p.get("last_error")))
+
+
+def _traceback_tail(error: Mapping[str, Any], lines: int = 6) -> str | None:
+    tb = error.get("traceback")
+    if not isinstance(tb, str) or not tb.strip():
+        return None
+    return "\n".join(tb.rstrip().splitlines()[-lines:])
+
+
+def render_run(info: RunInfo) -> str:
+    """The ``harvest show`` view: facts, then blocked reason, error and pending work."""
+    pairs: list[tuple[str, Any]] = [
+        ("Run", info.run_id),
+        ("Workflow id", info.workflow_id),
+        ("Type", info.workflow_type),
+        ("Namespace", info.namespace),
+        ("Queue", info.queue),
+        ("Status", run_status(info)),
+        ("Started", fmt_time(info.created_at, ms=True)),
+    ]
+    if info.closed_at is not None:
+        took = fmt_duration(_run_duration(info))
+        pairs.append(("Closed", f"{fmt_time(info.closed_at, ms=True)} (took {took})"))
+    pairs += [
+        ("Events", info.events),
+        ("Fingerprint", info.fingerprint or "-"),
+        ("Input", compact(info.input, 200)),
+    ]
+    if info.status == "COMPLETED":
+        pairs.append(("Result", compact(info.result, 400)))
+    if info.error:
+        pairs.append(("Error", _error_line(info.error)))
+        tail = _traceback_tail(info.error)
+        if tail:
+            pairs.append(("", tail))
+    if info.blocked:
+        pairs += _blocked_lines(info.blocked)
+    out = key_values(pairs)
+    if info.pending:
+        rows = [_pending_row(p) for p in info.pending]
+        out += "\n\nPending:\n" + table(
+            ["KIND", "WHAT", "STATE", "ATTEMPT", "DETAIL", "LAST ERROR"], rows, indent="  "
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# history
+# ---------------------------------------------------------------------------------------
+def _args(args: Any, width: int = 50) -> str:
+    if isinstance(args, list):
+        return shorten(", ".join(compact(a, width) for a in args), width)
+    return compact(args, width)
+
+
+def _attempt(data: Mapping[str, Any]) -> str:
+    return f"event {data.get('scheduled_seq')}, attempt {data.get('attempt')}"
+
+
+def _retry(data: Mapping[str, Any]) -> str:
+    if data.get("retrying"):
+        return f"; retry in {fmt_duration(data.get('next_attempt_in') or 0.0)}"
+    return "; no more retries"
+
+
+def summarize(event_type: str, data: Mapping[str, Any]) -> str:
+    """A one-line description of an event's data, for the history table."""
+    if event_type == "WorkflowStarted":
+        text = f"{data.get('workflow_type')}({_args(data.get('args'))})"
+        if data.get("execution_timeout"):
+            text += f" timeout {fmt_duration(data['execution_timeout'])}"
+        return text
+    if event_type == "WorkflowCompleted":
+        return f"-> {compact(data.get('result'))}"
+    if event_type == "WorkflowFailed":
+        return _error_line(data.get("error"))
+    if event_type == "WorkflowTimedOut":
+        return f"ran past its execution timeout ({fmt_duration(data.get('timeout'))})"
+    if event_type == "ActivityScheduled":
+        text = f"{data.get('activity_type')}({_args(data.get('args'))})"
+        queue = data.get("queue")
+        return text if queue in (None, "default") else f"{text} queue={queue}"
+    if event_type == "ActivityStarted":
+        return f"{_attempt(data)} on {data.get('worker_id')}"
+    if event_type == "ActivityCompleted":
+        return f"{_attempt(data)} -> {compact(data.get('result'), 50)}"
+    if event_type == "ActivityFailed":
+        return f"{_attempt(data)}: {_error_line(data.get('error'))}{_retry(data)}"
+    if event_type == "ActivityTimedOut":
+        return f"{_attempt(data)}: {data.get('timeout_type')} timeout{_retry(data)}"
+    if event_type == "TimerStarted":
+        fires = _parse_iso(data.get("fire_at"))
+        when = fmt_clock(fires) if fires else data.get("fire_at")
+        return f"{fmt_duration(data.get('duration'))}, fires {when}"
+    if event_type == "TimerFired":
+        return f"timer of event {data.get('started_seq')}"
+    if event_type == "SideEffectRecorded":
+        return f"{data.get('name')} = {compact(data.get('value'))}"
+    if event_type == "MarkerRecorded":
+        return f"{data.get('name')} {compact(data.get('details'))}"
+    return compact(dict(data))
+
+
+def render_history(history: RunHistory | Sequence[HistoryEvent], *, width: int = 90) -> str:
+    """The ``harvest history`` table: seq, local time, time since start, type, summary."""
+    events = history.events if isinstance(history, RunHistory) else list(history)
+    origin = events[0].at if events else None
+    rows = [
+        (
+            e.seq,
+            fmt_clock(e.at),
+            "+" + fmt_duration((e.at - origin).total_seconds()) if origin else "-",
+            e.event_type,
+            summarize(e.event_type, e.event.payload()),
+        )
+        for e in events
+    ]
+    out = ""
+    if isinstance(history, RunHistory):
+        out = (
+            f"{history.workflow_type} {history.workflow_id} (run {history.run_id}, "
+            f"{history.status})\n"
+        )
+    out += table(
+        ["SEQ", "TIME", "SINCE START", "TYPE", "DETAILS"],
+        rows,
+        max_width=[None, None, None, None, width],
+        empty="(no events)",
+    )
+    if isinstance(history, RunHistory) and history.next_after_seq is not None:
+        out += f"\n\nmore events: add --after-seq {history.next_after_seq}"
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# other command results
+# ---------------------------------------------------------------------------------------
+def render_db_status(status: DbStatus) -> str:
+    pairs: list[tuple[str, Any]] = [("Database", status.url)]
+    if status.migrated_now:
+        names = ", ".join(f"{m['version']:04d}_{m['name']}" for m in status.migrated_now)
+        pairs.append(("Migrated now", names))
+    state = "up to date" if status.up_to_date else f"{len(status.pending)} migration(s) pending"
+    pairs.append(("Schema", state))
+    out = key_values(pairs) + "\n\n"
+    rows = [
+        (m["version"], m["name"], "applied", _parse_iso(m.get("applied_at")))
+        for m in status.applied
+    ]
+    rows += [(m["version"], m["name"], "PENDING", None) for m in status.pending]
+    out += table(["VERSION", "NAME", "STATE", "APPLIED AT"], rows, empty="(no migrations)")
+    if status.pending:
+        out += "\n\nrun `harvest db migrate` to apply them"
+    return out
+
+
+def render_started(started: StartedRun) -> str:
+    return (
+        f"started {started.workflow_type}: workflow id {started.workflow_id}, "
+        f"run id {started.run_id}"
+    )
+
+
+def render_result(outcome: RunResult) -> str:
+    pairs: list[tuple[str, Any]] = [("Status", outcome.status)]
+    if outcome.ok:
+        pairs.append(("Result", compact(outcome.result, 2000)))
+    else:
+        pairs.append(("Error", _error_line(outcome.error)))
+    return key_values(pairs)
