@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ._errors import HarvestError
@@ -68,7 +68,7 @@ class ActivityContext:
     def time_remaining(self) -> float | None:
         if self.info.deadline is None:
             return None
-        return (self.info.deadline - datetime.now(timezone.utc)).total_seconds()
+        return (self.info.deadline - datetime.now(UTC)).total_seconds()
 
     def heartbeat(self, details: Any = None) -> None:
         """Report liveness (and progress). Cheap: the worker writes heartbeats in batches."""

@@ -371,7 +371,7 @@ class AsyncClient:
                             e.set()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - polling covers the gap
+            except Exception:
                 ready.set()
                 await asyncio.sleep(1.0)
 

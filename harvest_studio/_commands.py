@@ -17,7 +17,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import _serde
@@ -182,7 +182,7 @@ def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetim
         raise BadTimeError(
             f"not a time: {value!r} (use ISO-8601 like 2026-01-31T12:00 or an age like 2h)"
         ) from None
-    return (now or datetime.now(timezone.utc)) - timedelta(seconds=ago)
+    return (now or datetime.now(UTC)) - timedelta(seconds=ago)
 
 
 def _statuses(status: str | Sequence[str] | None) -> list[str]:
@@ -347,7 +347,7 @@ def load_app(module: str, *, search_cwd: bool = True) -> App:
         mod = importlib.import_module(module)
     except ImportError as exc:
         raise AppLoadError(f"cannot import {module!r}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - the module's own code failed on import
+    except Exception as exc:
         raise AppLoadError(
             f"importing {module!r} failed: {type(exc).__name__}: {exc}"
         ) from exc

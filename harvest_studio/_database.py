@@ -48,7 +48,7 @@ def embedded_url(data_dir: Path | None = None) -> str:
 
     path = data_dir or embedded_data_dir()
     path.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(path, cleanup_mode=None)
+    server = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
     return str(server.get_uri())
 
 

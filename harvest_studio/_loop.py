@@ -29,7 +29,7 @@ class DeterministicLoop(asyncio.AbstractEventLoop):
         self.unhandled: list[dict[str, Any]] = []
 
     # -- what asyncio's futures and tasks call -------------------------------------------
-    def call_soon(
+    def call_soon(  # type: ignore[override]
         self,
         callback: Callable[..., object],
         *args: Any,
@@ -39,13 +39,17 @@ class DeterministicLoop(asyncio.AbstractEventLoop):
         self._ready.append(handle)
         return handle
 
-    def call_later(self, delay: float, callback: Callable[..., object], *args: Any, **kw: Any) -> Any:
+    def call_later(  # type: ignore[override]
+        self, delay: float, callback: Callable[..., object], *args: Any, **kw: Any
+    ) -> Any:
         raise WorkflowLoopError(
             "workflow code cannot use loop timers (asyncio.sleep, wait_for with a timeout); "
             "use ctx.sleep() or ctx.wait_first() instead"
         )
 
-    def call_at(self, when: float, callback: Callable[..., object], *args: Any, **kw: Any) -> Any:
+    def call_at(  # type: ignore[override]
+        self, when: float, callback: Callable[..., object], *args: Any, **kw: Any
+    ) -> Any:
         return self.call_later(0, callback)
 
     def time(self) -> float:

@@ -171,7 +171,9 @@ async def find_run_by_idempotency_key(
     return await cur.fetchone()
 
 
-async def latest_run_for_id(conn: AsyncConnection[Any], namespace: str, workflow_id: str) -> Row | None:
+async def latest_run_for_id(
+    conn: AsyncConnection[Any], namespace: str, workflow_id: str
+) -> Row | None:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT run_id::text, status FROM harvest.runs WHERE namespace = %s AND workflow_id = %s"
@@ -1070,8 +1072,8 @@ async def list_runs(
     after: tuple[datetime, str] | None = None,
 ) -> list[Row]:
     """Newest first, keyset-paginated on (created_at, run_id)."""
-    clauses = [sql.SQL("namespace = {}").format(sql.Literal(flt.namespace))]
-    params: list[Any] = []
+    clauses: list[sql.Composable] = [sql.SQL("namespace = %s")]
+    params: list[Any] = [flt.namespace]
     if flt.workflow_type:
         clauses.append(sql.SQL("workflow_type = %s"))
         params.append(flt.workflow_type)

@@ -175,7 +175,7 @@ class Worker:
     def _thread_main(self) -> None:
         try:
             asyncio.run(self.run())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+        except BaseException as exc:
             if not self._started.is_set():
                 self._startup_error = exc
                 self._started.set()
@@ -242,7 +242,7 @@ class Worker:
             try:
                 async with self._pool.connection() as conn:
                     await _store.set_worker_status(conn, self.worker_id, "STOPPED")
-            except Exception:  # noqa: BLE001 - best effort on the way out
+            except Exception:
                 pass
             await self._pool.close()
             self._threads.shutdown(wait=False, cancel_futures=True)
@@ -283,7 +283,7 @@ class Worker:
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - reconnect; the poll covers the gap
+            except Exception as exc:
                 log.warning("listener lost (%s); reconnecting", exc)
                 await asyncio.sleep(self.options.poll_interval)
 
@@ -361,7 +361,7 @@ class Worker:
                 self._wf_queue.clear()
                 try:
                     await self._decide(batch)
-                except Exception:  # noqa: BLE001 - never let the loop die
+                except Exception:
                     log.exception("decision batch failed; tasks will be reclaimed")
                     for row in batch:
                         self._evict(row["run_id"])
@@ -396,12 +396,14 @@ class Worker:
                 owed = instance.replay(recorded) if recorded else []
                 expected = len(instance.events) - len(owed)
                 inbox = inboxes.get(run_id, [])
-                new = instance.advance([(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox])
+                new = instance.advance(
+                    [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
+                )
             except NonDeterminismError as exc:
                 instance.evict()
                 blocked.append((row, exc))
                 continue
-            except Exception:  # noqa: BLE001 - a bug or a corrupt history: retry later
+            except Exception:
                 log.exception("workflow task for run %s failed", run_id)
                 instance.evict()
                 broken.append(row)
@@ -569,7 +571,7 @@ class Worker:
             # The start-to-close deadline passed here; the sweeper writes the timeout
             # (the database clock is the only judge of deadlines).
             outcome = None
-        except Exception as exc:  # noqa: BLE001 - activity failures are data
+        except Exception as exc:
             outcome = self._failure(row, ctx, events, policy, exc)
         else:
             from ._events import ActivityCompleted
@@ -641,7 +643,7 @@ class Worker:
                             eager_types=list(self.workflows),
                             lease_seconds=self.options.lease_seconds,
                         )
-                except Exception:  # noqa: BLE001 - the leases will expire and be reclaimed
+                except Exception:
                     log.exception("could not write %d activity outcomes", len(batch))
                     self._release_slot(len(batch))
                     continue

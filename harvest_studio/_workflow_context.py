@@ -129,7 +129,7 @@ class WorkflowContext:
     # -- recorded values ------------------------------------------------------------------
     def side_effect(self, fn: Callable[[], Any], *, name: str | None = None) -> Any:
         """Run ``fn`` once and record its (JSON) value; replays return the recorded value."""
-        label = name or getattr(fn, "__name__", "side_effect")
+        label: str = name or str(getattr(fn, "__name__", "side_effect"))
         recorded = self._instance.peek_recorded_command()
         if recorded is not None and isinstance(recorded.event, SideEffectRecorded):
             self._instance.emit(SideEffectRecorded(name=label))

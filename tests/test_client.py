@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -103,7 +103,7 @@ def test_describe_history_and_list(client: hs.Client, start_worker: Any) -> None
     assert len(page2) == 2 and page2.next_page_token is None
     seen = [r.run_id for r in page1] + [r.run_id for r in page2]
     assert len(set(seen)) == 6
-    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    future = datetime.now(UTC) + timedelta(hours=1)
     assert len(client.list(started_after=future)) == 0
     with pytest.raises(hs.RunNotFoundError):
         client.describe("nope")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -19,7 +19,7 @@ from harvest_studio._events import (
 )
 from harvest_studio._replay import WorkflowInstance
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @hs.activity
@@ -111,7 +111,7 @@ async def fewer_commands(ctx: hs.WorkflowContext, n: int) -> int:
 
 
 def test_missing_command_is_a_divergence() -> None:
-    with pytest.raises(hs.NonDeterminismError, match="did not issue it|code issued"):
+    with pytest.raises(hs.NonDeterminismError, match=r"did not issue it|code issued"):
         WorkflowInstance(fewer_commands, run_id()).replay(live_history(run_id()))
 
 

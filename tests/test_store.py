@@ -48,7 +48,7 @@ def test_concurrent_migrations_are_safe(pg_server_url: str) -> None:
     def go() -> None:
         try:
             asyncio.run(migrate())
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=go) for _ in range(4)]
