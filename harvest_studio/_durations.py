@@ -1,4 +1,4 @@
-"""Durations: seconds, or strings such as ``"250ms"``, ``"30s"``, ``"5m"``, ``"1h30m"``, ``"3d"``."""
+"""Durations: seconds, or strings like ``"250ms"``, ``"30s"``, ``"5m"``, ``"1h30m"``, ``"3d"``."""
 
 from __future__ import annotations
 
