@@ -318,9 +318,12 @@ class AsyncClient:
             token = f"{last.created_at.isoformat()}|{last.run_id}"
         return RunPage(runs, token)
 
-    async def result(self, ref: str, timeout: float | None = None) -> Any:
-        info = await self.describe(ref)
-        run_id = info.run_id
+    async def result(
+        self, ref: str, timeout: float | None = None, *, run_id: str | None = None
+    ) -> Any:
+        """Wait for a run to end: its result, or :class:`WorkflowFailedError`."""
+        if run_id is None:
+            run_id = (await self.describe(ref)).run_id
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         event = asyncio.Event()
@@ -425,7 +428,7 @@ class AsyncRunHandle:
         return self.workflow_id
 
     async def result(self, timeout: float | None = None) -> Any:
-        return await self.client.result(self.ref, timeout)
+        return await self.client.result(self.ref, timeout, run_id=self.run_id)
 
     async def describe(self) -> RunInfo:
         return await self.client.describe(self.ref)
@@ -479,8 +482,8 @@ class Client:
         """See :meth:`AsyncClient.list`."""
         return self._run(self.aio.list(**filters))  # type: ignore[no-any-return]
 
-    def result(self, ref: str, timeout: float | None = None) -> Any:
-        return self._run(self.aio.result(ref, timeout))
+    def result(self, ref: str, timeout: float | None = None, *, run_id: str | None = None) -> Any:
+        return self._run(self.aio.result(ref, timeout, run_id=run_id))
 
     def close(self) -> None:
         try:
@@ -513,7 +516,7 @@ class RunHandle:
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`."""
-        return self.client.result(self.ref, timeout)
+        return self.client.result(self.ref, timeout, run_id=self.run_id)
 
     def describe(self) -> RunInfo:
         return self.client.describe(self.ref)

@@ -283,8 +283,9 @@ def _pending_row(p: Mapping[str, Any]) -> tuple[Any, ...]:
     visible = _parse_iso(p.get("visible_at"))
     if state == "RUNNING":
         detail = f"on {p.get('worker_id')}"
-    elif visible is not None and p.get("last_error"):
-        detail = f"next attempt {fmt_time(visible, ms=True)}"
+    elif visible is not None and visible > datetime.now(visible.tzinfo):
+        label = "next attempt" if p.get("last_error") else "waits until"
+        detail = f"{label} {fmt_time(visible, ms=True)}"
     else:
         detail = "queued"
     if p.get("crash_strikes"):
@@ -292,11 +293,21 @@ def _pending_row(p: Mapping[str, Any]) -> tuple[Any, ...]:
     return (p.get("kind"), what, state, attempt, detail, _error_line(p.get("last_error")))
 
 
-def _traceback_tail(error: Mapping[str, Any], lines: int = 6) -> str | None:
+def _traceback_tail(error: Mapping[str, Any], frames: int = 2) -> str | None:
+    """The last ``frames`` frames of a stored traceback (location and source line)."""
     tb = error.get("traceback")
     if not isinstance(tb, str) or not tb.strip():
         return None
-    return "\n".join(tb.rstrip().splitlines()[-lines:])
+    kept: list[list[str]] = []
+    for line in tb.rstrip().splitlines():
+        stripped = line.strip()
+        if line.startswith("  File "):
+            kept.append([stripped])
+        elif kept and line.startswith("    ") and stripped.strip("^~ "):
+            kept[-1].append("  " + stripped)
+    if not kept:
+        return None
+    return "\n".join(text for frame in kept[-frames:] for text in frame)
 
 
 def render_run(info: RunInfo) -> str:
@@ -324,7 +335,7 @@ def render_run(info: RunInfo) -> str:
         pairs.append(("Error", _error_line(info.error)))
         tail = _traceback_tail(info.error)
         if tail:
-            pairs.append(("", tail))
+            pairs.append(("Raised at", tail))
     if info.blocked:
         pairs += _blocked_lines(info.blocked)
     out = key_values(pairs)
@@ -351,8 +362,8 @@ def _attempt(data: Mapping[str, Any]) -> str:
 
 def _retry(data: Mapping[str, Any]) -> str:
     if data.get("retrying"):
-        return f"; retry in {fmt_duration(data.get('next_attempt_in') or 0.0)}"
-    return "; no more retries"
+        return f" (retry in {fmt_duration(data.get('next_attempt_in') or 0.0)})"
+    return " (no more retries)"
 
 
 def summarize(event_type: str, data: Mapping[str, Any]) -> str:
@@ -377,9 +388,9 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
     if event_type == "ActivityCompleted":
         return f"{_attempt(data)} -> {compact(data.get('result'), 50)}"
     if event_type == "ActivityFailed":
-        return f"{_attempt(data)}: {_error_line(data.get('error'))}{_retry(data)}"
+        return f"{_attempt(data)}{_retry(data)}: {_error_line(data.get('error'))}"
     if event_type == "ActivityTimedOut":
-        return f"{_attempt(data)}: {data.get('timeout_type')} timeout{_retry(data)}"
+        return f"{_attempt(data)}{_retry(data)}: {data.get('timeout_type')} timeout"
     if event_type == "TimerStarted":
         fires = _parse_iso(data.get("fire_at"))
         when = fmt_clock(fires) if fires else data.get("fire_at")

@@ -353,29 +353,55 @@ async def load_history_tails(
     if not tails:
         return {}
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT h.run_id::text AS run_id, h.seq, h.event_type, h.at, h.payload"
-        " FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS u(run_id, after_seq, up_to)"
-        " JOIN harvest.history h ON h.run_id = u.run_id AND h.seq > u.after_seq"
-        "  AND h.seq <= u.up_to"
-        " ORDER BY h.run_id, h.seq",
-        ([t[0] for t in tails], [t[1] for t in tails], [t[2] for t in tails]),
-    )
+    await cur.execute(_HISTORY_TAILS_SQL, _tail_params(tails))
     out: dict[str, list[Row]] = {t[0]: [] for t in tails}
     for row in await cur.fetchall():
         out[row["run_id"]].append(row)
     return out
 
 
+async def load_for_decisions(
+    conn: AsyncConnection[Any], tails: Sequence[tuple[str, int, int]]
+) -> tuple[dict[str, list[Row]], dict[str, list[Row]]]:
+    """History tails and inbox rows of several runs, in one round trip."""
+    history: dict[str, list[Row]] = {t[0]: [] for t in tails}
+    inbox: dict[str, list[Row]] = {t[0]: [] for t in tails}
+    if not tails:
+        return history, inbox
+    async with conn.pipeline():
+        history_cur = conn.cursor(row_factory=dict_row)
+        inbox_cur = conn.cursor(row_factory=dict_row)
+        await history_cur.execute(_HISTORY_TAILS_SQL, _tail_params(tails))
+        await inbox_cur.execute(_INBOX_SQL, ([t[0] for t in tails],))
+        for row in await history_cur.fetchall():
+            history[row["run_id"]].append(row)
+        for row in await inbox_cur.fetchall():
+            inbox[row["run_id"]].append(row)
+    return history, inbox
+
+
+_HISTORY_TAILS_SQL = """
+SELECT h.run_id::text AS run_id, h.seq, h.event_type, h.at, h.payload
+FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS u(run_id, after_seq, up_to)
+JOIN harvest.history h ON h.run_id = u.run_id AND h.seq > u.after_seq AND h.seq <= u.up_to
+ORDER BY h.run_id, h.seq
+"""
+
+_INBOX_SQL = """
+SELECT id, run_id::text AS run_id, event_type, at, payload FROM harvest.inbox
+WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, id
+"""
+
+
+def _tail_params(tails: Sequence[tuple[str, int, int]]) -> tuple[list[Any], ...]:
+    return ([t[0] for t in tails], [t[1] for t in tails], [t[2] for t in tails])
+
+
 async def load_inbox(conn: AsyncConnection[Any], run_ids: Sequence[str]) -> dict[str, list[Row]]:
     if not run_ids:
         return {}
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT id, run_id::text AS run_id, event_type, at, payload FROM harvest.inbox"
-        " WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, id",
-        (list(run_ids),),
-    )
+    await cur.execute(_INBOX_SQL, (list(run_ids),))
     out: dict[str, list[Row]] = {r: [] for r in run_ids}
     for row in await cur.fetchall():
         out[row["run_id"]].append(row)

@@ -208,6 +208,8 @@ class Worker:
         self._running: dict[int, ActivityContext] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._claiming = True
+        self._starved = False
+        self._busy = 0
         try:
             async with self._pool.connection() as conn:
                 await _store.register_types(
@@ -255,7 +257,7 @@ class Worker:
         self._claiming = False
         deadline = asyncio.get_running_loop().time() + self.options.drain_timeout
         while asyncio.get_running_loop().time() < deadline:
-            busy = self._inflight or self._wf_queue or self._outcomes
+            busy = self._inflight or self._wf_queue or self._outcomes or self._busy
             if not busy:
                 break
             self._wf_ready.set()
@@ -295,9 +297,12 @@ class Worker:
             except TimeoutError:
                 pass
             self._wake.clear()
-            while self._claiming and self._slots > 0:
-                claimed = await self._claim_once(self._slots)
-                if not claimed:
+            while self._claiming:
+                if self._slots <= 0:
+                    self._starved = True
+                    break
+                limit = self._slots
+                if await self._claim_once(limit) < limit:
                     break
 
     async def _claim_once(self, limit: int) -> int:
@@ -347,7 +352,14 @@ class Worker:
 
     def _release_slot(self, n: int = 1) -> None:
         self._slots += n
-        self._wake.set()
+        if self._starved:
+            self._starved = False
+            self._wake.set()
+
+    def _wake_later(self, delay: float) -> None:
+        """Claim again when a task this worker re-queued with a delay becomes visible."""
+        assert self._loop is not None
+        self._loop.call_later(delay + 0.005, self._wake.set)
 
     # ---------------------------------------------------------------------------------------
     # workflow tasks
@@ -359,6 +371,7 @@ class Worker:
             while self._wf_queue:
                 batch = list(self._wf_queue)
                 self._wf_queue.clear()
+                self._busy += 1
                 try:
                     await self._decide(batch)
                 except Exception:
@@ -367,6 +380,7 @@ class Worker:
                         self._evict(row["run_id"])
                     await self._release_tasks(batch, delay=1.0)
                 finally:
+                    self._busy -= 1
                     self._release_slot(len(batch))
 
     async def _decide(self, batch: list[dict[str, Any]]) -> None:
@@ -375,8 +389,7 @@ class Worker:
             cached = self._cache.get(row["run_id"])
             tails.append((row["run_id"], len(cached.events) if cached else 0, 2**31 - 1))
         async with self._pool.connection() as conn:
-            histories = await _store.load_history_tails(conn, tails)
-            inboxes = await _store.load_inbox(conn, [row["run_id"] for row in batch])
+            histories, inboxes = await _store.load_for_decisions(conn, tails)
         decisions: list[_store.Decision] = []
         instances: dict[int, WorkflowInstance] = {}
         blocked: list[tuple[dict[str, Any], NonDeterminismError]] = []
@@ -634,6 +647,7 @@ class Worker:
             self._outcome_ready.clear()
             while self._outcomes:
                 batch, self._outcomes = self._outcomes, []
+                self._busy += 1
                 try:
                     async with self._pool.connection() as conn:
                         result = await _store.apply_activity_outcomes(
@@ -647,7 +661,12 @@ class Worker:
                     log.exception("could not write %d activity outcomes", len(batch))
                     self._release_slot(len(batch))
                     continue
+                finally:
+                    self._busy -= 1
                 self.stats["activities"] += len(result.ended)
+                for outcome in batch:
+                    if not outcome.final and outcome.task_id in result.ended:
+                        self._wake_later(outcome.delay)
                 self._release_slot(len(batch))
                 for row in result.owned_workflow_tasks:
                     self._slots -= 1

@@ -1,0 +1,428 @@
+"""The ``harvest`` command line: argparse over the command layer (:mod:`._commands`).
+
+Output is a human table by default and JSON with ``--json`` (accepted before or after the
+subcommand). Exit codes: 0 ok, 1 failure (including a run that ended badly when waited
+for), 2 usage (argparse errors and every :class:`~harvest_studio.UsageError`). An error is
+one line on stderr: ``harvest: error: <code>: <message>``. Input is checked before the
+database is touched, so bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import psycopg
+
+from . import __version__, _commands
+from ._client import ID_REUSE_POLICIES, AsyncClient
+from ._database import database_url, describe_url
+from ._durations import to_seconds
+from ._errors import HarvestError, UnknownWorkflowError, UsageError
+from ._render import (
+    dumps,
+    render_db_status,
+    render_history,
+    render_result,
+    render_run,
+    render_runs,
+    render_started,
+)
+from ._worker import Worker
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PROG = "harvest"
+
+
+class CommandLineError(UsageError):
+    """The command line itself is malformed (unknown option, missing argument, ...)."""
+
+    code = "usage_error"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.partition(" ")[2]
+        prefix = f"{where}: " if where else ""
+        raise CommandLineError(f"{prefix}{message} (see `{self.prog} --help`)")
+
+
+# ---------------------------------------------------------------------------------------
+# output helpers
+# ---------------------------------------------------------------------------------------
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _emit(args: argparse.Namespace, data: Any, render: Callable[[Any], str]) -> None:
+    _print(dumps(data) if args.json else render(data))
+
+
+def _error(code: str, message: str) -> None:
+    one_line = " ".join(message.split())
+    print(f"{PROG}: error: {code}: {one_line}", file=sys.stderr, flush=True)
+
+
+async def _with_client(
+    args: argparse.Namespace, action: Callable[[AsyncClient], Awaitable[T]]
+) -> T:
+    async with AsyncClient(args.database_url, namespace=args.namespace) as client:
+        return await action(client)
+
+
+def _run_failed(outcome: _commands.RunResult) -> int:
+    if outcome.ok:
+        return EXIT_OK
+    error = outcome.error or {}
+    detail = f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")
+    _error("workflow_failed", f"run {outcome.run_id} ended {outcome.status}: {detail}")
+    return EXIT_FAILURE
+
+
+# ---------------------------------------------------------------------------------------
+# subcommands
+# ---------------------------------------------------------------------------------------
+def _cmd_db_status(args: argparse.Namespace) -> int:
+    status = asyncio.run(_commands.db_status(database_url(args.database_url)))
+    _emit(args, status, render_db_status)
+    return EXIT_OK
+
+
+def _cmd_db_migrate(args: argparse.Namespace) -> int:
+    status = asyncio.run(_commands.db_migrate(database_url(args.database_url)))
+    _emit(args, status, render_db_status)
+    return EXIT_OK
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    values = _commands.parse_json_args(args.args)
+    if args.execution_timeout is not None:
+        to_seconds(args.execution_timeout)
+    if args.timeout is not None and not args.wait:
+        raise CommandLineError("start: --timeout only makes sense with --wait")
+
+    async def launch(client: AsyncClient) -> _commands.StartedRun:
+        try:
+            return await _commands.start(
+                client,
+                args.workflow,
+                values,
+                id=args.id,
+                id_reuse_policy=args.id_reuse_policy,
+                idempotency_key=args.idempotency_key,
+                execution_timeout=args.execution_timeout,
+                queue=args.queue,
+                force=args.force,
+            )
+        except UnknownWorkflowError as exc:  # say it the command line's way
+            raise UnknownWorkflowError(str(exc).replace("force=True", "--force")) from None
+
+    async def go(client: AsyncClient) -> tuple[_commands.StartedRun, _commands.RunResult | None]:
+        started = await launch(client)
+        if not args.wait:
+            return started, None
+        if not args.json:
+            _print(render_started(started) + "; waiting for it to finish...")
+        return started, await _commands.result(client, started.run_id, args.timeout)
+
+    started, outcome = asyncio.run(_with_client(args, go))
+    if outcome is None:
+        _emit(args, started, render_started)
+        return EXIT_OK
+    _emit(args, outcome, render_result)
+    return _run_failed(outcome)
+
+
+def _cmd_result(args: argparse.Namespace) -> int:
+    outcome = asyncio.run(
+        _with_client(args, lambda c: _commands.result(c, args.ref, args.timeout))
+    )
+    _emit(args, outcome, render_result)
+    return _run_failed(outcome)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    page = asyncio.run(
+        _with_client(
+            args,
+            lambda c: _commands.list_runs(
+                c,
+                workflow_type=args.type,
+                status=args.status,
+                since=args.since,
+                until=args.until,
+                workflow_id=args.workflow_id,
+                blocked=True if args.blocked else None,
+                limit=args.limit,
+                page_token=args.page_token,
+            ),
+        )
+    )
+    _emit(args, page, render_runs)
+    return EXIT_OK
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    info = asyncio.run(_with_client(args, lambda c: _commands.show(c, args.ref)))
+    _emit(args, info, render_run)
+    return EXIT_OK
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    events = asyncio.run(
+        _with_client(
+            args,
+            lambda c: _commands.history(c, args.ref, after_seq=args.after_seq, limit=args.limit),
+        )
+    )
+    _emit(args, events, render_history)
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import render_demo, run_demo
+
+    report = asyncio.run(run_demo(args.database_url, namespace=args.namespace))
+    extra = []
+    if args.database_url:
+        extra.append("--database-url <url>")
+    if args.namespace != "default":
+        extra.append(f"--namespace {args.namespace}")
+    _emit(args, report, lambda r: render_demo(r, extra_options=" ".join(extra)))
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    app = _commands.load_app(args.module)
+    tuning: dict[str, Any] = {}
+    if args.concurrency is not None:
+        tuning["max_concurrent_tasks"] = args.concurrency
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    url = database_url(args.database_url)
+    worker = Worker(
+        url=url,
+        namespace=args.namespace,
+        workflows=app.workflows,
+        activities=app.activities,
+        queues=args.queue or None,
+        **tuning,
+    )
+    names = ", ".join([w.name for w in app.workflows] + [a.name for a in app.activities])
+    _print(
+        f"harvest worker {worker.worker_id}: serving {names} from {app.module} "
+        f"on queue(s) {', '.join(worker.queues)} in namespace {worker.namespace} "
+        f"at {describe_url(url)}; Ctrl-C to stop"
+    )
+    finished = asyncio.run(_serve(worker))
+    _print("worker stopped" if finished else "worker stopped without draining")
+    return EXIT_OK if finished else EXIT_INTERRUPTED
+
+
+async def _serve(worker: Worker) -> bool:
+    """Run ``worker`` until SIGTERM/SIGINT (drain), or a second signal (stop at once)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    me = asyncio.current_task()
+    seen = 0
+
+    def on_signal() -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 1:
+            print("stopping: finishing in-flight work (signal again to quit at once)",
+                  file=sys.stderr, flush=True)
+            stop.set()
+        elif me is not None:
+            me.cancel()
+
+    installed = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows / not main thread
+            pass
+    try:
+        await worker.run(stop)
+    except asyncio.CancelledError:
+        return False
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# the parser
+# ---------------------------------------------------------------------------------------
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command takes; repeated on subcommands so they may come after."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default(None),
+        help="PostgreSQL URL (default: $HARVEST_DATABASE_URL, else the project's embedded one)",
+    )
+    parser.add_argument(
+        "--namespace", default=default("default"), help="namespace (default: default)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON"
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        return to_seconds(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Harvest Studio: durable workflows on PostgreSQL.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage error. Try `harvest demo`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help: str, handler: Callable[[argparse.Namespace], int],
+                on: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = on.add_parser(
+            name, help=help, description=help, parents=[common]
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    db = sub.add_parser("db", help="database schema", description="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    command("migrate", "apply pending migrations", _cmd_db_migrate, db_sub)
+    command("status", "show applied and pending migrations", _cmd_db_status, db_sub)
+
+    p = command("worker", "serve the workflows and activities of a module", _cmd_worker)
+    p.add_argument("module", metavar="MODULE", help="importable module, e.g. app.workflows")
+    p.add_argument("--queue", action="append", metavar="Q",
+                   help="queue to serve (repeatable; default: the queues the definitions use)")
+    p.add_argument("--concurrency", type=_positive_int, metavar="N",
+                   help="tasks run at once (default 32)")
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    p = command("start", "start a workflow run", _cmd_start)
+    p.add_argument("workflow", metavar="WORKFLOW", help="workflow type name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value: 42 '\"ada\"' '{\"a\": 1}'")
+    p.add_argument("--id", help="workflow id (default: the run id)")
+    p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate")
+    p.add_argument("--idempotency-key", help="a repeated key returns the first run")
+    p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
+    p.add_argument("--queue", help="queue of the workflow tasks (default: default)")
+    p.add_argument("--force", action="store_true",
+                   help="start even if no worker ever registered this workflow type")
+    p.add_argument("--wait", action="store_true", help="wait for the run to end")
+    p.add_argument("--timeout", type=_seconds, metavar="DURATION",
+                   help="with --wait: give up waiting after this long (exit 1)")
+
+    p = command("result", "wait for a run to end and print its result", _cmd_result)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--timeout", type=_seconds, metavar="DURATION")
+
+    p = command("list", "list runs, newest first", _cmd_list)
+    p.add_argument("--type", help="workflow type")
+    p.add_argument("--status", action="append",
+                   help="RUNNING, COMPLETED, FAILED, TIMED_OUT (repeatable or comma-separated)")
+    p.add_argument("--since", metavar="TIME", help="started at/after: ISO-8601 or an age (2h)")
+    p.add_argument("--until", metavar="TIME", help="started before: ISO-8601 or an age")
+    p.add_argument("--workflow-id", help="runs of this workflow id")
+    p.add_argument("--blocked", action="store_true", help="only blocked runs")
+    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--page-token", help="from the previous page")
+
+    p = command("show", "show one run: status, blocked reason, pending work, error", _cmd_show)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("history", "show a run's event history", _cmd_history)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--after-seq", type=_nonnegative_int, default=0, metavar="N")
+    p.add_argument("--limit", type=_positive_int, metavar="N")
+
+    command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
+    return parser
+
+
+# ---------------------------------------------------------------------------------------
+# entry point
+# ---------------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``harvest`` command line; returns the exit code."""
+    with warnings.catch_warnings():
+        # pgserver's platformdirs complains when XDG_RUNTIME_DIR is unset; not for users.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except UsageError as exc:
+        _error(exc.code, str(exc))
+        return EXIT_USAGE
+    except HarvestError as exc:
+        _error(exc.code, str(exc))
+        return EXIT_FAILURE
+    except psycopg.OperationalError as exc:
+        _error("database_unavailable", str(exc))
+        return EXIT_FAILURE
+    except psycopg.Error as exc:
+        _error("database_error", str(exc))
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        _error("interrupted", "interrupted")
+        return EXIT_INTERRUPTED
