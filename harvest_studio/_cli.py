@@ -128,7 +128,7 @@ def _cmd_start(args: argparse.Namespace) -> int:
                 force=args.force,
             )
         except UnknownWorkflowError as exc:  # say it the command line's way
-            raise UnknownWorkflowError(str(exc).replace("force=True", "--force")) from None
+            raise UnknownWorkflowError(f"{exc} (--force)") from None
 
     async def go(client: AsyncClient) -> tuple[_commands.StartedRun, _commands.RunResult | None]:
         started = await launch(client)

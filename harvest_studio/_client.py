@@ -187,14 +187,17 @@ class AsyncClient:
                 )
                 if found:
                     return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
-            if not force and not await _store.is_registered(conn, self.namespace, "workflow", name):
+            registered = await _store.registered_workflow(conn, self.namespace, name)
+            if registered is None and not force:
                 raise UnknownWorkflowError(
                     f"no worker has registered workflow {name!r} in namespace "
-                    f"{self.namespace!r}; start a worker for it, or pass force=True"
+                    f"{self.namespace!r}; start a worker that serves it, or force the start"
                 )
-            worker_queue = default_queue
-            if worker_queue is None:
-                worker_queue = DEFAULT_QUEUE
+            if registered is not None and default_queue is None:
+                default_queue = registered["queue"]
+                if timeout is None:
+                    timeout = registered["execution_timeout"]
+            worker_queue = default_queue or DEFAULT_QUEUE
             started = WorkflowStarted(
                 workflow_type=name,
                 workflow_id=workflow_id,

@@ -96,27 +96,52 @@ async def migrate(conn: AsyncConnection[Any]) -> list[Migration]:
 # ---------------------------------------------------------------------------------------
 # registry and workers
 # ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    name: str
+    fingerprint: str
+    queue: str
+    execution_timeout: float | None = None
+
+
 async def register_types(
-    conn: AsyncConnection[Any], namespace: str, entries: Iterable[tuple[str, str, str]]
+    conn: AsyncConnection[Any], namespace: str, entries: Iterable[Registration]
 ) -> None:
-    """Record (kind, name, fingerprint) triples served by a worker."""
+    """Record the workflow and activity types (and code fingerprints) a worker serves."""
     rows = list(entries)
     if not rows:
         return
     await conn.execute(
-        "INSERT INTO harvest.registry (namespace, kind, name, fingerprint)"
-        " SELECT %s, k, n, f FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(k, n, f)"
-        " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now()",
-        (namespace, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]),
+        "INSERT INTO harvest.registry (namespace, kind, name, fingerprint, queue,"
+        " execution_timeout)"
+        " SELECT %s, k, n, f, q, t FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::float8[]) AS u(k, n, f, q, t)"
+        " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now(),"
+        " queue = EXCLUDED.queue, execution_timeout = EXCLUDED.execution_timeout",
+        (
+            namespace,
+            [r.kind for r in rows],
+            [r.name for r in rows],
+            [r.fingerprint for r in rows],
+            [r.queue for r in rows],
+            [r.execution_timeout for r in rows],
+        ),
     )
 
 
-async def is_registered(conn: AsyncConnection[Any], namespace: str, kind: str, name: str) -> bool:
-    cur = await conn.execute(
-        "SELECT 1 FROM harvest.registry WHERE namespace = %s AND kind = %s AND name = %s LIMIT 1",
-        (namespace, kind, name),
+async def registered_workflow(
+    conn: AsyncConnection[Any], namespace: str, name: str
+) -> Row | None:
+    """The most recently registered version of a workflow type, if any worker served it."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT fingerprint, queue, execution_timeout FROM harvest.registry"
+        " WHERE namespace = %s AND kind = 'workflow' AND name = %s"
+        " ORDER BY last_seen DESC LIMIT 1",
+        (namespace, name),
     )
-    return await cur.fetchone() is not None
+    return await cur.fetchone()
 
 
 async def upsert_worker(

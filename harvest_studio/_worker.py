@@ -215,8 +215,16 @@ class Worker:
                 await _store.register_types(
                     conn,
                     self.namespace,
-                    [("workflow", w.name, w.fingerprint) for w in self.workflows.values()]
-                    + [("activity", a.name, a.fingerprint) for a in self.activities.values()],
+                    [
+                        _store.Registration(
+                            "workflow", w.name, w.fingerprint, w.queue, w.execution_timeout
+                        )
+                        for w in self.workflows.values()
+                    ]
+                    + [
+                        _store.Registration("activity", a.name, a.fingerprint, a.options.queue)
+                        for a in self.activities.values()
+                    ],
                 )
                 await _store.upsert_worker(
                     conn, self.worker_id, self.namespace, socket.gethostname(), os.getpid(),

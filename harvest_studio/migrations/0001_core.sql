@@ -137,6 +137,8 @@ CREATE TABLE harvest.registry (
     kind         text NOT NULL CHECK (kind IN ('workflow', 'activity')),
     name         text NOT NULL,
     fingerprint  text NOT NULL,
+    queue        text NOT NULL DEFAULT 'default',
+    execution_timeout double precision,
     first_seen   timestamptz NOT NULL DEFAULT now(),
     last_seen    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (namespace, kind, name, fingerprint)
