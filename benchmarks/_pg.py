@@ -32,7 +32,7 @@ def start_server(data_dir: str | None = None) -> str:
 
     if data_dir is None:
         data_dir = tempfile.mkdtemp(prefix="harvest-bench-pg-", dir="/tmp")
-    server = pgserver.get_server(data_dir, cleanup_mode="delete")
+    server = pgserver.get_server(data_dir, cleanup_mode="delete")  # type: ignore[attr-defined]
     _SERVERS.append(server)
     return str(server.get_uri())
 

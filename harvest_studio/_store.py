@@ -271,7 +271,7 @@ FROM (
     SELECT p.task_id, r.last_seq, r.blocked
     FROM harvest.tasks p
     LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
-    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = ANY(%(queues)s)
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now()
       AND ((p.kind = 'workflow' AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
@@ -289,7 +289,7 @@ UPDATE harvest.tasks t SET {_CLAIM_SET}
 FROM (
     SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked
     FROM harvest.tasks p
-    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = ANY(%(queues)s)
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s
     ORDER BY p.priority DESC, p.visible_at
     LIMIT GREATEST(0, LEAST(%(limit)s, %(cap)s - (
@@ -314,21 +314,30 @@ async def claim_tasks(
     limit: int,
     lease_seconds: float,
 ) -> list[Row]:
-    """Claim up to ``limit`` pending tasks (uncapped activity types and workflows)."""
+    """Claim up to ``limit`` pending tasks (uncapped activity types and workflows).
+
+    One statement per queue: an equality on the queue lets the claim read the partial
+    index in order and stop after ``limit`` rows, however many tasks are pending.
+    """
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        _CLAIM_SQL,
-        {
-            "worker": worker_id,
-            "namespace": namespace,
-            "queues": list(queues),
-            "workflows": list(workflows),
-            "activities": list(activities),
-            "limit": limit,
-            "lease": lease_seconds,
-        },
-    )
-    return await cur.fetchall()
+    claimed: list[Row] = []
+    for queue in queues:
+        if len(claimed) >= limit:
+            break
+        await cur.execute(
+            _CLAIM_SQL,
+            {
+                "worker": worker_id,
+                "namespace": namespace,
+                "queue": queue,
+                "workflows": list(workflows),
+                "activities": list(activities),
+                "limit": limit - len(claimed),
+                "lease": lease_seconds,
+            },
+        )
+        claimed += await cur.fetchall()
+    return claimed
 
 
 async def claim_capped_tasks(
@@ -347,25 +356,28 @@ async def claim_capped_tasks(
     A transaction-scoped advisory lock per type serialises these claims, so two workers
     can never both spend the last free slot (plain SKIP LOCKED would let them).
     """
+    claimed: list[Row] = []
     async with conn.transaction():
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtext('harvest.cap:' || %s || ':' || %s))",
             (namespace, type_name),
         )
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            _CLAIM_CAPPED_SQL,
-            {
-                "worker": worker_id,
-                "namespace": namespace,
-                "queues": list(queues),
-                "type_name": type_name,
-                "cap": cap,
-                "limit": limit,
-                "lease": lease_seconds,
-            },
-        )
-        return await cur.fetchall()
+        for queue in queues:
+            await cur.execute(
+                _CLAIM_CAPPED_SQL,
+                {
+                    "worker": worker_id,
+                    "namespace": namespace,
+                    "queue": queue,
+                    "type_name": type_name,
+                    "cap": cap,
+                    "limit": limit - len(claimed),
+                    "lease": lease_seconds,
+                },
+            )
+            claimed += await cur.fetchall()
+    return claimed
 
 
 # ---------------------------------------------------------------------------------------

@@ -209,6 +209,7 @@ class Worker:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._claiming = True
         self._starved = False
+        self._queue_turn = 0
         self._busy = 0
         try:
             async with self._pool.connection() as conn:
@@ -317,11 +318,13 @@ class Worker:
         rows: list[dict[str, Any]] = []
         try:
             async with self._pool.connection() as conn:
+                self._queue_turn = (self._queue_turn + 1) % len(self.queues)
+                queues = self.queues[self._queue_turn :] + self.queues[: self._queue_turn]
                 rows = await _store.claim_tasks(
                     conn,
                     worker_id=self.worker_id,
                     namespace=self.namespace,
-                    queues=self.queues,
+                    queues=queues,
                     workflows=list(self.workflows),
                     activities=self._uncapped_activities,
                     limit=limit,

@@ -34,9 +34,9 @@ THREE_STEPS = "bench_three_steps"
 ONE_STEP = "bench_one_step"
 
 # Throughput tuning, per worker process.
-CLIENTS_PER_PROCESS = 1  # Absurd clients (= connections), each running start_worker
-CONCURRENCY = 4  # start_worker(concurrency=...): thread pool size per client
-BATCH_SIZE = 4  # start_worker(batch_size=...): tasks claimed per claim_task call
+CLIENTS_PER_PROCESS = 4  # Absurd clients per process, each with its own connection + worker loop
+CONCURRENCY = 1  # start_worker(concurrency=...): >1 only adds threads sharing ONE connection
+BATCH_SIZE = 8  # start_worker(batch_size=...): tasks claimed per claim_task call
 THROUGHPUT_POLL_S = 0.01  # idle poll / wait-for-progress interval
 CLAIM_TIMEOUT_S = 120
 # Latency tuning: one warmed-up worker with a short idle poll.
@@ -161,7 +161,7 @@ def _verify(db_url: str, task_ids: list[str]) -> None:
 
 
 def throughput(db_url: str, n_workflows: int, processes: int) -> dict[str, Any]:
-    """Spawn ``n_workflows`` 3-step tasks, then time ``processes`` worker processes draining them."""
+    """Spawn ``n_workflows`` 3-step tasks; time ``processes`` worker processes draining them."""
     setup(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:
         row = conn.execute(

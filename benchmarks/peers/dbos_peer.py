@@ -23,7 +23,7 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 import psycopg
-from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, WorkflowHandle
 
 from benchmarks import _pg
 from benchmarks.peers import Workers, measure_drain, percentiles
@@ -37,8 +37,8 @@ THREE_STEPS = "bench_three_steps"
 ONE_STEP = "bench_one_step"
 
 # Throughput tuning, per worker process (executor).
-WORKER_CONCURRENCY = 16  # workflows running at once per executor (each on its own thread)
-THROUGHPUT_POLL_S = 0.01  # queue polling interval: how soon freed slots are refilled
+WORKER_CONCURRENCY = 12  # workflows running at once per executor (each on its own thread)
+THROUGHPUT_POLL_S = 0.03  # queue polling interval: how soon freed slots are refilled
 # Latency tuning: one warmed-up executor, polling the queue every few milliseconds.
 LATENCY_POLL_S = 0.005
 RESULT_POLL_S = 0.001  # WorkflowHandle.get_result polling interval on the client side
@@ -152,7 +152,7 @@ def _verify(db_url: str, ids: list[str]) -> None:
             raise RuntimeError(f"dbos: only {done} of {len(ids)} workflows succeeded")
         # Spot-check results through the API: workflow i returns i + 3.
         for i in sorted({0, len(ids) // 2, len(ids) - 1}):
-            result = client.retrieve_workflow(ids[i]).get_result()
+            result: object = client.retrieve_workflow(ids[i]).get_result()
             if result != i + 3:
                 raise RuntimeError(f"dbos: workflow {ids[i]} returned {result!r}")
     finally:
@@ -165,9 +165,7 @@ def throughput(db_url: str, n_workflows: int, processes: int) -> dict[str, Any]:
     run_id = f"tp-{uuid.uuid4().hex[:12]}"
     ids = _enqueue_all(db_url, run_id, n_workflows)
     pool_size = WORKER_CONCURRENCY + 4  # a connection per running workflow + background threads
-    args = [
-        (db_url, f"bench-{run_id}-{i}", THROUGHPUT_QUEUE, pool_size) for i in range(processes)
-    ]
+    args = [(db_url, f"bench-{run_id}-{i}", THROUGHPUT_QUEUE, pool_size) for i in range(processes)]
     drain = measure_drain(
         db_url,
         _worker_main,
@@ -205,7 +203,9 @@ def latency(db_url: str, samples: int) -> dict[str, Any]:
             for i in range(WARMUP + samples):
                 workers.check_alive()
                 t0 = time.perf_counter()
-                handle = client.enqueue(_options(LATENCY_QUEUE, ONE_STEP, f"{run_id}-{i}"), i)
+                handle: WorkflowHandle[int] = client.enqueue(
+                    _options(LATENCY_QUEUE, ONE_STEP, f"{run_id}-{i}"), i
+                )
                 result = handle.get_result(polling_interval_sec=RESULT_POLL_S)
                 elapsed_ms = (time.perf_counter() - t0) * 1000.0
                 if result != i + 1:
