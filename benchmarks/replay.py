@@ -11,7 +11,7 @@ import asyncio
 import statistics
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -40,7 +40,7 @@ async def long_loop(ctx: hs.WorkflowContext, steps: int) -> int:
 def build_history(events: int) -> tuple[str, list[HistoryEvent]]:
     """Drive a fresh instance live until it has ``events`` events (2 per activity)."""
     run_id = str(uuid.uuid4())
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     inst = WorkflowInstance(long_loop, run_id)
     start = WorkflowStarted("long_loop", run_id, "default", "default", [events])
     inst.replay([HistoryEvent(1, at, start)])
@@ -98,7 +98,7 @@ def main() -> None:
         loads.append(load)
         replays.append(replay)
     # cached continuation: one more event on an instance that is already current
-    at = datetime.now(timezone.utc)
+    at = datetime.now(UTC)
     inst = WorkflowInstance(long_loop, run_id)
     inst.replay(events)
     t0 = time.perf_counter()
