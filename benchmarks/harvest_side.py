@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
-import statistics
 import time
 from typing import Any
 
 import psycopg
 
 import harvest_studio as hs
-from harvest_studio import _store
 from harvest_studio._database import ensure_migrated
 
-from . import _pg
 from .harvest_app import ACTIVITIES, WORKFLOWS, one_step, three_steps
+from .peers import Workers, measure_drain, percentiles
 
 WORKER_TUNING = {"max_concurrent_tasks": 64, "poll_interval": 1.0}
 
@@ -24,8 +21,13 @@ def setup(db_url: str) -> None:
     asyncio.run(ensure_migrated(db_url))
 
 
-def _worker_main(url: str, ready: Any, stop: Any) -> None:
+def _worker_main(ready: Any, start: Any, stop: Any, url: str) -> None:
+    """One worker process: ready, wait for the start signal, serve until ``stop``."""
     worker = hs.Worker(url=url, workflows=WORKFLOWS, activities=ACTIVITIES, **WORKER_TUNING)
+    ready.set()
+    start.wait()
+    if stop.is_set():
+        return
 
     async def main() -> None:
         done = asyncio.Event()
@@ -36,110 +38,47 @@ def _worker_main(url: str, ready: Any, stop: Any) -> None:
             done.set()
 
         watcher = asyncio.create_task(watch())
-        runner = asyncio.create_task(worker.run(done))
-        while not worker._started.is_set():
-            await asyncio.sleep(0.01)
-        ready.set()
-        await runner
+        await worker.run(done)
         watcher.cancel()
 
     asyncio.run(main())
 
 
-class WorkerPool:
-    """``processes`` worker processes serving the benchmark app."""
-
-    def __init__(self, url: str, processes: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.stop = ctx.Event()
-        self.ready = [ctx.Event() for _ in range(processes)]
-        self.procs = [
-            ctx.Process(target=_worker_main, args=(url, r, self.stop), daemon=True)
-            for r in self.ready
-        ]
-
-    def __enter__(self) -> WorkerPool:
-        for proc in self.procs:
-            proc.start()
-        for event in self.ready:
-            if not event.wait(60):
-                raise RuntimeError("worker process did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for proc in self.procs:
-            proc.join(30)
-            if proc.is_alive():
-                proc.kill()
-
-
 async def _enqueue(url: str, n: int) -> list[str]:
     async with hs.AsyncClient(url) as client:
-        handles = []
-        for i in range(n):
-            handles.append(await client.start(three_steps, i, force=True))
+        handles = [await client.start(three_steps, i, force=True) for i in range(n)]
         return [h.run_id for h in handles if h.run_id]
-
-
-async def _wait_all_closed(url: str, ids: list[str], timeout: float) -> None:
-    """Wait on completion notifications, re-checking the table twice a second (a
-    notification sent before we listened is not replayed)."""
-    remaining = set(ids)
-    deadline = time.monotonic() + timeout
-    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
-    async with conn:
-        await conn.execute(f"LISTEN {_store.RUNS_CHANNEL}")
-        while remaining and time.monotonic() < deadline:
-            cur = await conn.execute(
-                "SELECT run_id::text FROM harvest.runs WHERE status <> 'RUNNING'"
-                " AND run_id = ANY(%s::uuid[])",
-                (list(remaining),),
-            )
-            remaining -= {r[0] for r in await cur.fetchall()}
-            async for note in conn.notifies(timeout=0.5):
-                remaining.discard(note.payload)
-                if not remaining:
-                    break
-    if remaining:
-        raise RuntimeError(f"{len(remaining)} runs did not finish")
 
 
 def _verify(url: str, ids: list[str]) -> None:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'COMPLETED' AND result = '3'::jsonb"
-            " OR status = 'COMPLETED'), count(*) FROM harvest.runs WHERE run_id = ANY(%s::uuid[])",
+            "SELECT count(*) FILTER (WHERE status = 'COMPLETED' AND result = to_jsonb(3 + "
+            " (input->>0)::int)), count(*) FROM harvest.runs WHERE run_id = ANY(%s::uuid[])",
             (ids,),
         ).fetchone()
-        assert row is not None and row[0] == len(ids), f"not all completed: {row}"
+        assert row is not None and row[0] == len(ids), f"not all completed correctly: {row}"
         dup = conn.execute(
             "SELECT count(*) FROM (SELECT run_id FROM harvest.history"
-            " WHERE event_type = 'WorkflowCompleted' GROUP BY run_id HAVING count(*) > 1) d"
+            " WHERE event_type IN ('WorkflowCompleted', 'ActivityCompleted')"
+            " GROUP BY run_id, event_type, payload->'scheduled_seq' HAVING count(*) > 1) d"
         ).fetchone()
-        assert dup is not None and dup[0] == 0
+        assert dup is not None and dup[0] == 0, "duplicate completion events"
 
 
 def throughput(db_url: str, n_workflows: int, processes: int) -> dict[str, Any]:
     setup(db_url)
     ids = asyncio.run(_enqueue(db_url, n_workflows))
-    _pg.wait_idle(db_url)
-    commits0, wal0 = _pg.xact_commits(db_url), _pg.wal_stats(db_url)
-    started = time.perf_counter()
-    with WorkerPool(db_url, processes):
-        asyncio.run(_wait_all_closed(db_url, ids, timeout=600))
-        seconds = time.perf_counter() - started
-    _pg.wait_idle(db_url)
-    commits1, wal1 = _pg.xact_commits(db_url), _pg.wal_stats(db_url)
+    result = measure_drain(
+        db_url,
+        _worker_main,
+        [(db_url,)] * processes,
+        "SELECT count(*) FROM harvest.runs WHERE status = 'COMPLETED' AND run_id = ANY(%s::uuid[])",
+        [ids],
+        n_workflows,
+    )
     _verify(db_url, ids)
-    return {
-        "system": "harvest",
-        "workflows": n_workflows,
-        "seconds": seconds,
-        "per_second": n_workflows / seconds,
-        "wal_commits": commits1 - commits0,
-        **{k: wal1[k] - wal0[k] for k in wal0},
-    }
+    return {"system": "harvest", "workflows": n_workflows, "processes": processes, **result}
 
 
 async def _latency(url: str, samples: int) -> list[float]:
@@ -157,11 +96,8 @@ async def _latency(url: str, samples: int) -> list[float]:
 
 def latency(db_url: str, samples: int) -> dict[str, Any]:
     setup(db_url)
-    with WorkerPool(db_url, 1):
-        values = sorted(asyncio.run(_latency(db_url, samples)))
-    return {
-        "system": "harvest",
-        "p50_ms": statistics.median(values),
-        "p95_ms": values[int(0.95 * (len(values) - 1))],
-        "p99_ms": values[int(0.99 * (len(values) - 1))],
-    }
+    with Workers(_worker_main, [(db_url,)]) as workers:
+        workers.wait_ready()
+        workers.start()
+        values = asyncio.run(_latency(db_url, samples))
+    return {"system": "harvest", "samples": samples, **percentiles(values)}

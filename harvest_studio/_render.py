@@ -260,7 +260,7 @@ def _blocked_lines(blocked: Mapping[str, Any]) -> list[tuple[str, Any]]:
         if blocked.get("worker_id"):
             pairs.append(("  seen by", blocked["worker_id"]))
         pairs.append(
-            ("", "the run resumes by itself once compatible code is deployed (or after a reset)")
+            ("", "the run resumes by itself once compatible code is running again")
         )
     else:
         skip = {"kind", "message"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -456,6 +456,10 @@ class NewActivity:
     args_json: str
     options: dict[str, Any]
     eager: bool = False
+    run_id: str = ""
+
+    def activity_seq_key(self) -> tuple[str, int]:
+        return (self.run_id, self.seq)
 
 
 @dataclass
@@ -488,7 +492,7 @@ class DecisionOutcome:
     closed_runs: list[str]
 
 
-_FENCE_DECISIONS_SQL = """
+_COMMIT_DECISIONS_SQL = """
 WITH input AS (
     SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
                          %(expected)s::int[], %(new_seq)s::int[], %(status)s::text[],
@@ -507,13 +511,94 @@ advanced AS (
         result = COALESCE(i.result::jsonb, r.result),
         error = COALESCE(i.error::jsonb, r.error),
         closed_at = CASE WHEN i.status IS NULL THEN NULL ELSE now() END,
-        blocked = NULL
+        blocked = NULL,
+        blocked_count = 0
     FROM input i JOIN locked l USING (task_id)
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
-    RETURNING r.run_id
+    RETURNING r.run_id, i.task_id, l.dirty, i.status IS NOT NULL AS closed
+),
+appended AS (
+    INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
+    SELECT e.run_id, e.seq, e.event_type, e.at, e.payload::jsonb
+    FROM unnest(%(ev_runs)s::uuid[], %(ev_seqs)s::int[], %(ev_types)s::text[],
+                %(ev_ats)s::timestamptz[], %(ev_payloads)s::text[])
+        AS e(run_id, seq, event_type, at, payload)
+    JOIN advanced a ON a.run_id = e.run_id
+    RETURNING 1
+),
+consumed AS (
+    DELETE FROM harvest.inbox b
+    USING unnest(%(inbox_runs)s::uuid[], %(inbox_ids)s::bigint[]) AS x(run_id, id), advanced a
+    WHERE b.id = x.id AND a.run_id = x.run_id
+    RETURNING 1
+),
+scheduled AS (
+    INSERT INTO harvest.tasks AS t (namespace, kind, run_id, type_name, queue, state,
+        worker_id, attempt, lease_expires_at, started_at, attempt_deadline, heartbeat_deadline,
+        activity_seq, input, retry_policy, start_to_close, schedule_to_start,
+        heartbeat_timeout, max_concurrent, start_deadline, close_deadline)
+    SELECT n.namespace, 'activity', n.run_id, n.type_name, n.queue,
+        CASE WHEN n.eager THEN 'RUNNING' ELSE 'PENDING' END,
+        CASE WHEN n.eager THEN %(worker)s END,
+        CASE WHEN n.eager THEN 1 ELSE 0 END,
+        CASE WHEN n.eager THEN now() + make_interval(secs => %(lease)s) END,
+        CASE WHEN n.eager THEN now() END,
+        CASE WHEN n.eager THEN now() + make_interval(secs => n.s2c) END,
+        CASE WHEN n.eager THEN now() + make_interval(secs => n.hb) END,
+        n.seq, n.args::jsonb, n.retry::jsonb, n.s2c, n.s2s, n.hb, n.cap,
+        CASE WHEN NOT n.eager THEN now() + make_interval(secs => n.s2s) END,
+        now() + make_interval(secs => n.sch2c)
+    FROM unnest(%(act_ns)s::text[], %(act_runs)s::uuid[], %(act_types)s::text[],
+        %(act_queues)s::text[], %(act_seqs)s::int[], %(act_args)s::text[],
+        %(act_retry)s::text[], %(act_s2c)s::float8[], %(act_s2s)s::float8[],
+        %(act_sch2c)s::float8[], %(act_hb)s::float8[], %(act_caps)s::int[],
+        %(act_eager)s::bool[])
+        AS n(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb, cap,
+             eager)
+    JOIN advanced a ON a.run_id = n.run_id AND NOT a.closed
+    RETURNING t.task_id, t.run_id, t.activity_seq, t.queue, t.state = 'RUNNING' AS eager
+),
+armed AS (
+    INSERT INTO harvest.timers (run_id, seq, namespace, fires_at)
+    SELECT m.run_id, m.seq, m.namespace, m.fires_at
+    FROM unnest(%(timer_runs)s::uuid[], %(timer_seqs)s::int[], %(timer_ns)s::text[],
+                %(timer_ats)s::timestamptz[]) AS m(run_id, seq, namespace, fires_at)
+    JOIN advanced a ON a.run_id = m.run_id AND NOT a.closed
+    RETURNING 1
+),
+finished AS (
+    DELETE FROM harvest.tasks t USING advanced a
+    WHERE t.run_id = a.run_id AND (a.closed OR (t.task_id = a.task_id AND NOT a.dirty))
+    RETURNING 1
+),
+requeued AS (
+    -- new inbox events arrived while deciding (dirty), or the run moved under a fenced
+    -- task (a stale cache): hand the task back for another decision
+    UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
+        visible_at = now()
+    FROM locked l LEFT JOIN advanced a USING (task_id)
+    WHERE t.task_id = l.task_id AND (a.task_id IS NULL OR (a.dirty AND NOT a.closed))
+    RETURNING 1
+),
+disarmed AS (
+    DELETE FROM harvest.timers m USING advanced a WHERE a.closed AND m.run_id = a.run_id
+    RETURNING 1
+),
+notified AS (
+    SELECT pg_notify(%(runs_channel)s, a.run_id::text) FROM advanced a WHERE a.closed
+    UNION ALL
+    SELECT pg_notify(%(tasks_channel)s, q.queue)
+    FROM (SELECT DISTINCT queue FROM scheduled WHERE NOT eager) q
+    UNION ALL
+    SELECT pg_notify(%(tasks_channel)s, '*') WHERE EXISTS (SELECT 1 FROM requeued)
 )
-SELECT i.task_id, l.dirty, l.task_id IS NOT NULL AS fenced, a.run_id IS NOT NULL AS advanced
-FROM input i LEFT JOIN locked l USING (task_id) LEFT JOIN advanced a ON a.run_id = i.run_id
+SELECT 'advanced' AS what, a.task_id, a.run_id::text AS run_id, NULL::int AS seq,
+       now() AS at
+FROM advanced a
+UNION ALL
+SELECT 'eager', s.task_id, s.run_id::text, s.activity_seq, now() FROM scheduled s WHERE s.eager
+UNION ALL
+SELECT 'notified', count(*), NULL, NULL, now() FROM notified
 """
 
 
@@ -524,171 +609,104 @@ async def commit_decisions(
     worker_id: str,
     lease_seconds: float,
 ) -> DecisionOutcome:
-    """Write a batch of workflow-task results in one transaction.
+    """Write a batch of workflow-task results in one statement (one transaction).
 
     Each decision is fenced by its task's (worker_id, attempt) and by a compare-and-set on
-    the run's ``last_seq``; decisions that fail either check write nothing.
+    the run's ``last_seq``; decisions that fail either check write nothing. Activities
+    marked ``eager`` are inserted already claimed by this worker and returned.
     """
     outcome = DecisionOutcome(set(), set(), [], [])
     if not decisions:
         return outcome
-    by_task = {d.task_id: d for d in decisions}
-    async with conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            _FENCE_DECISIONS_SQL,
-            {
-                "worker": worker_id,
-                "task_ids": [d.task_id for d in decisions],
-                "attempts": [d.attempt for d in decisions],
-                "run_ids": [d.run_id for d in decisions],
-                "expected": [d.expected_seq for d in decisions],
-                "new_seq": [d.new_seq for d in decisions],
-                "status": [d.close_status for d in decisions],
-                "result": [d.result_json for d in decisions],
-                "error": [d.error_json for d in decisions],
-            },
-        )
-        ok: list[Decision] = []
-        dirty: list[int] = []
-        stale: list[int] = []
-        for row in await cur.fetchall():
-            decision = by_task[row["task_id"]]
-            if row["fenced"] and row["advanced"]:
-                ok.append(decision)
-                if row["dirty"]:
-                    dirty.append(decision.task_id)
-            else:
-                outcome.lost.add(decision.task_id)
-                if row["fenced"]:
-                    stale.append(decision.task_id)
-        events = [(d.run_id, *e) for d in ok for e in d.events]
-        activities = [(d, a) for d in ok for a in d.activities]
-        timers = [(d, t) for d in ok for t in d.timers]
-        closed = [d for d in ok if d.close_status is not None]
-        open_ok = [d.task_id for d in ok if d.close_status is None]
-        async with conn.pipeline():
-            if events:
-                await conn.execute(
-                    "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-                    " SELECT r, s, t, a, p::jsonb FROM unnest(%s::uuid[], %s::int[], %s::text[],"
-                    " %s::timestamptz[], %s::text[]) AS u(r, s, t, a, p)",
-                    (
-                        [e[0] for e in events], [e[1] for e in events], [e[2] for e in events],
-                        [e[3] for e in events], [e[4] for e in events],
-                    ),
-                )
-            inbox_ids = [i for d in ok for i in d.inbox_ids]
-            if inbox_ids:
-                await conn.execute(
-                    "DELETE FROM harvest.inbox WHERE id = ANY(%s::bigint[])", (inbox_ids,)
-                )
-            if activities:
-                eager_cur = conn.cursor(row_factory=dict_row)
-                await eager_cur.execute(
-                    _INSERT_ACTIVITIES_SQL,
-                    _activity_params(activities, worker_id, lease_seconds),
-                )
-            if timers:
-                await conn.execute(
-                    "INSERT INTO harvest.timers (run_id, seq, namespace, fires_at)"
-                    " SELECT * FROM unnest(%s::uuid[], %s::int[], %s::text[], %s::timestamptz[])",
-                    (
-                        [d.run_id for d, _ in timers], [t[0] for _, t in timers],
-                        [d.namespace for d, _ in timers], [t[1] for _, t in timers],
-                    ),
-                )
-            if open_ok:
-                await conn.execute(
-                    "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
-                    " lease_expires_at = NULL, visible_at = now()"
-                    " WHERE task_id = ANY(%s::bigint[]) AND dirty",
-                    (open_ok,),
-                )
-                await conn.execute(
-                    "DELETE FROM harvest.tasks WHERE task_id = ANY(%s::bigint[]) AND NOT dirty",
-                    (open_ok,),
-                )
-            if closed:
-                closed_runs = [d.run_id for d in closed]
-                await conn.execute(
-                    "DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[])", (closed_runs,)
-                )
-                await conn.execute(
-                    "DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (closed_runs,)
-                )
-                for run_id in closed_runs:
-                    await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
-            if stale:
-                # fenced but the run moved under us: hand the task back for a fresh replay
-                await conn.execute(
-                    "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
-                    " lease_expires_at = NULL WHERE task_id = ANY(%s::bigint[])",
-                    (stale,),
-                )
-            wake = {
-                f"{a.queue}" for _, a in activities if not a.eager
-            } | ({"*"} if dirty or stale else set())
-            for queue in sorted(wake):
-                await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, queue))
-        if activities:
-            outcome.eager_activities = [r for r in await eager_cur.fetchall() if r["eager"]]
-        outcome.committed = {d.task_id for d in ok}
-        outcome.closed_runs = [d.run_id for d in closed]
+    events = [(d.run_id, *e) for d in decisions for e in d.events]
+    activities = [(d, a) for d in decisions for a in d.activities]
+    timers = [(d, t) for d in decisions for t in d.timers]
+    inbox = [(d.run_id, i) for d in decisions for i in d.inbox_ids]
+    params: dict[str, Any] = {
+        "worker": worker_id,
+        "lease": lease_seconds,
+        "runs_channel": RUNS_CHANNEL,
+        "tasks_channel": TASKS_CHANNEL,
+        "task_ids": [d.task_id for d in decisions],
+        "attempts": [d.attempt for d in decisions],
+        "run_ids": [d.run_id for d in decisions],
+        "expected": [d.expected_seq for d in decisions],
+        "new_seq": [d.new_seq for d in decisions],
+        "status": [d.close_status for d in decisions],
+        "result": [d.result_json for d in decisions],
+        "error": [d.error_json for d in decisions],
+        "ev_runs": [e[0] for e in events],
+        "ev_seqs": [e[1] for e in events],
+        "ev_types": [e[2] for e in events],
+        "ev_ats": [e[3] for e in events],
+        "ev_payloads": [e[4] for e in events],
+        "inbox_runs": [i[0] for i in inbox],
+        "inbox_ids": [i[1] for i in inbox],
+        "timer_runs": [d.run_id for d, _ in timers],
+        "timer_seqs": [t[0] for _, t in timers],
+        "timer_ns": [d.namespace for d, _ in timers],
+        "timer_ats": [t[1] for _, t in timers],
+        **_activity_params(activities),
+    }
+    cur = conn.cursor()
+    await cur.execute(_COMMIT_DECISIONS_SQL, params)
+    rows = await cur.fetchall()
+    by_key = {(a.activity_seq_key()): (d, a) for d, a in activities}
+    for what, task_id, run_id, seq, at in rows:
+        if what == "advanced":
+            outcome.committed.add(int(task_id))
+        elif what == "eager":
+            decision, act = by_key[(run_id, seq)]
+            outcome.eager_activities.append(_eager_row(decision, act, int(task_id), at))
+    for decision in decisions:
+        if decision.task_id not in outcome.committed:
+            outcome.lost.add(decision.task_id)
+        elif decision.close_status is not None:
+            outcome.closed_runs.append(decision.run_id)
     return outcome
 
 
-_INSERT_ACTIVITIES_SQL = f"""
-WITH input AS (
-    SELECT * FROM unnest(%(ns)s::text[], %(run_ids)s::uuid[], %(types)s::text[],
-        %(queues)s::text[], %(seqs)s::int[], %(args)s::text[], %(retry)s::text[],
-        %(s2c)s::float8[], %(s2s)s::float8[], %(sch2c)s::float8[], %(hb)s::float8[],
-        %(caps)s::int[], %(eager)s::bool[])
-    AS i(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb, cap, eager)
-)
-INSERT INTO harvest.tasks AS t (namespace, kind, run_id, type_name, queue, state, worker_id,
-    attempt, lease_expires_at, started_at, attempt_deadline, heartbeat_deadline, activity_seq,
-    input, retry_policy, start_to_close, schedule_to_start, heartbeat_timeout, max_concurrent,
-    start_deadline, close_deadline)
-SELECT i.namespace, 'activity', i.run_id, i.type_name, i.queue,
-    CASE WHEN i.eager THEN 'RUNNING' ELSE 'PENDING' END,
-    CASE WHEN i.eager THEN %(worker)s END,
-    CASE WHEN i.eager THEN 1 ELSE 0 END,
-    CASE WHEN i.eager THEN now() + make_interval(secs => %(lease)s) END,
-    CASE WHEN i.eager THEN now() END,
-    CASE WHEN i.eager THEN now() + make_interval(secs => i.s2c) END,
-    CASE WHEN i.eager THEN now() + make_interval(secs => i.hb) END,
-    i.seq, i.args::jsonb, i.retry::jsonb, i.s2c, i.s2s, i.hb, i.cap,
-    CASE WHEN NOT i.eager THEN now() + make_interval(secs => i.s2s) END,
-    now() + make_interval(secs => i.sch2c)
-FROM input i
-RETURNING {_CLAIM_COLUMNS.replace("c.last_seq", "NULL::int AS last_seq").replace(
-    "c.blocked", "NULL::jsonb AS blocked")}, t.state = 'RUNNING' AS eager
-"""
+def _eager_row(decision: Decision, act: NewActivity, task_id: int, now: datetime) -> Row:
+    """The claim row of an activity task inserted already claimed by this worker."""
+    s2c = act.options.get("start_to_close")
+    return {
+        "task_id": task_id,
+        "kind": "activity",
+        "run_id": decision.run_id,
+        "type_name": act.activity_type,
+        "namespace": decision.namespace,
+        "queue": act.queue,
+        "attempt": 1,
+        "activity_seq": act.seq,
+        "retry_attempt": 1,
+        "input": json.loads(act.args_json),
+        "retry_policy": act.options.get("retry") or {},
+        "heartbeat_details": None,
+        "heartbeat_timeout": act.options.get("heartbeat_timeout"),
+        "start_to_close": s2c,
+        "started_at": now,
+        "attempt_deadline": None if s2c is None else now + timedelta(seconds=float(s2c)),
+    }
 
 
-def _activity_params(
-    activities: Sequence[tuple[Decision, NewActivity]], worker_id: str, lease_seconds: float
-) -> dict[str, Any]:
+def _activity_params(activities: Sequence[tuple[Decision, NewActivity]]) -> dict[str, Any]:
     def opt(a: NewActivity, key: str) -> Any:
         return a.options.get(key)
 
     return {
-        "worker": worker_id,
-        "lease": lease_seconds,
-        "ns": [d.namespace for d, _ in activities],
-        "run_ids": [d.run_id for d, _ in activities],
-        "types": [a.activity_type for _, a in activities],
-        "queues": [a.queue for _, a in activities],
-        "seqs": [a.seq for _, a in activities],
-        "args": [a.args_json for _, a in activities],
-        "retry": [json.dumps(opt(a, "retry") or {}) for _, a in activities],
-        "s2c": [opt(a, "start_to_close") for _, a in activities],
-        "s2s": [opt(a, "schedule_to_start") for _, a in activities],
-        "sch2c": [opt(a, "schedule_to_close") for _, a in activities],
-        "hb": [opt(a, "heartbeat_timeout") for _, a in activities],
-        "caps": [opt(a, "max_concurrent") for _, a in activities],
-        "eager": [a.eager for _, a in activities],
+        "act_ns": [d.namespace for d, _ in activities],
+        "act_runs": [d.run_id for d, _ in activities],
+        "act_types": [a.activity_type for _, a in activities],
+        "act_queues": [a.queue for _, a in activities],
+        "act_seqs": [a.seq for _, a in activities],
+        "act_args": [a.args_json for _, a in activities],
+        "act_retry": [json.dumps(opt(a, "retry") or {}) for _, a in activities],
+        "act_s2c": [opt(a, "start_to_close") for _, a in activities],
+        "act_s2s": [opt(a, "schedule_to_start") for _, a in activities],
+        "act_sch2c": [opt(a, "schedule_to_close") for _, a in activities],
+        "act_hb": [opt(a, "heartbeat_timeout") for _, a in activities],
+        "act_caps": [opt(a, "max_concurrent") for _, a in activities],
+        "act_eager": [a.eager for _, a in activities],
     }
 
 
@@ -772,6 +790,7 @@ retried AS (
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
         visible_at = now() + make_interval(secs => i.delay),
         retry_attempt = t.retry_attempt + CASE WHEN i.count_retry THEN 1 ELSE 0 END,
+        crash_strikes = 0,
         last_error = i.last_error::jsonb, attempt_deadline = NULL, heartbeat_deadline = NULL,
         heartbeat_details = COALESCE(i.details::jsonb, t.heartbeat_details),
         start_deadline = now() + make_interval(secs => i.delay + t.schedule_to_start)
@@ -789,7 +808,7 @@ queued AS (
     INSERT INTO harvest.inbox (run_id, event_type, payload)
     SELECT ended.run_id, e.event_type, e.payload::jsonb
     FROM events e JOIN ended USING (task_id) ORDER BY e.ord
-    RETURNING run_id
+    RETURNING id, run_id, event_type, at, payload
 ),
 woken AS (
     INSERT INTO harvest.tasks AS w (namespace, kind, run_id, type_name, queue, state,
@@ -803,16 +822,26 @@ woken AS (
     FROM (SELECT DISTINCT run_id FROM ended) e
     JOIN harvest.runs r ON r.run_id = e.run_id AND r.status = 'RUNNING'
     ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
-    RETURNING w.task_id, w.run_id::text AS run_id, w.type_name, w.namespace, w.queue, w.attempt,
-              w.state, w.worker_id, (w.xmax = 0) AS inserted
+    RETURNING w.task_id, w.run_id, w.type_name, w.namespace, w.queue, w.attempt,
+              w.state = 'RUNNING' AND w.xmax = 0 AS owned
+),
+notified AS (
+    SELECT pg_notify(%(tasks_channel)s, '*')
+    WHERE EXISTS (SELECT 1 FROM woken WHERE NOT owned) OR EXISTS (SELECT 1 FROM retried)
 )
 SELECT 'ended' AS what, task_id, NULL::text AS run_id, NULL::text AS type_name,
-       NULL::text AS namespace, NULL::text AS queue, NULL::int AS attempt, false AS owned
+       NULL::text AS namespace, NULL::text AS queue, NULL::int AS attempt, false AS owned,
+       NULL::int AS last_seq, NULL::jsonb AS inbox
 FROM ended
 UNION ALL
-SELECT 'woken', task_id, run_id, type_name, namespace, queue, attempt,
-       inserted AND state = 'RUNNING' AS owned
-FROM woken
+SELECT 'woken', w.task_id, w.run_id::text, w.type_name, w.namespace, w.queue, w.attempt, w.owned,
+       (SELECT r.last_seq FROM harvest.runs r WHERE r.run_id = w.run_id),
+       (SELECT jsonb_agg(jsonb_build_object('id', q.id, 'event_type', q.event_type,
+                                            'at', q.at, 'payload', q.payload) ORDER BY q.id)
+        FROM queued q WHERE q.run_id = w.run_id)
+FROM woken w
+UNION ALL
+SELECT 'notified', count(*), NULL, NULL, NULL, NULL, NULL, false, NULL, NULL FROM notified
 """
 
 
@@ -839,38 +868,36 @@ async def apply_activity_outcomes(
     if not outcomes:
         return result
     ev = [(o.task_id, t, p) for o in outcomes for t, p in o.events]
-    async with conn.transaction():
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            _ACTIVITY_OUTCOMES_SQL,
-            {
-                "task_ids": [o.task_id for o in outcomes],
-                "workers": [o.worker_id for o in outcomes],
-                "attempts": [o.attempt for o in outcomes],
-                "final": [o.final for o in outcomes],
-                "delays": [o.delay for o in outcomes],
-                "errors": [o.last_error_json for o in outcomes],
-                "count_retry": [o.count_retry for o in outcomes],
-                "details": [o.details_json for o in outcomes],
-                "ev_tasks": [e[0] for e in ev],
-                "ev_types": [e[1] for e in ev],
-                "ev_payloads": [e[2] for e in ev],
-                "eager_types": list(eager_types) if eager_worker else [],
-                "eager_worker": eager_worker,
-                "lease": lease_seconds,
-            },
-        )
-        rows = await cur.fetchall()
-        notify = False
-        for row in rows:
-            if row["what"] == "ended":
-                result.ended.add(row["task_id"])
-            elif row["owned"]:
-                result.owned_workflow_tasks.append(row)
-            else:
-                notify = True
-        if notify or any(not o.final for o in outcomes):
-            await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        _ACTIVITY_OUTCOMES_SQL,
+        {
+            "task_ids": [o.task_id for o in outcomes],
+            "workers": [o.worker_id for o in outcomes],
+            "attempts": [o.attempt for o in outcomes],
+            "final": [o.final for o in outcomes],
+            "delays": [o.delay for o in outcomes],
+            "errors": [o.last_error_json for o in outcomes],
+            "count_retry": [o.count_retry for o in outcomes],
+            "details": [o.details_json for o in outcomes],
+            "ev_tasks": [e[0] for e in ev],
+            "ev_types": [e[1] for e in ev],
+            "ev_payloads": [e[2] for e in ev],
+            "eager_types": list(eager_types) if eager_worker else [],
+            "eager_worker": eager_worker,
+            "lease": lease_seconds,
+            "tasks_channel": TASKS_CHANNEL,
+        },
+    )
+    for row in await cur.fetchall():
+        if row["what"] == "ended":
+            result.ended.add(row["task_id"])
+        elif row["what"] == "woken" and row["owned"]:
+            row["inbox"] = [
+                {**item, "at": datetime.fromisoformat(item["at"])}
+                for item in row["inbox"] or []
+            ]
+            result.owned_workflow_tasks.append(row)
     return result
 
 

@@ -205,7 +205,7 @@ class Worker:
         self._wf_ready = asyncio.Event()
         self._outcomes: list[_store.ActivityOutcome] = []
         self._outcome_ready = asyncio.Event()
-        self._running: dict[int, ActivityContext] = {}
+        self._running: dict[tuple[int, int], ActivityContext] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._claiming = True
         self._starved = False
@@ -272,8 +272,21 @@ class Worker:
             self._wf_ready.set()
             self._outcome_ready.set()
             await asyncio.sleep(0.02)
-        for ctx in self._running.values():
+        # Attempts still running are handed back now rather than left to lease expiry, which
+        # would count as a crash strike against the task.
+        leftovers = list(self._running.values())
+        for ctx in leftovers:
             ctx.cancel("worker shutting down")
+        if leftovers:
+            try:
+                async with self._pool.connection() as conn:
+                    for ctx in leftovers:
+                        await _store.release_task(
+                            conn, task_id=ctx.info.task_id, attempt=ctx.fence_attempt,
+                            worker_id=self.worker_id, delay=0.0,
+                        )
+            except psycopg.Error:
+                log.exception("could not hand back running attempts; their leases will expire")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -396,11 +409,21 @@ class Worker:
 
     async def _decide(self, batch: list[dict[str, Any]]) -> None:
         tails = []
+        histories: dict[str, list[dict[str, Any]]] = {}
+        inboxes: dict[str, list[dict[str, Any]]] = {}
         for row in batch:
-            cached = self._cache.get(row["run_id"])
-            tails.append((row["run_id"], len(cached.events) if cached else 0, 2**31 - 1))
-        async with self._pool.connection() as conn:
-            histories, inboxes = await _store.load_for_decisions(conn, tails)
+            run_id = row["run_id"]
+            cached = self._cache.get(run_id)
+            if cached is not None and row.get("last_seq") == len(cached.events) and "inbox" in row:
+                # a task this worker created together with its inbox events: nothing to load
+                histories[run_id], inboxes[run_id] = [], row["inbox"]
+            else:
+                tails.append((run_id, len(cached.events) if cached else 0, 2**31 - 1))
+        if tails:
+            async with self._pool.connection() as conn:
+                loaded_history, loaded_inbox = await _store.load_for_decisions(conn, tails)
+            histories.update(loaded_history)
+            inboxes.update(loaded_inbox)
         decisions: list[_store.Decision] = []
         instances: dict[int, WorkflowInstance] = {}
         blocked: list[tuple[dict[str, Any], NonDeterminismError]] = []
@@ -496,6 +519,7 @@ class Worker:
                         args_json=_serde.dumps(event.args),
                         options=event.options,
                         eager=eager,
+                        run_id=row["run_id"],
                     )
                 )
             elif isinstance(event, TimerStarted):
@@ -568,7 +592,8 @@ class Worker:
             deadline=row["attempt_deadline"],
         )
         ctx = ActivityContext(info, row["heartbeat_details"], fence_attempt=int(row["attempt"]))
-        self._running[info.task_id] = ctx
+        running_key = (info.task_id, ctx.fence_attempt)
+        self._running[running_key] = ctx
         started = ActivityStarted(
             scheduled_seq=info.activity_id,
             attempt=attempt,
@@ -603,7 +628,7 @@ class Worker:
             events.append(ActivityCompleted(info.activity_id, attempt, result))
             outcome = self._outcome(row, True, events)
         finally:
-            self._running.pop(info.task_id, None)
+            self._running.pop(running_key, None)
             flushed, details = ctx.take_heartbeat()
         if outcome is not None:
             if flushed and details is not None and not outcome.final:
@@ -690,7 +715,7 @@ class Worker:
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.options.heartbeat_flush_interval)
-            for task_id, ctx in list(self._running.items()):
+            for (task_id, _), ctx in list(self._running.items()):
                 has, details = ctx.take_heartbeat()
                 if not has:
                     continue

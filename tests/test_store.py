@@ -69,6 +69,8 @@ def test_history_is_append_only(client: hs.Client, db_url: str) -> None:
         sql(db_url, "UPDATE harvest.history SET payload = '{}'")
     with pytest.raises(psycopg.errors.RestrictViolation):
         sql(db_url, "DELETE FROM harvest.history")
+    with pytest.raises(psycopg.errors.RestrictViolation):
+        sql(db_url, "TRUNCATE harvest.history")
     with pytest.raises(psycopg.errors.UniqueViolation):
         sql(
             db_url,

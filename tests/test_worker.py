@@ -395,3 +395,62 @@ def test_changed_code_blocks_run_and_restoring_it_resumes(
     assert run.result(timeout=20) == ["a", "b"]
     assert run.describe().blocked is None
     assert calls["steps"] == ["a", "b"]
+
+
+# --------------------------------------------------------------------------- regressions
+@hs.activity(
+    start_to_close="60s",
+    heartbeat_timeout=1.0,
+    retry=hs.RetryPolicy(max_attempts=3, initial_interval=0.05, jitter=0),
+)
+def slow_first_attempt(ctx: hs.ActivityContext) -> int:
+    if ctx.attempt == 1:
+        time.sleep(2.5)  # abandoned by the heartbeat timeout, but still running here
+        return 1
+    for _ in range(15):
+        ctx.heartbeat()
+        time.sleep(0.1)
+    return ctx.attempt
+
+
+@hs.workflow
+async def outlives_its_first_attempt(ctx: hs.WorkflowContext) -> int:
+    return int(await ctx.execute_activity(slow_first_attempt))
+
+
+def test_retry_on_same_worker_keeps_its_own_heartbeats(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[outlives_its_first_attempt], activities=[slow_first_attempt])
+    run = client.start(outlives_its_first_attempt)
+    assert run.result(timeout=30) == 2
+    assert len(events_of(run, "ActivityTimedOut")) == 1
+
+
+@hs.activity(start_to_close="60s")
+def three_seconds(ctx: hs.ActivityContext) -> str:
+    time.sleep(3)
+    return "done"
+
+
+@hs.workflow
+async def waits_three_seconds(ctx: hs.WorkflowContext) -> str:
+    return str(await ctx.execute_activity(three_seconds))
+
+
+def test_stop_after_drain_timeout_hands_back_without_crash_strike(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    worker = start_worker(
+        workflows=[waits_three_seconds], activities=[three_seconds],
+        tuning={"drain_timeout": 0.3},
+    )
+    run = client.start(waits_three_seconds)
+    deadline = time.time() + 10
+    while "ActivityScheduled" not in event_types(run) and time.time() < deadline:
+        time.sleep(0.02)
+    worker.stop()
+    rows = sql(db_url, "SELECT state, crash_strikes FROM harvest.tasks WHERE kind = 'activity'")
+    assert rows == [("PENDING", 0)]
+    start_worker(workflows=[waits_three_seconds], activities=[three_seconds])
+    assert run.result(timeout=30) == "done"

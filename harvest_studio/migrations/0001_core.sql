@@ -49,6 +49,8 @@ END $$;
 
 CREATE TRIGGER history_append_only BEFORE UPDATE OR DELETE ON harvest.history
     FOR EACH ROW EXECUTE FUNCTION harvest.reject_history_change();
+CREATE TRIGGER history_no_truncate BEFORE TRUNCATE ON harvest.history
+    FOR EACH STATEMENT EXECUTE FUNCTION harvest.reject_history_change();
 
 -- Events waiting to enter a run's history: they get there only through a workflow task,
 -- together with the decisions they cause.
