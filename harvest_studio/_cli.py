@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate")
     p.add_argument("--idempotency-key", help="a repeated key returns the first run")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
-    p.add_argument("--queue", help="queue of the workflow tasks (default: the queue its workers registered)")
+    p.add_argument("--queue", help="queue of the workflow tasks (default: the registered one)")
     p.add_argument("--force", action="store_true",
                    help="start even if no worker ever registered this workflow type")
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
