@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,6 +109,8 @@ class AsyncClient:
         self.namespace = namespace
         self._pool: AsyncConnectionPool | None = None
         self._waiters: dict[str, list[asyncio.Event]] = {}
+        # Registrations are never withdrawn, so a type seen registered stays startable.
+        self._registered: dict[str, dict[str, Any]] = {}
         self._listener: asyncio.Task[None] | None = None
 
     async def open(self) -> AsyncClient:
@@ -187,7 +190,11 @@ class AsyncClient:
                 )
                 if found:
                     return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
-            registered = await _store.registered_workflow(conn, self.namespace, name)
+            registered = self._registered.get(name)
+            if registered is None:
+                registered = await _store.registered_workflow(conn, self.namespace, name)
+                if registered is not None:
+                    self._registered[name] = registered
             if registered is None and not force:
                 raise UnknownWorkflowError(
                     f"no worker has registered workflow {name!r} in namespace "
@@ -208,21 +215,26 @@ class AsyncClient:
                 execution_timeout=timeout,
             )
             try:
-                async with conn.transaction():
-                    await self._check_reuse(conn, workflow_id, id_reuse_policy)
-                    await _store.insert_run(
-                        conn,
-                        run_id=run_id,
-                        namespace=self.namespace,
-                        workflow_id=workflow_id,
-                        workflow_type=name,
-                        queue=started.queue,
-                        input_json=input_json,
-                        started_json=_serde.dumps(started.payload()),
-                        fingerprint=fingerprint,
-                        execution_timeout=timeout,
-                        idempotency_key=idempotency_key,
-                    )
+                insert = functools.partial(
+                    _store.insert_run,
+                    conn,
+                    run_id=run_id,
+                    namespace=self.namespace,
+                    workflow_id=workflow_id,
+                    workflow_type=name,
+                    queue=started.queue,
+                    input_json=input_json,
+                    started_json=_serde.dumps(started.payload()),
+                    fingerprint=fingerprint,
+                    execution_timeout=timeout,
+                    idempotency_key=idempotency_key,
+                )
+                if id is None:  # a fresh random id cannot collide: one statement suffices
+                    await insert()
+                else:
+                    async with conn.transaction():
+                        await self._check_reuse(conn, workflow_id, id_reuse_policy)
+                        await insert()
             except psycopg.errors.UniqueViolation as exc:
                 if idempotency_key is not None and _store.is_unique_violation(
                     exc, "runs_idempotency_key"

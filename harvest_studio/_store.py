@@ -222,29 +222,47 @@ async def insert_run(
     execution_timeout: float | None,
     idempotency_key: str | None,
 ) -> None:
-    """Insert the run, its ``WorkflowStarted`` event and its first workflow task."""
-    async with conn.pipeline():
-        await conn.execute(
-            "INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue,"
-            " status, input, last_seq, deadline, idempotency_key, fingerprint)"
-            " VALUES (%s, %s, %s, %s, %s, 'RUNNING', %s::jsonb, 1,"
-            " now() + make_interval(secs => %s), %s, %s)",
-            (
-                run_id, namespace, workflow_id, workflow_type, queue, input_json,
-                execution_timeout, idempotency_key, fingerprint,
-            ),
-        )
-        await conn.execute(
-            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-            " VALUES (%s, 1, 'WorkflowStarted', now(), %s::jsonb)",
-            (run_id, started_json),
-        )
-        await conn.execute(
-            "INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)"
-            " VALUES (%s, 'workflow', %s, %s, %s, 'PENDING')",
-            (namespace, run_id, workflow_type, queue),
-        )
-        await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, f"{namespace}:{queue}"))
+    """Insert the run, its ``WorkflowStarted`` event and its first workflow task (one
+    statement, so in autocommit mode one round trip and one commit)."""
+    await conn.execute(
+        _INSERT_RUN_SQL,
+        {
+            "run_id": run_id,
+            "namespace": namespace,
+            "workflow_id": workflow_id,
+            "workflow_type": workflow_type,
+            "queue": queue,
+            "input": input_json,
+            "started": started_json,
+            "timeout": execution_timeout,
+            "key": idempotency_key,
+            "fingerprint": fingerprint,
+            "channel": TASKS_CHANNEL,
+        },
+    )
+
+
+_INSERT_RUN_SQL = """
+WITH run AS (
+    INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
+        input, last_seq, deadline, idempotency_key, fingerprint)
+    VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
+        'RUNNING', %(input)s::jsonb, 1, now() + make_interval(secs => %(timeout)s), %(key)s,
+        %(fingerprint)s)
+    RETURNING run_id
+),
+started AS (
+    INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
+    SELECT run_id, 1, 'WorkflowStarted', now(), %(started)s::jsonb FROM run
+    RETURNING 1
+),
+task AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT %(namespace)s, 'workflow', run_id, %(workflow_type)s, %(queue)s, 'PENDING' FROM run
+    RETURNING 1
+)
+SELECT pg_notify(%(channel)s, %(queue)s) FROM task
+"""
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,7 +272,7 @@ _CLAIM_COLUMNS = """
     t.task_id, t.kind, t.run_id::text AS run_id, t.type_name, t.namespace, t.queue,
     t.attempt, t.activity_seq, t.retry_attempt, t.input, t.retry_policy,
     t.heartbeat_details, t.heartbeat_timeout, t.start_to_close, t.started_at,
-    t.attempt_deadline, c.last_seq, c.blocked
+    t.attempt_deadline, c.last_seq, c.blocked, c.first_event, c.has_inbox
 """
 
 _CLAIM_SET = """
@@ -268,7 +286,13 @@ _CLAIM_SET = """
 _CLAIM_SQL = f"""
 UPDATE harvest.tasks t SET {_CLAIM_SET}
 FROM (
-    SELECT p.task_id, r.last_seq, r.blocked
+    SELECT p.task_id, r.last_seq, r.blocked,
+        -- a run nobody has decided yet: hand over its start event with the claim
+        (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
+                                   'payload', h.payload)
+         FROM harvest.history h WHERE r.last_seq = 1 AND h.run_id = p.run_id AND h.seq = 1)
+            AS first_event,
+        EXISTS (SELECT 1 FROM harvest.inbox b WHERE b.run_id = p.run_id) AS has_inbox
     FROM harvest.tasks p
     LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
@@ -287,7 +311,8 @@ RETURNING {_CLAIM_COLUMNS}
 _CLAIM_CAPPED_SQL = f"""
 UPDATE harvest.tasks t SET {_CLAIM_SET}
 FROM (
-    SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked
+    SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked,
+        NULL::jsonb AS first_event, true AS has_inbox
     FROM harvest.tasks p
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s

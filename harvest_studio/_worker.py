@@ -191,8 +191,13 @@ class Worker:
         self._stop = stop or asyncio.Event()
         opts = self.options
         await ensure_migrated(self.url)
+        # The hot statements are few and always the same shape: plan them once.
         self._pool = AsyncConnectionPool(
-            self.url, min_size=2, max_size=6, kwargs={"autocommit": True}, open=False
+            self.url,
+            min_size=2,
+            max_size=6,
+            kwargs={"autocommit": True, "options": "-c plan_cache_mode=force_generic_plan"},
+            open=False,
         )
         await self._pool.open(wait=True)
         self._threads = ThreadPoolExecutor(
@@ -417,6 +422,11 @@ class Worker:
             if cached is not None and row.get("last_seq") == len(cached.events) and "inbox" in row:
                 # a task this worker created together with its inbox events: nothing to load
                 histories[run_id], inboxes[run_id] = [], row["inbox"]
+            elif cached is None and row.get("first_event") and not row.get("has_inbox"):
+                # a fresh run: the claim brought its only event
+                first = dict(row["first_event"])
+                first["at"] = datetime.fromisoformat(first["at"])
+                histories[run_id], inboxes[run_id] = [first], []
             else:
                 tails.append((run_id, len(cached.events) if cached else 0, 2**31 - 1))
         if tails:
