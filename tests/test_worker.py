@@ -454,3 +454,25 @@ def test_stop_after_drain_timeout_hands_back_without_crash_strike(
     assert rows == [("PENDING", 0)]
     start_worker(workflows=[waits_three_seconds], activities=[three_seconds])
     assert run.result(timeout=30) == "done"
+
+
+# --------------------------------------------------------------------------- routing
+@hs.activity(queue="email")
+def send_email(ctx: hs.ActivityContext, to: str) -> str:
+    return f"sent to {to}"
+
+
+@hs.workflow
+async def notifies(ctx: hs.WorkflowContext, to: str) -> str:
+    return str(await ctx.execute_activity(send_email, to))
+
+
+def test_activities_route_to_workers_of_their_queue(client: hs.Client, start_worker: Any) -> None:
+    orchestrator = start_worker(workflows=[notifies])
+    mailer = start_worker(activities=[send_email])
+    assert orchestrator.queues == ["default"] and mailer.queues == ["email"]
+    run = client.start(notifies, "ada")
+    assert run.result(timeout=20) == "sent to ada"
+    [started] = events_of(run, "ActivityStarted")
+    assert started["worker_id"] == mailer.worker_id
+    assert mailer.stats["decisions"] == 0 and orchestrator.stats["activities"] == 0
