@@ -63,7 +63,7 @@ async def store(url: str, run_id: str, events: list[HistoryEvent]) -> None:
                 [e.seq for e in events],
                 [e.event_type for e in events],
                 [e.at for e in events],
-                [_serde.dumps(e.event.payload()) for e in events],
+                [_serde.dumps(e.event.fields()) for e in events],
             ),
         )
         await conn.commit()

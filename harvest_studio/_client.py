@@ -19,17 +19,25 @@ from ._definitions import DEFAULT_QUEUE, WorkflowDefinition
 from ._durations import Duration, optional_seconds
 from ._errors import (
     RunNotFoundError,
+    RunNotRunningError,
     RunTimeoutError,
     UnknownWorkflowError,
     UsageError,
     WorkflowAlreadyStartedError,
     WorkflowFailedError,
 )
-from ._events import HistoryEvent, WorkflowStarted, decode
+from ._events import CancelRequested, HistoryEvent, SignalReceived, WorkflowStarted, decode
 from ._sync import LoopThread
 
 ID_REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
-TERMINAL_STATUSES = ("COMPLETED", "FAILED", "TIMED_OUT")
+TERMINAL_STATUSES = (
+    "COMPLETED",
+    "FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "TERMINATED",
+    "CONTINUED_AS_NEW",
+)
 MAX_ID_LENGTH = 400
 
 
@@ -52,6 +60,8 @@ class RunInfo:
     fingerprint: str | None
     blocked: dict[str, Any] | None
     pending: tuple[dict[str, Any], ...] = ()
+    paused: bool = False
+    cancel_requested: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any], pending: Sequence[dict[str, Any]] = ()) -> RunInfo:
@@ -71,6 +81,8 @@ class RunInfo:
             fingerprint=row["fingerprint"],
             blocked=row["blocked"],
             pending=tuple(pending),
+            paused=bool(row.get("paused")),
+            cancel_requested=row.get("cancel_requested_at") is not None,
         )
 
     @property
@@ -86,6 +98,8 @@ class RunInfo:
             "queue": self.queue,
             "status": self.status,
             "blocked": self.blocked,
+            "paused": self.paused,
+            "cancel_requested": self.cancel_requested,
             "input": self.input,
             "result": self.result,
             "error": self.error,
@@ -155,6 +169,7 @@ class AsyncClient:
         execution_timeout: Duration | None = None,
         queue: str | None = None,
         force: bool = False,
+        start_signals: Sequence[tuple[str, Any]] = (),
     ) -> AsyncRunHandle:
         """Start a run of ``workflow`` with ``args``; returns its handle.
 
@@ -224,10 +239,17 @@ class AsyncClient:
                     workflow_type=name,
                     queue=started.queue,
                     input_json=input_json,
-                    started_json=_serde.dumps(started.payload()),
+                    started_json=_serde.dumps(started.fields()),
                     fingerprint=fingerprint,
                     execution_timeout=timeout,
                     idempotency_key=idempotency_key,
+                    start_signals=[
+                        _serde.dumps(
+                            SignalReceived(name=n, payload=p, with_start=True).fields(),
+                            what=f"payload of signal {n}",
+                        )
+                        for n, p in start_signals
+                    ],
                 )
                 if id is None:  # a fresh random id cannot collide: one statement suffices
                     await insert()
@@ -271,6 +293,112 @@ class AsyncClient:
                 workflow_id=workflow_id,
                 run_id=latest["run_id"],
             )
+
+    # -- talking to runs ---------------------------------------------------------------------
+    async def _run_id(self, ref: str) -> str:
+        async with self.pool.connection() as conn:
+            row = await _store.get_run(conn, self.namespace, ref)
+        if row is None:
+            raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
+        return str(row["run_id"])
+
+    async def _queue(
+        self, ref: str, event: Any, *, dedupe_key: str | None, what: str
+    ) -> bool:
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            status = await _store.queue_event(
+                conn, run_id, event.type_name, _serde.dumps(event.fields(), what=what),
+                dedupe_key=dedupe_key,
+            )
+        if status == "not_running":
+            raise RunNotRunningError(f"run {ref} has ended; it cannot take a {what}")
+        return status == "queued"
+
+    async def signal(
+        self, ref: str, name: str, payload: Any = None, *, idempotency_key: str | None = None
+    ) -> bool:
+        """Send signal ``name`` with a JSON ``payload`` to a running run.
+
+        Signals are recorded once each, in the order they were sent. With an
+        ``idempotency_key``, repeats of the key are no-ops: returns False for them.
+        """
+        if not name or not isinstance(name, str):
+            raise UsageError("a signal needs a name")
+        event = SignalReceived(name=name, payload=payload, idempotency_key=idempotency_key)
+        key = None if idempotency_key is None else f"signal:{idempotency_key}"
+        return await self._queue(ref, event, dedupe_key=key, what="signal")
+
+    async def signal_with_start(
+        self,
+        workflow: WorkflowDefinition | str,
+        *args: Any,
+        id: str,
+        signal: str,
+        signal_payload: Any = None,
+        **start_options: Any,
+    ) -> AsyncRunHandle:
+        """Signal the running run of ``id``, or start one with the signal delivered before
+        its code first runs."""
+        if not signal:
+            raise UsageError("signal_with_start needs a signal name")
+        for _ in range(5):
+            try:
+                await self.signal(id, signal, signal_payload)
+                return AsyncRunHandle(self, id, await self._run_id(id))
+            except (RunNotFoundError, RunNotRunningError):
+                pass
+            try:
+                return await self.start(
+                    workflow, *args, id=id, start_signals=[(signal, signal_payload)],
+                    **start_options,
+                )
+            except WorkflowAlreadyStartedError as exc:
+                if exc.run_id is None:  # lost a race with another start: signal it
+                    continue
+                raise
+        raise WorkflowAlreadyStartedError(f"could not signal or start {id!r}", workflow_id=id)
+
+    async def cancel(self, ref: str, reason: str | None = None) -> bool:
+        """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
+        ``await``, may run compensations, and ends CANCELLED; running activities learn of
+        it at their next heartbeat. Returns False if cancellation was already requested."""
+        event = CancelRequested(reason=reason)
+        return await self._queue(ref, event, dedupe_key="cancel", what="cancel request")
+
+    async def terminate(self, ref: str, reason: str | None = None) -> None:
+        """End a run at once (TERMINATED): no workflow code runs, open tasks are dropped."""
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            ended = await _store.close_runs(
+                conn,
+                [run_id],
+                status="TERMINATED",
+                event_type="WorkflowTerminated",
+                payload_json=_serde.dumps({"reason": reason}),
+                error_json=_serde.dumps(
+                    {"type": "Terminated", "message": reason or "terminated on request"}
+                ),
+            )
+        if not ended:
+            raise RunNotRunningError(f"run {ref} has already ended")
+
+    async def pause(self, ref: str, reason: str | None = None) -> bool:
+        """Stop dispatching the run's workflow tasks until :meth:`resume` (activities that
+        are running finish). Returns False if it was already paused."""
+        return await self._set_paused(ref, True, reason)
+
+    async def resume(self, ref: str, reason: str | None = None) -> bool:
+        """Undo :meth:`pause`. Returns False if it was not paused."""
+        return await self._set_paused(ref, False, reason)
+
+    async def _set_paused(self, ref: str, paused: bool, reason: str | None) -> bool:
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            status = await _store.set_paused(conn, run_id, paused=paused, reason=reason)
+        if status == "not_running":
+            raise RunNotRunningError(f"run {ref} has ended")
+        return status == "done"
 
     # -- looking -----------------------------------------------------------------------------
     def handle(self, ref: str) -> AsyncRunHandle:
@@ -500,6 +628,29 @@ class Client:
     def result(self, ref: str, timeout: float | None = None, *, run_id: str | None = None) -> Any:
         return self._run(self.aio.result(ref, timeout, run_id=run_id))
 
+    def signal(self, ref: str, name: str, payload: Any = None, **kw: Any) -> bool:
+        """See :meth:`AsyncClient.signal`."""
+        return bool(self._run(self.aio.signal(ref, name, payload, **kw)))
+
+    def signal_with_start(
+        self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any
+    ) -> RunHandle:
+        """See :meth:`AsyncClient.signal_with_start`."""
+        handle = self._run(self.aio.signal_with_start(workflow, *args, **kw))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def cancel(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.cancel(ref, reason)))
+
+    def terminate(self, ref: str, reason: str | None = None) -> None:
+        self._run(self.aio.terminate(ref, reason))
+
+    def pause(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.pause(ref, reason)))
+
+    def resume(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.resume(ref, reason)))
+
     def close(self) -> None:
         try:
             self._run(self.aio.close(), timeout=10)
@@ -538,6 +689,22 @@ class RunHandle:
 
     def history(self) -> list[HistoryEvent]:
         return self.client.history(self.ref)
+
+    def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
+        """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
+        return self.client.signal(self.ref, name, payload, **kw)
+
+    def cancel(self, reason: str | None = None) -> bool:
+        return self.client.cancel(self.ref, reason)
+
+    def terminate(self, reason: str | None = None) -> None:
+        self.client.terminate(self.ref, reason)
+
+    def pause(self, reason: str | None = None) -> bool:
+        return self.client.pause(self.ref, reason)
+
+    def resume(self, reason: str | None = None) -> bool:
+        return self.client.resume(self.ref, reason)
 
     def __repr__(self) -> str:
         return f"<run {self.workflow_id} ({self.run_id})>"

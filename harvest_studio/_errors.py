@@ -59,6 +59,12 @@ class RunNotFoundError(HarvestError):
     code = "run_not_found"
 
 
+class RunNotRunningError(HarvestError):
+    """The operation needs a running run, and this one has ended."""
+
+    code = "run_not_running"
+
+
 class RunTimeoutError(HarvestError, TimeoutError):
     """Waiting for a run's result took longer than the caller allowed."""
 

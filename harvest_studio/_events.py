@@ -33,7 +33,7 @@ class Event:
     type_name: ClassVar[str] = ""
     role: ClassVar[str] = INFO
 
-    def payload(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -159,6 +159,58 @@ class MarkerRecorded(Event):
     details: Any = None
 
 
+@dataclass(frozen=True)
+class SignalReceived(Event):
+    """A signal, in the order it was received. ``with_start`` signals were sent together
+    with the start and are delivered before the workflow code first runs."""
+
+    type_name: ClassVar[str] = "SignalReceived"
+    role: ClassVar[str] = INBOUND
+    name: str
+    payload: Any = None
+    idempotency_key: str | None = None
+    with_start: bool = False
+
+
+@dataclass(frozen=True)
+class CancelRequested(Event):
+    """Someone asked the run to cancel; the workflow code sees ``asyncio.CancelledError``."""
+
+    type_name: ClassVar[str] = "CancelRequested"
+    role: ClassVar[str] = INBOUND
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowCancelled(Event):
+    type_name: ClassVar[str] = "WorkflowCancelled"
+    role: ClassVar[str] = COMMAND
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowTerminated(Event):
+    """Written by an operator's terminate: the run ended at once, no workflow code ran."""
+
+    type_name: ClassVar[str] = "WorkflowTerminated"
+    role: ClassVar[str] = INFO
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowPaused(Event):
+    type_name: ClassVar[str] = "WorkflowPaused"
+    role: ClassVar[str] = INFO
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowResumed(Event):
+    type_name: ClassVar[str] = "WorkflowResumed"
+    role: ClassVar[str] = INFO
+    reason: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -175,10 +227,24 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TimerFired,
         SideEffectRecorded,
         MarkerRecorded,
+        SignalReceived,
+        CancelRequested,
+        WorkflowCancelled,
+        WorkflowTerminated,
+        WorkflowPaused,
+        WorkflowResumed,
     )
 }
 
-TERMINAL_TYPES = frozenset({"WorkflowCompleted", "WorkflowFailed", "WorkflowTimedOut"})
+TERMINAL_TYPES = frozenset(
+    {
+        "WorkflowCompleted",
+        "WorkflowFailed",
+        "WorkflowTimedOut",
+        "WorkflowCancelled",
+        "WorkflowTerminated",
+    }
+)
 
 
 def decode(event_type: str, payload: dict[str, Any]) -> Event:
@@ -212,5 +278,5 @@ class HistoryEvent:
             "seq": self.seq,
             "at": self.at.isoformat(),
             "type": self.event.type_name,
-            "data": self.event.payload(),
+            "data": self.event.fields(),
         }

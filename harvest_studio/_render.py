@@ -414,7 +414,7 @@ def render_history(history: RunHistory | Sequence[HistoryEvent], *, width: int =
             fmt_clock(e.at),
             "+" + fmt_duration((e.at - origin).total_seconds()) if origin else "-",
             e.event_type,
-            summarize(e.event_type, e.event.payload()),
+            summarize(e.event_type, e.event.fields()),
         )
         for e in events
     ]

@@ -15,10 +15,13 @@ an exact trace: replay of the same code gives the same commands, and any other o
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import random
 import traceback
 import uuid
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from . import _serde
@@ -32,12 +35,15 @@ from ._events import (
     ActivityFailed,
     ActivityScheduled,
     ActivityTimedOut,
+    CancelRequested,
     Event,
     HistoryEvent,
     MarkerRecorded,
     SideEffectRecorded,
     TimerFired,
+    SignalReceived,
     TimerStarted,
+    WorkflowCancelled,
     WorkflowCompleted,
     WorkflowFailed,
     WorkflowStarted,
@@ -46,8 +52,12 @@ from ._events import (
 from ._loop import DeterministicLoop
 from ._workflow_context import WorkflowContext, WorkflowInfo
 
-# History written outside a workflow decision: the commands that answer it are not recorded.
-_UNDECIDED_TYPES = frozenset({WorkflowStarted.type_name})
+def _undecided(event: Event) -> bool:
+    """History written outside a workflow decision (the start, and signals sent with it):
+    the commands that answer it are not recorded yet."""
+    return isinstance(event, WorkflowStarted) or (
+        isinstance(event, SignalReceived) and event.with_start
+    )
 
 
 class _Diverged(BaseException):
@@ -70,7 +80,7 @@ def error_dict(exc: BaseException) -> dict[str, Any]:
 def _describe(event: Event | None) -> dict[str, Any] | None:
     if event is None:
         return None
-    data = event.payload()
+    data = event.fields()
     short: dict[str, Any] = {k: data[k] for k in ("activity_type", "name", "duration") if k in data}
     return {"type": event.type_name, **short}
 
@@ -105,6 +115,10 @@ class WorkflowInstance:
         self.evicted = False
         self.ctx = WorkflowContext(self)
         self._main: asyncio.Task[None] | None = None
+        self.cancel_requested = False
+        self.signal_buffer: dict[str, collections.deque[Any]] = {}
+        self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
+        self.signal_handlers: dict[str, Callable[[Any], None]] = {}
 
     # -- entry points used by the worker --------------------------------------------------
     @property
@@ -121,7 +135,7 @@ class WorkflowInstance:
         self.new = []
         self.events.extend(recorded)
         decisive = [e for e in recorded if role_of(e.event) != INFO]
-        self.accept_new = bool(decisive) and decisive[-1].event.type_name in _UNDECIDED_TYPES
+        self.accept_new = bool(decisive) and _undecided(decisive[-1].event)
         try:
             self._drive()
         finally:
@@ -143,7 +157,12 @@ class WorkflowInstance:
         return self.new
 
     def evict(self) -> None:
+        """Drop this instance: close its coroutines now (their ``finally`` blocks find
+        the instance evicted and stop) rather than leave them to the garbage collector."""
         self.evicted = True
+        for task in asyncio.all_tasks(self.loop):
+            with contextlib.suppress(BaseException):
+                task.get_coro().close()  # type: ignore[union-attr]
         self.loop.close()
 
     # -- driver ---------------------------------------------------------------------------
@@ -166,6 +185,11 @@ class WorkflowInstance:
                 self._diverge(record, None)
             self.pos += 1
             self._apply(record)
+            if isinstance(record.event, WorkflowStarted):
+                # signals sent with the start reach the code before it first runs
+                while self.pos < len(self.events) and _is_start_signal(self.events[self.pos]):
+                    self._apply(self.events[self.pos])
+                    self.pos += 1
             self.loop.run_until_quiescent()
             if self.divergence is not None:
                 return
@@ -213,15 +237,48 @@ class WorkflowInstance:
             )
         elif isinstance(event, TimerFired):
             self._resolve(record, event.started_seq).set_result(None)
+        elif isinstance(event, SignalReceived):
+            self._deliver_signal(event.name, event.payload)
+        elif isinstance(event, CancelRequested):
+            self.cancel_requested = True
+            if self._main is not None and not self._main.done():
+                self._main.cancel(event.reason)
         else:  # pragma: no cover - the closed event set has no other inbound type
             raise InstanceClosedError(f"cannot apply {event.type_name}")
 
     def _resolve(self, record: HistoryEvent, seq: int) -> asyncio.Future[Any]:
         future = self.pending.pop(seq, None)
-        if future is None or future.done():
+        if future is None:
             self._diverge_inbound(record, seq)
         assert future is not None
+        if future.cancelled():  # nobody waits any more (cancelled with its scope)
+            return self.loop.create_future()
         return future
+
+    def _deliver_signal(self, name: str, payload: Any) -> None:
+        handler = self.signal_handlers.get(name)
+        if handler is not None:
+            self._call_handler(handler, payload)
+            return
+        waiters = self.signal_waiters.get(name)
+        while waiters and waiters[0].done():
+            waiters.popleft()
+        if waiters:
+            waiters.popleft().set_result(payload)
+        else:
+            self.signal_buffer.setdefault(name, collections.deque()).append(payload)
+
+    def _call_handler(self, handler: Callable[[Any], None], payload: Any) -> None:
+        try:
+            handler(payload)
+        except _Diverged:
+            raise
+        except Exception as exc:
+            # a failing handler fails the run, like an exception in the workflow body
+            self.emit(WorkflowFailed(error=error_dict(exc)))
+            self.closed = True
+            if self._main is not None:
+                self._main.cancel()
 
     def _scheduled_activity(self, seq: int) -> str:
         event = self.events[seq - 1].event if 0 < seq <= len(self.events) else None
@@ -231,9 +288,20 @@ class WorkflowInstance:
         try:
             result = await self.definition.fn(self.ctx, *args)
             result = _serde.check(result, what="workflow result")
+        except asyncio.CancelledError as exc:
+            if self.closed:  # ended by a failing signal handler
+                return
+            if not self.cancel_requested:
+                self.emit(WorkflowFailed(error=error_dict(exc)))
+            else:
+                self.emit(WorkflowCancelled(reason=str(exc.args[0]) if exc.args else None))
         except Exception as exc:
+            if self.closed:
+                return
             self.emit(WorkflowFailed(error=error_dict(exc)))
         else:
+            if self.closed:
+                return
             self.emit(WorkflowCompleted(result=result))
         self.closed = True
 
@@ -307,6 +375,10 @@ class WorkflowInstance:
             actual=None,
         )
         raise _Diverged()
+
+
+def _is_start_signal(record: HistoryEvent) -> bool:
+    return isinstance(record.event, SignalReceived) and record.event.with_start
 
 
 def is_inbound(event: Event) -> bool:

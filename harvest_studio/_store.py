@@ -221,9 +221,10 @@ async def insert_run(
     fingerprint: str | None,
     execution_timeout: float | None,
     idempotency_key: str | None,
+    start_signals: Sequence[str] = (),
 ) -> None:
-    """Insert the run, its ``WorkflowStarted`` event and its first workflow task (one
-    statement, so in autocommit mode one round trip and one commit)."""
+    """Insert the run, its ``WorkflowStarted`` event (then any signals sent with the start)
+    and its first workflow task: one statement, so in autocommit mode one round trip."""
     await conn.execute(
         _INSERT_RUN_SQL,
         {
@@ -238,6 +239,8 @@ async def insert_run(
             "key": idempotency_key,
             "fingerprint": fingerprint,
             "channel": TASKS_CHANNEL,
+            "signals": list(start_signals),
+            "last_seq": 1 + len(start_signals),
         },
     )
 
@@ -247,13 +250,16 @@ WITH run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
         input, last_seq, deadline, idempotency_key, fingerprint)
     VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
-        'RUNNING', %(input)s::jsonb, 1, now() + make_interval(secs => %(timeout)s), %(key)s,
-        %(fingerprint)s)
+        'RUNNING', %(input)s::jsonb, %(last_seq)s, now() + make_interval(secs => %(timeout)s),
+        %(key)s, %(fingerprint)s)
     RETURNING run_id
 ),
 started AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
     SELECT run_id, 1, 'WorkflowStarted', now(), %(started)s::jsonb FROM run
+    UNION ALL
+    SELECT run_id, 1 + s.n, 'SignalReceived', now(), s.payload::jsonb
+    FROM run, unnest(%(signals)s::text[]) WITH ORDINALITY AS s(payload, n)
     RETURNING 1
 ),
 task AS (
@@ -296,7 +302,7 @@ FROM (
     FROM harvest.tasks p
     LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.visible_at <= now()
+      AND p.visible_at <= now() AND r.paused IS NOT TRUE
       AND ((p.kind = 'workflow' AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
                AND p.type_name = ANY(%(activities)s)))
@@ -540,6 +546,8 @@ advanced AS (
         blocked_count = 0
     FROM input i JOIN locked l USING (task_id)
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
+      -- an event that arrived during a final decision keeps the run open: decide again
+      AND (i.status IS NULL OR NOT l.dirty)
     RETURNING r.run_id, i.task_id, l.dirty, i.status IS NOT NULL AS closed
 ),
 appended AS (
@@ -933,15 +941,189 @@ async def heartbeat_activity(
     worker_id: str,
     attempt: int,
     details_json: str | None,
-) -> bool:
-    """Record heartbeat details and push the heartbeat deadline; False if the claim is lost."""
+) -> str:
+    """Record heartbeat details and push the heartbeat deadline.
+
+    Returns ``"ok"``, ``"lost"`` (the claim moved: stop) or ``"cancel"`` (the run was asked
+    to cancel: the activity should wind down).
+    """
     cur = await conn.execute(
-        "UPDATE harvest.tasks SET heartbeat_details = COALESCE(%s::jsonb, heartbeat_details),"
+        "UPDATE harvest.tasks t SET heartbeat_details = COALESCE(%s::jsonb, heartbeat_details),"
         " heartbeat_deadline = now() + make_interval(secs => heartbeat_timeout)"
-        " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
+        " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'"
+        " RETURNING (SELECT r.cancel_requested_at IS NOT NULL FROM harvest.runs r"
+        "            WHERE r.run_id = t.run_id)",
         (details_json, task_id, worker_id, attempt),
     )
-    return cur.rowcount == 1
+    row = await cur.fetchone()
+    if row is None:
+        return "lost"
+    return "cancel" if row[0] else "ok"
+
+
+# ---------------------------------------------------------------------------------------
+# events from outside: signals, cancel requests
+# ---------------------------------------------------------------------------------------
+_QUEUE_EVENT_SQL = """
+WITH run AS (
+    SELECT run_id, namespace, workflow_type, queue FROM harvest.runs
+    WHERE run_id = %(run_id)s AND status = 'RUNNING'
+    FOR NO KEY UPDATE
+),
+fresh AS (
+    INSERT INTO harvest.signal_keys (run_id, key)
+    SELECT run_id, %(key)s FROM run WHERE %(key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING run_id
+),
+queued AS (
+    INSERT INTO harvest.inbox (run_id, event_type, payload)
+    SELECT run_id, %(event_type)s, %(payload)s::jsonb FROM run
+    WHERE %(key)s::text IS NULL OR EXISTS (SELECT 1 FROM fresh)
+    RETURNING run_id
+),
+marked AS (
+    UPDATE harvest.runs r SET cancel_requested_at = COALESCE(r.cancel_requested_at, now())
+    FROM queued q WHERE r.run_id = q.run_id AND %(event_type)s = 'CancelRequested'
+    RETURNING 1
+),
+woken AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT run.namespace, 'workflow', run.run_id, run.workflow_type, run.queue, 'PENDING'
+    FROM run JOIN queued USING (run_id)
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING queue
+),
+notified AS (SELECT pg_notify(%(channel)s, queue) FROM woken)
+SELECT (SELECT count(*) FROM run) AS running, (SELECT count(*) FROM queued) AS queued,
+       (SELECT count(*) FROM notified) AS notified, (SELECT count(*) FROM marked) AS marked
+"""
+
+
+async def queue_event(
+    conn: AsyncConnection[Any],
+    run_id: str,
+    event_type: str,
+    payload_json: str,
+    *,
+    dedupe_key: str | None = None,
+) -> str:
+    """Put an event in a running run's inbox and wake it, atomically.
+
+    Returns ``"queued"``, ``"duplicate"`` (``dedupe_key`` was used before on this run) or
+    ``"not_running"``. The run row is locked first, so an event is either queued before the
+    run's final decision (which then sees it) or refused because the run has ended.
+    """
+    for attempt in range(5):
+        try:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(
+                _QUEUE_EVENT_SQL,
+                {
+                    "run_id": run_id,
+                    "event_type": event_type,
+                    "payload": payload_json,
+                    "key": dedupe_key,
+                    "channel": TASKS_CHANNEL,
+                },
+            )
+            row = await cur.fetchone()
+            break
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 4:
+                raise
+    assert row is not None
+    if not row["running"]:
+        return "not_running"
+    return "queued" if row["queued"] else "duplicate"
+
+
+async def close_runs(
+    conn: AsyncConnection[Any],
+    run_ids: Sequence[str],
+    *,
+    status: str,
+    event_type: str,
+    payload_sql: str = "'{}'::jsonb",
+    payload_json: str | None = None,
+    error_json: str | None,
+    only_past_deadline: bool = False,
+) -> list[tuple[str, int]]:
+    """End runs from outside their code (terminate, execution timeout).
+
+    Locks the runs' tasks before the run rows, in the same order a decision does, so an
+    in-flight decision either commits first (and is kept) or finds its task gone.
+    ``payload_sql`` is a fixed SQL expression over ``r`` (the run row) for the event payload.
+    Returns (run_id, seq of the closing event) for each run actually closed.
+    """
+    if not run_ids:
+        return []
+    async with conn.transaction():
+        await conn.execute(
+            "DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[]) AND kind <> 'query'",
+            (list(run_ids),),
+        )
+        deadline_clause = "AND deadline <= now()" if only_past_deadline else ""
+        cur = await conn.execute(
+            sql.SQL(
+                "UPDATE harvest.runs r SET status = %s, closed_at = now(),"
+                " last_seq = last_seq + 1, error = %s::jsonb"
+                " WHERE run_id = ANY(%s::uuid[]) AND status = 'RUNNING' {deadline}"
+                " RETURNING run_id::text, last_seq, COALESCE(%s::jsonb, {payload})::text"
+            ).format(deadline=sql.SQL(deadline_clause), payload=sql.SQL(payload_sql)),
+            (status, error_json, list(run_ids), payload_json),
+        )
+        ended = await cur.fetchall()
+        if not ended:
+            return []
+        ids = [r[0] for r in ended]
+        await conn.execute(
+            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
+            " SELECT r, s, %s, now(), p::jsonb FROM unnest(%s::uuid[], %s::int[], %s::text[])"
+            " AS u(r, s, p)",
+            (event_type, ids, [r[1] for r in ended], [r[2] for r in ended]),
+        )
+        await conn.execute("DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (ids,))
+        await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%s::uuid[])", (ids,))
+        for run_id in ids:
+            await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
+    return [(r[0], int(r[1])) for r in ended]
+
+
+async def set_paused(
+    conn: AsyncConnection[Any], run_id: str, *, paused: bool, reason: str | None
+) -> str:
+    """Pause or resume a running run. Returns ``"done"``, ``"unchanged"`` or ``"not_running"``.
+
+    A paused run's workflow tasks are not claimed; activities already running finish.
+    """
+    event_type = "WorkflowPaused" if paused else "WorkflowResumed"
+    async with conn.transaction():
+        cur = await conn.execute(
+            "SELECT paused FROM harvest.runs WHERE run_id = %s AND status = 'RUNNING'"
+            " FOR NO KEY UPDATE",
+            (run_id,),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return "not_running"
+        if row[0] == paused:
+            return "unchanged"
+        cur = await conn.execute(
+            "UPDATE harvest.runs SET paused = %s, last_seq = last_seq + 1 WHERE run_id = %s"
+            " RETURNING last_seq",
+            (paused, run_id),
+        )
+        seq_row = await cur.fetchone()
+        assert seq_row is not None
+        await conn.execute(
+            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
+            " VALUES (%s, %s, %s, now(), jsonb_build_object('reason', %s::text))",
+            (run_id, seq_row[0], event_type, reason),
+        )
+        if not paused:
+            await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
+    return "done"
 
 
 # ---------------------------------------------------------------------------------------
@@ -1070,45 +1252,24 @@ async def lock_timed_out_activities(conn: AsyncConnection[Any], limit: int = 200
 
 
 async def time_out_runs(conn: AsyncConnection[Any], limit: int = 100) -> list[str]:
-    """End runs past their execution timeout with ``WorkflowTimedOut``.
-
-    Locks tasks before the run row, in the same order a workflow decision does.
-    """
-    async with conn.transaction():
-        cur = await conn.execute(
-            "SELECT run_id FROM harvest.runs WHERE status = 'RUNNING' AND deadline <= now()"
-            " ORDER BY deadline LIMIT %s",
-            (limit,),
-        )
-        due = [r[0] for r in await cur.fetchall()]
-        if not due:
-            return []
-        await conn.execute("DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[])", (due,))
-        cur = await conn.execute(
-            "UPDATE harvest.runs SET status = 'TIMED_OUT', closed_at = now(),"
-            " last_seq = last_seq + 1,"
-            " error = jsonb_build_object('type', 'WorkflowTimedOut',"
-            "   'message', 'run exceeded its execution timeout')"
-            " WHERE run_id = ANY(%s::uuid[]) AND status = 'RUNNING' AND deadline <= now()"
-            " RETURNING run_id::text, last_seq,"
-            "   EXTRACT(EPOCH FROM (deadline - created_at))::float8",
-            (due,),
-        )
-        ended = await cur.fetchall()
-        if not ended:
-            return []
-        ids = [r[0] for r in ended]
-        await conn.execute(
-            "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-            " SELECT r, s, 'WorkflowTimedOut', now(), jsonb_build_object('timeout', t)"
-            " FROM unnest(%s::uuid[], %s::int[], %s::float8[]) AS u(r, s, t)",
-            (ids, [r[1] for r in ended], [r[2] for r in ended]),
-        )
-        await conn.execute("DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (ids,))
-        await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%s::uuid[])", (ids,))
-        for run_id in ids:
-            await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
-    return ids
+    """End runs past their execution timeout with ``WorkflowTimedOut``."""
+    cur = await conn.execute(
+        "SELECT run_id::text FROM harvest.runs WHERE status = 'RUNNING' AND deadline <= now()"
+        " ORDER BY deadline LIMIT %s",
+        (limit,),
+    )
+    due = [r[0] for r in await cur.fetchall()]
+    ended = await close_runs(
+        conn,
+        due,
+        status="TIMED_OUT",
+        event_type="WorkflowTimedOut",
+        payload_sql="jsonb_build_object('timeout',"
+        " EXTRACT(EPOCH FROM (r.deadline - r.created_at))::float8)",
+        error_json='{"type": "WorkflowTimedOut", "message": "run exceeded its execution timeout"}',
+        only_past_deadline=True,
+    )
+    return [run_id for run_id, _ in ended]
 
 
 # ---------------------------------------------------------------------------------------
@@ -1117,7 +1278,7 @@ async def time_out_runs(conn: AsyncConnection[Any], limit: int = 100) -> list[st
 _RUN_COLUMNS = """
     run_id::text AS run_id, namespace, workflow_id, workflow_type, queue, status, input, result,
     error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
-    blocked_count
+    blocked_count, paused, cancel_requested_at
 """
 
 

@@ -46,6 +46,7 @@ from ._events import (
     Event,
     HistoryEvent,
     TimerStarted,
+    WorkflowCancelled,
     WorkflowCompleted,
     WorkflowFailed,
     decode,
@@ -511,7 +512,7 @@ class Worker:
         for record in new:
             event = record.event
             decision.events.append(
-                (record.seq, event.type_name, record.at, _serde.dumps(event.payload()))
+                (record.seq, event.type_name, record.at, _serde.dumps(event.fields()))
             )
             if isinstance(event, ActivityScheduled):
                 eager = (
@@ -540,6 +541,11 @@ class Worker:
             elif isinstance(event, WorkflowFailed):
                 decision.close_status = "FAILED"
                 decision.error_json = _serde.dumps(event.error)
+            elif isinstance(event, WorkflowCancelled):
+                decision.close_status = "CANCELLED"
+                decision.error_json = _serde.dumps(
+                    {"type": "Cancelled", "message": event.reason or "cancelled on request"}
+                )
         return decision
 
     async def _full_history(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -684,7 +690,7 @@ class Worker:
             worker_id=self.worker_id,
             attempt=int(row["attempt"]),
             final=final,
-            events=[(e.type_name, _serde.dumps(e.payload())) for e in events],
+            events=[(e.type_name, _serde.dumps(e.fields())) for e in events],
         )
 
     async def _outcome_loop(self) -> None:
@@ -731,7 +737,7 @@ class Worker:
                     continue
                 try:
                     async with self._pool.connection() as conn:
-                        alive = await _store.heartbeat_activity(
+                        state = await _store.heartbeat_activity(
                             conn,
                             task_id=task_id,
                             worker_id=self.worker_id,
@@ -741,8 +747,10 @@ class Worker:
                 except psycopg.Error as exc:
                     log.warning("heartbeat failed: %s", exc)
                     continue
-                if not alive:
-                    ctx.cancel("the task was reclaimed or timed out")
+                if state == "lost":
+                    ctx.cancel("the attempt is no longer current (reclaimed, timed out, or its run ended)")
+                elif state == "cancel":
+                    ctx.cancel("the workflow was asked to cancel")
 
     async def _lease_loop(self) -> None:
         while True:
@@ -821,7 +829,7 @@ class Worker:
                         attempt=int(row["attempt"]),
                         final=delay is None,
                         delay=delay or 0.0,
-                        events=[(event.type_name, _serde.dumps(event.payload()))],
+                        events=[(event.type_name, _serde.dumps(event.fields()))],
                         last_error_json=_serde.dumps(
                             {"type": "TimeoutError", "message": f"{kind} timeout"}
                         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -141,6 +142,46 @@ class WorkflowContext:
     def record_marker(self, name: str, details: Any = None) -> None:
         """Write a named marker into history (shown in tools; checked on replay)."""
         self._instance.emit(MarkerRecorded(name=name, details=_serde.check(details)))
+
+    # -- signals and cancellation ---------------------------------------------------------
+    async def wait_signal(self, name: str, *, timeout: Duration | None = None) -> Any:
+        """Wait for the next signal called ``name`` and return its payload.
+
+        With ``timeout`` (a durable timer), returns ``None`` if no signal came in time.
+        Signals that arrived earlier are buffered, so none is missed.
+        """
+        inst = self._instance
+        buffered = inst.signal_buffer.get(name)
+        if buffered:
+            return buffered.popleft()
+        waiter: asyncio.Future[Any] = inst.loop.create_future()
+        inst.signal_waiters.setdefault(name, collections.deque()).append(waiter)
+        if timeout is None:
+            return await waiter
+        index, value = await self.wait_first(waiter, self.sleep(timeout))
+        if index == 1:
+            waiter.cancel()
+            return None
+        return value
+
+    def signals(self, name: str) -> list[Any]:
+        """Take every buffered signal called ``name`` without waiting (oldest first)."""
+        buffered = self._instance.signal_buffer.pop(name, None)
+        return list(buffered or [])
+
+    def set_signal_handler(self, name: str, handler: Callable[[Any], None]) -> None:
+        """Call ``handler(payload)`` for every signal called ``name``, in history order,
+        starting with any already buffered. Handlers must be quick and deterministic."""
+        inst = self._instance
+        inst.signal_handlers[name] = handler
+        for payload in self.signals(name):
+            handler(payload)
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        """True once a cancel request reached the run (the code also sees
+        ``asyncio.CancelledError`` at its current ``await``)."""
+        return self._instance.cancel_requested
 
     # -- composition ------------------------------------------------------------------------
     @staticmethod

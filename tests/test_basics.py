@@ -68,7 +68,7 @@ def test_every_event_type_round_trips() -> None:
     for name, cls in _events.EVENT_TYPES.items():
         assert cls.type_name == name
     event = _events.ActivityFailed(2, 1, {"type": "E"}, retrying=True, next_attempt_in=1.5)
-    again = _events.decode("ActivityFailed", {**event.payload(), "future_field": 1})
+    again = _events.decode("ActivityFailed", {**event.fields(), "future_field": 1})
     assert again == event
 
 

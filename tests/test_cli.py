@@ -19,7 +19,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio import _cli
+from harvest_studio import _cli, _store
 
 from .apps import cli_app
 from .conftest import _admin, sql
@@ -94,12 +94,15 @@ def test_db_status_then_migrate_on_empty_database(
 ) -> None:
     assert _cli.main(["db", "status", "--database-url", empty_db_url]) == 0
     out = capsys.readouterr().out
-    assert "1 migration(s) pending" in out and "PENDING" in out
+    pending = len(_store.available_migrations())
+    assert f"{pending} migration(s) pending" in out and "PENDING" in out
 
     assert _cli.main(["--json", "--database-url", empty_db_url, "db", "migrate"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["up_to_date"] is True
-    assert [m["name"] for m in report["migrated_now"]] == ["core"]
+    assert [m["name"] for m in report["migrated_now"]] == [
+        m.name for m in _store.available_migrations()
+    ]
 
     assert _cli.main(["db", "status", "--database-url", empty_db_url, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)

@@ -12,6 +12,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
+from harvest_studio import _store
 from harvest_studio import _commands as commands
 
 from .apps import cli_app
@@ -83,12 +84,13 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
 def test_db_status_and_migrate(empty_db_url: str) -> None:
     before = asyncio.run(commands.db_status(empty_db_url))
     assert not before.up_to_date and before.applied == []
-    assert [m["name"] for m in before.pending] == ["core"]
+    known = [{"version": m.version, "name": m.name} for m in _store.available_migrations()]
+    assert before.pending == known
     assert "@" in before.url and "password" not in before.url
 
     after = asyncio.run(commands.db_migrate(empty_db_url))
     assert after.up_to_date
-    assert after.migrated_now == [{"version": 1, "name": "core"}]
+    assert after.migrated_now == known
     assert after.to_json()["applied"][0]["version"] == 1
     assert asyncio.run(commands.db_status(empty_db_url)).up_to_date
 

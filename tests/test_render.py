@@ -204,7 +204,7 @@ EVENTS: list[tuple[Event, str]] = [
 
 @pytest.mark.parametrize(("event", "summary"), EVENTS, ids=[e.type_name for e, _ in EVENTS])
 def test_summarize_each_event_type(event: Event, summary: str) -> None:
-    assert render.summarize(event.type_name, event.payload()).startswith(summary)
+    assert render.summarize(event.type_name, event.fields()).startswith(summary)
 
 
 def test_summarize_unknown_type_falls_back_to_json() -> None:

@@ -129,14 +129,14 @@ def test_final_failure_raises_activity_error_in_code() -> None:
     inst.replay([started(3)])
     new = inst.advance([(ActivityFailed(2, 3, {"type": "KeyError", "message": "k"}), T0)])
     assert new[-1].event_type == "WorkflowFailed"
-    assert "ActivityError" in new[-1].event.payload()["error"]["type"]
+    assert "ActivityError" in new[-1].event.fields()["error"]["type"]
 
 
 def test_loop_timers_are_refused() -> None:
     inst = WorkflowInstance(uses_asyncio_sleep, run_id())
     new = inst.replay([started()])
     assert new[-1].event_type == "WorkflowFailed"
-    assert "ctx.sleep" in new[-1].event.payload()["error"]["message"]
+    assert "ctx.sleep" in new[-1].event.fields()["error"]["message"]
 
 
 def test_random_and_uuid_depend_only_on_run_id() -> None:

@@ -187,7 +187,7 @@ def event_types(run: hs.RunHandle) -> list[str]:
 
 
 def events_of(run: hs.RunHandle, type_name: str) -> list[dict[str, Any]]:
-    return [e.event.payload() for e in run.history() if e.event_type == type_name]
+    return [e.event.fields() for e in run.history() if e.event_type == type_name]
 
 
 # --------------------------------------------------------------------------- tests
