@@ -20,8 +20,8 @@ import contextlib
 import random
 import traceback
 import uuid
-from datetime import datetime
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from . import _serde
@@ -40,8 +40,8 @@ from ._events import (
     HistoryEvent,
     MarkerRecorded,
     SideEffectRecorded,
-    TimerFired,
     SignalReceived,
+    TimerFired,
     TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
@@ -51,6 +51,7 @@ from ._events import (
 )
 from ._loop import DeterministicLoop
 from ._workflow_context import WorkflowContext, WorkflowInfo
+
 
 def _undecided(event: Event) -> bool:
     """History written outside a workflow decision (the start, and signals sent with it):

@@ -12,8 +12,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio import _store
 from harvest_studio import _commands as commands
+from harvest_studio import _store
 
 from .apps import cli_app
 from .conftest import _admin, sql
