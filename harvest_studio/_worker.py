@@ -748,7 +748,9 @@ class Worker:
                     log.warning("heartbeat failed: %s", exc)
                     continue
                 if state == "lost":
-                    ctx.cancel("the attempt is no longer current (reclaimed, timed out, or its run ended)")
+                    ctx.cancel(
+                        "the attempt is no longer current (reclaimed, timed out, or run ended)"
+                    )
                 elif state == "cancel":
                     ctx.cancel("the workflow was asked to cancel")
 
