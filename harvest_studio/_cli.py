@@ -27,6 +27,7 @@ from ._durations import to_seconds
 from ._errors import HarvestError, UnknownWorkflowError, UsageError
 from ._render import (
     dumps,
+    render_action,
     render_db_status,
     render_history,
     render_result,
@@ -113,20 +114,36 @@ def _cmd_start(args: argparse.Namespace) -> int:
         to_seconds(args.execution_timeout)
     if args.timeout is not None and not args.wait:
         raise CommandLineError("start: --timeout only makes sense with --wait")
+    if args.signal_payload is not None and args.signal is None:
+        raise CommandLineError("start: --signal-payload only makes sense with --signal")
+    if args.signal is not None and not args.id:
+        raise CommandLineError(
+            "start: --signal needs --id (it signals the open run of that id, else starts one)"
+        )
+    signal_payload = _commands.parse_payload(args.signal_payload)
+    if args.signal is not None:
+        _commands.check_signal(args.signal, signal_payload)
+    options: dict[str, Any] = {
+        "id_reuse_policy": args.id_reuse_policy,
+        "idempotency_key": args.idempotency_key,
+        "execution_timeout": args.execution_timeout,
+        "queue": args.queue,
+        "force": args.force,
+    }
 
     async def launch(client: AsyncClient) -> _commands.StartedRun:
         try:
-            return await _commands.start(
-                client,
-                args.workflow,
-                values,
-                id=args.id,
-                id_reuse_policy=args.id_reuse_policy,
-                idempotency_key=args.idempotency_key,
-                execution_timeout=args.execution_timeout,
-                queue=args.queue,
-                force=args.force,
-            )
+            if args.signal is not None:
+                return await _commands.signal_with_start(
+                    client,
+                    args.workflow,
+                    values,
+                    id=args.id,
+                    signal=args.signal,
+                    signal_payload=signal_payload,
+                    **options,
+                )
+            return await _commands.start(client, args.workflow, values, id=args.id, **options)
         except UnknownWorkflowError as exc:  # say it the command line's way
             raise UnknownWorkflowError(f"{exc} (--force)") from None
 
@@ -189,6 +206,36 @@ def _cmd_history(args: argparse.Namespace) -> int:
         )
     )
     _emit(args, events, render_history)
+    return EXIT_OK
+
+
+def _cmd_signal(args: argparse.Namespace) -> int:
+    payload = _commands.parse_payload(args.payload)  # before the database is touched
+    _commands.check_signal(args.name, payload, args.idempotency_key)
+    action = asyncio.run(
+        _with_client(
+            args,
+            lambda c: _commands.signal(
+                c, args.ref, args.name, payload, idempotency_key=args.idempotency_key
+            ),
+        )
+    )
+    _emit(args, action, render_action)
+    return EXIT_OK
+
+
+_RUN_ACTIONS: dict[str, Callable[..., Awaitable[_commands.RunAction]]] = {
+    "cancel": _commands.cancel,
+    "terminate": _commands.terminate,
+    "pause": _commands.pause,
+    "resume": _commands.resume,
+}
+
+
+def _cmd_run_action(args: argparse.Namespace) -> int:
+    act = _RUN_ACTIONS[args.command]
+    action = asyncio.run(_with_client(args, lambda c: act(c, args.ref, args.reason)))
+    _emit(args, action, render_action)
     return EXIT_OK
 
 
@@ -365,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
     p.add_argument("--timeout", type=_seconds, metavar="DURATION",
                    help="with --wait: give up waiting after this long (exit 1)")
+    p.add_argument("--signal", metavar="NAME",
+                   help="signal-with-start (needs --id): signal the open run of the id, "
+                        "else start one with this signal delivered first")
+    p.add_argument("--signal-payload", metavar="JSON", help="with --signal: its JSON payload")
 
     p = command("result", "wait for a run to end and print its result", _cmd_result)
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
@@ -373,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", "list runs, newest first", _cmd_list)
     p.add_argument("--type", help="workflow type")
     p.add_argument("--status", action="append",
-                   help="RUNNING, COMPLETED, FAILED, TIMED_OUT (repeatable or comma-separated)")
+                   help=f"{', '.join(_commands.RUN_STATUSES)} (any case; repeatable or "
+                        "comma-separated)")
     p.add_argument("--since", metavar="TIME", help="started at/after: ISO-8601 or an age (2h)")
     p.add_argument("--until", metavar="TIME", help="started before: ISO-8601 or an age")
     p.add_argument("--workflow-id", help="runs of this workflow id")
@@ -388,6 +440,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
     p.add_argument("--after-seq", type=_nonnegative_int, default=0, metavar="N")
     p.add_argument("--limit", type=_positive_int, metavar="N")
+
+    p = command("signal", "send a signal to a running run", _cmd_signal)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="signal name")
+    p.add_argument("payload", nargs="?", metavar="PAYLOAD_JSON",
+                   help="one JSON value (default: null)")
+    p.add_argument("--idempotency-key", metavar="K",
+                   help="a repeated key is ignored (exit 0, says duplicate)")
+
+    for name, help in (
+        ("cancel", "ask a running run to cancel (its code may compensate; ends CANCELLED)"),
+        ("terminate", "end a running run at once (no code runs; ends TERMINATED)"),
+        ("pause", "hold a running run's workflow tasks until `harvest resume`"),
+        ("resume", "let a paused run continue"),
+    ):
+        p = command(name, help, _cmd_run_action)
+        p.add_argument("ref", metavar="REF", help="run id or workflow id")
+        p.add_argument("--reason", help="recorded in the run's history")
 
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser

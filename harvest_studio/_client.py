@@ -18,9 +18,12 @@ from ._database import database_url, ensure_migrated
 from ._definitions import DEFAULT_QUEUE, WorkflowDefinition
 from ._durations import Duration, optional_seconds
 from ._errors import (
+    QueryError,
+    QueryTimeoutError,
     RunNotFoundError,
     RunNotRunningError,
     RunTimeoutError,
+    UnknownQueryError,
     UnknownWorkflowError,
     UsageError,
     WorkflowAlreadyStartedError,
@@ -359,6 +362,55 @@ class AsyncClient:
                 raise
         raise WorkflowAlreadyStartedError(f"could not signal or start {id!r}", workflow_id=id)
 
+    async def query(self, ref: str, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """Ask a run (running or ended) a question its code answers with a query handler.
+
+        A worker serving the workflow type replays the run's history and calls the handler;
+        nothing is written to history. Raises :class:`UnknownQueryError`,
+        :class:`QueryError` or :class:`QueryTimeoutError`.
+        """
+        if not name:
+            raise UsageError("a query needs a name")
+        args_json = _serde.dumps(list(args), what="query arguments")
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            query_id = await _store.submit_query(conn, run_id, name, args_json)
+        if query_id is None:
+            raise RunNotFoundError(f"no run {ref!r}")
+        key = f"q:{query_id}"
+        event = asyncio.Event()
+        self._waiters.setdefault(key, []).append(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            await self._ensure_listener()
+            while True:
+                async with self.pool.connection() as conn:
+                    row = await _store.get_query(conn, query_id)
+                if row is not None and row["status"] != "PENDING":
+                    break
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise QueryTimeoutError(
+                        f"no worker answered query {name!r} on run {ref} within {timeout}s"
+                    )
+                try:
+                    await asyncio.wait_for(event.wait(), min(remaining, 0.5))
+                except TimeoutError:
+                    pass
+                event.clear()
+        finally:
+            self._waiters.pop(key, None)
+            async with self.pool.connection() as conn:
+                await _store.forget_query(conn, query_id)
+        assert row is not None
+        if row["status"] == "ANSWERED":
+            return row["result"]
+        error = row["error"] or {}
+        if error.get("code") == "unknown_query":
+            raise UnknownQueryError(str(error.get("message")))
+        raise QueryError(f"{error.get('type', error.get('code'))}: {error.get('message')}")
+
     async def cancel(self, ref: str, reason: str | None = None) -> bool:
         """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
         ``await``, may run compensations, and ends CANCELLED; running activities learn of
@@ -508,6 +560,7 @@ class AsyncClient:
                 conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {_store.RUNS_CHANNEL}")
+                    await conn.execute(f"LISTEN {_store.QUERIES_CHANNEL}")
                     ready.set()
                     for events in self._waiters.values():
                         for e in events:
@@ -639,6 +692,10 @@ class Client:
         handle = self._run(self.aio.signal_with_start(workflow, *args, **kw))
         return RunHandle(self, handle.workflow_id, handle.run_id)
 
+    def query(self, ref: str, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """See :meth:`AsyncClient.query`."""
+        return self._run(self.aio.query(ref, name, *args, timeout=timeout))
+
     def cancel(self, ref: str, reason: str | None = None) -> bool:
         return bool(self._run(self.aio.cancel(ref, reason)))
 
@@ -693,6 +750,10 @@ class RunHandle:
     def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
         """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
         return self.client.signal(self.ref, name, payload, **kw)
+
+    def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
+        return self.client.query(self.ref, name, *args, timeout=timeout)
 
     def cancel(self, reason: str | None = None) -> bool:
         return self.client.cancel(self.ref, reason)

@@ -25,7 +25,12 @@ from ._client import TERMINAL_STATUSES, AsyncClient, RunInfo, RunPage
 from ._database import describe_url, ensure_migrated, migration_status
 from ._definitions import ActivityDefinition, WorkflowDefinition
 from ._durations import Duration, to_seconds
-from ._errors import DurationError, UsageError, WorkflowFailedError
+from ._errors import (
+    DurationError,
+    RunNotFoundError,
+    UsageError,
+    WorkflowFailedError,
+)
 from ._events import HistoryEvent
 
 RUN_STATUSES = ("RUNNING", *TERMINAL_STATUSES)
@@ -71,21 +76,68 @@ class DbStatus:
 
 @dataclass(frozen=True)
 class StartedRun:
-    """What ``start`` did: the ids to follow the run by."""
+    """What ``start`` (or ``signal_with_start``) did: the ids to follow the run by.
+
+    For a signal-with-start, ``signal`` names the signal and ``started`` says whether a new
+    run was started (False: the open run of the id was only signalled).
+    """
 
     workflow_id: str
     run_id: str
     workflow_type: str
     namespace: str
+    signal: str | None = None
+    started: bool = True
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "workflow_id": self.workflow_id,
             "run_id": self.run_id,
             "workflow_type": self.workflow_type,
             "namespace": self.namespace,
             "status": "RUNNING",
         }
+        if self.signal is not None:
+            data["signal"] = self.signal
+            data["started"] = self.started
+        return data
+
+
+@dataclass(frozen=True)
+class RunAction:
+    """What ``signal``, ``cancel``, ``terminate``, ``pause`` or ``resume`` did to one run.
+
+    ``changed`` is False for a no-op: a duplicate signal idempotency key, a cancel already
+    requested, pausing a paused run, resuming a run that is not paused. ``paused`` is
+    whether the run is paused after the action (a paused run sees signals and cancel
+    requests only once resumed).
+    """
+
+    action: str
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    changed: bool
+    reason: str | None = None
+    signal: str | None = None
+    idempotency_key: str | None = None
+    paused: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "action": self.action,
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "changed": self.changed,
+        }
+        if self.action == "signal":
+            data["signal"] = self.signal
+            data["idempotency_key"] = self.idempotency_key
+        else:
+            data["reason"] = self.reason
+        data["paused"] = self.paused
+        return data
 
 
 @dataclass(frozen=True)
@@ -160,6 +212,11 @@ class App:
 def parse_json_args(texts: Sequence[str]) -> list[Any]:
     """Parse each text as one JSON value (``'42'``, ``'"ada"'``, ``'{"a": 1}'``)."""
     return [_serde.loads_arg(t, what=f"argument {i} ({t!r})") for i, t in enumerate(texts, 1)]
+
+
+def parse_payload(text: str | None, *, what: str = "signal payload") -> Any:
+    """One JSON value from the command line; ``None`` (no text given) stays ``None``."""
+    return None if text is None else _serde.loads_arg(text, what=f"{what} ({text!r})")
 
 
 def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetime:
@@ -259,6 +316,58 @@ async def start(
     return StartedRun(handle.workflow_id, handle.run_id, workflow, client.namespace)
 
 
+async def signal_with_start(
+    client: AsyncClient,
+    workflow: str,
+    args: Sequence[Any] = (),
+    *,
+    id: str,
+    signal: str,
+    signal_payload: Any = None,
+    id_reuse_policy: str = "allow_duplicate",
+    idempotency_key: str | None = None,
+    execution_timeout: Duration | None = None,
+    queue: str | None = None,
+    force: bool = False,
+) -> StartedRun:
+    """Signal the open run of workflow id ``id``, or start ``workflow`` with ``args`` and the
+    signal delivered before its code first runs.
+
+    ``started`` in the result says which happened (judged against the run that was open
+    just before the call). Input is checked before anything is written, as for ``start``.
+    """
+    if not workflow:
+        raise UsageError("a workflow name is required")
+    if not id:
+        raise UsageError("signal-with-start needs a workflow id")
+    check_signal(signal, signal_payload)
+    try:
+        before = await client.describe(id)
+    except RunNotFoundError:
+        before = None
+    open_run = before.run_id if before is not None and before.status == "RUNNING" else None
+    handle = await client.signal_with_start(
+        workflow,
+        *args,
+        id=id,
+        signal=signal,
+        signal_payload=signal_payload,
+        id_reuse_policy=id_reuse_policy,
+        idempotency_key=idempotency_key,
+        execution_timeout=execution_timeout,
+        queue=queue,
+        force=force,
+    )
+    assert handle.run_id is not None
+    started = handle.run_id != open_run
+    workflow_type = workflow
+    if not started and before is not None:
+        workflow_type = before.workflow_type
+    return StartedRun(
+        handle.workflow_id, handle.run_id, workflow_type, client.namespace, signal, started
+    )
+
+
 async def list_runs(
     client: AsyncClient,
     *,
@@ -330,6 +439,82 @@ async def result(client: AsyncClient, ref: str, timeout: float | None = None) ->
             info.workflow_id, info.run_id, info.workflow_type, exc.status, error=exc.error
         )
     return RunResult(info.workflow_id, info.run_id, info.workflow_type, "COMPLETED", value)
+
+
+# ---------------------------------------------------------------------------------------
+# talking to running runs
+# ---------------------------------------------------------------------------------------
+def check_signal(name: str, payload: Any = None, idempotency_key: str | None = None) -> None:
+    """Raise :class:`~harvest_studio.UsageError` (or ``PayloadError``) for a signal that
+    cannot be sent: no name, an empty idempotency key, a payload that is not JSON."""
+    if not name or not isinstance(name, str):
+        raise UsageError("a signal needs a name")
+    if idempotency_key is not None and not idempotency_key:
+        raise UsageError("an idempotency key must not be empty")
+    _serde.dumps(payload, what=f"payload of signal {name}")
+
+
+async def signal(
+    client: AsyncClient,
+    ref: str,
+    name: str,
+    payload: Any = None,
+    idempotency_key: str | None = None,
+) -> RunAction:
+    """Send signal ``name`` with a JSON ``payload`` to a running run.
+
+    A repeated ``idempotency_key`` is a no-op (``changed`` False). Raises
+    :class:`~harvest_studio.RunNotFoundError`, :class:`~harvest_studio.RunNotRunningError`
+    (the run has ended) or, before anything is written, :class:`~harvest_studio.PayloadError`.
+    """
+    check_signal(name, payload, idempotency_key)
+    info = await client.describe(ref)
+    sent = await client.signal(info.run_id, name, payload, idempotency_key=idempotency_key)
+    return RunAction(
+        "signal", info.run_id, info.workflow_id, info.workflow_type, sent,
+        signal=name, idempotency_key=idempotency_key, paused=info.paused,
+    )
+
+
+async def cancel(client: AsyncClient, ref: str, reason: str | None = None) -> RunAction:
+    """Ask a running run to cancel: its code sees ``asyncio.CancelledError``, may compensate,
+    and the run ends CANCELLED. ``changed`` is False if cancellation was already requested."""
+    info = await client.describe(ref)
+    asked = await client.cancel(info.run_id, reason)
+    return RunAction(
+        "cancel", info.run_id, info.workflow_id, info.workflow_type, asked,
+        reason=reason, paused=info.paused,
+    )
+
+
+async def terminate(client: AsyncClient, ref: str, reason: str | None = None) -> RunAction:
+    """End a running run at once (TERMINATED); none of its code runs."""
+    info = await client.describe(ref)
+    await client.terminate(info.run_id, reason)
+    return RunAction(
+        "terminate", info.run_id, info.workflow_id, info.workflow_type, True, reason=reason
+    )
+
+
+async def pause(client: AsyncClient, ref: str, reason: str | None = None) -> RunAction:
+    """Hold a running run's workflow tasks until ``resume``; ``changed`` is False if it
+    was already paused."""
+    info = await client.describe(ref)
+    done = await client.pause(info.run_id, reason)
+    return RunAction(
+        "pause", info.run_id, info.workflow_id, info.workflow_type, done,
+        reason=reason, paused=True,
+    )
+
+
+async def resume(client: AsyncClient, ref: str, reason: str | None = None) -> RunAction:
+    """Undo ``pause``; ``changed`` is False if the run was not paused."""
+    info = await client.describe(ref)
+    done = await client.resume(info.run_id, reason)
+    return RunAction(
+        "resume", info.run_id, info.workflow_id, info.workflow_type, done,
+        reason=reason, paused=False,
+    )
 
 
 # ---------------------------------------------------------------------------------------

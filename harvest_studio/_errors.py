@@ -65,6 +65,24 @@ class RunNotRunningError(HarvestError):
     code = "run_not_running"
 
 
+class QueryError(HarvestError):
+    """The query handler raised, or the run's history could not be replayed."""
+
+    code = "query_failed"
+
+
+class UnknownQueryError(QueryError):
+    """The workflow registered no handler under that name."""
+
+    code = "unknown_query"
+
+
+class QueryTimeoutError(HarvestError, TimeoutError):
+    """No worker answered the query in time (is a worker serving this workflow type?)."""
+
+    code = "query_timeout"
+
+
 class RunTimeoutError(HarvestError, TimeoutError):
     """Waiting for a run's result took longer than the caller allowed."""
 

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ._client import RunInfo, RunPage
-from ._commands import DbStatus, RunHistory, RunResult, StartedRun
+from ._commands import DbStatus, RunAction, RunHistory, RunResult, StartedRun
 from ._events import HistoryEvent
 
 CELL_WIDTH = 60
@@ -211,8 +211,20 @@ def key_values(pairs: Iterable[tuple[str, Any]], *, indent: str = "") -> str:
 # runs
 # ---------------------------------------------------------------------------------------
 def run_status(info: RunInfo) -> str:
-    """Status as shown to people: a blocked run is ``RUNNING (BLOCKED)``."""
-    return f"{info.status} (BLOCKED)" if info.is_blocked else info.status
+    """Status as shown to people: a running run's conditions follow in parentheses, e.g.
+    ``RUNNING (BLOCKED)``, ``RUNNING (PAUSED)``, ``RUNNING (PAUSED, CANCEL REQUESTED)``."""
+    if info.status != "RUNNING":
+        return info.status
+    marks = [
+        label
+        for label, on in (
+            ("BLOCKED", info.is_blocked),
+            ("PAUSED", info.paused),
+            ("CANCEL REQUESTED", info.cancel_requested),
+        )
+        if on
+    ]
+    return f"{info.status} ({', '.join(marks)})" if marks else info.status
 
 
 def _run_duration(info: RunInfo) -> float | None:
@@ -321,6 +333,15 @@ def render_run(info: RunInfo) -> str:
         ("Status", run_status(info)),
         ("Started", fmt_time(info.created_at, ms=True)),
     ]
+    if info.status == "RUNNING" and info.paused:
+        pairs.append(
+            ("Paused", f"yes: no workflow code runs until `harvest resume {info.run_id}`")
+        )
+    if info.status == "RUNNING" and info.cancel_requested:
+        pairs.append(
+            ("Cancel", "requested: the code sees CancelledError when it next runs, "
+                       "then the run ends CANCELLED")
+        )
     if info.closed_at is not None:
         took = fmt_duration(_run_duration(info))
         pairs.append(("Closed", f"{fmt_time(info.closed_at, ms=True)} (took {took})"))
@@ -401,7 +422,28 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
         return f"{data.get('name')} = {compact(data.get('value'))}"
     if event_type == "MarkerRecorded":
         return f"{data.get('name')} {compact(data.get('details'))}"
+    if event_type == "SignalReceived":
+        text = f"{data.get('name')} {compact(data.get('payload'), 50)}"
+        if data.get("idempotency_key") is not None:
+            text += f" key={compact(data['idempotency_key'], 40)}"
+        return text + (" (with start)" if data.get("with_start") else "")
+    if event_type in _REASONED:
+        return f"{_REASONED[event_type]}{_reason(data)}"
     return compact(dict(data))
+
+
+_REASONED = {
+    "CancelRequested": "cancel requested",
+    "WorkflowCancelled": "cancelled",
+    "WorkflowTerminated": "terminated",
+    "WorkflowPaused": "paused",
+    "WorkflowResumed": "resumed",
+}
+
+
+def _reason(data: Mapping[str, Any]) -> str:
+    reason = data.get("reason")
+    return f": {shorten(str(reason), 80)}" if reason else " (no reason given)"
 
 
 def render_history(history: RunHistory | Sequence[HistoryEvent], *, width: int = 90) -> str:
@@ -458,10 +500,51 @@ def render_db_status(status: DbStatus) -> str:
 
 
 def render_started(started: StartedRun) -> str:
+    if started.signal is not None and not started.started:
+        return (
+            f"signalled {started.signal} to running {started.workflow_type}: workflow id "
+            f"{started.workflow_id}, run id {started.run_id} (no new run)"
+        )
+    with_signal = f" with signal {started.signal}" if started.signal is not None else ""
     return (
-        f"started {started.workflow_type}: workflow id {started.workflow_id}, "
+        f"started {started.workflow_type}{with_signal}: workflow id {started.workflow_id}, "
         f"run id {started.run_id}"
     )
+
+
+def _run_ref(action: RunAction) -> str:
+    if action.workflow_id == action.run_id:
+        return f"run {action.run_id}"
+    return f"run {action.run_id} (workflow id {action.workflow_id})"
+
+
+def render_action(action: RunAction) -> str:
+    """One line saying what ``signal``/``cancel``/``terminate``/``pause``/``resume`` did."""
+    run = _run_ref(action)
+    reason = f": {shorten(action.reason, 80)}" if action.reason else ""
+    held = "; the run is paused, so its code sees this once resumed" if action.paused else ""
+    if action.action == "signal":
+        if not action.changed:
+            return (
+                f"duplicate signal ignored (idempotency key {action.idempotency_key}): "
+                f"{run} already has it"
+            )
+        return f"signalled {action.signal} to {run}{held}"
+    if action.action == "cancel":
+        if not action.changed:
+            return f"cancel already requested for {run}; nothing changed"
+        return f"cancel requested for {run}{reason}{held}"
+    if action.action == "terminate":
+        return f"terminated {run}{reason}"
+    if action.action == "pause":
+        if not action.changed:
+            return f"{run} is already paused; nothing changed"
+        return f"paused {run}{reason}"
+    if action.action == "resume":
+        if not action.changed:
+            return f"{run} is not paused; nothing changed"
+        return f"resumed {run}{reason}"
+    return f"{action.action} {run}"
 
 
 def render_result(outcome: RunResult) -> str:

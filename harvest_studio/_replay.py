@@ -120,6 +120,7 @@ class WorkflowInstance:
         self.signal_buffer: dict[str, collections.deque[Any]] = {}
         self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
         self.signal_handlers: dict[str, Callable[[Any], None]] = {}
+        self.query_handlers: dict[str, Callable[..., Any]] = {}
 
     # -- entry points used by the worker --------------------------------------------------
     @property

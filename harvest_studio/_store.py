@@ -24,6 +24,7 @@ Row = dict[str, Any]
 MIGRATION_LOCK = 0x68617276  # "harv": session advisory lock key for migrations
 TASKS_CHANNEL = "harvest_tasks"
 RUNS_CHANNEL = "harvest_runs"
+QUERIES_CHANNEL = "harvest_queries"
 OPEN_STATUSES = ("RUNNING",)
 
 
@@ -303,7 +304,7 @@ FROM (
     LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND r.paused IS NOT TRUE
-      AND ((p.kind = 'workflow' AND p.type_name = ANY(%(workflows)s))
+      AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
                AND p.type_name = ANY(%(activities)s)))
     ORDER BY p.priority DESC, p.visible_at
@@ -601,7 +602,8 @@ armed AS (
 ),
 finished AS (
     DELETE FROM harvest.tasks t USING advanced a
-    WHERE t.run_id = a.run_id AND (a.closed OR (t.task_id = a.task_id AND NOT a.dirty))
+    WHERE t.run_id = a.run_id AND t.kind <> 'query'
+      AND (a.closed OR (t.task_id = a.task_id AND NOT a.dirty))
     RETURNING 1
 ),
 requeued AS (
@@ -1124,6 +1126,103 @@ async def set_paused(
         if not paused:
             await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
     return "done"
+
+
+# ---------------------------------------------------------------------------------------
+# queries
+# ---------------------------------------------------------------------------------------
+_SUBMIT_QUERY_SQL = """
+WITH run AS (
+    SELECT run_id, namespace, workflow_type, queue FROM harvest.runs WHERE run_id = %(run_id)s
+),
+query AS (
+    INSERT INTO harvest.queries (run_id, name, args)
+    SELECT run_id, %(name)s, %(args)s::jsonb FROM run
+    RETURNING query_id
+),
+task AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, input)
+    SELECT run.namespace, 'query', run.run_id, run.workflow_type, run.queue, 'PENDING',
+           jsonb_build_object('query_id', query.query_id)
+    FROM run, query
+    RETURNING queue
+)
+SELECT query.query_id, pg_notify(%(channel)s, task.queue) FROM query, task
+"""
+
+
+async def submit_query(
+    conn: AsyncConnection[Any], run_id: str, name: str, args_json: str
+) -> int | None:
+    """Queue a query for a worker that serves the run's workflow type (None: no such run)."""
+    cur = await conn.execute(
+        _SUBMIT_QUERY_SQL,
+        {"run_id": run_id, "name": name, "args": args_json, "channel": TASKS_CHANNEL},
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
+async def get_query(conn: AsyncConnection[Any], query_id: int) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT query_id, run_id::text AS run_id, name, args, status, result, error"
+        " FROM harvest.queries WHERE query_id = %s",
+        (query_id,),
+    )
+    return await cur.fetchone()
+
+
+async def forget_query(conn: AsyncConnection[Any], query_id: int) -> None:
+    """Drop a query and its task (answered, or given up on by the caller)."""
+    async with conn.transaction():
+        await conn.execute(
+            "DELETE FROM harvest.tasks WHERE kind = 'query' AND (input->>'query_id')::bigint = %s",
+            (query_id,),
+        )
+        await conn.execute("DELETE FROM harvest.queries WHERE query_id = %s", (query_id,))
+
+
+_ANSWER_QUERY_SQL = """
+WITH done AS (
+    DELETE FROM harvest.tasks
+    WHERE task_id = %(task_id)s AND worker_id = %(worker)s AND attempt = %(attempt)s
+    RETURNING task_id
+),
+answered AS (
+    UPDATE harvest.queries SET status = %(status)s, result = %(result)s::jsonb,
+        error = %(error)s::jsonb, answered_at = now()
+    WHERE query_id = %(query_id)s AND status = 'PENDING' AND EXISTS (SELECT 1 FROM done)
+    RETURNING query_id
+)
+SELECT pg_notify(%(channel)s, 'q:' || query_id) FROM answered
+"""
+
+
+async def answer_query(
+    conn: AsyncConnection[Any],
+    *,
+    task_id: int,
+    worker_id: str,
+    attempt: int,
+    query_id: int,
+    status: str,
+    result_json: str | None,
+    error_json: str | None,
+) -> None:
+    await conn.execute(
+        _ANSWER_QUERY_SQL,
+        {
+            "task_id": task_id,
+            "worker": worker_id,
+            "attempt": attempt,
+            "query_id": query_id,
+            "status": status,
+            "result": result_json,
+            "error": error_json,
+            "channel": QUERIES_CHANNEL,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------------

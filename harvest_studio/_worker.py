@@ -377,6 +377,8 @@ class Worker:
         if row["kind"] == "workflow":
             self._wf_queue.append(row)
             self._wf_ready.set()
+        elif row["kind"] == "query":
+            self._spawn(self._answer_query(row))
         else:
             self._spawn(self._run_activity(row))
 
@@ -590,6 +592,61 @@ class Worker:
         instance = self._cache.pop(run_id, None)
         if instance is not None:
             instance.evict()
+
+    # ---------------------------------------------------------------------------------------
+    # queries
+    # ---------------------------------------------------------------------------------------
+    async def _answer_query(self, row: dict[str, Any]) -> None:
+        """Replay the run's committed history on a fresh instance and ask its handler.
+
+        A fresh instance, not the cache: a cached one may hold a decision that is not
+        committed yet, and a query must only see what history says.
+        """
+        query_id = int(row["input"]["query_id"])
+        status, result_json, error_json = "FAILED", None, None
+        try:
+            async with self._pool.connection() as conn:
+                query = await _store.get_query(conn, query_id)
+                history = (await self._full_history([row["run_id"]]))[row["run_id"]]
+            if query is not None:
+                instance = WorkflowInstance(self.workflows[row["type_name"]], row["run_id"])
+                try:
+                    instance.replay([_history_event(r) for r in history])
+                    handler = instance.query_handlers.get(query["name"])
+                    if handler is None:
+                        known = sorted(instance.query_handlers)
+                        error_json = _serde.dumps(
+                            {
+                                "code": "unknown_query",
+                                "message": f"no query handler {query['name']!r}"
+                                f" (known: {', '.join(known) or 'none'})",
+                            }
+                        )
+                    else:
+                        value = handler(*query["args"])
+                        result_json = _serde.dumps(value, what="query result")
+                        status = "ANSWERED"
+                except NonDeterminismError as exc:
+                    error_json = _serde.dumps({"code": exc.code, "message": str(exc)})
+                except Exception as exc:  # noqa: BLE001 - the handler's failure is the answer
+                    error_json = _serde.dumps({"code": "query_failed", **error_dict(exc)})
+                finally:
+                    instance.evict()
+            async with self._pool.connection() as conn:
+                await _store.answer_query(
+                    conn,
+                    task_id=int(row["task_id"]),
+                    worker_id=self.worker_id,
+                    attempt=int(row["attempt"]),
+                    query_id=query_id,
+                    status=status,
+                    result_json=result_json,
+                    error_json=error_json,
+                )
+        except psycopg.Error:
+            log.exception("could not answer query %s", query_id)
+        finally:
+            self._release_slot()
 
     # ---------------------------------------------------------------------------------------
     # activities

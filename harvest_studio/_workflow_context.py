@@ -177,6 +177,14 @@ class WorkflowContext:
         for payload in self.signals(name):
             handler(payload)
 
+    def set_query_handler(self, name: str, handler: Callable[..., Any]) -> None:
+        """Answer queries called ``name`` with ``handler(*args)``. Queries replay the run to
+        its current state and call the handler; they write nothing, so the handler must
+        only read workflow state."""
+        if not name:
+            raise UsageError("a query handler needs a name")
+        self._instance.query_handlers[name] = handler
+
     @property
     def is_cancel_requested(self) -> bool:
         """True once a cancel request reached the run (the code also sees

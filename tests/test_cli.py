@@ -53,8 +53,9 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
 @pytest.fixture
 def app_worker(start_worker: Callable[..., hs.Worker]) -> hs.Worker:
     return start_worker(
-        workflows=[cli_app.greet, cli_app.doomed, cli_app.napper],
-        activities=[cli_app.shout, cli_app.explode],
+        workflows=[cli_app.greet, cli_app.doomed, cli_app.napper, cli_app.trip,
+                   cli_app.inbox, cli_app.approval],
+        activities=[cli_app.shout, cli_app.explode, cli_app.book, cli_app.unbook],
     )
 
 
@@ -66,6 +67,21 @@ def counts(url: str) -> tuple[int, int, int]:
         " (SELECT count(*) FROM harvest.tasks)",
     )[0]
     return int(row[0]), int(row[1]), int(row[2])
+
+
+def inbox_rows(url: str) -> int:
+    return int(sql(url, "SELECT count(*) FROM harvest.inbox")[0][0])
+
+
+def event_types(client: hs.Client, ref: str) -> list[str]:
+    return [e.event_type for e in client.history(ref)]
+
+
+def wait_for_event(client: hs.Client, ref: str, event_type: str, count: int = 1) -> None:
+    deadline = time.time() + 15
+    while event_types(client, ref).count(event_type) < count:
+        assert time.time() < deadline, f"no {count} x {event_type} in {event_types(client, ref)}"
+        time.sleep(0.05)
 
 
 def one_error_line(err: str, code: str) -> str:
@@ -208,6 +224,18 @@ def test_bad_options_are_usage_errors(cli: Cli, db_url: str) -> None:
         ("list", "--page-token", "garbage"),
         ("history", "x", "--after-seq", "-1"),
         ("frobnicate",),
+        ("signal",),
+        ("signal", "some-run"),
+        ("signal", "some-run", "go", "{not json"),
+        ("signal", "some-run", "go", "1", "2"),
+        ("signal", "some-run", "go", "--idempotency-key", ""),
+        ("cancel",),
+        ("terminate",),
+        ("pause", "a", "b"),
+        ("resume", "--reason"),
+        ("start", "greet", "--signal", "go"),
+        ("start", "greet", "--id", "x", "--signal-payload", "1"),
+        ("start", "greet", "--id", "x", "--signal", "go", "--signal-payload", "{oops"),
     ]:
         code, out, err = cli(*argv)
         assert code == 2, (argv, err)
@@ -215,6 +243,7 @@ def test_bad_options_are_usage_errors(cli: Cli, db_url: str) -> None:
         assert len(err.strip().splitlines()) == 1, (argv, err)
         assert err.startswith("harvest: error: "), (argv, err)
     assert counts(db_url) == before
+    assert inbox_rows(db_url) == 0
 
 
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import harvest_studio as hs
 
 
@@ -40,3 +43,44 @@ async def drifting(ctx: hs.WorkflowContext) -> str:
     await ctx.execute_activity(shout, "a")
     await ctx.sleep(1.0)
     return "done"
+
+
+# ------------------------------------------------------------ talking to running workflows
+@hs.activity(start_to_close="10s")
+def book(ctx: hs.ActivityContext, what: str) -> str:
+    return f"booked {what}"
+
+
+@hs.activity(start_to_close="10s")
+def unbook(ctx: hs.ActivityContext, what: str) -> str:
+    return f"released {what}"
+
+
+@hs.workflow
+async def trip(ctx: hs.WorkflowContext, steps: list[str]) -> list[str]:
+    """Books each step, then waits for a ``confirm`` signal. Cancelled, it releases what it
+    booked, newest first, and ends CANCELLED."""
+    booked: list[str] = []
+    try:
+        for step in steps:
+            await ctx.execute_activity(book, step)
+            booked.append(step)
+        await ctx.wait_signal("confirm")
+        return booked
+    except asyncio.CancelledError:
+        for step in reversed(booked):
+            await ctx.execute_activity(unbook, step)
+        raise
+
+
+@hs.workflow
+async def inbox(ctx: hs.WorkflowContext, count: int) -> list[Any]:
+    """The payloads of the first ``count`` signals called ``item``, in order."""
+    return [await ctx.wait_signal("item") for _ in range(count)]
+
+
+@hs.workflow
+async def approval(ctx: hs.WorkflowContext, timeout: float | None = None) -> str:
+    """Waits for an ``approve`` signal (at most ``timeout`` seconds, if given)."""
+    approver = await ctx.wait_signal("approve", timeout=timeout)
+    return "expired" if approver is None else f"approved by {approver}"
