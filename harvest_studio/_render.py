@@ -425,7 +425,7 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
     if event_type == "SignalReceived":
         text = f"{data.get('name')} {compact(data.get('payload'), 50)}"
         if data.get("idempotency_key") is not None:
-            text += f" key={compact(data['idempotency_key'], 40)}"
+            text += f" key={shorten(str(data['idempotency_key']), 40)}"
         return text + (" (with start)" if data.get("with_start") else "")
     if event_type in _REASONED:
         return f"{_REASONED[event_type]}{_reason(data)}"

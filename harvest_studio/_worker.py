@@ -628,7 +628,7 @@ class Worker:
                         status = "ANSWERED"
                 except NonDeterminismError as exc:
                     error_json = _serde.dumps({"code": exc.code, "message": str(exc)})
-                except Exception as exc:  # noqa: BLE001 - the handler's failure is the answer
+                except Exception as exc:
                     error_json = _serde.dumps({"code": "query_failed", **error_dict(exc)})
                 finally:
                     instance.evict()

@@ -370,6 +370,204 @@ def test_blocked_run_shows_reason_expected_and_actual(
     assert [r["workflow_id"] for r in json.loads(out)["runs"]] == ["drifter"]
 
 
+# -------------------------------------------------------- talking to running workflows
+def test_signal_then_duplicate_key_is_a_noop(
+    cli: Cli, client: hs.Client, app_worker: hs.Worker
+) -> None:
+    assert cli("start", "inbox", "2", "--id", "box")[0] == 0
+    code, out, err = cli("signal", "box", "item", '{"n": 1}', "--idempotency-key", "k-1")
+    assert code == 0 and err == ""
+    run_id = client.describe("box").run_id
+    assert out.strip() == f"signalled item to run {run_id} (workflow id box)"
+
+    code, out, err = cli("signal", "box", "item", '{"n": 1}', "--idempotency-key", "k-1")
+    assert code == 0 and err == ""
+    assert out.startswith("duplicate signal ignored (idempotency key k-1)")
+    code, out, _ = cli("signal", "box", "item", '{"n": 1}', "--idempotency-key", "k-1",
+                       "--json")
+    assert code == 0
+    assert json.loads(out) == {
+        "action": "signal", "run_id": run_id, "workflow_id": "box", "workflow_type": "inbox",
+        "changed": False, "signal": "item", "idempotency_key": "k-1", "paused": False,
+    }
+
+    code, out, _ = cli("--json", "signal", run_id, "item")  # no payload: null
+    assert code == 0 and json.loads(out)["changed"] is True
+    assert client.result("box", timeout=20) == [{"n": 1}, None]
+    signals = [e.event.fields() for e in client.history("box")
+               if e.event_type == "SignalReceived"]
+    assert [s["idempotency_key"] for s in signals] == ["k-1", None]
+
+    code, out, _ = cli("history", "box")
+    assert 'item {"n":1} key=k-1' in out and "item null" in out
+
+
+def test_signal_to_ended_or_unknown_run_exits_1(
+    cli: Cli, db_url: str, app_worker: hs.Worker
+) -> None:
+    assert cli("start", "greet", '"x"', "--id", "done", "--wait", "--timeout", "20")[0] == 0
+    before = counts(db_url)
+    code, out, err = cli("signal", "done", "item", "1")
+    assert code == 1 and out == ""
+    one_error_line(err, "run_not_running")
+    code, out, err = cli("signal", "nobody", "item", "1")
+    assert code == 1 and out == ""
+    one_error_line(err, "run_not_found")
+    assert counts(db_url) == before and inbox_rows(db_url) == 0
+
+
+def test_bad_signal_payload_exits_2_and_writes_nothing(
+    cli: Cli, client: hs.Client, db_url: str
+) -> None:
+    client.start(cli_app.inbox, 1, id="box", force=True)  # no worker: the inbox keeps rows
+    before = counts(db_url)
+    code, out, err = cli("signal", "box", "item", "{not json")
+    assert code == 2 and out == ""
+    assert "signal payload" in one_error_line(err, "bad_payload")
+    code, _, err = cli("signal", "box", "item", "ada")  # a bare word is not JSON
+    assert code == 2
+    one_error_line(err, "bad_payload")
+    assert inbox_rows(db_url) == 0 and counts(db_url) == before
+    assert cli("signal", "box", "item", '"ada"')[0] == 0  # the good one is queued
+    assert inbox_rows(db_url) == 1
+
+
+def test_cancel_runs_compensations_and_ends_cancelled(
+    cli: Cli, client: hs.Client, app_worker: hs.Worker
+) -> None:
+    assert cli("start", "trip", '["flight", "hotel"]', "--id", "trip-1")[0] == 0
+    wait_for_event(client, "trip-1", "ActivityCompleted", 2)
+    run_id = client.describe("trip-1").run_id
+
+    code, out, err = cli("cancel", "trip-1", "--reason", "plans changed")
+    assert code == 0, err
+    assert out.strip() == (
+        f"cancel requested for run {run_id} (workflow id trip-1): plans changed"
+    )
+    code, out, _ = cli("cancel", "trip-1", "--json")
+    assert code == 0
+    again = json.loads(out)
+    assert again["action"] == "cancel" and again["changed"] is False
+
+    code, out, err = cli("result", "trip-1", "--timeout", "20")
+    assert code == 1 and "CANCELLED" in out
+    assert "plans changed" in one_error_line(err, "workflow_failed")
+    undone = [e.event.fields()["args"] for e in client.history("trip-1")
+              if e.event_type == "ActivityScheduled"
+              and e.event.fields()["activity_type"] == "unbook"]
+    assert undone == [["hotel"], ["flight"]]  # newest first
+
+    code, out, _ = cli("history", "trip-1")
+    assert "CancelRequested" in out and "cancel requested: plans changed" in out
+    assert "WorkflowCancelled" in out
+    code, out, _ = cli("list", "--status", "cancelled", "--json")
+    assert [r["workflow_id"] for r in json.loads(out)["runs"]] == ["trip-1"]
+    code, out, _ = cli("show", "trip-1")
+    assert "Status       CANCELLED" in out
+    code, _, err = cli("cancel", "trip-1")
+    assert code == 1
+    one_error_line(err, "run_not_running")
+
+
+def test_terminate_ends_terminated(cli: Cli, client: hs.Client, app_worker: hs.Worker) -> None:
+    assert cli("start", "napper", "60", "--id", "nap")[0] == 0
+    wait_for_event(client, "nap", "TimerStarted")
+    code, out, err = cli("terminate", "nap", "--reason", "stuck")
+    assert code == 0, err
+    assert out.startswith("terminated run ") and out.strip().endswith("(workflow id nap): stuck")
+    info = client.describe("nap")
+    assert info.status == "TERMINATED"
+    assert event_types(client, "nap")[-1] == "WorkflowTerminated"
+
+    code, out, _ = cli("list", "--status", "terminated")
+    assert code == 0 and "nap" in out and "TERMINATED" in out
+    code, out, _ = cli("history", "nap")
+    assert "terminated: stuck" in out
+    code, out, err = cli("terminate", "nap")
+    assert code == 1 and out == ""
+    one_error_line(err, "run_not_running")
+    code, _, err = cli("terminate", "nobody")
+    assert code == 1
+    one_error_line(err, "run_not_found")
+
+
+def test_pause_show_resume(
+    cli: Cli, client: hs.Client, db_url: str, app_worker: hs.Worker
+) -> None:
+    assert cli("start", "approval", "--id", "ok-1")[0] == 0
+    wait_for_event(client, "ok-1", "WorkflowStarted")
+    time.sleep(0.3)  # let its first workflow task finish
+
+    code, out, err = cli("pause", "ok-1", "--reason", "audit")
+    assert code == 0, err
+    assert out.startswith("paused run ") and out.strip().endswith(": audit")
+    code, out, _ = cli("pause", "ok-1")
+    assert code == 0 and "already paused; nothing changed" in out
+
+    code, out, _ = cli("signal", "ok-1", "approve", '"ada"')
+    assert code == 0 and "the run is paused" in out
+    code, out, _ = cli("show", "ok-1")
+    assert "Status       RUNNING (PAUSED)" in out and "harvest resume" in out
+    code, out, _ = cli("show", "ok-1", "--json")
+    assert json.loads(out)["paused"] is True
+    code, out, _ = cli("list")
+    assert "RUNNING (PAUSED)" in out
+    time.sleep(0.8)
+    assert "SignalReceived" not in event_types(client, "ok-1")  # held while paused
+    assert inbox_rows(db_url) == 1
+
+    code, out, err = cli("resume", "ok-1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["changed"] is True and json.loads(out)["paused"] is False
+    assert client.result("ok-1", timeout=20) == "approved by ada"
+    code, out, _ = cli("history", "ok-1")
+    assert "paused: audit" in out and "resumed (no reason given)" in out
+    code, out, err = cli("resume", "ok-1")
+    assert code == 1
+    one_error_line(err, "run_not_running")
+
+
+def test_resume_of_running_unpaused_run_is_a_noop(
+    cli: Cli, client: hs.Client, app_worker: hs.Worker
+) -> None:
+    assert cli("start", "approval", "--id", "ok-2")[0] == 0
+    code, out, _ = cli("resume", "ok-2")
+    assert code == 0 and "is not paused; nothing changed" in out
+    assert "WorkflowResumed" not in event_types(client, "ok-2")
+
+
+def test_start_with_signal(cli: Cli, client: hs.Client, app_worker: hs.Worker) -> None:
+    code, out, err = cli("start", "inbox", "2", "--id", "box", "--signal", "item",
+                         "--signal-payload", '"first"')
+    assert code == 0, err
+    assert out.startswith("started inbox with signal item: workflow id box, run id ")
+    code, out, err = cli("start", "inbox", "2", "--id", "box", "--signal", "item",
+                         "--signal-payload", '"second"', "--json")
+    assert code == 0, err
+    second = json.loads(out)
+    assert second["started"] is False and second["signal"] == "item"
+    assert second["run_id"] == client.describe("box").run_id
+    assert client.result("box", timeout=20) == ["first", "second"]
+    signals = [e.event.fields() for e in client.history("box")
+               if e.event_type == "SignalReceived"]
+    assert [s["with_start"] for s in signals] == [True, False]
+    code, out, _ = cli("history", "box")
+    assert '"first" (with start)' in out
+
+    code, out, err = cli("start", "approval", "--id", "ok-3", "--signal", "approve",
+                         "--signal-payload", '"bo"', "--wait", "--timeout", "20")
+    assert code == 0, err
+    assert "started approval with signal approve" in out and "approved by bo" in out
+
+
+def test_start_with_signal_needs_id(cli: Cli, db_url: str, app_worker: hs.Worker) -> None:
+    before = counts(db_url)
+    code, out, err = cli("start", "inbox", "1", "--signal", "item")
+    assert code == 2 and out == ""
+    assert "--id" in one_error_line(err, "usage_error")
+    assert counts(db_url) == before
+
+
 # ------------------------------------------------------------------ the real console script
 def test_console_script_worker_start_and_graceful_stop(db_url: str) -> None:
     env = subprocess_env(db_url)
@@ -405,6 +603,49 @@ def test_console_script_worker_start_and_graceful_stop(db_url: str) -> None:
         out, err = worker.communicate(timeout=30)
     assert worker.returncode == 0, err
     assert "serving" in out and "worker stopped" in out
+
+
+def test_console_script_signal_pause_resume_cancel_terminate(
+    db_url: str, client: hs.Client, app_worker: hs.Worker
+) -> None:
+    env = subprocess_env(db_url)
+
+    def harvest(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([harvest_exe(), *argv], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    done = harvest("start", "inbox", "2", "--id", "box", "--signal", "item",
+                   "--signal-payload", "1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("started inbox with signal item")
+    done = harvest("pause", "box", "--reason", "look")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("paused run ")
+    done = harvest("signal", "box", "item", "2", "--idempotency-key", "two")
+    assert done.returncode == 0 and done.stdout.startswith("signalled item to run ")
+    done = harvest("signal", "box", "item", "2", "--idempotency-key", "two")
+    assert done.returncode == 0 and done.stdout.startswith("duplicate signal ignored")
+    done = harvest("signal", "box", "item", "{oops")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("harvest: error: bad_payload: ")
+    done = harvest("--json", "resume", "box")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["changed"] is True
+    assert client.result("box", timeout=20) == [1, 2]
+
+    client.start(cli_app.trip, ["car"], id="trip")
+    wait_for_event(client, "trip", "ActivityCompleted")
+    done = harvest("cancel", "trip")
+    assert done.returncode == 0 and done.stdout.startswith("cancel requested for run ")
+    done = harvest("result", "trip", "--timeout", "20")
+    assert done.returncode == 1 and "CANCELLED" in done.stdout
+
+    client.start(cli_app.napper, 60, id="nap")
+    done = harvest("terminate", "nap")
+    assert done.returncode == 0 and done.stdout.startswith("terminated run ")
+    done = harvest("terminate", "nap")
+    assert done.returncode == 1
+    assert done.stderr.startswith("harvest: error: run_not_running: ")
 
 
 def test_console_script_demo(db_url: str) -> None:
