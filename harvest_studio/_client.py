@@ -220,6 +220,7 @@ class AsyncClient:
                 )
             if registered is not None and default_queue is None:
                 default_queue = registered["queue"]
+                fingerprint = registered["fingerprint"]
                 if timeout is None:
                     timeout = registered["execution_timeout"]
             worker_queue = default_queue or DEFAULT_QUEUE

@@ -145,6 +145,7 @@ class NonDeterminismError(HarvestError):
 
     def __init__(self, message: str, *, seq: int, expected: Any, actual: Any) -> None:
         super().__init__(message)
+        self.fingerprints: dict[str, Any] | None = None
         self.seq = seq
         self.expected = expected
         self.actual = actual

@@ -121,6 +121,7 @@ class WorkflowInstance:
         self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
         self.signal_handlers: dict[str, Callable[[Any], None]] = {}
         self.query_handlers: dict[str, Callable[..., Any]] = {}
+        self.patches: dict[str, bool] = {}
 
     # -- entry points used by the worker --------------------------------------------------
     @property
@@ -338,6 +339,37 @@ class WorkflowInstance:
         self.new.append(record)
         self.pos += 1
         return record
+
+    def patched(self, patch_id: str) -> bool:
+        """True on the new code path. Replay of a run that recorded the patch marker at this
+        point takes the new path; a run recorded before the patch takes the old one."""
+        if patch_id in self.patches:
+            return self.patches[patch_id]
+        marker = MarkerRecorded(name=f"patch:{patch_id}")
+        recorded = self.peek_recorded_command()
+        if recorded is not None:
+            taken = isinstance(recorded.event, MarkerRecorded) and recorded.event.name == marker.name
+            if taken:
+                self.emit(marker)
+        elif self.accept_new and self.pos >= len(self.events):
+            self.emit(marker)
+            taken = True
+        else:
+            taken = False
+        self.patches[patch_id] = taken
+        return taken
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        """Consume the patch marker if this run recorded one; never writes one."""
+        recorded = self.peek_recorded_command()
+        name = f"patch:{patch_id}"
+        if (
+            recorded is not None
+            and isinstance(recorded.event, MarkerRecorded)
+            and recorded.event.name == name
+        ):
+            self.emit(MarkerRecorded(name=name))
+        self.patches[patch_id] = True
 
     def register(self, seq: int) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = self.loop.create_future()

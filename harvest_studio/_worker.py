@@ -460,6 +460,11 @@ class Worker:
                     [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
                 )
             except NonDeterminismError as exc:
+                started = instance.events[0].event if instance.events else None
+                exc.fingerprints = {
+                    "run": getattr(started, "fingerprint", None),
+                    "worker": definition.fingerprint,
+                }
                 instance.evict()
                 blocked.append((row, exc))
                 continue
@@ -557,7 +562,12 @@ class Worker:
     async def _block(self, blocked: list[tuple[dict[str, Any], NonDeterminismError]]) -> None:
         async with self._pool.connection() as conn:
             for row, exc in blocked:
-                reason = {"kind": "non_determinism", **exc.to_dict(), "worker_id": self.worker_id}
+                reason = {
+                    "kind": "non_determinism",
+                    **exc.to_dict(),
+                    "worker_id": self.worker_id,
+                    "code_fingerprint": getattr(exc, "fingerprints", None),
+                }
                 await _store.block_run(
                     conn,
                     task_id=row["task_id"],

@@ -139,6 +139,24 @@ class WorkflowContext:
         self._instance.emit(SideEffectRecorded(name=label, value=value))
         return value
 
+    def patched(self, patch_id: str) -> bool:
+        """Version a change to workflow code without breaking runs already in flight::
+
+            if ctx.patched("send-sms"):
+                await ctx.execute_activity(send_sms, user)      # new behaviour
+            else:
+                await ctx.execute_activity(send_email, user)    # what old runs did
+
+        New runs record a ``patch:<id>`` marker and take the new branch; runs that reached
+        this point before the patch existed replay the old branch. Once no old run is left,
+        keep only the new branch and call :meth:`deprecate_patch` in place of the ``if``.
+        """
+        return self._instance.patched(patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        """Mark a patch whose old branch is gone (see :meth:`patched`)."""
+        self._instance.deprecate_patch(patch_id)
+
     def record_marker(self, name: str, details: Any = None) -> None:
         """Write a named marker into history (shown in tools; checked on replay)."""
         self._instance.emit(MarkerRecorded(name=name, details=_serde.check(details)))

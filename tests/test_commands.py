@@ -32,9 +32,18 @@ def with_client(url: str, action: Callable[[hs.AsyncClient], Awaitable[T]]) -> T
 @pytest.fixture
 def app_worker(start_worker: Callable[..., hs.Worker]) -> hs.Worker:
     return start_worker(
-        workflows=[cli_app.greet, cli_app.doomed, cli_app.napper],
-        activities=[cli_app.shout, cli_app.explode],
+        workflows=[cli_app.greet, cli_app.doomed, cli_app.napper, cli_app.trip,
+                   cli_app.inbox, cli_app.approval],
+        activities=[cli_app.shout, cli_app.explode, cli_app.book, cli_app.unbook],
     )
+
+
+async def wait_for_event(client: hs.AsyncClient, ref: str, event_type: str) -> None:
+    for _ in range(300):
+        if event_type in [e.event_type for e in await client.history(ref)]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {event_type} in the history of {ref}")
 
 
 # ------------------------------------------------------------------------- input parsing
@@ -44,6 +53,24 @@ def test_parse_json_args() -> None:
     ]
     with pytest.raises(hs.PayloadError, match="argument 2"):
         commands.parse_json_args(["1", "ada"])
+
+
+def test_parse_payload() -> None:
+    assert commands.parse_payload(None) is None
+    assert commands.parse_payload("null") is None
+    assert commands.parse_payload('{"by": "ada"}') == {"by": "ada"}
+    with pytest.raises(hs.PayloadError, match="signal payload"):
+        commands.parse_payload("ada")
+
+
+def test_check_signal() -> None:
+    commands.check_signal("go", {"a": [1]}, "k")
+    with pytest.raises(hs.UsageError, match="name"):
+        commands.check_signal("", 1)
+    with pytest.raises(hs.UsageError, match="idempotency key"):
+        commands.check_signal("go", 1, "")
+    with pytest.raises(hs.PayloadError):
+        commands.check_signal("go", {1, 2})
 
 
 def test_parse_time() -> None:
@@ -63,8 +90,10 @@ def test_parse_time() -> None:
 
 def test_load_app() -> None:
     app = commands.load_app("tests.apps.cli_app")
-    assert sorted(w.name for w in app.workflows) == ["doomed", "drifting", "greet", "napper"]
-    assert sorted(a.name for a in app.activities) == ["explode", "shout"]
+    assert sorted(w.name for w in app.workflows) == [
+        "approval", "doomed", "drifting", "greet", "inbox", "napper", "trip",
+    ]
+    assert sorted(a.name for a in app.activities) == ["book", "explode", "shout", "unbook"]
     assert app.to_json()["module"] == "tests.apps.cli_app"
     with pytest.raises(commands.AppLoadError, match="cannot import"):
         commands.load_app("tests.apps.no_such_module")
@@ -187,5 +216,112 @@ def test_list_runs_filters(db_url: str, app_worker: hs.Worker) -> None:
         ]
         with pytest.raises(hs.UsageError, match="unknown status"):
             await commands.list_runs(client, status="paused")
+
+    with_client(db_url, go)
+
+
+# ----------------------------------------------------------- talking to running workflows
+def test_signal_reports_what_happened(db_url: str, app_worker: hs.Worker) -> None:
+    async def go(client: hs.AsyncClient) -> None:
+        started = await commands.start(client, "inbox", [2], id="box")
+        first = await commands.signal(client, "box", "item", "a", idempotency_key="k")
+        assert first.changed and first.run_id == started.run_id
+        assert first.to_json() == {
+            "action": "signal", "run_id": started.run_id, "workflow_id": "box",
+            "workflow_type": "inbox", "changed": True, "signal": "item",
+            "idempotency_key": "k", "paused": False,
+        }
+        again = await commands.signal(client, started.run_id, "item", "a", idempotency_key="k")
+        assert not again.changed
+        assert (await commands.signal(client, "box", "item", "b")).changed
+        assert await client.result("box", 20) == ["a", "b"]
+        with pytest.raises(hs.RunNotRunningError):
+            await commands.signal(client, "box", "item", "c")
+        with pytest.raises(hs.RunNotFoundError):
+            await commands.signal(client, "nobody", "item")
+
+    with_client(db_url, go)
+
+
+def test_signal_checks_before_writing(db_url: str) -> None:
+    async def go(client: hs.AsyncClient) -> None:
+        await commands.start(client, "inbox", [1], id="box", force=True)
+        with pytest.raises(hs.PayloadError):
+            await commands.signal(client, "box", "item", float("nan"))
+        with pytest.raises(hs.UsageError):
+            await commands.signal(client, "box", "")
+        with pytest.raises(hs.UsageError):
+            await commands.signal(client, "box", "item", 1, idempotency_key="")
+        # checked before the run is even looked up
+        with pytest.raises(hs.PayloadError):
+            await commands.signal(client, "nobody", "item", {1})
+
+    with_client(db_url, go)
+    assert sql(db_url, "SELECT count(*) FROM harvest.inbox") == [(0,)]
+
+
+def test_cancel_terminate_pause_resume(db_url: str, app_worker: hs.Worker) -> None:
+    async def go(client: hs.AsyncClient) -> None:
+        await commands.start(client, "trip", [["flight"]], id="trip")
+        await wait_for_event(client, "trip", "ActivityCompleted")
+        asked = await commands.cancel(client, "trip", "changed plans")
+        assert asked.changed and asked.to_json()["reason"] == "changed plans"
+        assert not (await commands.cancel(client, "trip")).changed
+        outcome = await commands.result(client, "trip", timeout=20)
+        assert outcome.status == "CANCELLED" and not outcome.ok
+
+        await commands.start(client, "approval", [], id="ok")
+        await wait_for_event(client, "ok", "WorkflowStarted")
+        paused = await commands.pause(client, "ok", "look")
+        assert paused.changed and paused.paused
+        assert not (await commands.pause(client, "ok")).changed
+        info = await commands.show(client, "ok")
+        assert info.paused and info.status == "RUNNING"
+        resumed = await commands.resume(client, "ok")
+        assert resumed.changed and not resumed.paused
+        assert not (await commands.resume(client, "ok")).changed
+        assert not (await commands.show(client, "ok")).paused
+
+        ended = await commands.terminate(client, "ok", "enough")
+        assert ended.changed and ended.action == "terminate"
+        assert (await commands.show(client, "ok")).status == "TERMINATED"
+        for act in (commands.cancel, commands.terminate, commands.pause, commands.resume):
+            with pytest.raises(hs.RunNotRunningError):
+                await act(client, "ok", None)
+            with pytest.raises(hs.RunNotFoundError):
+                await act(client, "nobody", None)
+
+        page = await commands.list_runs(client, status="cancelled,terminated")
+        assert sorted(r.workflow_id for r in page) == ["ok", "trip"]
+
+    with_client(db_url, go)
+
+
+def test_signal_with_start(db_url: str, app_worker: hs.Worker) -> None:
+    async def go(client: hs.AsyncClient) -> None:
+        first = await commands.signal_with_start(
+            client, "inbox", [2], id="box", signal="item", signal_payload=1
+        )
+        assert first.started and first.signal == "item"
+        assert first.to_json()["started"] is True
+        second = await commands.signal_with_start(
+            client, "inbox", [2], id="box", signal="item", signal_payload=2
+        )
+        assert not second.started and second.run_id == first.run_id
+        assert second.workflow_type == "inbox"
+        assert await client.result("box", 20) == [1, 2]
+        # the run has ended: the next one starts a new run
+        third = await commands.signal_with_start(
+            client, "inbox", [1], id="box", signal="item", signal_payload=3
+        )
+        assert third.started and third.run_id != first.run_id
+        assert await client.result(third.run_id, 20) == [3]
+
+        with pytest.raises(hs.UsageError):
+            await commands.signal_with_start(client, "inbox", [1], id="", signal="item")
+        with pytest.raises(hs.UnknownWorkflowError):
+            await commands.signal_with_start(client, "nope", [], id="n", signal="item")
+        assert "StartedRun" not in commands.StartedRun("w", "r", "t", "ns").to_json()
+        assert "signal" not in commands.StartedRun("w", "r", "t", "ns").to_json()
 
     with_client(db_url, go)
