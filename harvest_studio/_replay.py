@@ -348,7 +348,8 @@ class WorkflowInstance:
         marker = MarkerRecorded(name=f"patch:{patch_id}")
         recorded = self.peek_recorded_command()
         if recorded is not None:
-            taken = isinstance(recorded.event, MarkerRecorded) and recorded.event.name == marker.name
+            event = recorded.event
+            taken = isinstance(event, MarkerRecorded) and event.name == marker.name
             if taken:
                 self.emit(marker)
         elif self.accept_new and self.pos >= len(self.events):
