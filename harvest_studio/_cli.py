@@ -120,6 +120,11 @@ def _cmd_start(args: argparse.Namespace) -> int:
         raise CommandLineError(
             "start: --signal needs --id (it signals the open run of that id, else starts one)"
         )
+    if args.signal is not None and args.idempotency_key is not None:
+        raise CommandLineError(
+            "start: --idempotency-key cannot be combined with --signal: once the first run "
+            "has ended, a repeat would return it without delivering the signal"
+        )
     signal_payload = _commands.parse_payload(args.signal_payload)
     if args.signal is not None:
         _commands.check_signal(args.signal, signal_payload)

@@ -30,9 +30,16 @@ from ._errors import (
     WorkflowFailedError,
 )
 from ._events import CancelRequested, HistoryEvent, SignalReceived, WorkflowStarted, decode
+from ._filters import parse_filter
 from ._sync import LoopThread
 
-ID_REUSE_POLICIES = ("allow_duplicate", "allow_duplicate_failed_only", "reject_duplicate")
+ID_REUSE_POLICIES = (
+    "allow_duplicate",
+    "allow_duplicate_failed_only",
+    "reject_duplicate",
+    "terminate_if_running",
+)
+ID_CONFLICT_POLICIES = ("fail", "use_existing")
 TERMINAL_STATUSES = (
     "COMPLETED",
     "FAILED",
@@ -65,6 +72,9 @@ class RunInfo:
     pending: tuple[dict[str, Any], ...] = ()
     paused: bool = False
     cancel_requested: bool = False
+    continued_from: str | None = None
+    search_attributes: dict[str, Any] | None = None
+    memo: Any = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], pending: Sequence[dict[str, Any]] = ()) -> RunInfo:
@@ -86,6 +96,9 @@ class RunInfo:
             pending=tuple(pending),
             paused=bool(row.get("paused")),
             cancel_requested=row.get("cancel_requested_at") is not None,
+            continued_from=row.get("continued_from"),
+            search_attributes=row.get("search_attributes"),
+            memo=row.get("memo"),
         )
 
     @property
@@ -103,6 +116,9 @@ class RunInfo:
             "blocked": self.blocked,
             "paused": self.paused,
             "cancel_requested": self.cancel_requested,
+            "continued_from": self.continued_from,
+            "search_attributes": self.search_attributes,
+            "memo": self.memo,
             "input": self.input,
             "result": self.result,
             "error": self.error,
@@ -173,6 +189,10 @@ class AsyncClient:
         queue: str | None = None,
         force: bool = False,
         start_signals: Sequence[tuple[str, Any]] = (),
+        id_conflict_policy: str = "fail",
+        search_attributes: dict[str, Any] | None = None,
+        memo: Any = None,
+        start_delay: Duration | None = None,
     ) -> AsyncRunHandle:
         """Start a run of ``workflow`` with ``args``; returns its handle.
 
@@ -181,6 +201,12 @@ class AsyncClient:
         ``reject_duplicate``). A repeated ``idempotency_key`` returns the first run instead of
         starting another. Starting a type no worker ever registered raises
         :class:`UnknownWorkflowError` unless ``force=True``.
+
+        While a run with ``id`` is open, ``id_conflict_policy`` decides: ``fail`` raises
+        :class:`WorkflowAlreadyStartedError`, ``use_existing`` returns the open run;
+        ``id_reuse_policy="terminate_if_running"`` terminates it and starts anew.
+        ``search_attributes`` are indexed for ``list(query=...)``; ``memo`` is stored as is;
+        ``start_delay`` holds the first workflow task back.
         """
         if isinstance(workflow, WorkflowDefinition):
             name, fingerprint = workflow.name, workflow.fingerprint
@@ -195,6 +221,23 @@ class AsyncClient:
             )
         if id is not None and (not id or len(id) > MAX_ID_LENGTH):
             raise UsageError(f"workflow id must be 1..{MAX_ID_LENGTH} characters")
+        if id_conflict_policy not in ID_CONFLICT_POLICIES:
+            raise UsageError(
+                f"unknown id_conflict_policy {id_conflict_policy!r}; use one of "
+                f"{ID_CONFLICT_POLICIES}"
+            )
+        if search_attributes is not None and (
+            not isinstance(search_attributes, dict)
+            or not all(isinstance(k, str) and k for k in search_attributes)
+        ):
+            raise UsageError("search_attributes must be a dict with non-empty str keys")
+        sattrs_json = (
+            None
+            if search_attributes is None
+            else _serde.dumps(search_attributes, what="search attributes")
+        )
+        memo_json = None if memo is None else _serde.dumps(memo, what="memo")
+        delay = optional_seconds(start_delay)
         timeout = optional_seconds(execution_timeout)
         if timeout is None:
             timeout = default_timeout
@@ -254,12 +297,19 @@ class AsyncClient:
                         )
                         for n, p in start_signals
                     ],
+                    search_attributes_json=sattrs_json,
+                    memo_json=memo_json,
+                    start_delay=delay,
                 )
                 if id is None:  # a fresh random id cannot collide: one statement suffices
                     await insert()
                 else:
                     async with conn.transaction():
-                        await self._check_reuse(conn, workflow_id, id_reuse_policy)
+                        existing = await self._check_reuse(
+                            conn, workflow_id, id_reuse_policy, id_conflict_policy
+                        )
+                        if existing is not None:
+                            return AsyncRunHandle(self, workflow_id, existing)
                         await insert()
             except psycopg.errors.UniqueViolation as exc:
                 if idempotency_key is not None and _store.is_unique_violation(
@@ -277,11 +327,30 @@ class AsyncClient:
         return AsyncRunHandle(self, workflow_id, run_id)
 
     async def _check_reuse(
-        self, conn: psycopg.AsyncConnection[Any], workflow_id: str, policy: str
-    ) -> None:
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        workflow_id: str,
+        policy: str,
+        conflict_policy: str = "fail",
+    ) -> str | None:
+        """Apply the id policies; returns the open run to use instead, if any."""
         latest = await _store.latest_run_for_id(conn, self.namespace, workflow_id)
         if latest is None:
-            return
+            return None
+        if latest["status"] == "RUNNING" and conflict_policy == "use_existing":
+            return str(latest["run_id"])
+        if latest["status"] == "RUNNING" and policy == "terminate_if_running":
+            await _store.close_runs(
+                conn,
+                [latest["run_id"]],
+                status="TERMINATED",
+                event_type="WorkflowTerminated",
+                payload_json=_serde.dumps({"reason": "terminated by a new start of its id"}),
+                error_json=_serde.dumps(
+                    {"type": "Terminated", "message": "terminated by a new start of its id"}
+                ),
+            )
+            return None
         if latest["status"] == "RUNNING":
             raise WorkflowAlreadyStartedError(
                 f"a run with id {workflow_id!r} is already running",
@@ -297,6 +366,7 @@ class AsyncClient:
                 workflow_id=workflow_id,
                 run_id=latest["run_id"],
             )
+        return None
 
     # -- talking to runs ---------------------------------------------------------------------
     async def _run_id(self, ref: str) -> str:
@@ -466,6 +536,13 @@ class AsyncClient:
             pending = await _store.run_activity_summary(conn, row["run_id"])
         return RunInfo.from_row(row, pending)
 
+    async def chain(self, ref: str) -> list[RunInfo]:
+        """Every run of a continue-as-new chain that ``ref`` belongs to, oldest first."""
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            rows = await _store.run_chain(conn, run_id)
+        return [RunInfo.from_row(r) for r in rows]
+
     async def history(
         self, ref: str, *, after_seq: int = 0, limit: int | None = None
     ) -> list[HistoryEvent]:
@@ -485,10 +562,17 @@ class AsyncClient:
         started_before: datetime | None = None,
         workflow_id: str | None = None,
         blocked: bool | None = None,
+        query: str | None = None,
         limit: int = 50,
         page_token: str | None = None,
     ) -> RunPage:
-        """Runs, newest first. Pass the returned ``next_page_token`` for the next page."""
+        """Runs, newest first. Pass the returned ``next_page_token`` for the next page.
+
+        ``query`` is a filter over search attributes and built-in fields, for example
+        ``'customer = "acme" AND amount > 100 AND status = "RUNNING"'`` (see
+        :mod:`harvest_studio._filters`); a malformed one raises ``FilterError``.
+        """
+        parsed = parse_filter(query) if query is not None else None
         statuses = [status] if isinstance(status, str) else list(status or [])
         for s in statuses:
             if s not in ("RUNNING", *TERMINAL_STATUSES):
@@ -504,6 +588,7 @@ class AsyncClient:
             started_before=started_before,
             workflow_id=workflow_id,
             blocked=blocked,
+            query=parsed,
         )
         async with self.pool.connection() as conn:
             rows = await _store.list_runs(conn, flt, limit=limit + 1, after=after)
@@ -530,6 +615,12 @@ class AsyncClient:
                 async with self.pool.connection() as conn:
                     row = await _store.run_status(conn, run_id)
                 assert row is not None
+                if row["status"] == "CONTINUED_AS_NEW":
+                    # follow the chain: the result is the last run's
+                    nxt = str((row["result"] or {}).get("continued_as"))
+                    self._waiters.setdefault(nxt, []).append(event)
+                    run_id = nxt
+                    continue
                 if row["status"] in TERMINAL_STATUSES:
                     return _outcome(run_id, row)
                 wait = 1.0
@@ -675,6 +766,10 @@ class Client:
     def history(self, ref: str, **kw: Any) -> list[HistoryEvent]:
         return self._run(self.aio.history(ref, **kw))  # type: ignore[no-any-return]
 
+    def chain(self, ref: str) -> list[RunInfo]:
+        """See :meth:`AsyncClient.chain`."""
+        return self._run(self.aio.chain(ref))  # type: ignore[no-any-return]
+
     def list(self, **filters: Any) -> RunPage:
         """See :meth:`AsyncClient.list`."""
         return self._run(self.aio.list(**filters))  # type: ignore[no-any-return]
@@ -751,6 +846,10 @@ class RunHandle:
     def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
         """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
         return self.client.signal(self.ref, name, payload, **kw)
+
+    def chain(self) -> list[RunInfo]:
+        """The continue-as-new chain this run belongs to, oldest first."""
+        return self.client.chain(self.ref)
 
     def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
         """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""

@@ -35,6 +35,13 @@ from ._events import HistoryEvent
 
 RUN_STATUSES = ("RUNNING", *TERMINAL_STATUSES)
 
+# The client's signal_with_start, given a start idempotency key that already started a run
+# which has since ended, returns that run and drops the signal without an error.
+SIGNAL_WITH_KEY = (
+    "an idempotency key cannot be combined with signal-with-start: once the first run has "
+    "ended, a repeat would return it without delivering the signal"
+)
+
 
 class BadTimeError(UsageError):
     """A point in time that is neither ISO-8601 nor a duration ("2h" = two hours ago)."""
@@ -335,11 +342,14 @@ async def signal_with_start(
 
     ``started`` in the result says which happened (judged against the run that was open
     just before the call). Input is checked before anything is written, as for ``start``.
+    An ``idempotency_key`` is refused (:data:`SIGNAL_WITH_KEY`).
     """
     if not workflow:
         raise UsageError("a workflow name is required")
     if not id:
         raise UsageError("signal-with-start needs a workflow id")
+    if idempotency_key is not None:
+        raise UsageError(SIGNAL_WITH_KEY)
     check_signal(signal, signal_payload)
     try:
         before = await client.describe(id)

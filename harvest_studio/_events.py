@@ -48,6 +48,8 @@ class WorkflowStarted(Event):
     args: list[Any]
     fingerprint: str | None = None
     execution_timeout: float | None = None
+    continued_from: str | None = None
+    search_attributes: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,24 @@ class WorkflowResumed(Event):
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class WorkflowContinuedAsNew(Event):
+    """The run sealed itself and handed over to a fresh run (same workflow id) with
+    ``args``; ``new_run_id`` names it."""
+
+    type_name: ClassVar[str] = "WorkflowContinuedAsNew"
+    role: ClassVar[str] = COMMAND
+    new_run_id: str
+    args: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SearchAttributesUpserted(Event):
+    type_name: ClassVar[str] = "SearchAttributesUpserted"
+    role: ClassVar[str] = COMMAND
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -233,6 +253,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WorkflowTerminated,
         WorkflowPaused,
         WorkflowResumed,
+        WorkflowContinuedAsNew,
+        SearchAttributesUpserted,
     )
 }
 
@@ -243,6 +265,7 @@ TERMINAL_TYPES = frozenset(
         "WorkflowTimedOut",
         "WorkflowCancelled",
         "WorkflowTerminated",
+        "WorkflowContinuedAsNew",
     }
 )
 

@@ -45,6 +45,7 @@ from ._events import (
     TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
+    WorkflowContinuedAsNew,
     WorkflowFailed,
     WorkflowStarted,
     role_of,
@@ -64,6 +65,15 @@ def _undecided(event: Event) -> bool:
 class _Diverged(BaseException):
     """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
     in user code cannot swallow it)."""
+
+
+class ContinueAsNewRequest(BaseException):
+    """Raised by ``ctx.continue_as_new``; a BaseException so ``except Exception`` in
+    workflow code lets it through."""
+
+    def __init__(self, args: list[Any]) -> None:
+        super().__init__("continue as new")
+        self.args_for_next = args
 
 
 class InstanceClosedError(HarvestError):
@@ -291,6 +301,14 @@ class WorkflowInstance:
         try:
             result = await self.definition.fn(self.ctx, *args)
             result = _serde.check(result, what="workflow result")
+        except ContinueAsNewRequest as request:
+            if self.closed:
+                return
+            self.emit(
+                WorkflowContinuedAsNew(
+                    new_run_id=str(self.ctx.uuid4()), args=request.args_for_next
+                )
+            )
         except asyncio.CancelledError as exc:
             if self.closed:  # ended by a failing signal handler
                 return

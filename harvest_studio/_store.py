@@ -7,6 +7,7 @@ a savepoint if one is already open).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
+from . import _filters
 from ._errors import SchemaError
 
 Row = dict[str, Any]
@@ -223,6 +225,10 @@ async def insert_run(
     execution_timeout: float | None,
     idempotency_key: str | None,
     start_signals: Sequence[str] = (),
+    continued_from: str | None = None,
+    search_attributes_json: str | None = None,
+    memo_json: str | None = None,
+    start_delay: float | None = None,
 ) -> None:
     """Insert the run, its ``WorkflowStarted`` event (then any signals sent with the start)
     and its first workflow task: one statement, so in autocommit mode one round trip."""
@@ -242,6 +248,10 @@ async def insert_run(
             "channel": TASKS_CHANNEL,
             "signals": list(start_signals),
             "last_seq": 1 + len(start_signals),
+            "continued_from": continued_from,
+            "sattrs": search_attributes_json,
+            "memo": memo_json,
+            "delay": start_delay or 0.0,
         },
     )
 
@@ -249,10 +259,15 @@ async def insert_run(
 _INSERT_RUN_SQL = """
 WITH run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
-        input, last_seq, deadline, idempotency_key, fingerprint)
+        input, last_seq, deadline, idempotency_key, fingerprint, continued_from,
+        search_attributes, memo)
     VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
-        'RUNNING', %(input)s::jsonb, %(last_seq)s, now() + make_interval(secs => %(timeout)s),
-        %(key)s, %(fingerprint)s)
+        'RUNNING', %(input)s::jsonb, %(last_seq)s,
+        now() + make_interval(secs => %(delay)s + %(timeout)s), %(key)s, %(fingerprint)s,
+        %(continued_from)s,
+        COALESCE(%(sattrs)s::jsonb, (SELECT p.search_attributes FROM harvest.runs p
+                                     WHERE p.run_id = %(continued_from)s), '{}'::jsonb),
+        %(memo)s::jsonb)
     RETURNING run_id
 ),
 started AS (
@@ -264,8 +279,10 @@ started AS (
     RETURNING 1
 ),
 task AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT %(namespace)s, 'workflow', run_id, %(workflow_type)s, %(queue)s, 'PENDING' FROM run
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at)
+    SELECT %(namespace)s, 'workflow', run_id, %(workflow_type)s, %(queue)s, 'PENDING',
+           now() + make_interval(secs => %(delay)s)
+    FROM run
     RETURNING 1
 )
 SELECT pg_notify(%(channel)s, %(queue)s) FROM task
@@ -495,6 +512,20 @@ class NewActivity:
 
 
 @dataclass
+class Continuation:
+    """The run a continue-as-new decision hands over to."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    queue: str
+    input_json: str
+    started_json: str
+    fingerprint: str | None
+    execution_timeout: float | None
+
+
+@dataclass
 class Decision:
     """Everything one workflow task writes, committed atomically (or not at all)."""
 
@@ -510,6 +541,8 @@ class Decision:
     close_status: str | None = None
     result_json: str | None = None
     error_json: str | None = None
+    search_attributes_json: str | None = None
+    continuation: Continuation | None = None
 
     @property
     def new_seq(self) -> int:
@@ -528,8 +561,8 @@ _COMMIT_DECISIONS_SQL = """
 WITH input AS (
     SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
                          %(expected)s::int[], %(new_seq)s::int[], %(status)s::text[],
-                         %(result)s::text[], %(error)s::text[])
-        AS i(task_id, attempt, run_id, expected, new_seq, status, result, error)
+                         %(result)s::text[], %(error)s::text[], %(sattrs)s::text[])
+        AS i(task_id, attempt, run_id, expected, new_seq, status, result, error, sattrs)
 ),
 locked AS (
     SELECT t.task_id, t.dirty FROM harvest.tasks t JOIN input i USING (task_id)
@@ -544,7 +577,9 @@ advanced AS (
         error = COALESCE(i.error::jsonb, r.error),
         closed_at = CASE WHEN i.status IS NULL THEN NULL ELSE now() END,
         blocked = NULL,
-        blocked_count = 0
+        blocked_count = 0,
+        search_attributes = CASE WHEN i.sattrs IS NULL THEN r.search_attributes
+            ELSE jsonb_strip_nulls(r.search_attributes || i.sattrs::jsonb) END
     FROM input i JOIN locked l USING (task_id)
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
       -- an event that arrived during a final decision keeps the run open: decide again
@@ -670,6 +705,7 @@ async def commit_decisions(
         "status": [d.close_status for d in decisions],
         "result": [d.result_json for d in decisions],
         "error": [d.error_json for d in decisions],
+        "sattrs": [d.search_attributes_json for d in decisions],
         "ev_runs": [e[0] for e in events],
         "ev_seqs": [e[1] for e in events],
         "ev_types": [e[2] for e in events],
@@ -683,9 +719,31 @@ async def commit_decisions(
         "timer_ats": [t[1] for _, t in timers],
         **_activity_params(activities),
     }
-    cur = conn.cursor()
-    await cur.execute(_COMMIT_DECISIONS_SQL, params)
-    rows = await cur.fetchall()
+    continuing = [d for d in decisions if d.continuation is not None]
+    # A continue-as-new also inserts the next run: then the batch needs a real transaction.
+    async with conn.transaction() if continuing else contextlib.nullcontext():
+        cur = conn.cursor()
+        await cur.execute(_COMMIT_DECISIONS_SQL, params)
+        rows = await cur.fetchall()
+        advanced = {int(r[1]) for r in rows if r[0] == "advanced"}
+        for decision in continuing:
+            nxt = decision.continuation
+            if decision.task_id not in advanced or nxt is None:
+                continue
+            await insert_run(
+                conn,
+                run_id=nxt.run_id,
+                namespace=decision.namespace,
+                workflow_id=nxt.workflow_id,
+                workflow_type=nxt.workflow_type,
+                queue=nxt.queue,
+                input_json=nxt.input_json,
+                started_json=nxt.started_json,
+                fingerprint=nxt.fingerprint,
+                execution_timeout=nxt.execution_timeout,
+                idempotency_key=None,
+                continued_from=decision.run_id,
+            )
     by_key = {(a.activity_seq_key()): (d, a) for d, a in activities}
     for what, task_id, run_id, seq, at in rows:
         if what == "advanced":
@@ -1377,7 +1435,8 @@ async def time_out_runs(conn: AsyncConnection[Any], limit: int = 100) -> list[st
 _RUN_COLUMNS = """
     run_id::text AS run_id, namespace, workflow_id, workflow_type, queue, status, input, result,
     error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
-    blocked_count, paused, cancel_requested_at
+    blocked_count, paused, cancel_requested_at, continued_from::text AS continued_from,
+    search_attributes, memo
 """
 
 
@@ -1428,6 +1487,49 @@ def _looks_like_uuid(text: str) -> bool:
     return True
 
 
+def compile_filter(node: _filters.Node) -> tuple[sql.Composable, list[Any]]:
+    """Turn a parsed filter into a SQL condition; every name and value is a parameter."""
+    params: list[Any] = []
+
+    def walk(n: _filters.Node) -> sql.Composable:
+        if isinstance(n, _filters.BoolOp):
+            joiner = sql.SQL(f" {n.op} ")
+            return sql.SQL("({})").format(joiner.join([walk(p) for p in n.parts]))
+        if isinstance(n, _filters.Not):
+            return sql.SQL("(NOT {})").format(walk(n.part))
+        return comparison(n)
+
+    def comparison(c: _filters.Comparison) -> sql.Composable:
+        if c.builtin is not None:
+            column = sql.Identifier(c.builtin)
+            if c.op == "IN":
+                params.append([str(v) for v in c.values])
+                return sql.SQL("{} = ANY(%s::text[])").format(column)
+            if any(v is None for v in c.values):
+                return sql.SQL("{} IS NULL" if c.op == "=" else "{} IS NOT NULL").format(column)
+            cast = "::timestamptz" if c.builtin in ("created_at", "closed_at") else "::text"
+            params.append(str(c.values[0]))
+            return sql.SQL("{} " + c.op + " %s" + cast).format(column)
+        if c.op in ("=", "IN"):
+            alternatives = []
+            for value in c.values:
+                params.append(json.dumps({c.name: value}))
+                alternatives.append(sql.SQL("search_attributes @> %s::jsonb"))
+            return sql.SQL("({})").format(sql.SQL(" OR ").join(alternatives))
+        if c.op == "!=":
+            params.append(json.dumps({c.name: c.values[0]}))
+            return sql.SQL("(NOT search_attributes @> %s::jsonb)")
+        # ordering compares like with like: numbers with numbers, strings with strings
+        value = json.dumps(c.values[0])
+        params.extend([c.name, value, c.name, value])
+        return sql.SQL(
+            "(jsonb_typeof(search_attributes -> %s) = jsonb_typeof(%s::jsonb)"
+            " AND (search_attributes -> %s) " + c.op + " %s::jsonb)"
+        )
+
+    return walk(node), params
+
+
 @dataclass
 class RunFilter:
     namespace: str = "default"
@@ -1437,6 +1539,7 @@ class RunFilter:
     started_before: datetime | None = None
     workflow_id: str | None = None
     blocked: bool | None = None
+    query: _filters.Node | None = None
 
 
 async def list_runs(
@@ -1466,6 +1569,10 @@ async def list_runs(
         params.append(flt.workflow_id)
     if flt.blocked is not None:
         clauses.append(sql.SQL("blocked IS NOT NULL" if flt.blocked else "blocked IS NULL"))
+    if flt.query is not None:
+        condition, condition_params = compile_filter(flt.query)
+        clauses.append(condition)
+        params.extend(condition_params)
     if after is not None:
         clauses.append(sql.SQL("(created_at, run_id) < (%s, %s::uuid)"))
         params.extend(after)
@@ -1476,6 +1583,31 @@ async def list_runs(
     params.append(limit)
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(query, params)
+    return await cur.fetchall()
+
+
+async def run_chain(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
+    """The continue-as-new chain through ``run_id``, oldest first."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"""
+        WITH RECURSIVE back AS (
+            SELECT run_id, continued_from, 0 AS depth FROM harvest.runs WHERE run_id = %s
+            UNION ALL
+            SELECT r.run_id, r.continued_from, b.depth - 1
+            FROM harvest.runs r JOIN back b ON r.run_id = b.continued_from
+        ), forward AS (
+            SELECT run_id, 0 AS depth FROM harvest.runs WHERE run_id = %s
+            UNION ALL
+            SELECT r.run_id, f.depth + 1
+            FROM harvest.runs r JOIN forward f ON r.continued_from = f.run_id
+        ), chain AS (
+            SELECT run_id, depth FROM back UNION SELECT run_id, depth FROM forward
+        )
+        SELECT {_RUN_COLUMNS} FROM harvest.runs JOIN chain USING (run_id) ORDER BY chain.depth
+        """,
+        (run_id, run_id),
+    )
     return await cur.fetchall()
 
 

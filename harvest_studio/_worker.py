@@ -21,6 +21,7 @@ import asyncio
 import collections
 import contextvars
 import functools
+import json
 import logging
 import os
 import socket
@@ -45,10 +46,13 @@ from ._events import (
     ActivityStarted,
     Event,
     HistoryEvent,
+    SearchAttributesUpserted,
     TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
+    WorkflowContinuedAsNew,
     WorkflowFailed,
+    WorkflowStarted,
     decode,
 )
 from ._replay import WorkflowInstance, error_dict
@@ -548,12 +552,46 @@ class Worker:
             elif isinstance(event, WorkflowFailed):
                 decision.close_status = "FAILED"
                 decision.error_json = _serde.dumps(event.error)
+            elif isinstance(event, SearchAttributesUpserted):
+                merged = json.loads(decision.search_attributes_json or "{}")
+                merged.update(event.attributes)
+                decision.search_attributes_json = _serde.dumps(merged)
+            elif isinstance(event, WorkflowContinuedAsNew):
+                decision.close_status = "CONTINUED_AS_NEW"
+                decision.result_json = _serde.dumps({"continued_as": event.new_run_id})
+                decision.continuation = self._continuation(instance, event)
             elif isinstance(event, WorkflowCancelled):
                 decision.close_status = "CANCELLED"
                 decision.error_json = _serde.dumps(
                     {"type": "Cancelled", "message": event.reason or "cancelled on request"}
                 )
         return decision
+
+    def _continuation(
+        self, instance: WorkflowInstance, event: WorkflowContinuedAsNew
+    ) -> _store.Continuation:
+        first = instance.events[0].event
+        assert isinstance(first, WorkflowStarted)
+        started = WorkflowStarted(
+            workflow_type=first.workflow_type,
+            workflow_id=first.workflow_id,
+            namespace=first.namespace,
+            queue=first.queue,
+            args=event.args,
+            fingerprint=instance.definition.fingerprint,
+            execution_timeout=first.execution_timeout,
+            continued_from=instance.run_id,
+        )
+        return _store.Continuation(
+            run_id=event.new_run_id,
+            workflow_id=first.workflow_id,
+            workflow_type=first.workflow_type,
+            queue=first.queue,
+            input_json=_serde.dumps(event.args),
+            started_json=_serde.dumps(started.fields()),
+            fingerprint=instance.definition.fingerprint,
+            execution_timeout=first.execution_timeout,
+        )
 
     async def _full_history(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         async with self._pool.connection() as conn:

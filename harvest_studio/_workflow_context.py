@@ -8,13 +8,19 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _serde
 from ._definitions import DEFAULT_QUEUE, ActivityDefinition, ActivityOptions
 from ._durations import Duration, optional_seconds, to_seconds
 from ._errors import UsageError
-from ._events import ActivityScheduled, MarkerRecorded, SideEffectRecorded, TimerStarted
+from ._events import (
+    ActivityScheduled,
+    MarkerRecorded,
+    SearchAttributesUpserted,
+    SideEffectRecorded,
+    TimerStarted,
+)
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -208,6 +214,26 @@ class WorkflowContext:
         """True once a cancel request reached the run (the code also sees
         ``asyncio.CancelledError`` at its current ``await``)."""
         return self._instance.cancel_requested
+
+    # -- long-running loops -----------------------------------------------------------------
+    def continue_as_new(self, *args: Any) -> NoReturn:
+        """End this run and continue as a fresh run of the same workflow (same workflow id,
+        new run id, empty history) with ``args``. Use it to bound the history of loops."""
+        from ._replay import ContinueAsNewRequest
+
+        raise ContinueAsNewRequest(_serde.check(list(args), what="continue_as_new arguments"))
+
+    def should_continue_as_new(self, threshold: int = 10_000) -> bool:
+        """True once this run's history has ``threshold`` events or more."""
+        return len(self._instance.events) >= threshold
+
+    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set (or with ``None`` values, remove) indexed attributes that
+        ``client.list(query=...)`` can filter on."""
+        if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
+            raise UsageError("search attributes are a dict of str keys")
+        value = _serde.check(attributes, what="search attributes")
+        self._instance.emit(SearchAttributesUpserted(attributes=value))
 
     # -- composition ------------------------------------------------------------------------
     @staticmethod

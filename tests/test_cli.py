@@ -235,6 +235,7 @@ def test_bad_options_are_usage_errors(cli: Cli, db_url: str) -> None:
         ("resume", "--reason"),
         ("start", "greet", "--signal", "go"),
         ("start", "greet", "--id", "x", "--signal-payload", "1"),
+        ("start", "greet", "--id", "x", "--signal", "go", "--idempotency-key", "k"),
         ("start", "greet", "--id", "x", "--signal", "go", "--signal-payload", "{oops"),
     ]:
         code, out, err = cli(*argv)

@@ -321,7 +321,10 @@ def test_signal_with_start(db_url: str, app_worker: hs.Worker) -> None:
             await commands.signal_with_start(client, "inbox", [1], id="", signal="item")
         with pytest.raises(hs.UnknownWorkflowError):
             await commands.signal_with_start(client, "nope", [], id="n", signal="item")
-        assert "StartedRun" not in commands.StartedRun("w", "r", "t", "ns").to_json()
+        with pytest.raises(hs.UsageError, match="idempotency key"):
+            await commands.signal_with_start(
+                client, "inbox", [1], id="box", signal="item", idempotency_key="k"
+            )
         assert "signal" not in commands.StartedRun("w", "r", "t", "ns").to_json()
 
     with_client(db_url, go)

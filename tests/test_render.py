@@ -11,21 +11,27 @@ import pytest
 
 import harvest_studio as hs
 from harvest_studio import _render as render
-from harvest_studio._commands import DbStatus, RunHistory, RunResult, StartedRun
+from harvest_studio._commands import DbStatus, RunAction, RunHistory, RunResult, StartedRun
 from harvest_studio._events import (
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
     ActivityStarted,
     ActivityTimedOut,
+    CancelRequested,
     Event,
     MarkerRecorded,
     SideEffectRecorded,
+    SignalReceived,
     TimerFired,
     TimerStarted,
+    WorkflowCancelled,
     WorkflowCompleted,
     WorkflowFailed,
+    WorkflowPaused,
+    WorkflowResumed,
     WorkflowStarted,
+    WorkflowTerminated,
     WorkflowTimedOut,
 )
 
@@ -103,6 +109,63 @@ def test_render_runs_marks_blocked_and_paging() -> None:
     assert "RUNNING (BLOCKED)" in text and "running" in text
     assert "--page-token 'tok|en'" in text
     assert render.render_runs(hs.RunPage([], None)) == "(no runs)"
+
+
+def test_render_runs_marks_paused_cancel_requested_and_new_statuses() -> None:
+    rows = [
+        run_info(workflow_id="held", status="RUNNING", closed_at=None, paused=True),
+        run_info(workflow_id="going", status="RUNNING", closed_at=None, cancel_requested=True,
+                 paused=True, blocked={"kind": "quarantined", "message": "m"}),
+        run_info(workflow_id="ended", status="CANCELLED", cancel_requested=True),
+        run_info(workflow_id="killed", status="TERMINATED", paused=True),
+        run_info(workflow_id="next", status="CONTINUED_AS_NEW"),
+    ]
+    lines = render.render_runs(rows).splitlines()
+    by_id = {line.split()[1]: line for line in lines[1:]}
+    assert "RUNNING (PAUSED)" in by_id["held"]
+    assert "RUNNING (BLOCKED, PAUSED, CANCEL REQUESTED)" in by_id["going"]
+    assert "CANCELLED " in by_id["ended"] and "(" not in by_id["ended"].split("CANCELLED")[1]
+    assert " TERMINATED " in by_id["killed"] and "PAUSED" not in by_id["killed"]
+    assert "CONTINUED_AS_NEW" in by_id["next"] and "2.5s" in by_id["next"]
+
+
+def test_render_run_paused_and_cancel_requested() -> None:
+    info = run_info(status="RUNNING", closed_at=None, result=None, paused=True,
+                    cancel_requested=True)
+    text = render.render_run(info)
+    assert "Status       RUNNING (PAUSED, CANCEL REQUESTED)" in text
+    assert f"Paused       yes: no workflow code runs until `harvest resume {info.run_id}`" in text
+    assert "Cancel       requested" in text
+    ended = render.render_run(run_info(status="CANCELLED", result=None, paused=True,
+                                       cancel_requested=True,
+                                       error={"type": "Cancelled", "message": "why"}))
+    assert "Status       CANCELLED" in ended and "Error        Cancelled: why" in ended
+    assert "Paused" not in ended and "Cancel " not in ended
+
+
+def test_render_action_lines() -> None:
+    rid = "3f0c7a4e-0000-4000-8000-000000000001"
+
+    def act(action: str, changed: bool = True, **kw: Any) -> str:
+        return render.render_action(RunAction(action, rid, "wf-1", "t", changed, **kw))
+
+    assert act("signal", signal="approve") == f"signalled approve to run {rid} (workflow id wf-1)"
+    assert act("signal", False, signal="approve", idempotency_key="k") == (
+        f"duplicate signal ignored (idempotency key k): run {rid} (workflow id wf-1) "
+        "already has it"
+    )
+    assert act("signal", signal="go", paused=True).endswith(
+        "; the run is paused, so its code sees this once resumed"
+    )
+    assert act("cancel", reason="why") == f"cancel requested for run {rid} (workflow id wf-1): why"
+    assert act("cancel", False).startswith("cancel already requested for run ")
+    assert act("terminate") == f"terminated run {rid} (workflow id wf-1)"
+    assert act("pause", reason="audit").startswith("paused run ")
+    assert act("pause", False).endswith("is already paused; nothing changed")
+    assert act("resume") == f"resumed run {rid} (workflow id wf-1)"
+    assert act("resume", False).endswith("is not paused; nothing changed")
+    same = render.render_action(RunAction("terminate", rid, rid, "t", True))
+    assert same == f"terminated run {rid}"
 
 
 def test_render_run_completed() -> None:
@@ -199,6 +262,13 @@ EVENTS: list[tuple[Event, str]] = [
     (WorkflowCompleted({"done": 1}), '-> {"done":1}'),
     (WorkflowFailed({"type": "KeyError", "message": "sku"}), "KeyError: sku"),
     (WorkflowTimedOut(60.0), "ran past its execution timeout (1m00s)"),
+    (SignalReceived("approve", {"by": "ada"}), 'approve {"by":"ada"}'),
+    (SignalReceived("item", 3, "k-1", True), "item 3 key=k-1 (with start)"),
+    (CancelRequested("plans changed"), "cancel requested: plans changed"),
+    (WorkflowCancelled(None), "cancelled (no reason given)"),
+    (WorkflowTerminated("stuck"), "terminated: stuck"),
+    (WorkflowPaused("audit"), "paused: audit"),
+    (WorkflowResumed(None), "resumed (no reason given)"),
 ]
 
 
@@ -231,6 +301,14 @@ def test_render_history_table() -> None:
 def test_render_small_results() -> None:
     started = StartedRun("wf", "rid", "greet", "default")
     assert render.render_started(started) == "started greet: workflow id wf, run id rid"
+    with_signal = StartedRun("wf", "rid", "greet", "default", signal="hi")
+    assert render.render_started(with_signal) == (
+        "started greet with signal hi: workflow id wf, run id rid"
+    )
+    signalled = StartedRun("wf", "rid", "greet", "default", signal="hi", started=False)
+    assert render.render_started(signalled) == (
+        "signalled hi to running greet: workflow id wf, run id rid (no new run)"
+    )
     ok = render.render_result(RunResult("wf", "rid", "greet", "COMPLETED", "hi"))
     assert "COMPLETED" in ok and '"hi"' in ok
     bad = render.render_result(
