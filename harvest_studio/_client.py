@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from ._durations import Duration, optional_seconds
 from ._errors import (
     QueryError,
     QueryTimeoutError,
+    NamespaceNotEmptyError,
+    NamespaceNotFoundError,
     RunNotFoundError,
     RunNotRunningError,
     RunTimeoutError,
@@ -49,6 +52,7 @@ TERMINAL_STATUSES = (
     "CONTINUED_AS_NEW",
 )
 MAX_ID_LENGTH = 400
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class AsyncClient:
         self._waiters: dict[str, list[asyncio.Event]] = {}
         # Registrations are never withdrawn, so a type seen registered stays startable.
         self._registered: dict[str, dict[str, Any]] = {}
+        self._namespace_ok = namespace == "default"
         self._listener: asyncio.Task[None] | None = None
 
     async def open(self) -> AsyncClient:
@@ -251,6 +256,7 @@ class AsyncClient:
                 )
                 if found:
                     return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
+            await self._check_namespace(conn)
             registered = self._registered.get(name)
             if registered is None:
                 registered = await _store.registered_workflow(conn, self.namespace, name)
@@ -367,6 +373,40 @@ class AsyncClient:
                 run_id=latest["run_id"],
             )
         return None
+
+    # -- namespaces --------------------------------------------------------------------------
+    async def create_namespace(self, name: str, description: str | None = None) -> bool:
+        """Create a namespace (False if it exists). Names: letters, digits, ``-_.``."""
+        if not _NAMESPACE_NAME.fullmatch(name or ""):
+            raise UsageError(
+                f"bad namespace name {name!r}: 1-63 letters, digits, '-', '_' or '.'"
+            )
+        async with self.pool.connection() as conn:
+            return await _store.create_namespace(conn, name, description)
+
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            return await _store.list_namespaces(conn)
+
+    async def delete_namespace(self, name: str) -> None:
+        """Delete a namespace that has no runs (``default`` cannot be deleted)."""
+        if name == "default":
+            raise UsageError("the default namespace cannot be deleted")
+        async with self.pool.connection() as conn:
+            outcome = await _store.delete_namespace(conn, name)
+        if outcome == "not_found":
+            raise NamespaceNotFoundError(f"no namespace {name!r}")
+        if outcome == "not_empty":
+            raise NamespaceNotEmptyError(f"namespace {name!r} still has runs")
+
+    async def _check_namespace(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self._namespace_ok:
+            return
+        if not await _store.namespace_exists(conn, self.namespace):
+            raise NamespaceNotFoundError(
+                f"no namespace {self.namespace!r}; create it with create_namespace()"
+            )
+        self._namespace_ok = True
 
     # -- talking to runs ---------------------------------------------------------------------
     async def _run_id(self, ref: str) -> str:
@@ -765,6 +805,15 @@ class Client:
 
     def history(self, ref: str, **kw: Any) -> list[HistoryEvent]:
         return self._run(self.aio.history(ref, **kw))  # type: ignore[no-any-return]
+
+    def create_namespace(self, name: str, description: str | None = None) -> bool:
+        return bool(self._run(self.aio.create_namespace(name, description)))
+
+    def list_namespaces(self) -> list[dict[str, Any]]:
+        return self._run(self.aio.list_namespaces())  # type: ignore[no-any-return]
+
+    def delete_namespace(self, name: str) -> None:
+        self._run(self.aio.delete_namespace(name))
 
     def chain(self, ref: str) -> list[RunInfo]:
         """See :meth:`AsyncClient.chain`."""

@@ -83,6 +83,16 @@ class QueryTimeoutError(HarvestError, TimeoutError):
     code = "query_timeout"
 
 
+class NamespaceNotFoundError(UsageError):
+    code = "namespace_not_found"
+
+
+class NamespaceNotEmptyError(HarvestError):
+    """Only a namespace without runs can be deleted."""
+
+    code = "namespace_not_empty"
+
+
 class RunTimeoutError(HarvestError, TimeoutError):
     """Waiting for a run's result took longer than the caller allowed."""
 

@@ -40,7 +40,12 @@ from . import _serde, _store
 from ._activity_context import ActivityContext, ActivityInfo
 from ._database import database_url, ensure_migrated
 from ._definitions import ActivityDefinition, WorkflowDefinition
-from ._errors import NonDeterminismError, NonRetryableError, UsageError
+from ._errors import (
+    NamespaceNotFoundError,
+    NonDeterminismError,
+    NonRetryableError,
+    UsageError,
+)
 from ._events import (
     ActivityScheduled,
     ActivityStarted,
@@ -136,6 +141,7 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
+        self._serving = False
         self._startup_error: BaseException | None = None
         self.stats: collections.Counter[str] = collections.Counter()
 
@@ -180,12 +186,13 @@ class Worker:
     def _thread_main(self) -> None:
         try:
             asyncio.run(self.run())
-        except BaseException as exc:
-            if not self._started.is_set():
+        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+            if not self._serving:
                 self._startup_error = exc
-                self._started.set()
             else:
                 log.exception("worker %s crashed", self.worker_id)
+        finally:
+            self._started.set()
 
     # ---------------------------------------------------------------------------------------
     # the main coroutine
@@ -223,6 +230,8 @@ class Worker:
         self._busy = 0
         try:
             async with self._pool.connection() as conn:
+                if not await _store.namespace_exists(conn, self.namespace):
+                    raise NamespaceNotFoundError(f"no namespace {self.namespace!r}")
                 await _store.register_types(
                     conn,
                     self.namespace,
@@ -252,6 +261,7 @@ class Worker:
                 self._heartbeat_loop(),
             ]
             self._tasks = [asyncio.create_task(c) for c in loops]
+            self._serving = True
             self._started.set()
             log.info("worker %s serving %s", self.worker_id, self.queues)
             await self._stop.wait()
@@ -270,7 +280,6 @@ class Worker:
             for instance in self._cache.values():
                 instance.evict()
             self._cache.clear()
-            self._started.set()
 
     async def _drain(self) -> None:
         self._claiming = False
