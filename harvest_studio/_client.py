@@ -19,10 +19,10 @@ from ._database import database_url, ensure_migrated
 from ._definitions import DEFAULT_QUEUE, WorkflowDefinition
 from ._durations import Duration, optional_seconds
 from ._errors import (
-    QueryError,
-    QueryTimeoutError,
     NamespaceNotEmptyError,
     NamespaceNotFoundError,
+    QueryError,
+    QueryTimeoutError,
     RunNotFoundError,
     RunNotRunningError,
     RunTimeoutError,

@@ -186,7 +186,7 @@ class Worker:
     def _thread_main(self) -> None:
         try:
             asyncio.run(self.run())
-        except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+        except BaseException as exc:
             if not self._serving:
                 self._startup_error = exc
             else:
