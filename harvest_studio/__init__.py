@@ -24,6 +24,7 @@ from ._client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, Ru
 from ._definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
 from ._errors import (
     ActivityError,
+    ChildWorkflowError,
     DurationError,
     HarvestError,
     NamespaceNotEmptyError,
@@ -58,6 +59,7 @@ __all__ = [
     "ActivityInfo",
     "AsyncClient",
     "AsyncRunHandle",
+    "ChildWorkflowError",
     "Client",
     "DurationError",
     "HarvestError",

@@ -79,6 +79,9 @@ class RunInfo:
     continued_from: str | None = None
     search_attributes: dict[str, Any] | None = None
     memo: Any = None
+    parent_run_id: str | None = None
+    parent_close_policy: str | None = None
+    depth: int = 0
 
     @classmethod
     def from_row(cls, row: dict[str, Any], pending: Sequence[dict[str, Any]] = ()) -> RunInfo:
@@ -103,6 +106,9 @@ class RunInfo:
             continued_from=row.get("continued_from"),
             search_attributes=row.get("search_attributes"),
             memo=row.get("memo"),
+            parent_run_id=row.get("parent_run_id"),
+            parent_close_policy=row.get("parent_close_policy"),
+            depth=int(row.get("depth") or 0),
         )
 
     @property
@@ -123,6 +129,8 @@ class RunInfo:
             "continued_from": self.continued_from,
             "search_attributes": self.search_attributes,
             "memo": self.memo,
+            "parent_run_id": self.parent_run_id,
+            "parent_close_policy": self.parent_close_policy,
             "input": self.input,
             "result": self.result,
             "error": self.error,
@@ -576,6 +584,13 @@ class AsyncClient:
             pending = await _store.run_activity_summary(conn, row["run_id"])
         return RunInfo.from_row(row, pending)
 
+    async def tree(self, ref: str) -> list[RunInfo]:
+        """The run and its descendants (``depth`` 0 is the run itself)."""
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            rows = await _store.run_tree(conn, run_id)
+        return [RunInfo.from_row(r) for r in rows]
+
     async def chain(self, ref: str) -> list[RunInfo]:
         """Every run of a continue-as-new chain that ``ref`` belongs to, oldest first."""
         run_id = await self._run_id(ref)
@@ -815,6 +830,10 @@ class Client:
     def delete_namespace(self, name: str) -> None:
         self._run(self.aio.delete_namespace(name))
 
+    def tree(self, ref: str) -> list[RunInfo]:
+        """See :meth:`AsyncClient.tree`."""
+        return self._run(self.aio.tree(ref))  # type: ignore[no-any-return]
+
     def chain(self, ref: str) -> list[RunInfo]:
         """See :meth:`AsyncClient.chain`."""
         return self._run(self.aio.chain(ref))  # type: ignore[no-any-return]
@@ -895,6 +914,10 @@ class RunHandle:
     def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
         """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
         return self.client.signal(self.ref, name, payload, **kw)
+
+    def tree(self) -> list[RunInfo]:
+        """This run and its child runs, depth first."""
+        return self.client.tree(self.ref)
 
     def chain(self) -> list[RunInfo]:
         """The continue-as-new chain this run belongs to, oldest first."""

@@ -138,6 +138,20 @@ class ActivityError(HarvestError):
         self.details = details
 
 
+class ChildWorkflowError(HarvestError):
+    """Raised in a parent when a child run ended other than COMPLETED."""
+
+    code = "child_workflow_failed"
+
+    def __init__(
+        self, message: str, *, run_id: str, status: str, error: dict[str, Any] | None
+    ) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.status = status
+        self.error = error
+
+
 class NonRetryableError(HarvestError):
     """Raise from an activity to stop retries at once, whatever the retry policy says."""
 

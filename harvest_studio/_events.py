@@ -231,6 +231,40 @@ class SearchAttributesUpserted(Event):
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChildWorkflowStarted(Event):
+    type_name: ClassVar[str] = "ChildWorkflowStarted"
+    role: ClassVar[str] = COMMAND
+    workflow_type: str
+    workflow_id: str
+    run_id: str
+    args: list[Any] = field(default_factory=list)
+    queue: str = "default"
+    parent_close_policy: str = "request_cancel"
+
+
+@dataclass(frozen=True)
+class ChildWorkflowCompleted(Event):
+    type_name: ClassVar[str] = "ChildWorkflowCompleted"
+    role: ClassVar[str] = INBOUND
+    started_seq: int
+    run_id: str
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class ChildWorkflowFailed(Event):
+    """The child ended other than COMPLETED (FAILED, CANCELLED, TERMINATED, TIMED_OUT), or
+    could not start (status ``START_FAILED``)."""
+
+    type_name: ClassVar[str] = "ChildWorkflowFailed"
+    role: ClassVar[str] = INBOUND
+    started_seq: int
+    run_id: str
+    status: str
+    error: dict[str, Any] | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -255,6 +289,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WorkflowResumed,
         WorkflowContinuedAsNew,
         SearchAttributesUpserted,
+        ChildWorkflowStarted,
+        ChildWorkflowCompleted,
+        ChildWorkflowFailed,
     )
 }
 

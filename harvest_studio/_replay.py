@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _serde
 from ._definitions import WorkflowDefinition
-from ._errors import ActivityError, HarvestError, NonDeterminismError
+from ._errors import ActivityError, ChildWorkflowError, HarvestError, NonDeterminismError
 from ._events import (
     COMMAND,
     INBOUND,
@@ -36,6 +36,9 @@ from ._events import (
     ActivityScheduled,
     ActivityTimedOut,
     CancelRequested,
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    ChildWorkflowStarted,
     Event,
     HistoryEvent,
     MarkerRecorded,
@@ -101,6 +104,8 @@ def _same_command(recorded: Event, issued: Event) -> bool:
         return False
     if isinstance(recorded, ActivityScheduled):
         return bool(recorded.activity_type == getattr(issued, "activity_type", None))
+    if isinstance(recorded, ChildWorkflowStarted):
+        return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
     if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
         return bool(recorded.name == getattr(issued, "name", None))
     return True
@@ -250,6 +255,19 @@ class WorkflowInstance:
             )
         elif isinstance(event, TimerFired):
             self._resolve(record, event.started_seq).set_result(None)
+        elif isinstance(event, ChildWorkflowCompleted):
+            self._resolve(record, event.started_seq).set_result(event.result)
+        elif isinstance(event, ChildWorkflowFailed):
+            error = event.error or {}
+            self._resolve(record, event.started_seq).set_exception(
+                ChildWorkflowError(
+                    f"child run {event.run_id} ended {event.status}: "
+                    f"{error.get('type', '')}: {error.get('message', '')}",
+                    run_id=event.run_id,
+                    status=event.status,
+                    error=event.error,
+                )
+            )
         elif isinstance(event, SignalReceived):
             self._deliver_signal(event.name, event.payload)
         elif isinstance(event, CancelRequested):

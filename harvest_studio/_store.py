@@ -229,6 +229,7 @@ async def insert_run(
     search_attributes_json: str | None = None,
     memo_json: str | None = None,
     start_delay: float | None = None,
+    parent: tuple[str, int, str] | None = None,
 ) -> None:
     """Insert the run, its ``WorkflowStarted`` event (then any signals sent with the start)
     and its first workflow task: one statement, so in autocommit mode one round trip."""
@@ -252,6 +253,9 @@ async def insert_run(
             "sattrs": search_attributes_json,
             "memo": memo_json,
             "delay": start_delay or 0.0,
+            "parent": parent[0] if parent else None,
+            "parent_seq": parent[1] if parent else None,
+            "policy": parent[2] if parent else None,
         },
     )
 
@@ -260,14 +264,21 @@ _INSERT_RUN_SQL = """
 WITH run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
         input, last_seq, deadline, idempotency_key, fingerprint, continued_from,
-        search_attributes, memo)
+        search_attributes, memo, parent_run_id, parent_seq, parent_close_policy)
     VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
         'RUNNING', %(input)s::jsonb, %(last_seq)s,
         now() + make_interval(secs => %(delay)s + %(timeout)s), %(key)s, %(fingerprint)s,
         %(continued_from)s,
         COALESCE(%(sattrs)s::jsonb, (SELECT p.search_attributes FROM harvest.runs p
                                      WHERE p.run_id = %(continued_from)s), '{}'::jsonb),
-        %(memo)s::jsonb)
+        %(memo)s::jsonb,
+        -- a continued child stays its parent's child
+        COALESCE(%(parent)s::uuid, (SELECT p.parent_run_id FROM harvest.runs p
+                                    WHERE p.run_id = %(continued_from)s)),
+        COALESCE(%(parent_seq)s::int, (SELECT p.parent_seq FROM harvest.runs p
+                                       WHERE p.run_id = %(continued_from)s)),
+        COALESCE(%(policy)s::text, (SELECT p.parent_close_policy FROM harvest.runs p
+                                    WHERE p.run_id = %(continued_from)s)))
     RETURNING run_id
 ),
 started AS (
@@ -526,6 +537,20 @@ class Continuation:
 
 
 @dataclass
+class ChildStart:
+    """A child run a decision starts (inserted in the decision's transaction)."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    queue: str
+    input_json: str
+    started_json: str
+    parent_close_policy: str
+    parent_seq: int
+
+
+@dataclass
 class Decision:
     """Everything one workflow task writes, committed atomically (or not at all)."""
 
@@ -543,6 +568,7 @@ class Decision:
     error_json: str | None = None
     search_attributes_json: str | None = None
     continuation: Continuation | None = None
+    children: list[ChildStart] = field(default_factory=list)
 
     @property
     def new_seq(self) -> int:
@@ -654,7 +680,29 @@ disarmed AS (
     DELETE FROM harvest.timers m USING advanced a WHERE a.closed AND m.run_id = a.run_id
     RETURNING 1
 ),
+to_parents AS (
+    INSERT INTO harvest.inbox (run_id, event_type, payload)
+    SELECT c.parent_run_id,
+        CASE WHEN i.status = 'COMPLETED' THEN 'ChildWorkflowCompleted'
+             ELSE 'ChildWorkflowFailed' END,
+        jsonb_build_object('started_seq', c.parent_seq, 'run_id', c.run_id, 'status', i.status,
+                           'result', i.result::jsonb, 'error', i.error::jsonb)
+    FROM advanced a JOIN input i USING (task_id)
+    JOIN harvest.runs c ON c.run_id = a.run_id
+    JOIN harvest.runs p ON p.run_id = c.parent_run_id AND p.status = 'RUNNING'
+    WHERE a.closed AND i.status <> 'CONTINUED_AS_NEW'
+    RETURNING run_id
+),
+parents_woken AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT p.namespace, 'workflow', p.run_id, p.workflow_type, p.queue, 'PENDING'
+    FROM (SELECT DISTINCT run_id FROM to_parents) t JOIN harvest.runs p USING (run_id)
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING queue
+),
 notified AS (
+    SELECT pg_notify(%(tasks_channel)s, queue) FROM parents_woken
+    UNION ALL
     SELECT pg_notify(%(runs_channel)s, a.run_id::text) FROM advanced a WHERE a.closed
     UNION ALL
     SELECT pg_notify(%(tasks_channel)s, q.queue)
@@ -720,8 +768,9 @@ async def commit_decisions(
         **_activity_params(activities),
     }
     continuing = [d for d in decisions if d.continuation is not None]
-    # A continue-as-new also inserts the next run: then the batch needs a real transaction.
-    async with conn.transaction() if continuing else contextlib.nullcontext():
+    parents = [d for d in decisions if d.children]
+    # Continue-as-new and child starts insert more runs: the batch needs a real transaction.
+    async with conn.transaction() if continuing or parents else contextlib.nullcontext():
         cur = conn.cursor()
         await cur.execute(_COMMIT_DECISIONS_SQL, params)
         rows = await cur.fetchall()
@@ -744,6 +793,9 @@ async def commit_decisions(
                 idempotency_key=None,
                 continued_from=decision.run_id,
             )
+        for decision in parents:
+            if decision.task_id in advanced:
+                await _start_children(conn, decision)
     by_key = {(a.activity_seq_key()): (d, a) for d, a in activities}
     for what, task_id, run_id, seq, at in rows:
         if what == "advanced":
@@ -757,6 +809,39 @@ async def commit_decisions(
         elif decision.close_status is not None:
             outcome.closed_runs.append(decision.run_id)
     return outcome
+
+
+async def _start_children(conn: AsyncConnection[Any], decision: Decision) -> None:
+    for child in decision.children:
+        try:
+            async with conn.transaction():  # a savepoint: a taken id fails only this child
+                await insert_run(
+                    conn,
+                    run_id=child.run_id,
+                    namespace=decision.namespace,
+                    workflow_id=child.workflow_id,
+                    workflow_type=child.workflow_type,
+                    queue=child.queue,
+                    input_json=child.input_json,
+                    started_json=child.started_json,
+                    fingerprint=None,
+                    execution_timeout=None,
+                    idempotency_key=None,
+                    parent=(decision.run_id, child.parent_seq, child.parent_close_policy),
+                )
+        except psycopg.errors.UniqueViolation:
+            failure = {
+                "started_seq": child.parent_seq,
+                "run_id": child.run_id,
+                "status": "START_FAILED",
+                "error": {
+                    "type": "WorkflowAlreadyStartedError",
+                    "message": f"a run with id {child.workflow_id!r} is already running",
+                },
+            }
+            await queue_event(
+                conn, decision.run_id, "ChildWorkflowFailed", json.dumps(failure)
+            )
 
 
 def _eager_row(decision: Decision, act: NewActivity, task_id: int, now: datetime) -> Row:
@@ -1147,7 +1232,72 @@ async def close_runs(
         await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%s::uuid[])", (ids,))
         for run_id in ids:
             await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
+        await conn.execute(_TELL_PARENTS_SQL, {"ids": ids, "channel": TASKS_CHANNEL})
+        await apply_parent_close_policies(conn, ids)
     return [(r[0], int(r[1])) for r in ended]
+
+
+_TELL_PARENTS_SQL = """
+WITH told AS (
+    INSERT INTO harvest.inbox (run_id, event_type, payload)
+    SELECT c.parent_run_id, 'ChildWorkflowFailed',
+        jsonb_build_object('started_seq', c.parent_seq, 'run_id', c.run_id,
+                           'status', c.status, 'error', c.error)
+    FROM harvest.runs c JOIN harvest.runs p ON p.run_id = c.parent_run_id
+    WHERE c.run_id = ANY(%(ids)s::uuid[]) AND p.status = 'RUNNING'
+    RETURNING run_id
+),
+woken AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT p.namespace, 'workflow', p.run_id, p.workflow_type, p.queue, 'PENDING'
+    FROM (SELECT DISTINCT run_id FROM told) t JOIN harvest.runs p USING (run_id)
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, queue) FROM woken
+"""
+
+
+async def apply_parent_close_policies(
+    conn: AsyncConnection[Any], parent_run_ids: Sequence[str] | None = None, limit: int = 100
+) -> int:
+    """Terminate or cancel still-running children of closed parents, per their policy.
+
+    With ``parent_run_ids`` only their children; without, any child whose parent closed
+    and whose policy was not applied yet (the maintenance sweep). Returns how many.
+    """
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT c.run_id::text AS run_id, c.parent_close_policy AS policy"
+        " FROM harvest.runs c JOIN harvest.runs p ON p.run_id = c.parent_run_id"
+        " WHERE c.status = 'RUNNING' AND NOT c.parent_policy_applied"
+        "   AND p.status <> 'RUNNING'"
+        "   AND (%s::uuid[] IS NULL OR c.parent_run_id = ANY(%s::uuid[]))"
+        " LIMIT %s",
+        (parent_run_ids, parent_run_ids, limit),
+    )
+    children = await cur.fetchall()
+    for child in children:
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE harvest.runs SET parent_policy_applied = true WHERE run_id = %s",
+                (child["run_id"],),
+            )
+            if child["policy"] == "terminate":
+                await close_runs(
+                    conn,
+                    [child["run_id"]],
+                    status="TERMINATED",
+                    event_type="WorkflowTerminated",
+                    payload_json=json.dumps({"reason": "parent closed"}),
+                    error_json=json.dumps({"type": "Terminated", "message": "parent closed"}),
+                )
+            elif child["policy"] == "request_cancel":
+                await queue_event(
+                    conn, child["run_id"], "CancelRequested",
+                    json.dumps({"reason": "parent closed"}), dedupe_key="cancel",
+                )
+    return len(children)
 
 
 async def set_paused(
@@ -1436,7 +1586,7 @@ _RUN_COLUMNS = """
     run_id::text AS run_id, namespace, workflow_id, workflow_type, queue, status, input, result,
     error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
     blocked_count, paused, cancel_requested_at, continued_from::text AS continued_from,
-    search_attributes, memo
+    search_attributes, memo, parent_run_id::text AS parent_run_id, parent_close_policy
 """
 
 
@@ -1655,6 +1805,25 @@ async def run_chain(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
         SELECT {_RUN_COLUMNS} FROM harvest.runs JOIN chain USING (run_id) ORDER BY chain.depth
         """,
         (run_id, run_id),
+    )
+    return await cur.fetchall()
+
+
+async def run_tree(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
+    """A run and all its descendants (children, grandchildren...), with their depth."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"""
+        WITH RECURSIVE tree AS (
+            SELECT run_id, 0 AS depth FROM harvest.runs WHERE run_id = %s
+            UNION ALL
+            SELECT r.run_id, t.depth + 1 FROM harvest.runs r JOIN tree t
+                ON r.parent_run_id = t.run_id
+        )
+        SELECT {_RUN_COLUMNS}, tree.depth
+        FROM harvest.runs JOIN tree USING (run_id) ORDER BY tree.depth, created_at
+        """,
+        (run_id,),
     )
     return await cur.fetchall()
 

@@ -49,6 +49,7 @@ from ._errors import (
 from ._events import (
     ActivityScheduled,
     ActivityStarted,
+    ChildWorkflowStarted,
     Event,
     HistoryEvent,
     SearchAttributesUpserted,
@@ -500,6 +501,12 @@ class Worker:
                 conn, decisions, worker_id=self.worker_id, lease_seconds=self.options.lease_seconds
             )
         self.stats["decisions"] += len(outcome.committed)
+        if outcome.closed_runs:
+            try:
+                async with self._pool.connection() as conn:
+                    await _store.apply_parent_close_policies(conn, outcome.closed_runs)
+            except psycopg.Error:
+                log.exception("parent close policies failed; the sweep will retry them")
         for decision in decisions:
             instance = instances[decision.task_id]
             if decision.task_id in outcome.committed and not instance.closed:
@@ -561,6 +568,8 @@ class Worker:
             elif isinstance(event, WorkflowFailed):
                 decision.close_status = "FAILED"
                 decision.error_json = _serde.dumps(event.error)
+            elif isinstance(event, ChildWorkflowStarted):
+                decision.children.append(self._child_start(instance, record.seq, event))
             elif isinstance(event, SearchAttributesUpserted):
                 merged = json.loads(decision.search_attributes_json or "{}")
                 merged.update(event.attributes)
@@ -575,6 +584,30 @@ class Worker:
                     {"type": "Cancelled", "message": event.reason or "cancelled on request"}
                 )
         return decision
+
+    @staticmethod
+    def _child_start(
+        instance: WorkflowInstance, seq: int, event: ChildWorkflowStarted
+    ) -> _store.ChildStart:
+        parent = instance.info
+        assert parent is not None
+        started = WorkflowStarted(
+            workflow_type=event.workflow_type,
+            workflow_id=event.workflow_id,
+            namespace=parent.namespace,
+            queue=event.queue,
+            args=event.args,
+        )
+        return _store.ChildStart(
+            run_id=event.run_id,
+            workflow_id=event.workflow_id,
+            workflow_type=event.workflow_type,
+            queue=event.queue,
+            input_json=_serde.dumps(event.args),
+            started_json=_serde.dumps(started.fields()),
+            parent_close_policy=event.parent_close_policy,
+            parent_seq=seq,
+        )
 
     def _continuation(
         self, instance: WorkflowInstance, event: WorkflowContinuedAsNew
@@ -910,6 +943,7 @@ class Worker:
                         self.stats["reclaimed"] += requeued
                         self.stats["quarantined"] += quarantined
                     await self._sweep_activity_timeouts(conn)
+                    await _store.apply_parent_close_policies(conn)
                     ended = await _store.time_out_runs(conn)
                     for run_id in ended:
                         self._evict(run_id)

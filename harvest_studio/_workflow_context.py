@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import _serde
-from ._definitions import DEFAULT_QUEUE, ActivityDefinition, ActivityOptions
+from ._definitions import DEFAULT_QUEUE, ActivityDefinition, ActivityOptions, WorkflowDefinition
 from ._durations import Duration, optional_seconds, to_seconds
 from ._errors import UsageError
 from ._events import (
     ActivityScheduled,
+    ChildWorkflowStarted,
     MarkerRecorded,
     SearchAttributesUpserted,
     SideEffectRecorded,
@@ -25,6 +26,24 @@ from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
     from ._replay import WorkflowInstance
+
+
+PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
+
+
+class ChildHandle:
+    """A started child run: ``await handle`` gives its result."""
+
+    def __init__(self, workflow_id: str, run_id: str, future: asyncio.Future[Any]) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._future.__await__()
+
+    def done(self) -> bool:
+        return self._future.done()
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,51 @@ class WorkflowContext:
         return self._instance.schedule_activity(event)
 
     start_activity = execute_activity
+
+    # -- child workflows ---------------------------------------------------------------------
+    def start_child(
+        self,
+        workflow: WorkflowDefinition | str,
+        *args: Any,
+        id: str | None = None,
+        queue: str | None = None,
+        parent_close_policy: str = "request_cancel",
+    ) -> ChildHandle:
+        """Start a child run; ``await`` the returned handle for its result (a failed child
+        raises :class:`~harvest_studio.ChildWorkflowError`).
+
+        When this run closes, a still-running child is terminated (``terminate``), asked to
+        cancel (``request_cancel``, the default) or left alone (``abandon``).
+        """
+        if parent_close_policy not in PARENT_CLOSE_POLICIES:
+            raise UsageError(
+                f"unknown parent_close_policy {parent_close_policy!r}; "
+                f"use one of {PARENT_CLOSE_POLICIES}"
+            )
+        if isinstance(workflow, WorkflowDefinition):
+            name, default_queue = workflow.name, workflow.queue
+        elif isinstance(workflow, str) and workflow:
+            name, default_queue = workflow, self.info.queue
+        else:
+            raise UsageError(f"start_child needs a @workflow or a name, got {workflow!r}")
+        run_id = str(self.uuid4())
+        event = ChildWorkflowStarted(
+            workflow_type=name,
+            workflow_id=id or run_id,
+            run_id=run_id,
+            args=_serde.check(list(args), what=f"arguments of child {name}"),
+            queue=queue or default_queue,
+            parent_close_policy=parent_close_policy,
+        )
+        record = self._instance.emit(event)
+        recorded = record.event
+        assert isinstance(recorded, ChildWorkflowStarted)
+        future = self._instance.register(record.seq)
+        return ChildHandle(recorded.workflow_id, recorded.run_id, future)
+
+    async def execute_child(self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any) -> Any:
+        """Start a child run and wait for its result (see :meth:`start_child`)."""
+        return await self.start_child(workflow, *args, **kw)
 
     # -- time ------------------------------------------------------------------------------
     def sleep(self, duration: Duration) -> asyncio.Future[Any]:
