@@ -32,8 +32,16 @@ from ._errors import (
     WorkflowAlreadyStartedError,
     WorkflowFailedError,
 )
-from ._events import CancelRequested, HistoryEvent, SignalReceived, WorkflowStarted, decode
+from ._events import (
+    CancelRequested,
+    HistoryEvent,
+    SignalReceived,
+    WorkflowResetFork,
+    WorkflowStarted,
+    decode,
+)
 from ._filters import parse_filter
+from ._reset import REAPPLY_MODES, ResetPlan, last_failed_activity_point, plan, resolve_target
 from ._sync import LoopThread
 
 ID_REUSE_POLICIES = (
@@ -82,6 +90,7 @@ class RunInfo:
     parent_run_id: str | None = None
     parent_close_policy: str | None = None
     depth: int = 0
+    reset_from: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], pending: Sequence[dict[str, Any]] = ()) -> RunInfo:
@@ -109,6 +118,7 @@ class RunInfo:
             parent_run_id=row.get("parent_run_id"),
             parent_close_policy=row.get("parent_close_policy"),
             depth=int(row.get("depth") or 0),
+            reset_from=row.get("reset_from"),
         )
 
     @property
@@ -131,6 +141,7 @@ class RunInfo:
             "memo": self.memo,
             "parent_run_id": self.parent_run_id,
             "parent_close_policy": self.parent_close_policy,
+            "reset_from": self.reset_from,
             "input": self.input,
             "result": self.result,
             "error": self.error,
@@ -381,6 +392,76 @@ class AsyncClient:
                 run_id=latest["run_id"],
             )
         return None
+
+    # -- reset, rerun, retry -----------------------------------------------------------------
+    async def reset(
+        self,
+        ref: str,
+        *,
+        to_event: int | None = None,
+        to: str | None = None,
+        reapply_signals: str = "buffer",
+        dry_run: bool = False,
+        reason: str | None = None,
+    ) -> ResetResult:
+        """Make a new run from this run's history up to a boundary, and let the code running
+        now take it from there.
+
+        The boundary is ``to_event`` (an inbound event number) or ``to`` =
+        ``"last_workflow_task"`` / ``"first_activity"``. It must be a completed point (no
+        activity, timer or child in flight); otherwise, and always with ``dry_run``, nothing
+        is written and the result names the nearest valid points. Signals recorded after the
+        boundary are re-delivered in their original order (``reapply_signals="buffer"``) or
+        dropped (``"drop"``). A running source ends TERMINATED with a ``WorkflowReset`` event.
+        """
+        if reapply_signals not in REAPPLY_MODES:
+            raise UsageError(f"reapply_signals must be one of {REAPPLY_MODES}")
+        info = await self.describe(ref)
+        history = await self.history(info.run_id)
+        boundary = resolve_target(history, to_event, to)
+        reset_plan = plan(history, boundary)
+        if dry_run or not reset_plan.valid:
+            return ResetResult(reset_plan, None, applied=False)
+        new_run_id = str(uuid.uuid4())
+        fork = WorkflowResetFork(
+            source_run_id=info.run_id, boundary=boundary, reason=reason,
+            reapply_signals=reapply_signals,
+        )
+        signal_seqs = (
+            [s["seq"] for s in reset_plan.later_signals] if reapply_signals == "buffer" else []
+        )
+        async with self.pool.connection() as conn:
+            await _store.reset_run(
+                conn,
+                source_run_id=info.run_id,
+                new_run_id=new_run_id,
+                boundary=boundary,
+                fork_json=_serde.dumps(fork.fields()),
+                reason=reason,
+                signal_seqs=signal_seqs,
+            )
+        return ResetResult(reset_plan, AsyncRunHandle(self, info.workflow_id, new_run_id), True)
+
+    async def retry_failed_activity(self, ref: str, *, reason: str | None = None) -> ResetResult:
+        """Reset to just before the decision that scheduled the last activity that failed
+        for good, so the code running now schedules it again."""
+        info = await self.describe(ref)
+        boundary = last_failed_activity_point(await self.history(info.run_id))
+        return await self.reset(info.run_id, to_event=boundary, reason=reason or "retry")
+
+    async def rerun(self, ref: str) -> AsyncRunHandle:
+        """Start a fresh run of an ended run's workflow with its original input and id."""
+        info = await self.describe(ref)
+        if info.status == "RUNNING":
+            raise WorkflowAlreadyStartedError(
+                f"run {ref} is still running; terminate or reset it instead",
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+            )
+        return await self.start(
+            info.workflow_type, *info.input, id=info.workflow_id, force=True,
+            search_attributes=info.search_attributes, memo=info.memo,
+        )
 
     # -- namespaces --------------------------------------------------------------------------
     async def create_namespace(self, name: str, description: str | None = None) -> bool:
@@ -743,6 +824,26 @@ def _decode_page_token(token: str) -> tuple[datetime, str]:
 
 
 @dataclass(frozen=True)
+class ResetResult:
+    """What a reset (or its dry run) found, and the new run if one was made."""
+
+    plan: ResetPlan
+    run: AsyncRunHandle | RunHandle | None
+    applied: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.plan.valid
+
+    @property
+    def new_run_id(self) -> str | None:
+        return None if self.run is None else self.run.run_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.plan.to_json(), "applied": self.applied, "new_run_id": self.new_run_id}
+
+
+@dataclass(frozen=True)
 class RunPage:
     runs: list[RunInfo]
     next_page_token: str | None
@@ -829,6 +930,26 @@ class Client:
 
     def delete_namespace(self, name: str) -> None:
         self._run(self.aio.delete_namespace(name))
+
+    def reset(self, ref: str, **kw: Any) -> ResetResult:
+        """See :meth:`AsyncClient.reset`."""
+        result: ResetResult = self._run(self.aio.reset(ref, **kw))
+        return self._sync_reset(result)
+
+    def retry_failed_activity(self, ref: str, **kw: Any) -> ResetResult:
+        """See :meth:`AsyncClient.retry_failed_activity`."""
+        return self._sync_reset(self._run(self.aio.retry_failed_activity(ref, **kw)))
+
+    def rerun(self, ref: str) -> RunHandle:
+        """See :meth:`AsyncClient.rerun`."""
+        handle = self._run(self.aio.rerun(ref))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def _sync_reset(self, result: ResetResult) -> ResetResult:
+        run = result.run
+        if run is None:
+            return result
+        return ResetResult(result.plan, RunHandle(self, run.workflow_id, run.run_id), True)
 
     def tree(self, ref: str) -> list[RunInfo]:
         """See :meth:`AsyncClient.tree`."""

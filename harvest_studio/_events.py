@@ -265,6 +265,30 @@ class ChildWorkflowFailed(Event):
     error: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class WorkflowResetFork(Event):
+    """First event after the kept prefix of a reset run: where it came from. The decision
+    that followed the boundary in the source is made again after it."""
+
+    type_name: ClassVar[str] = "WorkflowResetFork"
+    role: ClassVar[str] = INFO
+    source_run_id: str
+    boundary: int
+    reason: str | None = None
+    reapply_signals: str = "buffer"
+
+
+@dataclass(frozen=True)
+class WorkflowReset(Event):
+    """Written on a running source run that a reset ended (it is TERMINATED)."""
+
+    type_name: ClassVar[str] = "WorkflowReset"
+    role: ClassVar[str] = INFO
+    new_run_id: str
+    boundary: int
+    reason: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -292,6 +316,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChildWorkflowStarted,
         ChildWorkflowCompleted,
         ChildWorkflowFailed,
+        WorkflowResetFork,
+        WorkflowReset,
     )
 }
 
@@ -303,6 +329,7 @@ TERMINAL_TYPES = frozenset(
         "WorkflowCancelled",
         "WorkflowTerminated",
         "WorkflowContinuedAsNew",
+        "WorkflowReset",
     }
 )
 

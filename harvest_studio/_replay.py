@@ -50,6 +50,7 @@ from ._events import (
     WorkflowCompleted,
     WorkflowContinuedAsNew,
     WorkflowFailed,
+    WorkflowResetFork,
     WorkflowStarted,
     role_of,
 )
@@ -153,7 +154,8 @@ class WorkflowInstance:
         self.new = []
         self.events.extend(recorded)
         decisive = [e for e in recorded if role_of(e.event) != INFO]
-        self.accept_new = bool(decisive) and _undecided(decisive[-1].event)
+        forked = bool(recorded) and isinstance(recorded[-1].event, WorkflowResetFork)
+        self.accept_new = bool(decisive) and (forked or _undecided(decisive[-1].event))
         try:
             self._drive()
         finally:

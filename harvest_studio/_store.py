@@ -1300,6 +1300,82 @@ async def apply_parent_close_policies(
     return len(children)
 
 
+_RESET_INSERT_SQL = """
+WITH source AS (
+    SELECT * FROM harvest.runs WHERE run_id = %(source)s
+),
+run AS (
+    INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
+        input, last_seq, idempotency_key, fingerprint, search_attributes, memo,
+        parent_run_id, parent_seq, parent_close_policy, reset_from)
+    SELECT %(new)s, namespace, workflow_id, workflow_type, queue, 'RUNNING', input,
+        %(boundary)s + 1, NULL, fingerprint, search_attributes, memo,
+        parent_run_id, parent_seq, parent_close_policy, run_id
+    FROM source
+    RETURNING run_id, namespace, workflow_type, queue
+),
+prefix AS (
+    INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
+    SELECT %(new)s, h.seq, h.event_type, h.at, h.payload FROM harvest.history h
+    WHERE h.run_id = %(source)s AND h.seq <= %(boundary)s
+    UNION ALL
+    SELECT %(new)s, %(boundary)s + 1, 'WorkflowResetFork', now(), %(fork)s::jsonb
+    RETURNING 1
+),
+replayed AS (
+    INSERT INTO harvest.inbox (run_id, event_type, at, payload)
+    SELECT %(new)s, 'SignalReceived', h.at, h.payload FROM harvest.history h
+    WHERE h.run_id = %(source)s AND h.seq = ANY(%(signal_seqs)s::int[])
+    ORDER BY h.seq
+    RETURNING 1
+),
+task AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT namespace, 'workflow', run_id, workflow_type, queue, 'PENDING' FROM run
+    RETURNING queue
+)
+SELECT pg_notify(%(channel)s, queue), (SELECT count(*) FROM prefix),
+       (SELECT count(*) FROM replayed)
+FROM task
+"""
+
+
+async def reset_run(
+    conn: AsyncConnection[Any],
+    *,
+    source_run_id: str,
+    new_run_id: str,
+    boundary: int,
+    fork_json: str,
+    reason: str | None,
+    signal_seqs: Sequence[int],
+) -> None:
+    """End the source (if running) and create the new run: the source's history up to
+    ``boundary``, a ``WorkflowResetFork`` marker, and re-delivered signals in its inbox."""
+    async with conn.transaction():
+        await close_runs(
+            conn,
+            [source_run_id],
+            status="TERMINATED",
+            event_type="WorkflowReset",
+            payload_json=json.dumps(
+                {"new_run_id": new_run_id, "boundary": boundary, "reason": reason}
+            ),
+            error_json=json.dumps({"type": "Reset", "message": f"reset to event {boundary}"}),
+        )
+        await conn.execute(
+            _RESET_INSERT_SQL,
+            {
+                "source": source_run_id,
+                "new": new_run_id,
+                "boundary": boundary,
+                "fork": fork_json,
+                "signal_seqs": list(signal_seqs),
+                "channel": TASKS_CHANNEL,
+            },
+        )
+
+
 async def set_paused(
     conn: AsyncConnection[Any], run_id: str, *, paused: bool, reason: str | None
 ) -> str:
@@ -1586,7 +1662,8 @@ _RUN_COLUMNS = """
     run_id::text AS run_id, namespace, workflow_id, workflow_type, queue, status, input, result,
     error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
     blocked_count, paused, cancel_requested_at, continued_from::text AS continued_from,
-    search_attributes, memo, parent_run_id::text AS parent_run_id, parent_close_policy
+    search_attributes, memo, parent_run_id::text AS parent_run_id, parent_close_policy,
+    reset_from::text AS reset_from
 """
 
 
