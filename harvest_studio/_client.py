@@ -28,6 +28,9 @@ from ._errors import (
     RunTimeoutError,
     UnknownQueryError,
     UnknownWorkflowError,
+    UpdateFailedError,
+    UpdateRejectedError,
+    UpdateTimeoutError,
     UsageError,
     WorkflowAlreadyStartedError,
     WorkflowFailedError,
@@ -611,6 +614,92 @@ class AsyncClient:
             raise UnknownQueryError(str(error.get("message")))
         raise QueryError(f"{error.get('type', error.get('code'))}: {error.get('message')}")
 
+    async def update(
+        self,
+        ref: str,
+        name: str,
+        *args: Any,
+        update_id: str | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
+        """Send an update and wait for its result.
+
+        The workflow's validator may reject it (:class:`UpdateRejectedError`, nothing is
+        written); once admitted, its handler runs as part of the workflow and its result
+        (or :class:`UpdateFailedError`) comes back. Repeating an ``update_id`` returns the
+        first outcome instead of updating again; :meth:`update_result` fetches it later.
+        """
+        if not name:
+            raise UsageError("an update needs a name")
+        args_json = _serde.dumps(list(args), what="update arguments")
+        update_id = update_id or str(uuid.uuid4())
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            await _store.request_update(conn, run_id, update_id, name, args_json)
+        return await self._wait_update(run_id, update_id, timeout)
+
+    async def update_result(self, ref: str, update_id: str, timeout: float = 0.0) -> Any:
+        """The outcome of an earlier update (waiting up to ``timeout`` if not done yet)."""
+        return await self._wait_update(await self._run_id(ref), update_id, timeout)
+
+    async def update_with_start(
+        self,
+        workflow: WorkflowDefinition | str,
+        *args: Any,
+        id: str,
+        update: str,
+        update_args: Sequence[Any] = (),
+        update_id: str | None = None,
+        timeout: float = 30.0,
+        **start_options: Any,
+    ) -> tuple[AsyncRunHandle, Any]:
+        """Start the run of ``id`` unless one is open, then send it an update."""
+        handle = await self.start(
+            workflow, *args, id=id, id_conflict_policy="use_existing", **start_options
+        )
+        result = await self.update(
+            handle.run_id or id, update, *update_args, update_id=update_id, timeout=timeout
+        )
+        return handle, result
+
+    async def _wait_update(self, run_id: str, update_id: str, timeout: float) -> Any:
+        key = f"u:{run_id}"
+        event = asyncio.Event()
+        self._waiters.setdefault(key, []).append(event)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            await self._ensure_listener()
+            while True:
+                async with self.pool.connection() as conn:
+                    row = await _store.get_update(conn, run_id, update_id)
+                if row is None:
+                    raise UsageError(f"no update {update_id!r} on run {run_id}")
+                if row["status"] in ("COMPLETED", "FAILED", "REJECTED"):
+                    break
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise UpdateTimeoutError(
+                        f"update {update_id} is {row['status']} after {timeout}s"
+                    )
+                try:
+                    await asyncio.wait_for(event.wait(), min(remaining, 0.5))
+                except TimeoutError:
+                    pass
+                event.clear()
+        finally:
+            waiting = self._waiters.get(key, [])
+            if event in waiting:
+                waiting.remove(event)
+        error = row["error"] or {}
+        if row["status"] == "REJECTED":
+            raise UpdateRejectedError(f"update {row['name']!r} rejected: {error.get('message')}")
+        if row["status"] == "FAILED":
+            raise UpdateFailedError(
+                f"update {row['name']!r} failed: {error.get('type')}: {error.get('message')}"
+            )
+        return row["result"]
+
     async def cancel(self, ref: str, reason: str | None = None) -> bool:
         """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
         ``await``, may run compensations, and ends CANCELLED; running activities learn of
@@ -981,6 +1070,20 @@ class Client:
         """See :meth:`AsyncClient.query`."""
         return self._run(self.aio.query(ref, name, *args, timeout=timeout))
 
+    def update(self, ref: str, name: str, *args: Any, **kw: Any) -> Any:
+        """See :meth:`AsyncClient.update`."""
+        return self._run(self.aio.update(ref, name, *args, **kw))
+
+    def update_result(self, ref: str, update_id: str, timeout: float = 0.0) -> Any:
+        return self._run(self.aio.update_result(ref, update_id, timeout))
+
+    def update_with_start(
+        self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any
+    ) -> tuple[RunHandle, Any]:
+        """See :meth:`AsyncClient.update_with_start`."""
+        handle, result = self._run(self.aio.update_with_start(workflow, *args, **kw))
+        return RunHandle(self, handle.workflow_id, handle.run_id), result
+
     def cancel(self, ref: str, reason: str | None = None) -> bool:
         return bool(self._run(self.aio.cancel(ref, reason)))
 
@@ -1047,6 +1150,10 @@ class RunHandle:
     def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
         """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
         return self.client.query(self.ref, name, *args, timeout=timeout)
+
+    def update(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Send this run an update and wait for its result (see :meth:`AsyncClient.update`)."""
+        return self.client.update(self.ref, name, *args, **kw)
 
     def cancel(self, reason: str | None = None) -> bool:
         return self.client.cancel(self.ref, reason)

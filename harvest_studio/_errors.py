@@ -77,6 +77,22 @@ class UnknownQueryError(QueryError):
     code = "unknown_query"
 
 
+class UpdateRejectedError(HarvestError):
+    """The update's validator (or a missing handler) refused it; nothing was written."""
+
+    code = "update_rejected"
+
+
+class UpdateFailedError(HarvestError):
+    """The update was admitted but its handler raised."""
+
+    code = "update_failed"
+
+
+class UpdateTimeoutError(HarvestError, TimeoutError):
+    code = "update_timeout"
+
+
 class QueryTimeoutError(HarvestError, TimeoutError):
     """No worker answered the query in time (is a worker serving this workflow type?)."""
 

@@ -289,6 +289,43 @@ class WorkflowReset(Event):
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class UpdateRequested(Event):
+    """Waits in the inbox only: a worker validates it and writes ``UpdateAdmitted`` to
+    history, or rejects it and writes nothing."""
+
+    type_name: ClassVar[str] = "UpdateRequested"
+    role: ClassVar[str] = INFO
+    update_id: str
+    name: str
+    args: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpdateAdmitted(Event):
+    type_name: ClassVar[str] = "UpdateAdmitted"
+    role: ClassVar[str] = INBOUND
+    update_id: str
+    name: str
+    args: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class UpdateCompleted(Event):
+    type_name: ClassVar[str] = "UpdateCompleted"
+    role: ClassVar[str] = COMMAND
+    update_id: str
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class UpdateFailed(Event):
+    type_name: ClassVar[str] = "UpdateFailed"
+    role: ClassVar[str] = COMMAND
+    update_id: str
+    error: dict[str, Any] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -318,6 +355,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ChildWorkflowFailed,
         WorkflowResetFork,
         WorkflowReset,
+        UpdateRequested,
+        UpdateAdmitted,
+        UpdateCompleted,
+        UpdateFailed,
     )
 }
 

@@ -46,6 +46,10 @@ from ._events import (
     SignalReceived,
     TimerFired,
     TimerStarted,
+    UpdateAdmitted,
+    UpdateCompleted,
+    UpdateFailed,
+    UpdateRequested,
     WorkflowCancelled,
     WorkflowCompleted,
     WorkflowContinuedAsNew,
@@ -107,6 +111,8 @@ def _same_command(recorded: Event, issued: Event) -> bool:
         return bool(recorded.activity_type == getattr(issued, "activity_type", None))
     if isinstance(recorded, ChildWorkflowStarted):
         return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
+    if isinstance(recorded, UpdateCompleted | UpdateFailed):
+        return bool(recorded.update_id == getattr(issued, "update_id", None))
     if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
         return bool(recorded.name == getattr(issued, "name", None))
     return True
@@ -138,6 +144,8 @@ class WorkflowInstance:
         self.signal_handlers: dict[str, Callable[[Any], None]] = {}
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
+        self.update_handlers: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {}
+        self.update_outcomes: list[tuple[str, str, Any, Any]] = []
 
     # -- entry points used by the worker --------------------------------------------------
     @property
@@ -163,11 +171,21 @@ class WorkflowInstance:
         return self.new
 
     def advance(self, inbound: list[tuple[Event, datetime]]) -> list[HistoryEvent]:
-        """Apply events that are new to history; returns every event to append, in order."""
+        """Apply events that are new to history; returns every event to append, in order.
+
+        Update requests are validated here, live: a rejected one leaves no trace in history
+        (its outcome is in :attr:`update_outcomes`), an accepted one becomes ``UpdateAdmitted``.
+        """
         self.new = []
         self.accept_new = True
+        self.update_outcomes = []
         try:
             for event, at in inbound:
+                if isinstance(event, UpdateRequested):
+                    admitted = self._admit(event)
+                    if admitted is None:
+                        continue
+                    event = admitted
                 record = HistoryEvent(len(self.events) + 1, at, event)
                 self.events.append(record)
                 self.new.append(record)
@@ -175,6 +193,43 @@ class WorkflowInstance:
         finally:
             self.accept_new = False
         return self.new
+
+    def _admit(self, request: UpdateRequested) -> UpdateAdmitted | None:
+        entry = self.update_handlers.get(request.name)
+        if self.closed:
+            reason = "the run has ended"
+        elif entry is None:
+            reason = f"no update handler {request.name!r}"
+        else:
+            validator = entry[1]
+            try:
+                if validator is not None:
+                    validator(*request.args)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                self.update_outcomes.append((request.update_id, "ADMITTED", None, None))
+                return UpdateAdmitted(request.update_id, request.name, request.args)
+        self.update_outcomes.append(
+            (request.update_id, "REJECTED", None, {"type": "Rejected", "message": reason})
+        )
+        return None
+
+    async def _run_update(self, update: UpdateAdmitted) -> None:
+        handler = self.update_handlers[update.name][0]
+        try:
+            value = handler(*update.args)
+            if asyncio.iscoroutine(value):
+                value = await value
+            value = _serde.check(value, what=f"result of update {update.name}")
+        except Exception as exc:
+            self.emit(UpdateFailed(update.update_id, error_dict(exc)))
+            if self.accept_new:
+                self.update_outcomes.append((update.update_id, "FAILED", None, error_dict(exc)))
+        else:
+            self.emit(UpdateCompleted(update.update_id, value))
+            if self.accept_new:
+                self.update_outcomes.append((update.update_id, "COMPLETED", value, None))
 
     def evict(self) -> None:
         """Drop this instance: close its coroutines now (their ``finally`` blocks find
@@ -272,6 +327,10 @@ class WorkflowInstance:
             )
         elif isinstance(event, SignalReceived):
             self._deliver_signal(event.name, event.payload)
+        elif isinstance(event, UpdateAdmitted):
+            if event.name not in self.update_handlers:
+                self._diverge_inbound(record, record.seq)
+            self.loop.create_task(self._run_update(event))
         elif isinstance(event, CancelRequested):
             self.cancel_requested = True
             if self._main is not None and not self._main.done():

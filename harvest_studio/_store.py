@@ -1233,6 +1233,8 @@ async def close_runs(
         for run_id in ids:
             await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
         await conn.execute(_TELL_PARENTS_SQL, {"ids": ids, "channel": TASKS_CHANNEL})
+        for run_id in ids:
+            await record_update_outcomes(conn, run_id, [], run_ended=True)
         await apply_parent_close_policies(conn, ids)
     return [(r[0], int(r[1])) for r in ended]
 
@@ -1410,6 +1412,73 @@ async def set_paused(
         if not paused:
             await conn.execute("SELECT pg_notify(%s, '*')", (TASKS_CHANNEL,))
     return "done"
+
+
+# ---------------------------------------------------------------------------------------
+# updates
+# ---------------------------------------------------------------------------------------
+async def request_update(
+    conn: AsyncConnection[Any], run_id: str, update_id: str, name: str, args_json: str
+) -> str:
+    """Record an update request and queue it for the run: ``"requested"``, ``"exists"``
+    (this update id was used before: its outcome stands) or ``"not_running"``."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "INSERT INTO harvest.updates (run_id, update_id, name, args)"
+            " VALUES (%s, %s, %s, %s::jsonb) ON CONFLICT DO NOTHING",
+            (run_id, update_id, name, args_json),
+        )
+        if cur.rowcount == 0:
+            return "exists"
+        payload = json.dumps(
+            {"update_id": update_id, "name": name, "args": json.loads(args_json)}
+        )
+        queued = await queue_event(
+            conn, run_id, "UpdateRequested", payload, dedupe_key=f"update:{update_id}"
+        )
+        if queued == "not_running":
+            ended = {"type": "Rejected", "message": "the run has ended"}
+            await record_update_outcomes(conn, run_id, [(update_id, "REJECTED", None, ended)])
+            return "not_running"
+    return "requested"
+
+
+async def record_update_outcomes(
+    conn: AsyncConnection[Any],
+    run_id: str,
+    outcomes: Sequence[tuple[str, str, Any, Any]],
+    *,
+    run_ended: bool = False,
+) -> None:
+    """Store (update_id, status, result, error) outcomes; with ``run_ended``, updates still
+    waiting fail. Callers waiting on an update are notified."""
+    for update_id, status, result, error in outcomes:
+        await conn.execute(
+            "UPDATE harvest.updates SET status = %s, result = %s::jsonb, error = %s::jsonb,"
+            " updated_at = now()"
+            " WHERE run_id = %s AND update_id = %s"
+            "   AND status NOT IN ('REJECTED', 'COMPLETED', 'FAILED')",
+            (status, json.dumps(result), None if error is None else json.dumps(error),
+             run_id, update_id),
+        )
+    if run_ended:
+        await conn.execute(
+            "UPDATE harvest.updates SET status = 'FAILED', updated_at = now(),"
+            " error = '{\"type\": \"RunEnded\", \"message\": \"the run ended first\"}'"
+            " WHERE run_id = %s AND status IN ('REQUESTED', 'ADMITTED')",
+            (run_id,),
+        )
+    await conn.execute("SELECT pg_notify(%s, %s)", (QUERIES_CHANNEL, f"u:{run_id}"))
+
+
+async def get_update(conn: AsyncConnection[Any], run_id: str, update_id: str) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT update_id, name, args, status, result, error FROM harvest.updates"
+        " WHERE run_id = %s AND update_id = %s",
+        (run_id, update_id),
+    )
+    return await cur.fetchone()
 
 
 # ---------------------------------------------------------------------------------------

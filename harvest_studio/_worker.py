@@ -455,6 +455,7 @@ class Worker:
         instances: dict[int, WorkflowInstance] = {}
         blocked: list[tuple[dict[str, Any], NonDeterminismError]] = []
         broken: list[dict[str, Any]] = []
+        updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
         for row in batch:
             run_id = row["run_id"]
             definition = self.workflows[row["type_name"]]
@@ -488,6 +489,8 @@ class Worker:
                 broken.append(row)
                 continue
             decision = self._decision(row, instance, expected, owed + new, inbox)
+            if instance.update_outcomes:
+                updates[decision.task_id] = list(instance.update_outcomes)
             decisions.append(decision)
             instances[row["task_id"]] = instance
         if blocked:
@@ -501,6 +504,13 @@ class Worker:
                 conn, decisions, worker_id=self.worker_id, lease_seconds=self.options.lease_seconds
             )
         self.stats["decisions"] += len(outcome.committed)
+        closed = set(outcome.closed_runs)
+        for decision in decisions:
+            done = decision.task_id in outcome.committed
+            if done and (decision.task_id in updates or decision.run_id in closed):
+                await self._record_updates(
+                    decision.run_id, updates.get(decision.task_id, []), decision.run_id in closed
+                )
         if outcome.closed_runs:
             try:
                 async with self._pool.connection() as conn:
@@ -634,6 +644,15 @@ class Worker:
             fingerprint=instance.definition.fingerprint,
             execution_timeout=first.execution_timeout,
         )
+
+    async def _record_updates(
+        self, run_id: str, outcomes: list[tuple[str, str, Any, Any]], ended: bool
+    ) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                await _store.record_update_outcomes(conn, run_id, outcomes, run_ended=ended)
+        except psycopg.Error:
+            log.exception("could not record update outcomes of run %s", run_id)
 
     async def _full_history(self, run_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
         async with self._pool.connection() as conn:

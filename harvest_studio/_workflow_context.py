@@ -273,6 +273,20 @@ class WorkflowContext:
             raise UsageError("a query handler needs a name")
         self._instance.query_handlers[name] = handler
 
+    def set_update_handler(
+        self,
+        name: str,
+        handler: Callable[..., Any],
+        *,
+        validator: Callable[..., None] | None = None,
+    ) -> None:
+        """Handle updates called ``name``: ``handler(*args)`` (sync or async; it may run
+        activities) returns the caller's result. ``validator(*args)`` runs first and rejects
+        the update by raising; a rejected update writes nothing to history."""
+        if not name:
+            raise UsageError("an update handler needs a name")
+        self._instance.update_handlers[name] = (handler, validator)
+
     @property
     def is_cancel_requested(self) -> bool:
         """True once a cancel request reached the run (the code also sees

@@ -1,0 +1,95 @@
+"""Updates: validated, admitted, completed; rejected ones write nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+import harvest_studio as hs
+
+from .conftest import sql
+
+
+@hs.activity
+def charge(ctx: hs.ActivityContext, amount: int) -> str:
+    return f"charged {amount}"
+
+
+@hs.workflow
+async def account(ctx: hs.WorkflowContext) -> int:
+    state = {"balance": 0}
+    closed = asyncio.Event()  # lives on the workflow's own loop
+
+    def validate_deposit(amount: int) -> None:
+        if amount <= 0:
+            raise ValueError("deposits must be positive")
+
+    async def deposit(amount: int) -> dict[str, Any]:
+        receipt = await ctx.execute_activity(charge, amount)
+        state["balance"] += amount
+        return {"balance": state["balance"], "receipt": receipt}
+
+    def close() -> int:
+        closed.set()
+        return state["balance"]
+
+    def explode() -> None:
+        raise RuntimeError("handler broke")
+
+    ctx.set_update_handler("deposit", deposit, validator=validate_deposit)
+    ctx.set_update_handler("close", close)
+    ctx.set_update_handler("explode", explode)
+    await closed.wait()
+    return state["balance"]
+
+
+def update_events(run: hs.RunHandle) -> list[str]:
+    return [e.event_type for e in run.history() if e.event_type.startswith("Update")]
+
+
+def test_accepted_update_writes_admitted_and_completed(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[account], activities=[charge])
+    run = client.start(account)
+    result = run.update("deposit", 30, update_id="dep-1")
+    assert result == {"balance": 30, "receipt": "charged 30"}
+    assert update_events(run) == ["UpdateAdmitted", "UpdateCompleted"]
+    # the same update id is not applied twice, and its result can be fetched later
+    assert run.update("deposit", 30, update_id="dep-1") == result
+    assert client.update_result(run.ref, "dep-1") == result
+    assert run.update("close") == 30
+    assert run.result(timeout=20) == 30
+
+
+def test_rejected_update_writes_nothing(client: hs.Client, start_worker: Any, db_url: str) -> None:
+    start_worker(workflows=[account], activities=[charge])
+    run = client.start(account)
+    run.update("deposit", 5)
+    before = sql(db_url, "SELECT count(*) FROM harvest.history")
+    with pytest.raises(hs.UpdateRejectedError, match="positive"):
+        run.update("deposit", -5)
+    with pytest.raises(hs.UpdateRejectedError, match="no update handler"):
+        run.update("withdraw", 5)
+    assert sql(db_url, "SELECT count(*) FROM harvest.history") == before
+    with pytest.raises(hs.UpdateFailedError, match="handler broke"):
+        run.update("explode")
+    assert run.update("close") == 5
+
+
+def test_update_with_start_and_ended_runs(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[account], activities=[charge])
+    handle, result = client.update_with_start(
+        account, id="acct-1", update="deposit", update_args=[7]
+    )
+    assert result["balance"] == 7
+    again, result2 = client.update_with_start(
+        account, id="acct-1", update="deposit", update_args=[3]
+    )
+    assert again.run_id == handle.run_id and result2["balance"] == 10
+    assert handle.update("close") == 10
+    handle.result(timeout=20)
+    with pytest.raises(hs.UpdateRejectedError, match="ended"):
+        handle.update("deposit", 1)
