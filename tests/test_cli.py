@@ -440,15 +440,21 @@ def test_cancel_runs_compensations_and_ends_cancelled(
     wait_for_event(client, "trip-1", "ActivityCompleted", 2)
     run_id = client.describe("trip-1").run_id
 
+    # paused, the run cannot finish between the two cancels
+    assert cli("pause", "trip-1")[0] == 0
     code, out, err = cli("cancel", "trip-1", "--reason", "plans changed")
     assert code == 0, err
     assert out.strip() == (
-        f"cancel requested for run {run_id} (workflow id trip-1): plans changed"
+        f"cancel requested for run {run_id} (workflow id trip-1): plans changed; "
+        "the run is paused, so its code sees this once resumed"
     )
     code, out, _ = cli("cancel", "trip-1", "--json")
     assert code == 0
     again = json.loads(out)
     assert again["action"] == "cancel" and again["changed"] is False
+    code, out, _ = cli("show", "trip-1")
+    assert "RUNNING (PAUSED, CANCEL REQUESTED)" in out and "Cancel       requested" in out
+    assert cli("resume", "trip-1")[0] == 0
 
     code, out, err = cli("result", "trip-1", "--timeout", "20")
     assert code == 1 and "CANCELLED" in out

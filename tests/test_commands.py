@@ -264,9 +264,13 @@ def test_cancel_terminate_pause_resume(db_url: str, app_worker: hs.Worker) -> No
     async def go(client: hs.AsyncClient) -> None:
         await commands.start(client, "trip", [["flight"]], id="trip")
         await wait_for_event(client, "trip", "ActivityCompleted")
+        await commands.pause(client, "trip")  # so it cannot end between the two cancels
         asked = await commands.cancel(client, "trip", "changed plans")
         assert asked.changed and asked.to_json()["reason"] == "changed plans"
+        assert asked.paused
         assert not (await commands.cancel(client, "trip")).changed
+        assert (await commands.show(client, "trip")).cancel_requested
+        await commands.resume(client, "trip")
         outcome = await commands.result(client, "trip", timeout=20)
         assert outcome.status == "CANCELLED" and not outcome.ok
 
