@@ -326,6 +326,15 @@ class UpdateFailed(Event):
     error: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TimerCancelled(Event):
+    """The code stopped waiting on a timer (e.g. the signal it raced arrived first)."""
+
+    type_name: ClassVar[str] = "TimerCancelled"
+    role: ClassVar[str] = COMMAND
+    started_seq: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -359,6 +368,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         UpdateAdmitted,
         UpdateCompleted,
         UpdateFailed,
+        TimerCancelled,
     )
 }
 

@@ -44,6 +44,7 @@ from ._events import (
     MarkerRecorded,
     SideEffectRecorded,
     SignalReceived,
+    TimerCancelled,
     TimerFired,
     TimerStarted,
     UpdateAdmitted,
@@ -111,6 +112,8 @@ def _same_command(recorded: Event, issued: Event) -> bool:
         return bool(recorded.activity_type == getattr(issued, "activity_type", None))
     if isinstance(recorded, ChildWorkflowStarted):
         return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
+    if isinstance(recorded, TimerCancelled):
+        return bool(recorded.started_seq == getattr(issued, "started_seq", None))
     if isinstance(recorded, UpdateCompleted | UpdateFailed):
         return bool(recorded.update_id == getattr(issued, "update_id", None))
     if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
@@ -144,6 +147,7 @@ class WorkflowInstance:
         self.signal_handlers: dict[str, Callable[[Any], None]] = {}
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
+        self.timer_seqs: dict[int, int] = {}
         self.update_handlers: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {}
         self.update_outcomes: list[tuple[str, str, Any, Any]] = []
 
@@ -482,7 +486,17 @@ class WorkflowInstance:
 
     def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]:
         record = self.emit(event)
-        return self.register(record.seq)
+        future = self.register(record.seq)
+        self.timer_seqs[id(future)] = record.seq
+        return future
+
+    def cancel_timer(self, future: asyncio.Future[Any]) -> None:
+        """Stop a pending timer: its row is deleted, a late firing is ignored."""
+        seq = self.timer_seqs.pop(id(future), None)
+        if seq is None or future.done():
+            return
+        self.emit(TimerCancelled(started_seq=seq))
+        future.cancel()
 
     # -- divergence -----------------------------------------------------------------------
     def _diverge(self, recorded: HistoryEvent | None, issued: Event | None) -> None:

@@ -563,6 +563,7 @@ class Decision:
     inbox_ids: list[int] = field(default_factory=list)
     activities: list[NewActivity] = field(default_factory=list)
     timers: list[tuple[int, datetime]] = field(default_factory=list)
+    cancelled_timers: list[int] = field(default_factory=list)
     close_status: str | None = None
     result_json: str | None = None
     error_json: str | None = None
@@ -680,6 +681,12 @@ disarmed AS (
     DELETE FROM harvest.timers m USING advanced a WHERE a.closed AND m.run_id = a.run_id
     RETURNING 1
 ),
+stopped AS (
+    DELETE FROM harvest.timers m
+    USING unnest(%(stop_runs)s::uuid[], %(stop_seqs)s::int[]) AS x(run_id, seq), advanced a
+    WHERE m.run_id = x.run_id AND m.seq = x.seq AND a.run_id = x.run_id AND NOT a.closed
+    RETURNING 1
+),
 to_parents AS (
     INSERT INTO harvest.inbox (run_id, event_type, payload)
     SELECT c.parent_run_id,
@@ -765,6 +772,8 @@ async def commit_decisions(
         "timer_seqs": [t[0] for _, t in timers],
         "timer_ns": [d.namespace for d, _ in timers],
         "timer_ats": [t[1] for _, t in timers],
+        "stop_runs": [d.run_id for d in decisions for _ in d.cancelled_timers],
+        "stop_seqs": [s for d in decisions for s in d.cancelled_timers],
         **_activity_params(activities),
     }
     continuing = [d for d in decisions if d.continuation is not None]

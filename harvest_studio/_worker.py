@@ -53,6 +53,7 @@ from ._events import (
     Event,
     HistoryEvent,
     SearchAttributesUpserted,
+    TimerCancelled,
     TimerStarted,
     WorkflowCancelled,
     WorkflowCompleted,
@@ -572,6 +573,12 @@ class Worker:
                 )
             elif isinstance(event, TimerStarted):
                 decision.timers.append((record.seq, datetime.fromisoformat(event.fire_at)))
+            elif isinstance(event, TimerCancelled):
+                armed_now = [t for t in decision.timers if t[0] == event.started_seq]
+                if armed_now:  # started and stopped in one decision: never arm it
+                    decision.timers.remove(armed_now[0])
+                else:
+                    decision.cancelled_timers.append(event.started_seq)
             elif isinstance(event, WorkflowCompleted):
                 decision.close_status = "COMPLETED"
                 decision.result_json = _serde.dumps(event.result)

@@ -246,10 +246,12 @@ class WorkflowContext:
         inst.signal_waiters.setdefault(name, collections.deque()).append(waiter)
         if timeout is None:
             return await waiter
-        index, value = await self.wait_first(waiter, self.sleep(timeout))
+        timer = self.sleep(timeout)
+        index, value = await self.wait_first(waiter, timer)
         if index == 1:
             waiter.cancel()
             return None
+        self._instance.cancel_timer(timer)
         return value
 
     def signals(self, name: str) -> list[Any]:

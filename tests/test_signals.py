@@ -100,6 +100,32 @@ def test_wait_signal_timeout_and_arrival(client: hs.Client, start_worker: Any) -
     assert approved.result(timeout=20) == "approved by ada"
 
 
+@hs.workflow
+async def two_approvals(ctx: hs.WorkflowContext) -> list[Any]:
+    first = await ctx.wait_signal("approve", timeout=60)
+    second = await ctx.wait_signal("approve", timeout=60)
+    return [first, second]
+
+
+def test_signal_that_beats_its_timeout_cancels_the_timer(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    start_worker(workflows=[two_approvals])
+    run = client.start(two_approvals)
+    run.signal("approve", 1)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        if any(e.event_type == "TimerCancelled" for e in run.history()):
+            break
+        time.sleep(0.05)
+    assert sql(db_url, "SELECT count(*) FROM harvest.timers") == [(1,)]  # only the second
+    run.signal("approve", 2)
+    assert run.result(timeout=20) == [1, 2]
+    types = [e.event_type for e in run.history()]
+    assert types.count("TimerCancelled") == 2 and "TimerFired" not in types
+    assert sql(db_url, "SELECT count(*) FROM harvest.timers") == [(0,)]
+
+
 def test_signal_handler_sees_every_signal_in_order(client: hs.Client, start_worker: Any) -> None:
     start_worker(workflows=[counts_with_handler])
     run = client.start(counts_with_handler, 4)
