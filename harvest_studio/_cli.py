@@ -21,19 +21,27 @@ from typing import Any, NoReturn, TypeVar
 import psycopg
 
 from . import __version__, _commands
-from ._client import ID_REUSE_POLICIES, AsyncClient
+from ._client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, AsyncClient
 from ._database import database_url, describe_url
 from ._durations import to_seconds
 from ._errors import HarvestError, UnknownWorkflowError, UsageError
+from ._filters import FilterError
 from ._render import (
     dumps,
     render_action,
+    render_chain,
     render_db_status,
     render_history,
+    render_namespace_action,
+    render_namespaces,
+    render_query,
+    render_reset,
     render_result,
     render_run,
     render_runs,
     render_started,
+    render_tree,
+    render_update,
 )
 from ._worker import Worker
 
@@ -125,15 +133,27 @@ def _cmd_start(args: argparse.Namespace) -> int:
             "start: --idempotency-key cannot be combined with --signal: once the first run "
             "has ended, a repeat would return it without delivering the signal"
         )
+    if args.signal is not None and args.id_conflict_policy != "fail":
+        raise CommandLineError(
+            "start: --id-conflict-policy cannot be combined with --signal: signal-with-start "
+            "always signals the open run of the id"
+        )
+    if args.signal is not None and args.id_reuse_policy == "terminate_if_running":
+        raise CommandLineError(f"start: {_commands.SIGNAL_WITH_TERMINATE}")
     signal_payload = _commands.parse_payload(args.signal_payload)
     if args.signal is not None:
         _commands.check_signal(args.signal, signal_payload)
+    search_attributes = _commands.parse_search_attributes(args.search_attribute or [])
+    memo = _commands.parse_payload(args.memo, what="memo")
     options: dict[str, Any] = {
         "id_reuse_policy": args.id_reuse_policy,
         "idempotency_key": args.idempotency_key,
         "execution_timeout": args.execution_timeout,
         "queue": args.queue,
         "force": args.force,
+        "search_attributes": search_attributes,
+        "memo": memo,
+        "start_delay": args.start_delay,
     }
 
     async def launch(client: AsyncClient) -> _commands.StartedRun:
@@ -148,7 +168,10 @@ def _cmd_start(args: argparse.Namespace) -> int:
                     signal_payload=signal_payload,
                     **options,
                 )
-            return await _commands.start(client, args.workflow, values, id=args.id, **options)
+            return await _commands.start(
+                client, args.workflow, values, id=args.id,
+                id_conflict_policy=args.id_conflict_policy, **options,
+            )
         except UnknownWorkflowError as exc:  # say it the command line's way
             raise UnknownWorkflowError(f"{exc} (--force)") from None
 
@@ -176,7 +199,19 @@ def _cmd_result(args: argparse.Namespace) -> int:
     return _run_failed(outcome)
 
 
+def _filter_error(text: str, exc: FilterError) -> str:
+    """The parser's message plus the filter with ``[HERE]`` at the failing position."""
+    pos = max(0, min(exc.position, len(text)))
+    return f"{exc}: {text[:pos]}[HERE]{text[pos:]}"
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.query is not None:
+        try:
+            _commands.check_filter(args.query)
+        except FilterError as exc:
+            _error(exc.code, _filter_error(args.query, exc))
+            return EXIT_USAGE
     page = asyncio.run(
         _with_client(
             args,
@@ -188,6 +223,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
                 until=args.until,
                 workflow_id=args.workflow_id,
                 blocked=True if args.blocked else None,
+                query=args.query,
                 limit=args.limit,
                 page_token=args.page_token,
             ),
@@ -241,6 +277,119 @@ def _cmd_run_action(args: argparse.Namespace) -> int:
     act = _RUN_ACTIONS[args.command]
     action = asyncio.run(_with_client(args, lambda c: act(c, args.ref, args.reason)))
     _emit(args, action, render_action)
+    return EXIT_OK
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    values = _commands.parse_json_args(args.args)
+    _commands.check_call("query", args.name, values, args.timeout)
+    answer = asyncio.run(
+        _with_client(
+            args, lambda c: _commands.query(c, args.ref, args.name, values, timeout=args.timeout)
+        )
+    )
+    _emit(args, answer, render_query)
+    return EXIT_OK
+
+
+def _cmd_update(args: argparse.Namespace) -> int:
+    values = _commands.parse_json_args(args.args)
+    _commands.check_call("update", args.name, values, args.timeout)
+    if args.update_id is not None and not args.update_id:
+        raise CommandLineError("update: --update-id must not be empty")
+    outcome = asyncio.run(
+        _with_client(
+            args,
+            lambda c: _commands.update(
+                c, args.ref, args.name, values, update_id=args.update_id, timeout=args.timeout
+            ),
+        )
+    )
+    _emit(args, outcome, render_update)
+    return EXIT_OK
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    _commands.check_reset(args.to_event, args.to, args.reapply_signals)
+    report = asyncio.run(
+        _with_client(
+            args,
+            lambda c: _commands.reset(
+                c, args.ref, to_event=args.to_event, to=args.to,
+                reapply_signals=args.reapply_signals, dry_run=args.dry_run, reason=args.reason,
+            ),
+        )
+    )
+    _emit(args, report, render_reset)
+    return _reset_failed(report)
+
+
+def _reset_failed(report: _commands.ResetReport) -> int:
+    if report.valid:
+        return EXIT_OK
+    if report.dry_run:
+        return EXIT_OK  # a dry run reports; it does not fail
+    near = ", ".join(
+        f"{label} event {seq}"
+        for label, seq in (("before:", report.nearest_valid_before),
+                           ("after:", report.nearest_valid_after))
+        if seq is not None
+    ) or "none"
+    _error(
+        _commands.InvalidResetPointError.code,
+        f"event {report.boundary} of run {report.run_id} is not a valid reset point "
+        f"({report.reason}); nearest valid points {near}; nothing was written",
+    )
+    return EXIT_FAILURE
+
+
+def _cmd_retry(args: argparse.Namespace) -> int:
+    report = asyncio.run(
+        _with_client(args, lambda c: _commands.retry(c, args.ref, reason=args.reason))
+    )
+    _emit(args, report, render_reset)
+    return EXIT_OK
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    started = asyncio.run(_with_client(args, lambda c: _commands.rerun(c, args.ref)))
+    _emit(args, started, render_started)
+    return EXIT_OK
+
+
+def _cmd_children(args: argparse.Namespace) -> int:
+    tree = asyncio.run(_with_client(args, lambda c: _commands.children(c, args.ref)))
+    _emit(args, tree, render_tree)
+    return EXIT_OK
+
+
+def _cmd_chain(args: argparse.Namespace) -> int:
+    found = asyncio.run(_with_client(args, lambda c: _commands.chain(c, args.ref)))
+    _emit(args, found, render_chain)
+    return EXIT_OK
+
+
+def _cmd_namespace_create(args: argparse.Namespace) -> int:
+    action = asyncio.run(
+        _with_client(
+            args, lambda c: _commands.namespace_create(c, args.name, args.description)
+        )
+    )
+    _emit(args, action, render_namespace_action)
+    return EXIT_OK
+
+
+def _cmd_namespace_list(args: argparse.Namespace) -> int:
+    listing = asyncio.run(_with_client(args, _commands.namespace_list))
+    _emit(args, listing, render_namespaces)
+    return EXIT_OK
+
+
+def _cmd_namespace_delete(args: argparse.Namespace) -> int:
+    action = asyncio.run(
+        _with_client(args, lambda c: _commands.namespace_delete(c, args.name))
+    )
+    _emit(args, action, render_namespace_action)
     return EXIT_OK
 
 
@@ -408,8 +557,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
                    help="arguments, each one JSON value: 42 '\"ada\"' '{\"a\": 1}'")
     p.add_argument("--id", help="workflow id (default: the run id)")
-    p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate")
+    p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate",
+                   help="when the id was used before: allow_duplicate (default), "
+                        "allow_duplicate_failed_only, reject_duplicate; "
+                        "terminate_if_running also ends an open run of the id first")
+    p.add_argument("--id-conflict-policy", choices=ID_CONFLICT_POLICIES, default="fail",
+                   help="while a run of the id is open: fail (default, exit 1) or "
+                        "use_existing (print the open run, start nothing)")
     p.add_argument("--idempotency-key", help="a repeated key returns the first run")
+    p.add_argument("--search-attribute", action="append", metavar="KEY=JSON",
+                   help="indexed attribute for `list --query`, e.g. customer='\"acme\"' "
+                        "amount=150 (repeatable)")
+    p.add_argument("--memo", metavar="JSON", help="a JSON value stored with the run")
+    p.add_argument("--start-delay", type=_seconds, metavar="DURATION",
+                   help="hold the first workflow task back this long, e.g. 10m")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
     p.add_argument("--queue", help="queue of the workflow tasks (default: the registered one)")
     p.add_argument("--force", action="store_true",
@@ -435,6 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="TIME", help="started before: ISO-8601 or an age")
     p.add_argument("--workflow-id", help="runs of this workflow id")
     p.add_argument("--blocked", action="store_true", help="only blocked runs")
+    p.add_argument("--query", metavar="FILTER",
+                   help='filter on search attributes and built-in fields, e.g. '
+                        '\'customer = "acme" AND amount > 100\'')
     p.add_argument("--limit", type=_positive_int, default=50)
     p.add_argument("--page-token", help="from the previous page")
 
@@ -463,6 +627,63 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, help, _cmd_run_action)
         p.add_argument("ref", metavar="REF", help="run id or workflow id")
         p.add_argument("--reason", help="recorded in the run's history")
+
+    p = command("query", "ask a run a question its query handler answers (writes nothing)",
+                _cmd_query)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="query name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value")
+    p.add_argument("--timeout", type=_seconds, default=5.0, metavar="DURATION",
+                   help="give up if no worker answers within this long (default 5s; exit 1)")
+
+    p = command("update", "send a running run an update and print its result", _cmd_update)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="update name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value")
+    p.add_argument("--update-id", metavar="ID",
+                   help="a repeated id returns the first outcome instead of updating again")
+    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="DURATION",
+                   help="give up waiting for the result after this long (default 30s; exit 1)")
+
+    p = command("reset", "make a new run from a run's history up to a completed point",
+                _cmd_reset)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-event", type=_positive_int, metavar="N",
+                        help="keep history up to and including event N (an inbound event)")
+    target.add_argument("--to", choices=_commands.RESET_TARGETS,
+                        help="last_workflow_task: the last valid point; first_activity: the "
+                             "last valid point before the first activity was scheduled")
+    p.add_argument("--reapply-signals", choices=_commands.REAPPLY_MODES, default="buffer",
+                   help="signals recorded after the point: buffer (re-deliver, default) or drop")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only say whether the point is valid and where the valid ones are")
+    p.add_argument("--reason", help="recorded in both runs' history")
+
+    p = command("retry", "reset a run to just before its last failed activity, so it runs "
+                         "again", _cmd_retry)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--reason", help="recorded in both runs' history (default: retry)")
+
+    p = command("rerun", "start a fresh run of an ended run with its input and id", _cmd_rerun)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("children", "show a run and its child runs as a tree", _cmd_children)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("chain", "show the continue-as-new chain of a run, oldest first", _cmd_chain)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    ns = sub.add_parser("namespace", help="namespaces", description="namespaces")
+    ns_sub = ns.add_subparsers(dest="namespace_command", metavar="ACTION", required=True)
+    p = command("create", "create a namespace", _cmd_namespace_create, ns_sub)
+    p.add_argument("name", metavar="NAME", help="1-63 letters, digits, '-', '_' or '.'")
+    p.add_argument("--description", help="shown by `harvest namespace list`")
+    command("list", "list namespaces with their run counts", _cmd_namespace_list, ns_sub)
+    p = command("delete", "delete a namespace that has no runs", _cmd_namespace_delete, ns_sub)
+    p.add_argument("name", metavar="NAME")
 
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser

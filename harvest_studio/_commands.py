@@ -14,26 +14,34 @@ rest to "failure".
 from __future__ import annotations
 
 import importlib
+import json
+import re
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import _serde
-from ._client import TERMINAL_STATUSES, AsyncClient, RunInfo, RunPage
+from . import _reset, _serde
+from ._client import TERMINAL_STATUSES, AsyncClient, ResetResult, RunInfo, RunPage
 from ._database import describe_url, ensure_migrated, migration_status
 from ._definitions import ActivityDefinition, WorkflowDefinition
 from ._durations import Duration, to_seconds
 from ._errors import (
     DurationError,
+    HarvestError,
+    NamespaceNotFoundError,
     RunNotFoundError,
     UsageError,
     WorkflowFailedError,
 )
-from ._events import HistoryEvent
+from ._events import ActivityScheduled, ChildWorkflowStarted, HistoryEvent
+from ._filters import BUILTIN_FIELDS, BoolOp, Comparison, Node, Not, parse_filter
 
 RUN_STATUSES = ("RUNNING", *TERMINAL_STATUSES)
+RESET_TARGETS = _reset.RESET_TARGETS
+REAPPLY_MODES = _reset.REAPPLY_MODES
 
 # The client's signal_with_start, given a start idempotency key that already started a run
 # which has since ended, returns that run and drops the signal without an error.
@@ -53,6 +61,35 @@ class AppLoadError(UsageError):
     """A worker module cannot be imported or holds no workflow or activity."""
 
     code = "bad_app_module"
+
+
+class NoResetPointError(HarvestError):
+    """The run's state offers no point to reset to (or no failed activity to retry from).
+
+    Not a usage error: the same command works on a run in another state.
+    """
+
+    code = "no_reset_point"
+
+
+class InvalidResetPointError(HarvestError):
+    """The asked-for boundary is not a completed point; nothing was written."""
+
+    code = "invalid_reset_point"
+
+
+class NamespaceMissingError(HarvestError):
+    """``namespace delete`` of a namespace that does not exist (a failure, not a usage
+    error: the name is well-formed, there is just nothing by that name)."""
+
+    code = "namespace_not_found"
+
+
+# Signal-with-start signals the open run of the id; it never replaces it.
+SIGNAL_WITH_TERMINATE = (
+    "id reuse policy terminate_if_running cannot be combined with signal-with-start: the "
+    "open run of the id is signalled, not replaced"
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -95,6 +132,8 @@ class StartedRun:
     namespace: str
     signal: str | None = None
     started: bool = True
+    replaced_run_id: str | None = None
+    rerun_of: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -104,9 +143,14 @@ class StartedRun:
             "namespace": self.namespace,
             "status": "RUNNING",
         }
+        if self.signal is not None or not self.started:
+            data["started"] = self.started
         if self.signal is not None:
             data["signal"] = self.signal
-            data["started"] = self.started
+        if self.replaced_run_id is not None:
+            data["replaced_run_id"] = self.replaced_run_id
+        if self.rerun_of is not None:
+            data["rerun_of"] = self.rerun_of
         return data
 
 
@@ -213,6 +257,195 @@ class App:
         }
 
 
+@dataclass(frozen=True)
+class QueryAnswer:
+    """A query handler's answer (nothing was written to the run)."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    status: str
+    query: str
+    args: list[Any]
+    result: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "status": self.status,
+            "query": self.query,
+            "args": self.args,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class UpdateOutcome:
+    """An admitted update's result. ``update_id`` fetches it again; repeating it does not
+    apply the update twice."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    update: str
+    update_id: str
+    args: list[Any]
+    result: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "update": self.update,
+            "update_id": self.update_id,
+            "args": self.args,
+            "result": self.result,
+        }
+
+
+@dataclass(frozen=True)
+class ResetReport:
+    """What ``reset`` (``action`` "reset") or ``retry`` (``action`` "retry") found and did.
+
+    ``applied`` is True when a new run was made (``new_run_id``); a dry run or an invalid
+    boundary writes nothing, and ``valid_points`` / ``nearest_valid_*`` say where to go.
+    """
+
+    action: str
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    status: str
+    boundary: int
+    boundary_event: str
+    valid: bool
+    reason: str | None
+    nearest_valid_before: int | None
+    nearest_valid_after: int | None
+    valid_points: tuple[int, ...]
+    later_signals: int
+    reapply_signals: str
+    dry_run: bool
+    applied: bool
+    new_run_id: str | None = None
+
+    @property
+    def source_terminated(self) -> bool:
+        """A running source ends TERMINATED when a reset is applied."""
+        return self.applied and self.status == "RUNNING"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "status": self.status,
+            "boundary": self.boundary,
+            "boundary_event": self.boundary_event,
+            "valid": self.valid,
+            "reason": self.reason,
+            "nearest_valid_before": self.nearest_valid_before,
+            "nearest_valid_after": self.nearest_valid_after,
+            "valid_points": list(self.valid_points),
+            "signals_after_boundary": self.later_signals,
+            "reapply_signals": self.reapply_signals,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+            "new_run_id": self.new_run_id,
+        }
+
+
+@dataclass(frozen=True)
+class RunTree:
+    """A run and its descendants in depth-first order (each child under its parent,
+    siblings oldest first); ``depths[i]`` is the depth of ``runs[i]`` (0 = the run)."""
+
+    runs: list[RunInfo]
+    depths: list[int]
+
+    @property
+    def root(self) -> RunInfo:
+        return self.runs[0]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.root.run_id,
+            "workflow_id": self.root.workflow_id,
+            "runs": [{**r.to_json(), "depth": d} for r, d in zip(self.runs, self.depths,
+                                                                  strict=True)],
+        }
+
+
+@dataclass(frozen=True)
+class RunChain:
+    """The continue-as-new chain ``ref`` belongs to, oldest first; ``ref_run_id`` is the
+    run the command was given (or resolved to)."""
+
+    workflow_id: str
+    ref_run_id: str
+    runs: list[RunInfo]
+
+    @property
+    def last(self) -> RunInfo:
+        return self.runs[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workflow_id": self.workflow_id,
+            "ref_run_id": self.ref_run_id,
+            "runs": [r.to_json() for r in self.runs],
+        }
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    name: str
+    description: str | None
+    created_at: datetime | None
+    runs: int
+    running: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "runs": self.runs,
+            "running": self.running,
+        }
+
+
+@dataclass(frozen=True)
+class NamespaceList:
+    namespaces: list[NamespaceInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"namespaces": [n.to_json() for n in self.namespaces]}
+
+
+@dataclass(frozen=True)
+class NamespaceAction:
+    """What ``namespace create`` / ``namespace delete`` did; ``changed`` is False when
+    ``create`` found the namespace already there."""
+
+    action: str
+    name: str
+    changed: bool
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "name": self.name,
+            "changed": self.changed,
+            "description": self.description,
+        }
+
+
 # ---------------------------------------------------------------------------------------
 # input parsing shared by front ends
 # ---------------------------------------------------------------------------------------
@@ -247,6 +480,120 @@ def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetim
             f"not a time: {value!r} (use ISO-8601 like 2026-01-31T12:00 or an age like 2h)"
         ) from None
     return (now or datetime.now(UTC)) - timedelta(seconds=ago)
+
+
+_FILTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_FILTER_KEYWORDS = ("and", "or", "not", "in", "true", "false", "null")
+_TIME_FIELDS = ("created_at", "closed_at")
+
+
+class BadFilterValueError(UsageError):
+    """A filter that parses but compares a built-in field with a value it cannot take."""
+
+    code = "bad_filter"
+
+
+def check_search_attribute_name(name: str) -> None:
+    """Refuse a key the filter language could never name: not a filter word, or a
+    built-in field (``status``, ``type``, ``id``...), which a filter reads as the built-in."""
+    if not isinstance(name, str) or not _FILTER_NAME.fullmatch(name):
+        raise UsageError(
+            f"bad search attribute name {name!r}: use a letter or _ first, then letters, "
+            "digits, _, . or - (a filter could not name it otherwise)"
+        )
+    if name in BUILTIN_FIELDS or name.lower() in _FILTER_KEYWORDS:
+        raise UsageError(
+            f"search attribute name {name!r} is reserved: a filter would read it as the "
+            "built-in field or keyword"
+        )
+
+
+def parse_search_attributes(texts: Sequence[str]) -> dict[str, Any] | None:
+    """``["customer=\"acme\"", "amount=150"]`` -> ``{"customer": "acme", "amount": 150}``.
+
+    Each text is ``KEY=JSON``; a key may be given once. ``None`` for no texts.
+    """
+    if not texts:
+        return None
+    found: dict[str, Any] = {}
+    for text in texts:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"search attribute {text!r} is not KEY=JSON (e.g. customer='\"acme\"', "
+                "amount=150)"
+            )
+        check_search_attribute_name(key)
+        if key in found:
+            raise UsageError(f"search attribute {key!r} is given twice")
+        found[key] = _serde.loads_arg(raw, what=f"search attribute {key} ({raw!r})")
+    _serde.dumps(found, what="search attributes")
+    return found
+
+
+def check_filter(text: str) -> Node:
+    """Parse a ``list --query`` filter and check what the parser cannot: built-in fields
+    take text (times: ISO-8601 text), ``null`` only with ``=``/``!=``, and the time fields
+    no ``IN``. Raises :class:`~._filters.FilterError` (with the position) or
+    :class:`BadFilterValueError`."""
+    node = parse_filter(text)
+
+    def walk(n: Node) -> None:
+        if isinstance(n, BoolOp):
+            for part in n.parts:
+                walk(part)
+        elif isinstance(n, Not):
+            walk(n.part)
+        else:
+            _check_comparison(n)
+
+    walk(node)
+    return node
+
+
+def _check_comparison(c: Comparison) -> None:
+    field = c.builtin
+    if field is None:
+        return
+    if None in c.values and (c.op not in ("=", "!=")):
+        raise BadFilterValueError(f"{c.name} {c.op} null: null works only with = and !=")
+    if field in _TIME_FIELDS:
+        if c.op == "IN":
+            raise BadFilterValueError(f"{c.name} cannot be used with IN; compare with < or >")
+        for value in c.values:
+            if value is None:
+                continue
+            ok = isinstance(value, str)
+            if ok:
+                try:
+                    datetime.fromisoformat(value)
+                except ValueError:
+                    ok = False
+            if not ok:
+                raise BadFilterValueError(
+                    f"{c.name} compares with an ISO-8601 time in quotes, e.g. "
+                    f"{c.name} > \"2026-01-31T12:00:00+00:00\"; got {json.dumps(value)}"
+                )
+        return
+    for value in c.values:
+        if value is None and c.op == "IN":
+            raise BadFilterValueError(f"{c.name} IN (...) cannot hold null")
+        if value is not None and not isinstance(value, str):
+            raise BadFilterValueError(
+                f"{c.name} is text: quote the value, e.g. {c.name} = \"{value}\""
+            )
+    if field == "status":
+        for value in c.values:
+            if isinstance(value, str) and value not in RUN_STATUSES:
+                hint = (
+                    f" (statuses are upper case: {value.upper()!r})"
+                    if value.upper() in RUN_STATUSES
+                    else ""
+                )
+                raise BadFilterValueError(
+                    f"unknown status {value!r}{hint}; use one of {', '.join(RUN_STATUSES)}"
+                )
 
 
 def _statuses(status: str | Sequence[str] | None) -> list[str]:
@@ -295,10 +642,14 @@ async def start(
     *,
     id: str | None = None,
     id_reuse_policy: str = "allow_duplicate",
+    id_conflict_policy: str = "fail",
     idempotency_key: str | None = None,
     execution_timeout: Duration | None = None,
     queue: str | None = None,
     force: bool = False,
+    search_attributes: dict[str, Any] | None = None,
+    memo: Any = None,
+    start_delay: Duration | None = None,
 ) -> StartedRun:
     """Start a run of the workflow type named ``workflow`` with ``args`` (JSON values).
 
@@ -306,21 +657,67 @@ async def start(
     :class:`~harvest_studio.UnknownWorkflowError` (unless ``force``), bad arguments
     :class:`~harvest_studio.PayloadError`, a taken id
     :class:`~harvest_studio.WorkflowAlreadyStartedError`.
+
+    While a run of ``id`` is open, ``id_conflict_policy="use_existing"`` returns it
+    (``started`` False) and ``id_reuse_policy="terminate_if_running"`` terminates it and
+    starts anew (``replaced_run_id`` names it).
     """
     if not workflow:
         raise UsageError("a workflow name is required")
+    check_start_options(search_attributes, memo, start_delay)
+    before = await _open_run(client, id) if id is not None else None
     handle = await client.start(
         workflow,
         *args,
         id=id,
         id_reuse_policy=id_reuse_policy,
+        id_conflict_policy=id_conflict_policy,
         idempotency_key=idempotency_key,
         execution_timeout=execution_timeout,
         queue=queue,
         force=force,
+        search_attributes=search_attributes,
+        memo=memo,
+        start_delay=start_delay,
     )
     assert handle.run_id is not None
-    return StartedRun(handle.workflow_id, handle.run_id, workflow, client.namespace)
+    started = before is None or handle.run_id != before.run_id
+    workflow_type = workflow if started or before is None else before.workflow_type
+    replaced = (
+        before.run_id
+        if before is not None and started and id_reuse_policy == "terminate_if_running"
+        else None
+    )
+    return StartedRun(
+        handle.workflow_id, handle.run_id, workflow_type, client.namespace,
+        started=started, replaced_run_id=replaced,
+    )
+
+
+def check_start_options(
+    search_attributes: dict[str, Any] | None = None,
+    memo: Any = None,
+    start_delay: Duration | None = None,
+) -> None:
+    """Raise a :class:`~harvest_studio.UsageError` for start options that cannot be used."""
+    if search_attributes is not None:
+        if not isinstance(search_attributes, dict):
+            raise UsageError("search attributes must be a JSON object of KEY: value")
+        for key in search_attributes:
+            check_search_attribute_name(key)
+        _serde.dumps(search_attributes, what="search attributes")
+    if memo is not None:
+        _serde.dumps(memo, what="memo")
+    if start_delay is not None:
+        to_seconds(start_delay)
+
+
+async def _open_run(client: AsyncClient, ref: str) -> RunInfo | None:
+    try:
+        info = await client.describe(ref)
+    except RunNotFoundError:
+        return None
+    return info if info.status == "RUNNING" else None
 
 
 async def signal_with_start(
@@ -336,13 +733,17 @@ async def signal_with_start(
     execution_timeout: Duration | None = None,
     queue: str | None = None,
     force: bool = False,
+    search_attributes: dict[str, Any] | None = None,
+    memo: Any = None,
+    start_delay: Duration | None = None,
 ) -> StartedRun:
     """Signal the open run of workflow id ``id``, or start ``workflow`` with ``args`` and the
     signal delivered before its code first runs.
 
     ``started`` in the result says which happened (judged against the run that was open
     just before the call). Input is checked before anything is written, as for ``start``.
-    An ``idempotency_key`` is refused (:data:`SIGNAL_WITH_KEY`).
+    An ``idempotency_key`` is refused (:data:`SIGNAL_WITH_KEY`), and so is
+    ``id_reuse_policy="terminate_if_running"`` (:data:`SIGNAL_WITH_TERMINATE`).
     """
     if not workflow:
         raise UsageError("a workflow name is required")
@@ -350,7 +751,10 @@ async def signal_with_start(
         raise UsageError("signal-with-start needs a workflow id")
     if idempotency_key is not None:
         raise UsageError(SIGNAL_WITH_KEY)
+    if id_reuse_policy == "terminate_if_running":
+        raise UsageError(SIGNAL_WITH_TERMINATE)
     check_signal(signal, signal_payload)
+    check_start_options(search_attributes, memo, start_delay)
     try:
         before = await client.describe(id)
     except RunNotFoundError:
@@ -367,6 +771,9 @@ async def signal_with_start(
         execution_timeout=execution_timeout,
         queue=queue,
         force=force,
+        search_attributes=search_attributes,
+        memo=memo,
+        start_delay=start_delay,
     )
     assert handle.run_id is not None
     started = handle.run_id != open_run
@@ -387,11 +794,15 @@ async def list_runs(
     until: datetime | str | None = None,
     workflow_id: str | None = None,
     blocked: bool | None = None,
+    query: str | None = None,
     limit: int = 50,
     page_token: str | None = None,
 ) -> RunPage:
     """Runs, newest first, filtered. ``status`` may be a list or comma-separated text (any
-    case); ``since``/``until`` bound the start time (ISO-8601, or an age such as ``"2h"``)."""
+    case); ``since``/``until`` bound the start time (ISO-8601, or an age such as ``"2h"``);
+    ``query`` is a filter (:func:`check_filter`), checked before the database is read."""
+    if query is not None:
+        check_filter(query)
     statuses = _statuses(status)
     started_after = parse_time(since) if since is not None else None
     started_before = parse_time(until) if until is not None else None
@@ -402,6 +813,7 @@ async def list_runs(
         started_before=started_before,
         workflow_id=workflow_id or None,
         blocked=blocked,
+        query=query,
         limit=limit,
         page_token=page_token or None,
     )
@@ -525,6 +937,254 @@ async def resume(client: AsyncClient, ref: str, reason: str | None = None) -> Ru
         "resume", info.run_id, info.workflow_id, info.workflow_type, done,
         reason=reason, paused=False,
     )
+
+
+async def query(
+    client: AsyncClient, ref: str, name: str, args: Sequence[Any] = (), *, timeout: float = 5.0
+) -> QueryAnswer:
+    """Ask a run (running or ended) query ``name`` with ``args``; writes nothing.
+
+    Raises :class:`~harvest_studio.UnknownQueryError`, :class:`~harvest_studio.QueryError`
+    (the handler raised) or :class:`~harvest_studio.QueryTimeoutError` (no worker serving
+    the type answered), and before anything else
+    :class:`~harvest_studio.PayloadError` for arguments that are not JSON.
+    """
+    check_call("query", name, args, timeout)
+    info = await client.describe(ref)
+    value = await client.query(info.run_id, name, *args, timeout=timeout)
+    return QueryAnswer(
+        info.run_id, info.workflow_id, info.workflow_type, info.status, name, list(args), value
+    )
+
+
+async def update(
+    client: AsyncClient,
+    ref: str,
+    name: str,
+    args: Sequence[Any] = (),
+    *,
+    update_id: str | None = None,
+    timeout: float = 30.0,
+) -> UpdateOutcome:
+    """Send update ``name`` with ``args`` to a running run and wait for its result.
+
+    Raises :class:`~harvest_studio.UpdateRejectedError` (the validator refused it, no
+    handler, or the run has ended; nothing is written),
+    :class:`~harvest_studio.UpdateFailedError` (the handler raised) or
+    :class:`~harvest_studio.UpdateTimeoutError`. A repeated ``update_id`` returns the first
+    outcome without applying the update again.
+    """
+    check_call("update", name, args, timeout)
+    if update_id is not None and not update_id:
+        raise UsageError("an update id must not be empty")
+    chosen = update_id or str(uuid.uuid4())
+    info = await client.describe(ref)
+    value = await client.update(info.run_id, name, *args, update_id=chosen, timeout=timeout)
+    return UpdateOutcome(
+        info.run_id, info.workflow_id, info.workflow_type, name, chosen, list(args), value
+    )
+
+
+def check_call(kind: str, name: str, args: Sequence[Any], timeout: float) -> None:
+    """Check a query or update before the database is touched."""
+    if not name or not isinstance(name, str):
+        raise UsageError(f"a{'n' if kind[0] in 'aeiou' else ''} {kind} needs a name")
+    if timeout is None or timeout <= 0:
+        raise UsageError("timeout must be > 0")
+    _serde.dumps(list(args), what=f"{kind} arguments")
+
+
+async def reset(
+    client: AsyncClient,
+    ref: str,
+    *,
+    to_event: int | None = None,
+    to: str | None = None,
+    reapply_signals: str = "buffer",
+    dry_run: bool = False,
+    reason: str | None = None,
+) -> ResetReport:
+    """Reset a run to a completed boundary: ``to_event`` (an event number) or ``to``
+    (``last_workflow_task`` or ``first_activity``).
+
+    With ``dry_run``, or when the boundary is not valid, nothing is written and the report
+    names the nearest valid points (``applied`` False). A named target the run does not
+    have raises :class:`NoResetPointError`.
+    """
+    check_reset(to_event, to, reapply_signals)
+    info = await client.describe(ref)
+    history = await client.history(info.run_id)
+    if to is not None:
+        _check_named_target(history, to)
+    outcome = await client.reset(
+        info.run_id, to_event=to_event, to=to, reapply_signals=reapply_signals,
+        dry_run=dry_run, reason=reason,
+    )
+    return _report("reset", info, history, outcome, reapply_signals, dry_run)
+
+
+def check_reset(to_event: int | None, to: str | None, reapply_signals: str) -> None:
+    """Check reset options before the database is touched."""
+    if (to_event is None) == (to is None):
+        raise UsageError("give exactly one of --to-event N or --to "
+                         f"{'|'.join(RESET_TARGETS)}")
+    if to_event is not None and (isinstance(to_event, bool) or to_event < 1):
+        raise UsageError("the event number must be >= 1")
+    if to is not None and to not in RESET_TARGETS:
+        raise UsageError(f"unknown reset target {to!r}; use one of {', '.join(RESET_TARGETS)}")
+    if reapply_signals not in REAPPLY_MODES:
+        raise UsageError(
+            f"reapply_signals must be one of {', '.join(REAPPLY_MODES)}, not {reapply_signals!r}"
+        )
+
+
+def _check_named_target(history: Sequence[HistoryEvent], to: str) -> None:
+    if not _reset.valid_points(history):
+        raise NoResetPointError("this run has no valid reset point (work is open at every "
+                                "point of its history)")
+    if to == "first_activity" and not any(
+        isinstance(e.event, ActivityScheduled) for e in history
+    ):
+        raise NoResetPointError("this run never scheduled an activity")
+
+
+async def retry(client: AsyncClient, ref: str, *, reason: str | None = None) -> ResetReport:
+    """Retry a run from its last activity that failed for good: a reset to the point just
+    before the decision that scheduled it, so the code running now schedules it again.
+
+    Raises :class:`NoResetPointError` if the run has no such activity (or no valid point
+    before it).
+    """
+    info = await client.describe(ref)
+    history = await client.history(info.run_id)
+    try:
+        _reset.last_failed_activity_point(history)
+    except UsageError as exc:
+        raise NoResetPointError(str(exc)) from None
+    outcome = await client.retry_failed_activity(info.run_id, reason=reason)
+    return _report("retry", info, history, outcome, "buffer", False)
+
+
+def _report(
+    action: str,
+    info: RunInfo,
+    history: Sequence[HistoryEvent],
+    outcome: ResetResult,
+    reapply_signals: str,
+    dry_run: bool,
+) -> ResetReport:
+    plan = outcome.plan
+    boundary = history[plan.boundary - 1].event_type if plan.boundary <= len(history) else "?"
+    return ResetReport(
+        action=action,
+        run_id=info.run_id,
+        workflow_id=info.workflow_id,
+        workflow_type=info.workflow_type,
+        status=info.status,
+        boundary=plan.boundary,
+        boundary_event=boundary,
+        valid=plan.valid,
+        reason=plan.reason,
+        nearest_valid_before=plan.nearest_valid_before,
+        nearest_valid_after=plan.nearest_valid_after,
+        valid_points=plan.valid_points,
+        later_signals=len(plan.later_signals),
+        reapply_signals=reapply_signals,
+        dry_run=dry_run,
+        applied=outcome.applied,
+        new_run_id=outcome.new_run_id,
+    )
+
+
+async def rerun(client: AsyncClient, ref: str) -> StartedRun:
+    """Start a fresh run of an ended run's workflow with its original input, id, search
+    attributes and memo. A run that is still running raises
+    :class:`~harvest_studio.WorkflowAlreadyStartedError`."""
+    info = await client.describe(ref)
+    handle = await client.rerun(info.run_id)
+    assert handle.run_id is not None
+    return StartedRun(
+        handle.workflow_id, handle.run_id, info.workflow_type, client.namespace,
+        rerun_of=info.run_id,
+    )
+
+
+async def children(client: AsyncClient, ref: str) -> RunTree:
+    """The run and its child runs (and theirs), depth first, siblings oldest first."""
+    runs = await client.tree(ref)
+    if not runs:
+        raise RunNotFoundError(f"no run {ref!r} in namespace {client.namespace!r}")
+    by_parent: dict[str | None, list[RunInfo]] = {}
+    for run in runs[1:]:
+        by_parent.setdefault(run.parent_run_id, []).append(run)
+    # siblings started by one decision share a start time: order them as the parent
+    # started them (its ChildWorkflowStarted events)
+    started_at: dict[str, int] = {}
+    for parent, kids in by_parent.items():
+        if parent is not None and len(kids) > 1:
+            for event in await client.history(parent):
+                if isinstance(event.event, ChildWorkflowStarted):
+                    started_at[event.event.run_id] = event.seq
+    ordered: list[RunInfo] = []
+    depths: list[int] = []
+    stack: list[tuple[RunInfo, int]] = [(runs[0], 0)]
+    while stack:
+        run, depth = stack.pop()
+        ordered.append(run)
+        depths.append(depth)
+        kids = sorted(
+            by_parent.get(run.run_id, []),
+            key=lambda r: (started_at.get(r.run_id, 0), r.created_at, r.run_id),
+        )
+        stack.extend((kid, depth + 1) for kid in reversed(kids))
+    return RunTree(ordered, depths)
+
+
+async def chain(client: AsyncClient, ref: str) -> RunChain:
+    """The continue-as-new chain ``ref`` belongs to, oldest first (one run if it never
+    continued as new)."""
+    info = await client.describe(ref)
+    runs = await client.chain(info.run_id)
+    return RunChain(info.workflow_id, info.run_id, runs or [info])
+
+
+# ---------------------------------------------------------------------------------------
+# namespaces
+# ---------------------------------------------------------------------------------------
+async def namespace_create(
+    client: AsyncClient, name: str, description: str | None = None
+) -> NamespaceAction:
+    """Create a namespace; ``changed`` False if it already exists (its description is
+    left as it was)."""
+    created = await client.create_namespace(name, description)
+    return NamespaceAction("create", name, created, description)
+
+
+async def namespace_list(client: AsyncClient) -> NamespaceList:
+    rows = await client.list_namespaces()
+    return NamespaceList([
+        NamespaceInfo(
+            name=r["name"],
+            description=r.get("description"),
+            created_at=r.get("created_at"),
+            runs=int(r.get("runs") or 0),
+            running=int(r.get("running") or 0),
+        )
+        for r in rows
+    ])
+
+
+async def namespace_delete(client: AsyncClient, name: str) -> NamespaceAction:
+    """Delete a namespace without runs. Raises :class:`NamespaceMissingError` (no such
+    namespace), :class:`~harvest_studio.NamespaceNotEmptyError`, or a
+    :class:`~harvest_studio.UsageError` for ``default``."""
+    if not name:
+        raise UsageError("a namespace name is required")
+    try:
+        await client.delete_namespace(name)
+    except NamespaceNotFoundError as exc:
+        raise NamespaceMissingError(str(exc)) from None
+    return NamespaceAction("delete", name, True)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,13 +10,26 @@ import dataclasses
 import enum
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import PurePath
 from typing import Any
 
 from ._client import RunInfo, RunPage
-from ._commands import DbStatus, RunAction, RunHistory, RunResult, StartedRun
+from ._commands import (
+    DbStatus,
+    NamespaceAction,
+    NamespaceList,
+    QueryAnswer,
+    ResetReport,
+    RunAction,
+    RunChain,
+    RunHistory,
+    RunResult,
+    RunTree,
+    StartedRun,
+    UpdateOutcome,
+)
 from ._events import HistoryEvent
 
 CELL_WIDTH = 60
@@ -345,13 +358,22 @@ def render_run(info: RunInfo) -> str:
     if info.closed_at is not None:
         took = fmt_duration(_run_duration(info))
         pairs.append(("Closed", f"{fmt_time(info.closed_at, ms=True)} (took {took})"))
+    pairs += _lineage_lines(info)
     pairs += [
         ("Events", info.events),
         ("Fingerprint", info.fingerprint or "-"),
         ("Input", compact(info.input, 200)),
     ]
+    if info.search_attributes:
+        ordered = dict(sorted(info.search_attributes.items()))
+        pairs.append(("Search attrs", _attributes(ordered, 400)))
+    if info.memo is not None:
+        pairs.append(("Memo", compact(info.memo, 400)))
     if info.status == "COMPLETED":
         pairs.append(("Result", compact(info.result, 400)))
+    if info.status == "CONTINUED_AS_NEW":
+        nxt = info.result.get("continued_as") if isinstance(info.result, dict) else None
+        pairs.append(("Continued as", f"run {nxt}" if nxt else "-"))
     if info.error:
         pairs.append(("Error", _error_line(info.error)))
         tail = _traceback_tail(info.error)
@@ -366,6 +388,28 @@ def render_run(info: RunInfo) -> str:
             ["KIND", "WHAT", "STATE", "ATTEMPT", "DETAIL", "LAST ERROR"], rows, indent="  "
         )
     return out
+
+
+def _lineage_lines(info: RunInfo) -> list[tuple[str, Any]]:
+    """Where a run came from: its parent, the run it continued, the run it was reset from."""
+    pairs: list[tuple[str, Any]] = []
+    if info.parent_run_id:
+        policy = info.parent_close_policy or "-"
+        pairs.append(("Parent", f"run {info.parent_run_id} (on parent close: {policy})"))
+    if info.continued_from:
+        pairs.append(("Continued from", f"run {info.continued_from}"))
+    if info.reset_from:
+        pairs.append(("Reset from", f"run {info.reset_from}"))
+    return pairs
+
+
+def _attributes(attrs: Mapping[str, Any], width: int = 80) -> str:
+    """``customer="acme", amount=150`` (``None``: ``stage removed``)."""
+    parts = [
+        f"{key} removed" if value is None else f"{key}={compact(value, width)}"
+        for key, value in attrs.items()
+    ]
+    return shorten(", ".join(parts), width) if parts else "-"
 
 
 # ---------------------------------------------------------------------------------------
@@ -393,6 +437,10 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
         text = f"{data.get('workflow_type')}({_args(data.get('args'))})"
         if data.get("execution_timeout"):
             text += f" timeout {fmt_duration(data['execution_timeout'])}"
+        if data.get("continued_from"):
+            text += f" continued from run {data['continued_from']}"
+        if data.get("search_attributes"):
+            text += f" attrs {_attributes(data['search_attributes'], 60)}"
         return text
     if event_type == "WorkflowCompleted":
         return f"-> {compact(data.get('result'))}"
@@ -427,9 +475,70 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
         if data.get("idempotency_key") is not None:
             text += f" key={shorten(str(data['idempotency_key']), 40)}"
         return text + (" (with start)" if data.get("with_start") else "")
+    if event_type == "TimerCancelled":
+        return f"timer of event {data.get('started_seq')} cancelled"
     if event_type in _REASONED:
         return f"{_REASONED[event_type]}{_reason(data)}"
+    special = _SUMMARIES.get(event_type)
+    if special is not None:
+        return special(data)
     return compact(dict(data))
+
+
+def _update_id(data: Mapping[str, Any]) -> str:
+    return f"id {shorten(str(data.get('update_id')), 40)}"
+
+
+def _child(data: Mapping[str, Any]) -> str:
+    return f"child of event {data.get('started_seq')} (run {data.get('run_id')})"
+
+
+def _child_started(data: Mapping[str, Any]) -> str:
+    text = f"{data.get('workflow_type')}({_args(data.get('args'))})"
+    if data.get("workflow_id") != data.get("run_id"):
+        text += f" id {shorten(str(data.get('workflow_id')), 40)}"
+    text += f" run {data.get('run_id')}"
+    queue = data.get("queue")
+    if queue not in (None, "default"):
+        text += f" queue={queue}"
+    return f"{text}, on parent close: {data.get('parent_close_policy')}"
+
+
+def _child_failed(data: Mapping[str, Any]) -> str:
+    error = data.get("error")
+    detail = f": {_error_line(error)}" if error else ""
+    return f"{_child(data)} {data.get('status')}{detail}"
+
+
+def _reset_fork(data: Mapping[str, Any]) -> str:
+    return (
+        f"from run {data.get('source_run_id')} at event {data.get('boundary')} "
+        f"(signals: {data.get('reapply_signals')}){_reason(data)}"
+    )
+
+
+def _summarize_reset(data: Mapping[str, Any]) -> str:
+    return (
+        f"reset to event {data.get('boundary')} as run {data.get('new_run_id')}"
+        f"{_reason(data)}"
+    )
+
+
+_SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "UpdateRequested": lambda d: f"{d.get('name')}({_args(d.get('args'))}) {_update_id(d)}",
+    "UpdateAdmitted": lambda d: f"{d.get('name')}({_args(d.get('args'))}) {_update_id(d)}",
+    "UpdateCompleted": lambda d: f"{_update_id(d)} -> {compact(d.get('result'), 50)}",
+    "UpdateFailed": lambda d: f"{_update_id(d)}: {_error_line(d.get('error'))}",
+    "ChildWorkflowStarted": _child_started,
+    "ChildWorkflowCompleted": lambda d: f"{_child(d)} -> {compact(d.get('result'), 50)}",
+    "ChildWorkflowFailed": _child_failed,
+    "WorkflowContinuedAsNew": lambda d: (
+        f"as run {d.get('new_run_id')} with ({_args(d.get('args'))})"
+    ),
+    "SearchAttributesUpserted": lambda d: _attributes(d.get("attributes") or {}, 90),
+    "WorkflowResetFork": _reset_fork,
+    "WorkflowReset": _summarize_reset,
+}
 
 
 _REASONED = {
@@ -505,11 +614,22 @@ def render_started(started: StartedRun) -> str:
             f"signalled {started.signal} to running {started.workflow_type}: workflow id "
             f"{started.workflow_id}, run id {started.run_id} (no new run)"
         )
+    if not started.started:
+        return (
+            f"already running {started.workflow_type}: workflow id {started.workflow_id}, "
+            f"run id {started.run_id} (no new run: id conflict policy use_existing)"
+        )
     with_signal = f" with signal {started.signal}" if started.signal is not None else ""
-    return (
-        f"started {started.workflow_type}{with_signal}: workflow id {started.workflow_id}, "
+    verb = "reran" if started.rerun_of is not None else "started"
+    text = (
+        f"{verb} {started.workflow_type}{with_signal}: workflow id {started.workflow_id}, "
         f"run id {started.run_id}"
     )
+    if started.rerun_of is not None:
+        text += f" (a fresh run with the input of run {started.rerun_of})"
+    if started.replaced_run_id is not None:
+        text += f" (terminated the open run {started.replaced_run_id})"
+    return text
 
 
 def _run_ref(action: RunAction) -> str:
@@ -554,3 +674,156 @@ def render_result(outcome: RunResult) -> str:
     else:
         pairs.append(("Error", _error_line(outcome.error)))
     return key_values(pairs)
+
+
+# ---------------------------------------------------------------------------------------
+# queries, updates, reset
+# ---------------------------------------------------------------------------------------
+def _ref(run_id: str, workflow_id: str) -> str:
+    if workflow_id == run_id:
+        return f"run {run_id}"
+    return f"run {run_id} (workflow id {workflow_id})"
+
+
+def render_query(answer: QueryAnswer) -> str:
+    """``query NAME(ARGS) on run ...:`` then the answer as indented JSON."""
+    call = f"{answer.query}({_args(answer.args, 80)})"
+    body = json.dumps(to_json(answer.result), indent=2, ensure_ascii=False)
+    return f"query {call} on {_ref(answer.run_id, answer.workflow_id)}:\n{body}"
+
+
+def render_update(outcome: UpdateOutcome) -> str:
+    call = f"{outcome.update}({_args(outcome.args, 80)})"
+    body = json.dumps(to_json(outcome.result), indent=2, ensure_ascii=False)
+    return (
+        f"update {call} id {outcome.update_id} on "
+        f"{_ref(outcome.run_id, outcome.workflow_id)}:\n{body}"
+    )
+
+
+def _points(points: Sequence[int], limit: int = 20) -> str:
+    if not points:
+        return "(none)"
+    shown = ", ".join(str(p) for p in points[-limit:])
+    return shown if len(points) <= limit else f"... {shown}"
+
+
+def render_reset(report: ResetReport) -> str:
+    """What a reset, its dry run or a retry found and did."""
+    run = _ref(report.run_id, report.workflow_id)
+    point = f"event {report.boundary} ({report.boundary_event})"
+    signals = report.later_signals
+    if report.applied and report.action == "retry":
+        head = (
+            f"retried {run} from {point}, just before the failed activity was scheduled: "
+            f"new run {report.new_run_id}"
+        )
+    elif report.applied:
+        head = f"reset {run} to {point}: new run {report.new_run_id}"
+    elif report.valid:
+        head = f"dry run: {point} of {run} is a valid reset point; nothing was written"
+    else:
+        dry = "dry run: " if report.dry_run else ""
+        head = f"{dry}{point} of {run} is not a valid reset point; nothing was written"
+    pairs: list[tuple[str, Any]] = []
+    if not report.valid:
+        pairs.append(("Why", report.reason or "-"))
+    if not report.applied:
+        pairs += [
+            ("Nearest valid", f"{_nearest(report.nearest_valid_before)} before, "
+                              f"{_nearest(report.nearest_valid_after)} after"),
+            ("Valid points", _points(report.valid_points)),
+        ]
+    if signals:
+        fate = "re-delivered" if report.reapply_signals == "buffer" else "dropped"
+        if not report.applied:
+            fate = "would be " + fate
+        pairs.append(("Later signals", f"{signals} recorded after the boundary, {fate} "
+                                       f"(--reapply-signals {report.reapply_signals})"))
+    else:
+        pairs.append(("Later signals", "none after the boundary"))
+    if report.applied:
+        source = (
+            "TERMINATED (it was running)" if report.source_terminated
+            else f"left as it was ({report.status})"
+        )
+        pairs.append(("Source run", source))
+    elif report.valid and report.dry_run:
+        pairs.append(("Apply", "run the same command without --dry-run"))
+    return head + "\n" + key_values(pairs, indent="  ")
+
+
+def _nearest(seq: int | None) -> str:
+    return "none" if seq is None else f"event {seq}"
+
+
+# ---------------------------------------------------------------------------------------
+# trees, chains, namespaces
+# ---------------------------------------------------------------------------------------
+def render_tree(tree: RunTree) -> str:
+    """``harvest children``: the run, then each child under its parent, indented."""
+    rows = [
+        (
+            "  " * depth + r.run_id,
+            "(= run id)" if r.workflow_id == r.run_id else r.workflow_id,
+            r.workflow_type,
+            run_status(r),
+            r.parent_close_policy if depth else "-",
+            r.created_at,
+        )
+        for r, depth in zip(tree.runs, tree.depths, strict=True)
+    ]
+    out = table(
+        ["RUN ID", "WORKFLOW ID", "TYPE", "STATUS", "ON PARENT CLOSE", "STARTED"],
+        rows,
+        max_width=[None, 40, 30, None, None, None],
+    )
+    kids = len(tree.runs) - 1
+    if kids == 0:
+        out += "\n\n(no child runs)"
+    else:
+        out += f"\n\n{kids} descendant run(s)"
+    return out
+
+
+def render_chain(chain: RunChain) -> str:
+    """``harvest chain``: every run of a continue-as-new chain, oldest first."""
+    rows = [
+        (
+            ("* " if r.run_id == chain.ref_run_id else "  ") + r.run_id,
+            run_status(r),
+            compact(r.input, 40),
+            r.created_at,
+            fmt_duration(_run_duration(r)) if r.closed_at else "running",
+            r.events,
+        )
+        for r in chain.runs
+    ]
+    out = f"workflow id {chain.workflow_id}: {len(chain.runs)} run(s), oldest first\n"
+    out += table(["  RUN ID", "STATUS", "INPUT", "STARTED", "TOOK", "EVENTS"], rows,
+                 max_width=[None, None, 40, None, None, None])
+    last = chain.last
+    if last.status == "COMPLETED":
+        out += f"\n\nresult of the chain: {compact(last.result, 200)}"
+    elif last.status != "RUNNING":
+        out += f"\n\nthe chain ended {last.status}: {_error_line(last.error)}"
+    return out
+
+
+def render_namespaces(listing: NamespaceList) -> str:
+    rows = [
+        (n.name, n.runs, n.running, n.created_at, n.description or "-")
+        for n in listing.namespaces
+    ]
+    return table(["NAME", "RUNS", "RUNNING", "CREATED", "DESCRIPTION"], rows,
+                 empty="(no namespaces)")
+
+
+def render_namespace_action(action: NamespaceAction) -> str:
+    if action.action == "create":
+        if not action.changed:
+            return f"namespace {action.name} already exists; nothing changed"
+        return f"created namespace {action.name}"
+    if action.action == "delete":
+        return f"deleted namespace {action.name}"
+    return f"{action.action} namespace {action.name}"

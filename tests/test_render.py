@@ -11,24 +11,51 @@ import pytest
 
 import harvest_studio as hs
 from harvest_studio import _render as render
-from harvest_studio._commands import DbStatus, RunAction, RunHistory, RunResult, StartedRun
+from harvest_studio._commands import (
+    DbStatus,
+    NamespaceAction,
+    NamespaceInfo,
+    NamespaceList,
+    QueryAnswer,
+    ResetReport,
+    RunAction,
+    RunChain,
+    RunHistory,
+    RunResult,
+    RunTree,
+    StartedRun,
+    UpdateOutcome,
+)
 from harvest_studio._events import (
+    EVENT_TYPES,
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
     ActivityStarted,
     ActivityTimedOut,
     CancelRequested,
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    ChildWorkflowStarted,
     Event,
     MarkerRecorded,
+    SearchAttributesUpserted,
     SideEffectRecorded,
     SignalReceived,
+    TimerCancelled,
     TimerFired,
     TimerStarted,
+    UpdateAdmitted,
+    UpdateCompleted,
+    UpdateFailed,
+    UpdateRequested,
     WorkflowCancelled,
     WorkflowCompleted,
+    WorkflowContinuedAsNew,
     WorkflowFailed,
     WorkflowPaused,
+    WorkflowReset,
+    WorkflowResetFork,
     WorkflowResumed,
     WorkflowStarted,
     WorkflowTerminated,
@@ -269,6 +296,29 @@ EVENTS: list[tuple[Event, str]] = [
     (WorkflowTerminated("stuck"), "terminated: stuck"),
     (WorkflowPaused("audit"), "paused: audit"),
     (WorkflowResumed(None), "resumed (no reason given)"),
+    (WorkflowStarted("counter", "loop", "default", "default", [1, 0],
+                     continued_from="r-0", search_attributes={"team": "core"}),
+     'counter(1, 0) continued from run r-0 attrs team="core"'),
+    (TimerCancelled(7), "timer of event 7 cancelled"),
+    (UpdateRequested("u-1", "deposit", [30]), "deposit(30) id u-1"),
+    (UpdateAdmitted("u-1", "deposit", [30]), "deposit(30) id u-1"),
+    (UpdateCompleted("u-1", {"balance": 30}), 'id u-1 -> {"balance":30}'),
+    (UpdateFailed("u-1", {"type": "RuntimeError", "message": "broke"}),
+     "id u-1: RuntimeError: broke"),
+    (ChildWorkflowStarted("square", "sq-1", "r-1", [2], "default", "terminate"),
+     "square(2) id sq-1 run r-1, on parent close: terminate"),
+    (ChildWorkflowStarted("square", "r-2", "r-2", [3], "gpu", "abandon"),
+     "square(3) run r-2 queue=gpu, on parent close: abandon"),
+    (ChildWorkflowCompleted(2, "r-1", 4), "child of event 2 (run r-1) -> 4"),
+    (ChildWorkflowFailed(2, "r-1", "FAILED", {"type": "ValueError", "message": "negative"}),
+     "child of event 2 (run r-1) FAILED: ValueError: negative"),
+    (ChildWorkflowFailed(3, "r-2", "START_FAILED"), "child of event 3 (run r-2) START_FAILED"),
+    (WorkflowContinuedAsNew("r-9", [2, 3]), "as run r-9 with (2, 3)"),
+    (SearchAttributesUpserted({"customer": "acme", "amount": 150, "stage": None}),
+     'customer="acme", amount=150, stage removed'),
+    (WorkflowResetFork("r-0", 4, "bad deploy", "drop"),
+     "from run r-0 at event 4 (signals: drop): bad deploy"),
+    (WorkflowReset("r-5", 4, None), "reset to event 4 as run r-5 (no reason given)"),
 ]
 
 
@@ -279,6 +329,11 @@ def test_summarize_each_event_type(event: Event, summary: str) -> None:
 
 def test_summarize_unknown_type_falls_back_to_json() -> None:
     assert render.summarize("FutureEvent", {"a": 1}) == '{"a":1}'
+
+
+def test_every_event_type_has_a_summary() -> None:
+    covered = {event.type_name for event, _ in EVENTS}
+    assert covered == set(EVENT_TYPES), set(EVENT_TYPES) - covered
 
 
 def test_render_history_table() -> None:
@@ -351,3 +406,175 @@ def test_to_json_makes_everything_serialisable() -> None:
     assert render.to_json({1: (object,)})["1"][0].startswith("<class")
     history = RunHistory("rid", "wf", "t", "COMPLETED", [event])
     assert json.loads(render.dumps(history))["events"][0]["seq"] == 1
+
+
+# ---------------------------------------------------------------------- lineage in show
+def test_render_run_shows_attributes_memo_and_lineage() -> None:
+    info = run_info(
+        search_attributes={"customer": "acme", "amount": 150},
+        memo={"ticket": "T-1"},
+        parent_run_id="p-1",
+        parent_close_policy="abandon",
+        continued_from="c-1",
+        reset_from="s-1",
+    )
+    text = render.render_run(info)
+    assert "Parent          run p-1 (on parent close: abandon)" in text
+    assert "Continued from  run c-1" in text
+    assert "Reset from      run s-1" in text
+    assert 'Search attrs    amount=150, customer="acme"' in text  # sorted by name
+    assert 'Memo            {"ticket":"T-1"}' in text
+    plain = render.render_run(run_info(search_attributes={}))
+    for label in ("Parent", "Continued", "Reset from", "Search attrs", "Memo"):
+        assert label not in plain
+    handed_over = render.render_run(
+        run_info(status="CONTINUED_AS_NEW", result={"continued_as": "n-1"})
+    )
+    assert "Continued as  run n-1" in handed_over and "Result" not in handed_over
+
+
+# ------------------------------------------------------------- started, query, update
+def test_render_started_variants() -> None:
+    existing = StartedRun("wf", "rid", "tally", "default", started=False)
+    assert render.render_started(existing) == (
+        "already running tally: workflow id wf, run id rid (no new run: id conflict policy "
+        "use_existing)"
+    )
+    assert existing.to_json()["started"] is False
+    replaced = StartedRun("wf", "rid", "tally", "default", replaced_run_id="old")
+    assert render.render_started(replaced).endswith("(terminated the open run old)")
+    rerun = StartedRun("wf", "rid", "greet", "default", rerun_of="src")
+    assert render.render_started(rerun) == (
+        "reran greet: workflow id wf, run id rid (a fresh run with the input of run src)"
+    )
+    assert "started" not in StartedRun("wf", "rid", "t", "default").to_json()
+
+
+def test_render_query_and_update() -> None:
+    answer = QueryAnswer("rid", "wf", "tally", "RUNNING", "has", ["pear"], {"a": [1, 2]})
+    assert render.render_query(answer) == (
+        'query has("pear") on run rid (workflow id wf):\n{\n  "a": [\n    1,\n    2\n  ]\n}'
+    )
+    same_id = QueryAnswer("rid", "rid", "tally", "COMPLETED", "total", [], 3)
+    assert render.render_query(same_id) == "query total() on run rid:\n3"
+    outcome = UpdateOutcome("rid", "wf", "tally", "add", "u-1", [10], 15)
+    assert render.render_update(outcome) == "update add(10) id u-1 on run rid (workflow id wf):\n15"
+    assert json.loads(render.dumps(outcome))["update_id"] == "u-1"
+
+
+# ------------------------------------------------------------------------------ reset
+def report(**changes: Any) -> ResetReport:
+    base: dict[str, Any] = {
+        "action": "reset", "run_id": "rid", "workflow_id": "wf", "workflow_type": "t",
+        "status": "RUNNING", "boundary": 4, "boundary_event": "ActivityCompleted",
+        "valid": True, "reason": None, "nearest_valid_before": 1,
+        "nearest_valid_after": 6, "valid_points": (1, 4, 6), "later_signals": 2,
+        "reapply_signals": "buffer", "dry_run": False, "applied": True, "new_run_id": "new",
+    }
+    base.update(changes)
+    return ResetReport(**base)
+
+
+def test_render_reset_variants() -> None:
+    applied = render.render_reset(report())
+    lines = applied.splitlines()
+    assert lines[0] == (
+        "reset run rid (workflow id wf) to event 4 (ActivityCompleted): new run new"
+    )
+    assert "2 recorded after the boundary, re-delivered (--reapply-signals buffer)" in applied
+    assert "Source run     TERMINATED (it was running)" in applied
+    assert "Valid points" not in applied
+
+    dry = render.render_reset(report(applied=False, dry_run=True, new_run_id=None))
+    assert dry.startswith("dry run: event 4 (ActivityCompleted) of run rid (workflow id wf) "
+                          "is a valid reset point; nothing was written")
+    assert "Nearest valid  event 1 before, event 6 after" in dry
+    assert "Valid points   1, 4, 6" in dry
+    assert "would be re-delivered" in dry and "without --dry-run" in dry
+
+    bad = render.render_reset(report(
+        boundary=2, boundary_event="ActivityScheduled", valid=False, applied=False,
+        new_run_id=None, reason="not inbound", nearest_valid_after=4,
+        nearest_valid_before=None, later_signals=0,
+    ))
+    assert bad.startswith("event 2 (ActivityScheduled) of run rid (workflow id wf) is not a "
+                          "valid reset point; nothing was written")
+    assert "Why            not inbound" in bad
+    assert "Nearest valid  none before, event 4 after" in bad
+    assert "Later signals  none after the boundary" in bad
+
+    retried = render.render_reset(report(action="retry", status="FAILED", later_signals=0))
+    assert retried.startswith("retried run rid (workflow id wf) from event 4")
+    assert "left as it was (FAILED)" in retried
+    dropped = render.render_reset(report(reapply_signals="drop"))
+    assert "2 recorded after the boundary, dropped (--reapply-signals drop)" in dropped
+    assert report().to_json()["valid_points"] == [1, 4, 6]
+    many = render.render_reset(report(applied=False, new_run_id=None,
+                                      valid_points=tuple(range(1, 30))))
+    assert "Valid points   ... 10, 11," in many
+
+
+# ------------------------------------------------------------------ trees and chains
+def test_render_tree_indents_children() -> None:
+    root = run_info(run_id="r0", workflow_id="fam")
+    kid = run_info(run_id="r1", workflow_id="fam-kid", parent_run_id="r0",
+                   parent_close_policy="terminate")
+    grandkid = run_info(run_id="r2", workflow_id="r2", parent_run_id="r1",
+                        parent_close_policy="abandon", status="RUNNING", closed_at=None)
+    text = render.render_tree(RunTree([root, kid, grandkid], [0, 1, 2]))
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["RUN", "ID", "WORKFLOW", "ID"]
+    assert lines[1].startswith("r0 ") and lines[2].startswith("  r1 ")
+    assert lines[3].startswith("    r2 ")
+    assert "terminate" in lines[2] and "abandon" in lines[3] and "(= run id)" in lines[3]
+    assert text.endswith("2 descendant run(s)")
+    alone = render.render_tree(RunTree([root], [0]))
+    assert alone.endswith("(no child runs)")
+    data = RunTree([root, kid], [0, 1]).to_json()
+    assert data["run_id"] == "r0" and [r["depth"] for r in data["runs"]] == [0, 1]
+
+
+def test_render_chain() -> None:
+    runs = [
+        run_info(run_id="c0", status="CONTINUED_AS_NEW", input=[2, 0]),
+        run_info(run_id="c1", status="CONTINUED_AS_NEW", input=[1, 2], continued_from="c0"),
+        run_info(run_id="c2", status="COMPLETED", input=[0, 3], result=3, continued_from="c1"),
+    ]
+    text = render.render_chain(RunChain("loop", "c1", runs))
+    lines = text.splitlines()
+    assert lines[0] == "workflow id loop: 3 run(s), oldest first"
+    assert lines[2].startswith("  c0") and lines[3].startswith("* c1")
+    assert "[1,2]" in lines[3]
+    assert text.endswith("result of the chain: 3")
+    failed = [*runs[:2], run_info(run_id="c2", status="FAILED", result=None,
+                                  error={"type": "E", "message": "m"})]
+    assert render.render_chain(RunChain("loop", "c2", failed)).endswith(
+        "the chain ended FAILED: E: m"
+    )
+    running = [run_info(run_id="c0", status="RUNNING", closed_at=None)]
+    assert render.render_chain(RunChain("loop", "c0", running)).splitlines()[-1].startswith(
+        "* c0"
+    )
+
+
+# ------------------------------------------------------------------------ namespaces
+def test_render_namespaces() -> None:
+    listing = NamespaceList([
+        NamespaceInfo("default", "the default namespace", T0, 12, 3),
+        NamespaceInfo("ops", None, T0, 0, 0),
+    ])
+    lines = render.render_namespaces(listing).splitlines()
+    assert lines[0].split() == ["NAME", "RUNS", "RUNNING", "CREATED", "DESCRIPTION"]
+    assert lines[1].startswith("default") and lines[1].endswith("the default namespace")
+    assert lines[2].split()[:3] == ["ops", "0", "0"] and lines[2].endswith("-")
+    assert render.render_namespaces(NamespaceList([])) == "(no namespaces)"
+    assert listing.to_json()["namespaces"][0]["created_at"] == T0.isoformat()
+    assert render.render_namespace_action(NamespaceAction("create", "ops", True)) == (
+        "created namespace ops"
+    )
+    assert render.render_namespace_action(NamespaceAction("create", "ops", False)) == (
+        "namespace ops already exists; nothing changed"
+    )
+    assert render.render_namespace_action(NamespaceAction("delete", "ops", True)) == (
+        "deleted namespace ops"
+    )

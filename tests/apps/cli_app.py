@@ -84,3 +84,105 @@ async def approval(ctx: hs.WorkflowContext, timeout: float | None = None) -> str
     """Waits for an ``approve`` signal (at most ``timeout`` seconds, if given)."""
     approver = await ctx.wait_signal("approve", timeout=timeout)
     return "expired" if approver is None else f"approved by {approver}"
+
+
+# ------------------------------------------------------------ queries and updates
+@hs.workflow
+async def tally(ctx: hs.WorkflowContext, start: int = 0) -> int:
+    """A running total: query ``total`` (and ``has_reached(n)``); update ``add(n)``
+    (validated: n must be a positive int) returns the new total; update ``close`` ends it."""
+    state = {"total": start, "open": True}
+    done = asyncio.Event()
+
+    def validate_add(amount: Any) -> None:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise ValueError(f"amount must be a positive integer, not {amount!r}")
+
+    def add(amount: int) -> int:
+        state["total"] += amount
+        return int(state["total"])
+
+    def close() -> int:
+        done.set()
+        return int(state["total"])
+
+    def broken() -> None:
+        raise RuntimeError("this update always fails")
+
+    ctx.set_query_handler("total", lambda: state["total"])
+    ctx.set_query_handler("has_reached", lambda n: state["total"] >= n)
+    ctx.set_update_handler("add", add, validator=validate_add)
+    ctx.set_update_handler("close", close)
+    ctx.set_update_handler("broken", broken)
+    await done.wait()
+    return int(state["total"])
+
+
+# ------------------------------------------------------------ children, chains, attributes
+@hs.workflow
+async def kid(ctx: hs.WorkflowContext, n: int) -> int:
+    """A child: waits ``n`` tenths of a second if n > 0 (durable timer), returns n * 10."""
+    if n > 0:
+        await ctx.sleep(n / 10)
+    return n * 10
+
+
+@hs.workflow
+async def family(ctx: hs.WorkflowContext, ns: list[int]) -> list[int]:
+    """One child per n, terminated if still running when this run closes: ``kid(n)``, or
+    for n == 1 ``nest(1)``, which has a child of its own."""
+    handles = [
+        ctx.start_child(nest if n == 1 else kid, n, id=f"{ctx.info.workflow_id}-kid-{i}",
+                        parent_close_policy="terminate")
+        for i, n in enumerate(ns)
+    ]
+    return [int(await h) for h in handles]
+
+
+@hs.workflow
+async def nest(ctx: hs.WorkflowContext, n: int) -> int:
+    """A child that has a child of its own (abandoned if ``nest`` closes first)."""
+    return int(await ctx.execute_child(kid, n + 1, parent_close_policy="abandon")) + 1
+
+
+@hs.workflow
+async def looper(ctx: hs.WorkflowContext, n: int, total: int) -> int:
+    """Adds n to total and continues as new with n - 1 until n is 0."""
+    if n > 0:
+        ctx.continue_as_new(n - 1, total + n)
+    return total
+
+
+@hs.workflow
+async def tagged(ctx: hs.WorkflowContext, customer: str, amount: float) -> str:
+    """Sets search attributes ``customer`` and ``amount``, then ``stage`` = "done"."""
+    ctx.upsert_search_attributes({"customer": customer, "amount": amount})
+    await ctx.sleep(0.01)
+    ctx.upsert_search_attributes({"stage": "done"})
+    return customer
+
+
+# ------------------------------------------------------------ reset, retry
+switch = {"fail": True}
+
+
+@hs.activity(start_to_close="10s", retry=hs.RetryPolicy(max_attempts=1))
+def flaky(ctx: hs.ActivityContext, x: int) -> int:
+    """Fails while ``switch["fail"]`` is set (tests flip it to let a retry succeed)."""
+    if switch["fail"]:
+        raise RuntimeError("downstream is down")
+    return x * 10
+
+
+@hs.workflow
+async def pipeline(ctx: hs.WorkflowContext, x: int) -> int:
+    """``shout`` then ``flaky``: fails while the switch is on."""
+    await ctx.execute_activity(shout, str(x))
+    return int(await ctx.execute_activity(flaky, x))
+
+
+@hs.workflow
+async def collector(ctx: hs.WorkflowContext, count: int) -> list[Any]:
+    """``shout("go")``, then the payloads of ``count`` signals ``item``."""
+    first = await ctx.execute_activity(shout, "go")
+    return [first, *[await ctx.wait_signal("item") for _ in range(count)]]
