@@ -1525,6 +1525,12 @@ async def submit_query(
     return None if row is None else int(row[0])
 
 
+async def run_last_seq(conn: AsyncConnection[Any], run_id: str) -> int | None:
+    cur = await conn.execute("SELECT last_seq FROM harvest.runs WHERE run_id = %s", (run_id,))
+    row = await cur.fetchone()
+    return None if row is None else int(row[0])
+
+
 async def get_query(conn: AsyncConnection[Any], query_id: int) -> Row | None:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(

@@ -713,21 +713,43 @@ class Worker:
     # queries
     # ---------------------------------------------------------------------------------------
     async def _answer_query(self, row: dict[str, Any]) -> None:
-        """Replay the run's committed history on a fresh instance and ask its handler.
+        """Ask the run's query handler, on the state that committed history describes.
 
-        A fresh instance, not the cache: a cached one may hold a decision that is not
-        committed yet, and a query must only see what history says.
+        A cached instance is used only if it is exactly as long as the committed history
+        (checked again right before the handler runs, with no await in between: an
+        in-flight decision takes its instance out of the cache). Otherwise the history is
+        replayed on a fresh instance.
         """
         query_id = int(row["input"]["query_id"])
+        run_id = row["run_id"]
         status, result_json, error_json = "FAILED", None, None
         try:
             async with self._pool.connection() as conn:
                 query = await _store.get_query(conn, query_id)
-                history = (await self._full_history([row["run_id"]]))[row["run_id"]]
+                committed = await _store.run_last_seq(conn, run_id)
+            cached = self._cache.get(run_id)
+            history: list[dict[str, Any]] | None = None
+            if cached is None or len(cached.events) != committed:
+                history = (await self._full_history([run_id]))[run_id]
             if query is not None:
-                instance = WorkflowInstance(self.workflows[row["type_name"]], row["run_id"])
+                current = self._cache.get(run_id)
+                use_cache = (
+                    history is None
+                    and current is cached
+                    and current is not None
+                    and len(current.events) == committed
+                )
+                if not use_cache and history is None:
+                    history = (await self._full_history([run_id]))[run_id]
+                    current = None
+                instance = (
+                    current
+                    if use_cache and current is not None
+                    else WorkflowInstance(self.workflows[row["type_name"]], run_id)
+                )
                 try:
-                    instance.replay([_history_event(r) for r in history])
+                    if not use_cache:
+                        instance.replay([_history_event(r) for r in history or []])
                     handler = instance.query_handlers.get(query["name"])
                     if handler is None:
                         known = sorted(instance.query_handlers)
@@ -747,7 +769,8 @@ class Worker:
                 except Exception as exc:
                     error_json = _serde.dumps({"code": "query_failed", **error_dict(exc)})
                 finally:
-                    instance.evict()
+                    if not use_cache:
+                        instance.evict()
             async with self._pool.connection() as conn:
                 await _store.answer_query(
                     conn,
@@ -759,7 +782,7 @@ class Worker:
                     result_json=result_json,
                     error_json=error_json,
                 )
-        except psycopg.Error:
+        except Exception:  # noqa: BLE001 - the caller times out; the worker goes on
             log.exception("could not answer query %s", query_id)
         finally:
             self._release_slot()
