@@ -123,7 +123,11 @@ class StartedRun:
     """What ``start`` (or ``signal_with_start``) did: the ids to follow the run by.
 
     For a signal-with-start, ``signal`` names the signal and ``started`` says whether a new
-    run was started (False: the open run of the id was only signalled).
+    run was started (False: the open run of the id was only signalled). For a plain start,
+    ``started`` False means the open run of the id was returned instead of a new one, and
+    ``reused`` says why: ``"use_existing"`` (the id conflict policy) or
+    ``"idempotency_key"`` (the key started it). ``replaced_run_id`` is the open run that
+    ``terminate_if_running`` terminated; ``rerun_of`` the run that ``rerun`` repeated.
     """
 
     workflow_id: str
@@ -134,6 +138,7 @@ class StartedRun:
     started: bool = True
     replaced_run_id: str | None = None
     rerun_of: str | None = None
+    reused: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -145,6 +150,8 @@ class StartedRun:
         }
         if self.signal is not None or not self.started:
             data["started"] = self.started
+        if self.reused is not None:
+            data["reused"] = self.reused
         if self.signal is not None:
             data["signal"] = self.signal
         if self.replaced_run_id is not None:
@@ -688,9 +695,12 @@ async def start(
         if before is not None and started and id_reuse_policy == "terminate_if_running"
         else None
     )
+    reused = None
+    if not started:
+        reused = "use_existing" if id_conflict_policy == "use_existing" else "idempotency_key"
     return StartedRun(
         handle.workflow_id, handle.run_id, workflow_type, client.namespace,
-        started=started, replaced_run_id=replaced,
+        started=started, replaced_run_id=replaced, reused=reused,
     )
 
 

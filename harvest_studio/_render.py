@@ -615,9 +615,13 @@ def render_started(started: StartedRun) -> str:
             f"{started.workflow_id}, run id {started.run_id} (no new run)"
         )
     if not started.started:
+        why = (
+            "id conflict policy use_existing" if started.reused != "idempotency_key"
+            else "the idempotency key started it"
+        )
         return (
             f"already running {started.workflow_type}: workflow id {started.workflow_id}, "
-            f"run id {started.run_id} (no new run: id conflict policy use_existing)"
+            f"run id {started.run_id} (no new run: {why})"
         )
     with_signal = f" with signal {started.signal}" if started.signal is not None else ""
     verb = "reran" if started.rerun_of is not None else "started"

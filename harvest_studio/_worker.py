@@ -782,7 +782,7 @@ class Worker:
                     result_json=result_json,
                     error_json=error_json,
                 )
-        except Exception:  # noqa: BLE001 - the caller times out; the worker goes on
+        except Exception:
             log.exception("could not answer query %s", query_id)
         finally:
             self._release_slot()
