@@ -19,6 +19,8 @@ Quick start::
 
 from __future__ import annotations
 
+from typing import Any as _Any
+
 from ._activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
 from ._client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
 from ._definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
@@ -53,6 +55,21 @@ from ._worker import Worker, WorkerOptions
 from ._workflow_context import WorkflowContext, WorkflowInfo
 
 __version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: _Any) -> None:
+    """``%load_ext harvest_studio``: the ``%harvest`` magics and the in-kernel worker."""
+    from ._magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: _Any) -> None:
+    """``%unload_ext harvest_studio``: stop the in-kernel worker and remove ``%harvest``."""
+    from ._magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
 
 __all__ = [
     "ActivityCancelledError",

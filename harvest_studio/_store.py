@@ -662,19 +662,30 @@ armed AS (
     JOIN advanced a ON a.run_id = m.run_id AND NOT a.closed
     RETURNING 1
 ),
+child_ends AS (
+    -- children closing in this statement; their parents hear of it below
+    SELECT c.parent_run_id AS parent, c.parent_seq, c.run_id, i.status, i.result, i.error
+    FROM advanced a JOIN input i USING (task_id) JOIN harvest.runs c ON c.run_id = a.run_id
+    WHERE a.closed AND i.status <> 'CONTINUED_AS_NEW' AND c.parent_run_id IS NOT NULL
+),
 finished AS (
     DELETE FROM harvest.tasks t USING advanced a
     WHERE t.run_id = a.run_id AND t.kind <> 'query'
-      AND (a.closed OR (t.task_id = a.task_id AND NOT a.dirty))
+      AND (a.closed OR (t.task_id = a.task_id AND NOT a.dirty
+                        AND a.run_id NOT IN (SELECT parent FROM child_ends)))
     RETURNING 1
 ),
 requeued AS (
-    -- new inbox events arrived while deciding (dirty), or the run moved under a fenced
-    -- task (a stale cache): hand the task back for another decision
+    -- new inbox events arrived while deciding (dirty, or a child of the run closing in
+    -- this same statement), or the run moved under a fenced task (a stale cache): hand
+    -- the task back for another decision. A task is modified once per statement, so a
+    -- parent in this batch is requeued here rather than woken below.
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
         visible_at = now()
     FROM locked l LEFT JOIN advanced a USING (task_id)
-    WHERE t.task_id = l.task_id AND (a.task_id IS NULL OR (a.dirty AND NOT a.closed))
+    WHERE t.task_id = l.task_id
+      AND (a.task_id IS NULL
+           OR ((a.dirty OR a.run_id IN (SELECT parent FROM child_ends)) AND NOT a.closed))
     RETURNING 1
 ),
 disarmed AS (
@@ -689,21 +700,21 @@ stopped AS (
 ),
 to_parents AS (
     INSERT INTO harvest.inbox (run_id, event_type, payload)
-    SELECT c.parent_run_id,
-        CASE WHEN i.status = 'COMPLETED' THEN 'ChildWorkflowCompleted'
+    SELECT e.parent,
+        CASE WHEN e.status = 'COMPLETED' THEN 'ChildWorkflowCompleted'
              ELSE 'ChildWorkflowFailed' END,
-        jsonb_build_object('started_seq', c.parent_seq, 'run_id', c.run_id, 'status', i.status,
-                           'result', i.result::jsonb, 'error', i.error::jsonb)
-    FROM advanced a JOIN input i USING (task_id)
-    JOIN harvest.runs c ON c.run_id = a.run_id
-    JOIN harvest.runs p ON p.run_id = c.parent_run_id AND p.status = 'RUNNING'
-    WHERE a.closed AND i.status <> 'CONTINUED_AS_NEW'
+        jsonb_build_object('started_seq', e.parent_seq, 'run_id', e.run_id, 'status', e.status,
+                           'result', e.result::jsonb, 'error', e.error::jsonb)
+    FROM child_ends e
+    JOIN harvest.runs p ON p.run_id = e.parent AND p.status = 'RUNNING'
+    WHERE e.parent NOT IN (SELECT run_id FROM advanced WHERE closed)
     RETURNING run_id
 ),
 parents_woken AS (
     INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
     SELECT p.namespace, 'workflow', p.run_id, p.workflow_type, p.queue, 'PENDING'
     FROM (SELECT DISTINCT run_id FROM to_parents) t JOIN harvest.runs p USING (run_id)
+    WHERE p.run_id NOT IN (SELECT i.run_id FROM input i JOIN locked l USING (task_id))
     ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
     RETURNING queue
 ),

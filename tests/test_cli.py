@@ -921,6 +921,7 @@ def test_start_policies(cli: Cli, client: hs.Client, db_url: str, app_worker: hs
     code, out, _ = cli("start", "tally", "--id", "t", "--id-conflict-policy", "use_existing",
                        "--json")
     assert json.loads(out)["started"] is False and json.loads(out)["run_id"] == first
+    assert json.loads(out)["reused"] == "use_existing"
     code, out, err = cli("start", "tally", "--id", "t")
     assert code == 1 and out == ""
     one_error_line(err, "workflow_already_started")
@@ -935,6 +936,11 @@ def test_start_policies(cli: Cli, client: hs.Client, db_url: str, app_worker: hs
     code, out, _ = cli("start", "tally", "--id", "t", "--id-reuse-policy",
                        "terminate_if_running")
     assert f"(terminated the open run {replaced['run_id']})" in out
+
+    assert cli("start", "tally", "--id", "k", "--idempotency-key", "key-1")[0] == 0
+    code, out, err = cli("start", "tally", "--id", "k", "--idempotency-key", "key-1")
+    assert code == 0, err
+    assert out.strip().endswith("(no new run: the idempotency key started it)")
 
 
 def test_start_with_search_attributes_memo_and_delay(

@@ -441,6 +441,9 @@ def test_render_started_variants() -> None:
         "use_existing)"
     )
     assert existing.to_json()["started"] is False
+    keyed = StartedRun("wf", "rid", "tally", "default", started=False, reused="idempotency_key")
+    assert render.render_started(keyed).endswith("(no new run: the idempotency key started it)")
+    assert keyed.to_json()["reused"] == "idempotency_key"
     replaced = StartedRun("wf", "rid", "tally", "default", replaced_run_id="old")
     assert render.render_started(replaced).endswith("(terminated the open run old)")
     rerun = StartedRun("wf", "rid", "greet", "default", rerun_of="src")
