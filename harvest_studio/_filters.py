@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ._errors import UsageError
@@ -49,6 +50,7 @@ class Comparison:
     name: str
     op: str
     values: tuple[Any, ...]  # one value, or several for IN
+    pos: int = 0
 
     @property
     def builtin(self) -> str | None:
@@ -171,9 +173,9 @@ class _Parser:
                 self.i += 1
                 values.append(self.value())
             self.expect("punct", ")")
-            return Comparison(name_tok.text, "IN", tuple(values))
+            return Comparison(name_tok.text, "IN", tuple(values), name_tok.pos)
         op = self.expect("op").text
-        return Comparison(name_tok.text, op, (self.value(),))
+        return Comparison(name_tok.text, op, (self.value(),), name_tok.pos)
 
     def value(self) -> Any:
         tok = self.tok
@@ -199,4 +201,34 @@ def parse_filter(text: str) -> Node:
         raise FilterError(f"filter longer than {MAX_LENGTH} characters", MAX_LENGTH)
     if not text.strip():
         raise FilterError("empty filter", 0)
-    return _Parser(text).parse()
+    node = _Parser(text).parse()
+    _check_builtins(node)
+    return node
+
+
+def _check_builtins(node: Node) -> None:
+    """Built-in fields take strings (times as ISO-8601); only ``=``/``!=`` take null."""
+    if isinstance(node, BoolOp):
+        for part in node.parts:
+            _check_builtins(part)
+        return
+    if isinstance(node, Not):
+        _check_builtins(node.part)
+        return
+    field = node.builtin
+    if field is None:
+        return
+    for value in node.values:
+        if value is None:
+            if node.op not in ("=", "!="):
+                raise FilterError(f"{node.name} {node.op} null compares nothing", node.pos)
+            continue
+        if not isinstance(value, str):
+            raise FilterError(f"{node.name} takes a quoted string, not {value!r}", node.pos)
+        if field in ("created_at", "closed_at"):
+            try:
+                datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                raise FilterError(
+                    f"{node.name} needs an ISO-8601 time, not {value!r}", node.pos
+                ) from None

@@ -25,6 +25,7 @@ from ._events import (
     ChildWorkflowStarted,
     HistoryEvent,
     SignalReceived,
+    TimerCancelled,
     TimerFired,
     TimerStarted,
     role_of,
@@ -71,7 +72,7 @@ def valid_points(history: Sequence[HistoryEvent]) -> list[int]:
             open_work.discard(event.started_seq)
         elif isinstance(event, ActivityFailed | ActivityTimedOut) and not event.retrying:
             open_work.discard(event.scheduled_seq)
-        elif isinstance(event, TimerFired):
+        elif isinstance(event, TimerFired | TimerCancelled):
             open_work.discard(event.started_seq)
         if role_of(event) == INBOUND and not open_work:
             points.append(record.seq)

@@ -271,7 +271,8 @@ WITH run AS (
         %(continued_from)s,
         COALESCE(%(sattrs)s::jsonb, (SELECT p.search_attributes FROM harvest.runs p
                                      WHERE p.run_id = %(continued_from)s), '{}'::jsonb),
-        %(memo)s::jsonb,
+        COALESCE(%(memo)s::jsonb, (SELECT p.memo FROM harvest.runs p
+                                   WHERE p.run_id = %(continued_from)s)),
         -- a continued child stays its parent's child
         COALESCE(%(parent)s::uuid, (SELECT p.parent_run_id FROM harvest.runs p
                                     WHERE p.run_id = %(continued_from)s)),
@@ -1872,12 +1873,12 @@ def compile_filter(node: _filters.Node) -> tuple[sql.Composable, list[Any]]:
     def comparison(c: _filters.Comparison) -> sql.Composable:
         if c.builtin is not None:
             column = sql.Identifier(c.builtin)
-            if c.op == "IN":
-                params.append([str(v) for v in c.values])
-                return sql.SQL("{} = ANY(%s::text[])").format(column)
-            if any(v is None for v in c.values):
-                return sql.SQL("{} IS NULL" if c.op == "=" else "{} IS NOT NULL").format(column)
             cast = "::timestamptz" if c.builtin in ("created_at", "closed_at") else "::text"
+            if c.op == "IN":
+                params.append([str(v) for v in c.values if v is not None])
+                return sql.SQL("{} = ANY(%s" + cast + "[])").format(column)
+            if c.values[0] is None:
+                return sql.SQL("{} IS NULL" if c.op == "=" else "{} IS NOT NULL").format(column)
             params.append(str(c.values[0]))
             return sql.SQL("{} " + c.op + " %s" + cast).format(column)
         if c.op in ("=", "IN"):

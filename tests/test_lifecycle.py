@@ -115,6 +115,37 @@ def test_malformed_filters_report_the_position(text: str, position: int) -> None
     assert f"position {position}" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['created_at > 5', 'created_at IN ("soon")', "closed_at > null", "status IN (null)",
+     "status = 3"],
+)
+def test_builtin_fields_check_their_values(text: str) -> None:
+    with pytest.raises(FilterError):
+        parse_filter(text)
+
+
+def test_builtin_time_filters(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[waits])
+    run = client.start(waits)
+    assert {r.run_id for r in client.list(query='created_at > "2020-01-01T00:00:00Z"')} == {
+        run.run_id
+    }
+    assert len(client.list(query='created_at IN ("2020-01-01T00:00:00+00:00")')) == 0
+    assert len(client.list(query="closed_at = null AND status = 'RUNNING'")) == 1
+    run.signal("go", 1)
+    run.result(timeout=20)
+
+
+def test_memo_and_search_attributes_follow_continue_as_new(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[counter])
+    run = client.start(counter, 2, 0, memo={"owner": "ada"})
+    run.result(timeout=20)
+    assert [r.memo for r in run.chain()] == [{"owner": "ada"}] * 2
+
+
 def test_bad_filter_through_the_client_writes_nothing(client: hs.Client, db_url: str) -> None:
     with pytest.raises(hs.UsageError, match="position"):
         client.list(query="status = ")

@@ -100,6 +100,22 @@ def test_reset_to_an_open_point_is_refused_with_nearest_valid_points(
     assert dry.plan.boundary == history[-1].seq  # the signal's decision
 
 
+@hs.workflow
+async def races_a_signal(ctx: hs.WorkflowContext) -> int:
+    await ctx.wait_signal("go", timeout=60)
+    return int(await ctx.execute_activity(prepare, 1))
+
+
+def test_cancelled_timer_closes_for_reset_points(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[races_a_signal], activities=[prepare])
+    run = client.start(races_a_signal)
+    run.signal("go")
+    assert run.result(timeout=20) == 2
+    points = client.reset(run.ref, to="last_workflow_task", dry_run=True).plan.valid_points
+    completed = next(e.seq for e in run.history() if e.event_type == "ActivityCompleted")
+    assert points[-1] == completed
+
+
 def test_retry_from_failed_activity(client: hs.Client, start_worker: Any) -> None:
     start_worker(workflows=[needs_fragile], activities=[prepare, fragile])
     fail_switch["on"] = True
