@@ -466,6 +466,11 @@ class AsyncClient:
             search_attributes=info.search_attributes, memo=info.memo,
         )
 
+    async def registered_workflows(self) -> list[str]:
+        """Names of the workflow types some worker has served in this namespace."""
+        async with self.pool.connection() as conn:
+            return await _store.registered_workflow_names(conn, self.namespace)
+
     # -- namespaces --------------------------------------------------------------------------
     async def create_namespace(self, name: str, description: str | None = None) -> bool:
         """Create a namespace (False if it exists). Names: letters, digits, ``-_.``."""

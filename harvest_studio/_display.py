@@ -15,7 +15,6 @@ from typing import Any
 from ._client import RunInfo
 from ._commands import RunHistory
 from ._render import (
-    compact,
     fmt_clock,
     fmt_duration,
     fmt_time,
@@ -77,7 +76,7 @@ class HarvestOutput:
         return self.text
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name == "data":
+        if name.startswith("_") or "data" not in self.__dict__:
             raise AttributeError(name)
         return getattr(self.__dict__["data"], name)
 
@@ -181,5 +180,3 @@ def history_html(history: RunHistory, *, hidden: int = 0, note: str | None = Non
     return f'<div class="harvest-output">{head}{table}{_footer(hidden, note)}</div>'
 
 
-def value_html(title: str, value: Any) -> str:
-    return pre_block(compact(value, 4000), title)

@@ -32,6 +32,16 @@ BUILTIN_FIELDS = {
     "closed_at": "closed_at",
 }
 OPERATORS = ("=", "!=", "<", "<=", ">", ">=")
+TIME_FIELDS = ("created_at", "closed_at")
+RUN_STATUSES = (
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "TERMINATED",
+    "CONTINUED_AS_NEW",
+)
 MAX_LENGTH = 4000
 
 
@@ -207,7 +217,9 @@ def parse_filter(text: str) -> Node:
 
 
 def _check_builtins(node: Node) -> None:
-    """Built-in fields take strings (times as ISO-8601); only ``=``/``!=`` take null."""
+    """Check what the grammar cannot: built-in fields take quoted text (the time fields an
+    ISO-8601 time, and no ``IN``), ``status`` a known status, ``null`` only with ``=`` /
+    ``!=``."""
     if isinstance(node, BoolOp):
         for part in node.parts:
             _check_builtins(part)
@@ -218,17 +230,44 @@ def _check_builtins(node: Node) -> None:
     field = node.builtin
     if field is None:
         return
-    for value in node.values:
-        if value is None:
-            if node.op not in ("=", "!="):
-                raise FilterError(f"{node.name} {node.op} null compares nothing", node.pos)
-            continue
-        if not isinstance(value, str):
-            raise FilterError(f"{node.name} takes a quoted string, not {value!r}", node.pos)
-        if field in ("created_at", "closed_at"):
-            try:
-                datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
+    where = node.pos
+    if None in node.values and node.op not in ("=", "!="):
+        raise FilterError(f"{node.name} {node.op} null: null works only with = and !=", where)
+    if field in TIME_FIELDS:
+        if node.op == "IN":
+            raise FilterError(f"{node.name} cannot be used with IN; compare with < or >", where)
+        for value in node.values:
+            if value is not None and not _is_time(value):
                 raise FilterError(
-                    f"{node.name} needs an ISO-8601 time, not {value!r}", node.pos
-                ) from None
+                    f"{node.name} compares with an ISO-8601 time in quotes, e.g. "
+                    f'{node.name} > "2026-01-31T12:00:00+00:00"; got {json.dumps(value)}',
+                    where,
+                )
+        return
+    for value in node.values:
+        if value is not None and not isinstance(value, str):
+            raise FilterError(
+                f'{node.name} is text: quote the value, e.g. {node.name} = "{value}"', where
+            )
+    if field == "status":
+        for value in node.values:
+            if isinstance(value, str) and value not in RUN_STATUSES:
+                hint = (
+                    f" (statuses are upper case: {value.upper()!r})"
+                    if value.upper() in RUN_STATUSES
+                    else ""
+                )
+                raise FilterError(
+                    f"unknown status {value!r}{hint}; use one of {', '.join(RUN_STATUSES)}",
+                    where,
+                )
+
+
+def _is_time(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True

@@ -31,7 +31,6 @@ from ._client import Client
 from ._database import describe_url
 from ._definitions import ActivityDefinition, WorkflowDefinition
 from ._errors import UsageError
-from ._events import WorkflowStarted
 from ._render import fmt_duration, fmt_time, key_values, table
 from ._worker import Worker, WorkerOptions
 from ._workflow_context import WorkflowContext
@@ -66,8 +65,9 @@ class CodeVersions:
     :meth:`scan` reads a namespace (the notebook's ``user_ns``). A version becomes the
     *newest* of its name when it is newly bound to a variable: running a cell that defines
     a workflow makes its code the newest, even if that code was seen before (re-running an
-    older cell brings the older code back). Versions are kept while the kernel lives, so
-    runs started with older code can still replay it. Safe to read from the worker thread.
+    older cell brings the older code back). Versions still bound in the namespace rank
+    above versions no longer bound. Versions are kept while the kernel lives, so runs
+    started with older code can still replay it. Safe to read from the worker thread.
     """
 
     def __init__(self) -> None:
@@ -129,23 +129,27 @@ class CodeVersions:
         with self._lock:
             return sorted(self._activities)
 
-    def workflow_versions(self, name: str) -> list[WorkflowDefinition]:
-        """The versions of workflow ``name``, oldest first (newest last)."""
+    def _ordered(self, kind: str, name: str) -> list[Any]:
+        table_ = self._workflows if kind == "workflow" else self._activities
         with self._lock:
-            versions = sorted(self._workflows.get(name, {}).values(), key=lambda v: v.rank)
-            return [v.definition for v in versions]
+            versions = table_.get(name, {})
+            ranked = sorted(
+                versions.items(),
+                key=lambda item: ((kind, name, item[0]) in self._bound, item[1].rank),
+            )
+            return [v.definition for _, v in ranked]
+
+    def workflow_versions(self, name: str) -> list[WorkflowDefinition]:
+        """The versions of workflow ``name``, oldest first (the newest last)."""
+        return self._ordered("workflow", name)
 
     def newest_workflow(self, name: str) -> WorkflowDefinition | None:
         versions = self.workflow_versions(name)
         return versions[-1] if versions else None
 
     def newest_activity(self, name: str) -> ActivityDefinition | None:
-        with self._lock:
-            versions = self._activities.get(name, {})
-            if not versions:
-                return None
-            best: ActivityDefinition = max(versions.values(), key=lambda v: v.rank).definition
-            return best
+        versions: list[ActivityDefinition] = self._ordered("activity", name)
+        return versions[-1] if versions else None
 
     def workflow(self, name: str, fingerprint: str | None) -> WorkflowDefinition | None:
         """The version of ``name`` with ``fingerprint`` if the kernel holds it, else the
@@ -178,21 +182,8 @@ class CodeVersions:
 
 
 def recorded_fingerprint(ctx: WorkflowContext) -> str | None:
-    """The code fingerprint recorded when the run started (its ``WorkflowStarted`` event).
-
-    Read from ``ctx.info.fingerprint`` when the engine provides it, else from the first
-    event of the instance being replayed.
-    """
-    recorded = getattr(ctx.info, "fingerprint", None)
-    if isinstance(recorded, str):
-        return recorded
-    instance = getattr(ctx, "_instance", None)
-    events = getattr(instance, "events", None)
-    if events:
-        first = events[0].event
-        if isinstance(first, WorkflowStarted):
-            return first.fingerprint
-    return None
+    """The code fingerprint recorded when the run started (its ``WorkflowStarted`` event)."""
+    return ctx.info.fingerprint
 
 
 def workflow_proxy(versions: CodeVersions, newest: WorkflowDefinition) -> WorkflowDefinition:
@@ -365,7 +356,7 @@ class KernelWorker:
     """One :class:`~harvest_studio.Worker` on its own thread serving the notebook's code.
 
     :meth:`start` (re)starts it with the definitions :class:`CodeVersions` holds; cells keep
-    running while it works. :meth:`register_new` tells the database about code versions
+    running while it works. :meth:`sync_registrations` tells the database about code versions
     defined while it runs, so runs started by name (from anywhere) get the new code.
     """
 
@@ -377,7 +368,6 @@ class KernelWorker:
         self._served: dict[str, WorkflowDefinition] = {}  # name -> proxy
         self._served_activities: dict[str, ActivityDefinition] = {}  # name -> proxy
         self._registered: dict[str, str] = {}  # workflow name -> fingerprint registered
-        self._client: Client | None = None
 
     @property
     def running(self) -> bool:
@@ -410,7 +400,6 @@ class KernelWorker:
                         **tuning)
         worker.start()
         self.worker = worker
-        self._client = client
         self._served = {w.name: w for w in workflows}
         self._served_activities = {a.name: a for a in activities}
         self._registered = {w.name: w.fingerprint for w in workflows}
@@ -425,21 +414,21 @@ class KernelWorker:
             self.stopped_at = datetime.now(UTC)
         return self.status("stopped")
 
-    def register_new(self, new: NewVersions) -> None:
-        """Register newer versions of served workflows, so starts by name use them."""
-        worker, client = self.worker, self._client
-        if worker is None or client is None or not self.running:
+    def sync_registrations(self, client: Client) -> None:
+        """Register the newest version of each served workflow where it changed since it
+        was registered (a cell redefined it, or re-ran an older definition), through
+        ``client`` (same database and namespace as the worker), so runs started by name,
+        from anywhere, get the notebook's newest code. Reads nothing when nothing changed."""
+        worker = self.worker
+        if worker is None or not self.running:
             return
-        if client.url != worker.url or client.namespace != worker.namespace:
-            return  # the magics moved to another database or namespace
         rows = []
-        for definition in new.workflows:
-            served = self._served.get(definition.name)
-            if served is None or definition.queue != served.queue:
+        for name, served in self._served.items():
+            newest = self.versions.newest_workflow(name)
+            if newest is None or newest.fingerprint == self._registered.get(name):
                 continue
-            newest = self.versions.newest_workflow(definition.name)
-            if newest is None or newest.fingerprint != definition.fingerprint:
-                continue
+            if newest.queue != served.queue:
+                continue  # a new queue needs a restart (the status says so)
             rows.append(
                 _store.Registration(
                     "workflow", newest.name, newest.fingerprint, newest.queue,
@@ -448,6 +437,8 @@ class KernelWorker:
             )
         if not rows:
             return
+        if client.url != worker.url or client.namespace != worker.namespace:
+            return  # the magics moved to another database or namespace
 
         async def register() -> None:
             async with client.aio.pool.connection() as conn:

@@ -19,6 +19,7 @@ import atexit
 import dataclasses
 import re
 import shlex
+import textwrap
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
@@ -133,8 +134,8 @@ def build_parser() -> _Parser:
     def ref(p: argparse.ArgumentParser) -> None:
         p.add_argument("ref", metavar="REF", help="run id or workflow id")
 
-    p = command("start", "start a workflow run (NAME: a workflow defined in this notebook "
-                         "or registered by a worker)")
+    p = command("start", "start a workflow run (WORKFLOW: defined in this notebook, or "
+                         "registered by a worker)")
     p.add_argument("workflow", metavar="WORKFLOW", help="workflow name")
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
                    help="arguments, each one JSON value: 42 '\"ada\"' '{\"a\": 1}'")
@@ -244,30 +245,38 @@ def build_parser() -> _Parser:
     return parser
 
 
-def _help_text(parser: _Parser) -> str:
+def _help_text(parser: _Parser, width: int = 88) -> str:
+    def para(text: str) -> str:
+        return textwrap.fill(text, width)
+
     lines = [
-        "%harvest COMMAND [ARGS...]   (also %%harvest COMMAND with a cell body)",
+        "%harvest COMMAND [ARGS...]    (or %%harvest COMMAND, with a cell body)",
         "",
-        "Harvest Studio in the notebook: the `harvest` commands as a magic, plus an "
-        "in-kernel worker.",
+        para("Harvest Studio in the notebook: the `harvest` commands as a magic, plus an "
+             "in-kernel worker."),
         "",
         "Commands:",
     ]
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for choice in action._choices_actions:
-                lines.append(f"  {choice.dest:<10} {choice.help}")
+                lines.append(textwrap.fill(
+                    choice.help or "", width, initial_indent=f"  {choice.dest:<10} ",
+                    subsequent_indent=" " * 13,
+                ))
     lines += [
         "",
-        "`%harvest COMMAND -h` shows a command's options; arguments are JSON values as on "
-        "the command line. In a %%harvest cell, start/signal/query/update take their "
-        "arguments from the cell body, a Python expression (a tuple = several arguments).",
+        para("`%harvest COMMAND -h` shows a command's options. Arguments are JSON values, as "
+             "on the command line; in a %%harvest cell, start/signal/query/update take them "
+             "from the cell body instead: Python whose last line is the value (a tuple = "
+             "several arguments)."),
         "",
-        "A trailing `;` hides the output. The result's `.data` is the command's result "
-        "(e.g. `run = %harvest start greet '\"ada\"'` then `run.run_id`).",
+        para("A trailing `;` hides the output. The output's `.data` is the command's result, "
+             "and its attributes read through: `run = %harvest start greet '\"ada\"'` "
+             "then `run.run_id`."),
         "",
-        "Settings: %config HarvestMagics.database_url / namespace / display_limit / "
-        "worker_options, or [tool.harvest_studio] in the nearest pyproject.toml.",
+        para("Settings: %config HarvestMagics.database_url / namespace / display_limit / "
+             "worker_options, or [tool.harvest_studio] in the nearest pyproject.toml."),
     ]
     return "\n".join(lines)
 
@@ -434,19 +443,13 @@ class HarvestMagics(Magics):
     def _drop_client(self) -> None:
         client, self._client = self._client, None
         self._recent_at = 0.0
-        if client is not None and client is not self.kernel_worker._client:
-            client.close()
+        if client is not None:
+            client.close()  # the worker has its own connections
 
     def close(self) -> None:
         """Stop the in-kernel worker and close the client (``%unload_ext``, kernel exit)."""
         self.kernel_worker.close(timeout=5.0)
-        client, self._client = self._client, None
-        if client is not None:
-            client.close()
-        worker_client = self.kernel_worker._client
-        self.kernel_worker._client = None
-        if worker_client is not None and worker_client is not client:
-            worker_client.close()
+        self._drop_client()
 
     # -- the magic --------------------------------------------------------------------------
     @output_can_be_silenced
@@ -770,11 +773,11 @@ class HarvestMagics(Magics):
 
     def post_run_cell(self, result: Any = None) -> None:
         """After every cell: note new workflow/activity versions; while the worker runs,
-        register new workflow versions so runs started by name get them."""
+        register each served workflow's newest version so runs started by name get it."""
         try:
-            new = self.versions.scan(self.user_ns)
-            if new.workflows and self.kernel_worker.running:
-                self.kernel_worker.register_new(new)
+            self.versions.scan(self.user_ns)
+            if self.kernel_worker.running and self._client is not None:
+                self.kernel_worker.sync_registrations(self._client)
         except Exception:  # never break the user's cell for bookkeeping
             pass
 
@@ -919,13 +922,7 @@ def _positional_index(words: Sequence[str], options: Mapping[str, argparse.Actio
 
 
 async def _registered_types(client: Client) -> list[str]:
-    async with client.aio.pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT DISTINCT name FROM harvest.registry WHERE namespace = %s"
-            " AND kind = 'workflow' ORDER BY name",
-            (client.namespace,),
-        )
-        return [row[0] for row in await cur.fetchall()]
+    return await client.aio.registered_workflows()
 
 
 # ---------------------------------------------------------------------------------------

@@ -284,6 +284,7 @@ class WorkflowInstance:
                 namespace=event.namespace,
                 queue=event.queue,
                 started_at=record.at,
+                fingerprint=event.fingerprint,
             )
             self._main = self.loop.create_task(self._run_main(event.args))
             return

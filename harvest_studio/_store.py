@@ -133,6 +133,15 @@ async def register_types(
     )
 
 
+async def registered_workflow_names(conn: AsyncConnection[Any], namespace: str) -> list[str]:
+    cur = await conn.execute(
+        "SELECT DISTINCT name FROM harvest.registry WHERE namespace = %s AND kind = 'workflow'"
+        " ORDER BY name",
+        (namespace,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
 async def registered_workflow(
     conn: AsyncConnection[Any], namespace: str, name: str
 ) -> Row | None:

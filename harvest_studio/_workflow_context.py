@@ -54,6 +54,7 @@ class WorkflowInfo:
     namespace: str
     queue: str
     started_at: datetime
+    fingerprint: str | None = None
 
 
 class WorkflowContext:

@@ -25,6 +25,7 @@ from traitlets.config import Config
 
 import harvest_studio as hs
 from harvest_studio._display import HarvestOutput
+from harvest_studio._kernel_worker import CodeVersions
 from harvest_studio._magics import HarvestMagics
 
 from .apps import cli_app
@@ -246,6 +247,10 @@ def test_rich_output_and_silencing(ip: InteractiveShell, capsys: pytest.CaptureF
         assert "<script" not in data["text/html"]
     html = out(ip, "%harvest list").html
     assert "<table" in html and "COMPLETED" in html and "g1" in html
+    ok(ip, "%harvest start greet '\"<i>\"' --id '<b>id</b>' --wait")
+    for cell in ("%harvest list", "%harvest show '<b>id</b>'", "%harvest history '<b>id</b>'"):
+        html = out(ip, cell).html
+        assert "&lt;b&gt;id&lt;/b&gt;" in html and "<b>id" not in html, cell
     capsys.readouterr()
 
     result = ip.run_cell("%harvest list;")
@@ -532,12 +537,17 @@ def test_redefining_a_workflow_makes_a_new_version(ip: InteractiveShell, db_url:
     assert out(ip, "%harvest result new-review --timeout 30s").data.result == "v2 B!"
     assert out(ip, "%harvest result outside-review --timeout 30s").data.result == "v2 C!"
 
-    # re-running the old cell makes its code the newest again
+    # re-running the old cell makes its code the newest again, for starts by name too
     ok(ip, REVIEW_V1)
-    again = out(ip, "%harvest start review '\"d\"' --id again-review")
+    ok(ip, "%harvest start review '\"d\"' --id again-review")
     assert out(ip, "%harvest show again-review").data.fingerprint == v1
-    ok(ip, f"%harvest signal {again.run_id} go")
+    with hs.connect(db_url) as client:
+        client.start("review", "e", id="outside-again")
+        assert client.describe("outside-again").fingerprint == v1
+    for ref in ("again-review", "outside-again"):
+        ok(ip, f"%harvest signal {ref} go")
     assert out(ip, "%harvest result again-review --timeout 30s").data.result == "v1 d"
+    assert out(ip, "%harvest result outside-again --timeout 30s").data.result == "v1 e"
 
 
 def test_activity_redefinition_takes_effect_without_restart(ip: InteractiveShell) -> None:
@@ -553,3 +563,38 @@ def test_activity_redefinition_takes_effect_without_restart(ip: InteractiveShell
     assert out(ip, "%harvest start greet '\"b\"' --wait --timeout 30s").data.result == (
         "HELLO B!!!"
     )
+
+
+# ------------------------------------------------------------------------- code versions
+def _review(suffix: str) -> hs.WorkflowDefinition:
+    async def review(ctx: hs.WorkflowContext) -> str:
+        return suffix
+
+    return hs.WorkflowDefinition("review", review, f"fp-{suffix}")
+
+
+def test_code_versions_newest_is_the_last_bound() -> None:
+    versions = CodeVersions()
+    v1, v2 = _review("1"), _review("2")
+    assert versions.scan({"review": v1, "_": v2, "_5": v2}).workflows == [v1]
+    assert versions.newest_workflow("review") is v1
+    new = versions.scan({"review": v2})
+    assert new.workflows == [v2] and versions.newest_workflow("review") is v2
+    versions.scan({"review": v2, "old": v1})  # v1 bound again under another name...
+    assert versions.newest_workflow("review") is v1  # ...newly bound: newest
+    versions.scan({"review": v2, "old": v1})  # nothing newly bound: nothing changes
+    assert versions.newest_workflow("review") is v1
+    versions.scan({"review": v2})  # v1 no longer bound: the bound version is the newest
+    assert versions.newest_workflow("review") is v2
+    versions.scan({"review": _review("2")})  # same code again, a new function object
+    assert versions.newest_workflow("review") is not v2
+    assert [d.fingerprint for d in versions.workflow_versions("review")] == ["fp-1", "fp-2"]
+    versions.scan({})  # nothing bound: the last newly bound is the newest
+    assert versions.newest_workflow("review").fingerprint == "fp-1"
+    versions.scan({"review": v2})
+    assert versions.workflow("review", "fp-1") is v1
+    assert versions.workflow("review", "fp-unknown").fingerprint == "fp-2"  # the newest
+    assert versions.workflow("nothing", None) is None
+    assert versions.bound_workflow("review", {"a": v1, "b": v2}) is v2
+    assert versions.bound_workflow("other", {"other": v1}) is v1  # by variable name
+    assert versions.bound_workflow("review", {}) is None
