@@ -1152,6 +1152,28 @@ class RunHandle:
         """The continue-as-new chain this run belongs to, oldest first."""
         return self.client.chain(self.ref)
 
+    def explore(self, **options: Any) -> Any:
+        """The history explorer widget for this run (needs the ``notebook`` extra)."""
+        from ._explorer import explore
+
+        return explore(self.client, self.ref, **options)
+
+    def card(self, **options: Any) -> Any:
+        """A compact live card: status, current activity, pending timers, last error."""
+        from ._explorer import run_card
+
+        return run_card(self.client, self.ref, **options)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook a run handle shows as its live card; elsewhere as text."""
+        text = {"text/plain": repr(self)}
+        try:
+            bundle = self.card()._repr_mimebundle_(include=include, exclude=exclude)
+        except ImportError:  # anywidget is in the notebook extra
+            return text
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        return {**data, **text} if isinstance(data, dict) else text
+
     def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
         """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
         return self.client.query(self.ref, name, *args, timeout=timeout)
