@@ -4,8 +4,8 @@
 
 The widget's state is computed in Python from a real run's history (rows inserted into a
 throwaway database), then the vendored ES module renders it in Debian's Chromium against
-a minimal anywidget-like model. Reported: Python state build time, and the browser's time
-from ``render()`` to the next animation frame (style and layout forced, as a frame would), plus a zoom.
+a minimal anywidget-like model. Reported: Python state build time, the browser's time from
+``render()`` through forced style and layout, and one zoom step.
 """
 
 from __future__ import annotations
