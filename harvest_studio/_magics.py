@@ -45,6 +45,7 @@ from ._durations import to_seconds
 from ._errors import HarvestError, UnknownWorkflowError, UsageError
 from ._filters import FilterError
 from ._kernel_worker import CodeVersions, KernelWorker, WorkerStatus, render_worker_status
+from ._local_replay import ReplayReport, areplay_run, render_replay, replay_html
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -53,7 +54,7 @@ PROG = "%harvest"
 CONFIG_KEYS = ("database_url", "namespace", "display_limit", "worker_options")
 REF_COMMANDS = (
     "show", "history", "result", "signal", "cancel", "terminate", "pause", "resume",
-    "query", "update", "reset", "retry", "rerun", "children", "chain",
+    "query", "update", "reset", "retry", "rerun", "children", "chain", "replay",
 )
 WORKER_ACTIONS = ("start", "stop", "status")
 # commands whose Python arguments may come from the cell body (%%harvest)
@@ -233,6 +234,14 @@ def build_parser() -> _Parser:
 
     p = command("chain", "show the continue-as-new chain of a run, oldest first")
     ref(p)
+
+    p = command("replay", "replay a run's history through this notebook's code, locally "
+                          "(writes nothing): replays cleanly, or the first divergence")
+    ref(p)
+    p.add_argument("--code", metavar="VARIABLE",
+                   help="replay with the workflow bound to this variable (default: the "
+                        "version the run started with if the kernel holds it, else the "
+                        "newest of its type)")
 
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
@@ -752,6 +761,19 @@ class HarvestMagics(Magics):
     def _cmd_chain(self, args: argparse.Namespace, body: str | None) -> HarvestOutput:
         found = self._run(lambda c: _commands.chain(c, args.ref))
         return HarvestOutput(found, _render.render_chain(found))
+
+    def _cmd_replay(self, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+        code: WorkflowDefinition | CodeVersions = self.versions
+        if args.code is not None:
+            value = self.user_ns.get(args.code)
+            if not isinstance(value, WorkflowDefinition):
+                raise IPythonUsageError(
+                    f"usage_error: replay: --code {args.code}: not a variable holding an "
+                    "@hs.workflow"
+                )
+            code = value
+        report: ReplayReport = self._run(lambda c: areplay_run(c, args.ref, code))
+        return HarvestOutput(report, render_replay(report), replay_html(report))
 
     # -- the in-kernel worker ---------------------------------------------------------------
     def _cmd_worker(self, args: argparse.Namespace, body: str | None) -> HarvestOutput:

@@ -167,12 +167,18 @@ class Worker:
         return self
 
     def stop(self, timeout: float | None = None) -> None:
-        """Stop claiming, let in-flight work finish (up to ``drain_timeout``), then return."""
+        """Stop claiming, let in-flight work finish (up to ``drain_timeout``), then return.
+
+        Waits at most ``timeout`` seconds (default: the drain timeout plus 20 s); a worker
+        thread still alive then is left to finish on its own (its leases expire).
+        """
         thread, loop, stop = self._thread, self._loop, self._stop
         if thread is None or loop is None or stop is None:
             return
         loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout)
+        thread.join(self.options.drain_timeout + 20.0 if timeout is None else timeout)
+        if thread.is_alive():
+            log.error("worker %s did not stop in time; leaving its thread", self.worker_id)
         self._thread = None
 
     @property
@@ -227,6 +233,7 @@ class Worker:
         self._running: dict[tuple[int, int], ActivityContext] = {}
         self._inflight: set[asyncio.Task[Any]] = set()
         self._claiming = True
+        self._closing = False
         self._starved = False
         self._queue_turn = 0
         self._busy = 0
@@ -269,15 +276,21 @@ class Worker:
             await self._stop.wait()
             await self._drain()
         finally:
-            for task in getattr(self, "_tasks", []):
+            self._closing = True
+            tasks = list(getattr(self, "_tasks", []))
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*getattr(self, "_tasks", []), return_exceptions=True)
+            if tasks:
+                # bounded: a loop that swallowed its cancellation must not hold up the stop
+                _, stuck = await asyncio.wait(tasks, timeout=5.0)
+                for task in stuck:
+                    log.error("worker loop %r did not stop when cancelled", task.get_coro())
             try:
-                async with self._pool.connection() as conn:
+                async with asyncio.timeout(5.0), self._pool.connection() as conn:
                     await _store.set_worker_status(conn, self.worker_id, "STOPPED")
             except Exception:
                 pass
-            await self._pool.close()
+            await self._pool.close(timeout=5.0)
             self._threads.shutdown(wait=False, cancel_futures=True)
             for instance in self._cache.values():
                 instance.evict()
@@ -318,7 +331,7 @@ class Worker:
     # wake-ups and claiming
     # ---------------------------------------------------------------------------------------
     async def _listen(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
                 async with conn:
