@@ -21,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 import psycopg
 
 from . import __version__, _commands
+from ._argtypes import nonnegative_int, positive_int, seconds
 from ._client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, AsyncClient
 from ._database import database_url, describe_url
 from ._durations import to_seconds
@@ -491,31 +492,10 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-    return value
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        return to_seconds(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -547,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("module", metavar="MODULE", help="importable module, e.g. app.workflows")
     p.add_argument("--queue", action="append", metavar="Q",
                    help="queue to serve (repeatable; default: the queues the definitions use)")
-    p.add_argument("--concurrency", type=_positive_int, metavar="N",
+    p.add_argument("--concurrency", type=positive_int, metavar="N",
                    help="tasks run at once (default 32)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -569,14 +549,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="indexed attribute for `list --query`, e.g. customer='\"acme\"' "
                         "amount=150 (repeatable)")
     p.add_argument("--memo", metavar="JSON", help="a JSON value stored with the run")
-    p.add_argument("--start-delay", type=_seconds, metavar="DURATION",
+    p.add_argument("--start-delay", type=seconds, metavar="DURATION",
                    help="hold the first workflow task back this long, e.g. 10m")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
     p.add_argument("--queue", help="queue of the workflow tasks (default: the registered one)")
     p.add_argument("--force", action="store_true",
                    help="start even if no worker ever registered this workflow type")
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
-    p.add_argument("--timeout", type=_seconds, metavar="DURATION",
+    p.add_argument("--timeout", type=seconds, metavar="DURATION",
                    help="with --wait: give up waiting after this long (exit 1)")
     p.add_argument("--signal", metavar="NAME",
                    help="signal-with-start (needs --id): signal the open run of the id, "
@@ -585,7 +565,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("result", "wait for a run to end and print its result", _cmd_result)
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
-    p.add_argument("--timeout", type=_seconds, metavar="DURATION")
+    p.add_argument("--timeout", type=seconds, metavar="DURATION")
 
     p = command("list", "list runs, newest first", _cmd_list)
     p.add_argument("--type", help="workflow type")
@@ -599,7 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--query", metavar="FILTER",
                    help='filter on search attributes and built-in fields, e.g. '
                         '\'customer = "acme" AND amount > 100\'')
-    p.add_argument("--limit", type=_positive_int, default=50)
+    p.add_argument("--limit", type=positive_int, default=50)
     p.add_argument("--page-token", help="from the previous page")
 
     p = command("show", "show one run: status, blocked reason, pending work, error", _cmd_show)
@@ -607,8 +587,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("history", "show a run's event history", _cmd_history)
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
-    p.add_argument("--after-seq", type=_nonnegative_int, default=0, metavar="N")
-    p.add_argument("--limit", type=_positive_int, metavar="N")
+    p.add_argument("--after-seq", type=nonnegative_int, default=0, metavar="N")
+    p.add_argument("--limit", type=positive_int, metavar="N")
 
     p = command("signal", "send a signal to a running run", _cmd_signal)
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
@@ -634,7 +614,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="query name")
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
                    help="arguments, each one JSON value")
-    p.add_argument("--timeout", type=_seconds, default=5.0, metavar="DURATION",
+    p.add_argument("--timeout", type=seconds, default=5.0, metavar="DURATION",
                    help="give up if no worker answers within this long (default 5s; exit 1)")
 
     p = command("update", "send a running run an update and print its result", _cmd_update)
@@ -644,14 +624,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="arguments, each one JSON value")
     p.add_argument("--update-id", metavar="ID",
                    help="a repeated id returns the first outcome instead of updating again")
-    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="DURATION",
+    p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION",
                    help="give up waiting for the result after this long (default 30s; exit 1)")
 
     p = command("reset", "make a new run from a run's history up to a completed point",
                 _cmd_reset)
     p.add_argument("ref", metavar="REF", help="run id or workflow id")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to-event", type=_positive_int, metavar="N",
+    target.add_argument("--to-event", type=positive_int, metavar="N",
                         help="keep history up to and including event N (an inbound event)")
     target.add_argument("--to", choices=_commands.RESET_TARGETS,
                         help="last_workflow_task: the last valid point; first_activity: the "

@@ -38,11 +38,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, output_can
 from traitlets import Dict, Float, Integer, TraitError, Unicode, observe, validate
 
 from . import _commands, _render
+from ._argtypes import nonnegative_int, positive_int, seconds
 from ._client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, Client, RunPage
 from ._definitions import WorkflowDefinition
 from ._display import HarvestOutput, history_html, run_html, runs_html
 from ._durations import to_seconds
-from ._errors import HarvestError, UnknownWorkflowError, UsageError
+from ._errors import HarvestError, UnknownWorkflowError
 from ._filters import FilterError
 from ._kernel_worker import CodeVersions, KernelWorker, WorkerStatus, render_worker_status
 from ._local_replay import ReplayReport, areplay_run, render_replay, replay_html
@@ -87,31 +88,10 @@ class _Parser(argparse.ArgumentParser):
         raise IPythonUsageError(f"usage_error: {message or 'bad arguments'}".strip())
 
 
-def _seconds(text: str) -> float:
-    try:
-        return to_seconds(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
-    return value
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0: {text!r}")
-    return value
 
 
 def build_parser() -> _Parser:
@@ -147,13 +127,13 @@ def build_parser() -> _Parser:
     p.add_argument("--search-attribute", action="append", metavar="KEY=JSON",
                    help="indexed attribute for `list --query` (repeatable)")
     p.add_argument("--memo", metavar="JSON", help="a JSON value stored with the run")
-    p.add_argument("--start-delay", type=_seconds, metavar="DURATION")
+    p.add_argument("--start-delay", type=seconds, metavar="DURATION")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
     p.add_argument("--queue", help="queue of the workflow tasks")
     p.add_argument("--force", action="store_true",
                    help="start even if no worker ever registered this workflow type")
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
-    p.add_argument("--timeout", type=_seconds, metavar="DURATION",
+    p.add_argument("--timeout", type=seconds, metavar="DURATION",
                    help="with --wait: give up waiting after this long")
     p.add_argument("--signal", metavar="NAME",
                    help="signal-with-start (needs --id): signal the open run of the id, else "
@@ -169,7 +149,7 @@ def build_parser() -> _Parser:
     p.add_argument("--workflow-id", help="runs of this workflow id")
     p.add_argument("--blocked", action="store_true", help="only blocked runs")
     p.add_argument("--query", metavar="FILTER", help="filter, e.g. 'customer = \"acme\"'")
-    p.add_argument("--limit", type=_positive_int, help="default: display_limit")
+    p.add_argument("--limit", type=positive_int, help="default: display_limit")
     p.add_argument("--page-token", help="from the previous page")
 
     p = command("show", "show one run: status, blocked reason, pending work, error")
@@ -177,12 +157,12 @@ def build_parser() -> _Parser:
 
     p = command("history", "show a run's event history")
     ref(p)
-    p.add_argument("--after-seq", type=_nonnegative_int, default=0, metavar="N")
-    p.add_argument("--limit", type=_positive_int, metavar="N")
+    p.add_argument("--after-seq", type=nonnegative_int, default=0, metavar="N")
+    p.add_argument("--limit", type=positive_int, metavar="N")
 
     p = command("result", "wait for a run to end and show how it ended")
     ref(p)
-    p.add_argument("--timeout", type=_seconds, metavar="DURATION")
+    p.add_argument("--timeout", type=seconds, metavar="DURATION")
 
     p = command("signal", "send a signal to a running run")
     ref(p)
@@ -204,19 +184,19 @@ def build_parser() -> _Parser:
     ref(p)
     p.add_argument("name", metavar="NAME", help="query name")
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON")
-    p.add_argument("--timeout", type=_seconds, default=5.0, metavar="DURATION")
+    p.add_argument("--timeout", type=seconds, default=5.0, metavar="DURATION")
 
     p = command("update", "send a running run an update and show its result")
     ref(p)
     p.add_argument("name", metavar="NAME", help="update name")
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON")
     p.add_argument("--update-id", metavar="ID")
-    p.add_argument("--timeout", type=_seconds, default=30.0, metavar="DURATION")
+    p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION")
 
     p = command("reset", "make a new run from a run's history up to a completed point")
     ref(p)
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to-event", type=_positive_int, metavar="N")
+    target.add_argument("--to-event", type=positive_int, metavar="N")
     target.add_argument("--to", choices=_commands.RESET_TARGETS)
     p.add_argument("--reapply-signals", choices=_commands.REAPPLY_MODES, default="buffer")
     p.add_argument("--dry-run", action="store_true")
@@ -249,7 +229,7 @@ def build_parser() -> _Parser:
     p.add_argument("action", nargs="?", choices=WORKER_ACTIONS, default="status")
     p.add_argument("--queue", action="append", metavar="Q",
                    help="queue to serve (repeatable; default: the queues the definitions use)")
-    p.add_argument("--concurrency", type=_positive_int, metavar="N",
+    p.add_argument("--concurrency", type=positive_int, metavar="N",
                    help="tasks run at once (default 32)")
     return parser
 
