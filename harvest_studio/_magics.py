@@ -55,7 +55,7 @@ PROG = "%harvest"
 CONFIG_KEYS = ("database_url", "namespace", "display_limit", "worker_options")
 REF_COMMANDS = (
     "show", "history", "result", "signal", "cancel", "terminate", "pause", "resume",
-    "query", "update", "reset", "retry", "rerun", "children", "chain", "replay",
+    "query", "update", "reset", "retry", "rerun", "children", "chain", "replay", "explore",
 )
 WORKER_ACTIONS = ("start", "stop", "status")
 # commands whose Python arguments may come from the cell body (%%harvest)
@@ -222,6 +222,13 @@ def build_parser() -> _Parser:
                    help="replay with the workflow bound to this variable (default: the "
                         "version the run started with if the kernel holds it, else the "
                         "newest of its type)")
+
+    p = command("explore", "open the history explorer widget of a run (timeline, events, "
+                           "payloads, actions)")
+    ref(p)
+    p.add_argument("--window", type=positive_int, default=500, metavar="N",
+                   help="events kept in the table at a time (default 500)")
+    p.add_argument("--live", action="store_true", help="refresh while the run is running")
 
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
@@ -754,6 +761,11 @@ class HarvestMagics(Magics):
             code = value
         report: ReplayReport = self._run(lambda c: areplay_run(c, args.ref, code))
         return HarvestOutput(report, render_replay(report), replay_html(report))
+
+    def _cmd_explore(self, args: argparse.Namespace, body: str | None) -> Any:
+        from ._explorer import explore
+
+        return explore(self.client, args.ref, window_size=args.window, live=args.live)
 
     # -- the in-kernel worker ---------------------------------------------------------------
     def _cmd_worker(self, args: argparse.Namespace, body: str | None) -> HarvestOutput:

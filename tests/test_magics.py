@@ -595,3 +595,18 @@ def test_code_versions_newest_is_the_last_bound() -> None:
     assert versions.bound_workflow("review", {"a": v1, "b": v2}) is v2
     assert versions.bound_workflow("other", {"other": v1}) is v1  # by variable name
     assert versions.bound_workflow("review", {}) is None
+
+
+def test_explore_opens_the_history_explorer(ip: InteractiveShell) -> None:
+    from harvest_studio._explorer import HistoryExplorer
+
+    worker_up(ip)
+    out(ip, "%harvest start greet '\"eve\"' --id greet-eve --wait --timeout 30s")
+    explorer = ok(ip, "%harvest explore greet-eve --window 50")
+    try:
+        assert isinstance(explorer, HistoryExplorer)
+        assert explorer.window_size == 50
+        assert explorer.summary["status"] == "COMPLETED"
+    finally:
+        explorer.close()
+    fails(ip, "%harvest explore")
