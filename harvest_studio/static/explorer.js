@@ -233,8 +233,19 @@ function renderExplorer({ model, el }) {
     state.fitted = true;
   }
 
+  // Reading clientWidth forces a layout; inside a draw (which appends to the DOM between
+  // reads) that would lay the page out once per bar. Draws read it once and freeze it.
+  let frozenWidth = null;
   function width() {
+    if (frozenWidth !== null) return frozenWidth;
     return Math.max((lanesBox.clientWidth || 800) - LABEL_W, 100);
+  }
+  function frozen(draw) {
+    return (...args) => {
+      if (frozenWidth !== null) return draw(...args);
+      frozenWidth = width();
+      try { return draw(...args); } finally { frozenWidth = null; }
+    };
   }
 
   const x = (t) => LABEL_W + ((t - state.t0) / (state.t1 - state.t0)) * width();
@@ -257,7 +268,7 @@ function renderExplorer({ model, el }) {
   }
 
   // Only the lanes scrolled into view and the items overlapping [t0, t1] are drawn.
-  function drawTimeline() {
+  const drawTimeline = frozen(function drawTimelineNow() {
     if (!state.fitted) fit();
     drawAxis();
     const lanes = model.get("lanes") || [];
@@ -312,7 +323,7 @@ function renderExplorer({ model, el }) {
       svg.append(text);
     }
     svg.setAttribute("data-drawn", drawn);
-  }
+  });
 
   let rangeTimer = null;
   function scheduleRange() {
