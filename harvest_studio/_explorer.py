@@ -342,8 +342,8 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
 
     _poller: _Poller | None = None
 
-    def refresh(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def refresh(self) -> None:  # pragma: no cover - each widget defines its own
+        """Fetch what changed and update the synced traits."""
 
     @property
     def running(self) -> bool:
