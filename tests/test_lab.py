@@ -1,0 +1,128 @@
+"""JupyterLab end to end in Debian's headless Chromium (Python Playwright).
+
+Starts JupyterLab on loopback, runs the quickstart tutorial with two more cells that open
+the history explorer, checks the explorer renders, clicks an event in it, and checks the
+kernel saw the selection. Never skipped in CI (``.ci/run`` installs Chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
+    pytest.skip("needs /usr/bin/chromium (installed by .ci/run)", allow_module_level=True)
+
+EXPLORER_CELLS = [
+    "ex = %harvest explore greet-ada --window 100\nex",
+    "print('SELECTED', ex.selected_seq)",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str]]:
+    notebook = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
+    notebook.cells[1].source = f"database_url = {db_url!r}\ntimeout = 60"
+    notebook.cells = [c for c in notebook.cells if "worker stop" not in c.source]
+    notebook.cells += [nbformat.v4.new_code_cell(src) for src in EXPLORER_CELLS]
+    nbformat.write(notebook, tmp_path / "quickstart.ipynb")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+           "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={tmp_path}", "--ServerApp.allow_root=True",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_quickstart_explorer_selection_reaches_the_kernel(
+    lab: tuple[str, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            outside: list[str] = []
+            page.on("request", lambda r: outside.append(r.url)
+                    if not r.url.startswith((base, "data:", "blob:")) else None)
+            page.goto(f"{base}/lab/tree/quickstart.ipynb?token={token}&reset")
+            page.wait_for_selector(".jp-Notebook", timeout=60_000)
+            expect(page.locator("#jp-main-statusbar").get_by_text("Idle")).to_be_visible(
+                timeout=60_000
+            )
+            no = page.get_by_role("button", name="No")
+            if no.count():
+                no.first.click()
+            cells = page.locator(".jp-Notebook .jp-Cell")
+            total = cells.count()
+            cells.first.click()
+            for _ in range(total - 1):  # everything but the last cell
+                page.keyboard.press("Shift+Enter")
+            lanes = page.locator(".hs-lanes .hs-bar")
+            try:
+                expect(lanes.first).to_be_visible(timeout=90_000)
+            except AssertionError:
+                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+                raise
+            page.screenshot(path=str(tmp_path / "explorer.png"))
+            row = page.locator(".hs-table tbody tr").nth(1)
+            expect(row).to_be_visible(timeout=30_000)
+            chosen = row.get_attribute("data-seq")
+            row.click()
+            expect(page.locator("tr.hs-sel")).to_have_count(1, timeout=10_000)
+            last = cells.nth(total - 1)
+            last.locator(".jp-InputPrompt").click()
+            page.keyboard.press("Shift+Enter")
+            expect(last.locator(".jp-OutputArea-output")).to_contain_text(
+                f"SELECTED {chosen}", timeout=30_000
+            )
+            assert outside == [], f"requests left loopback: {outside[:5]}"
+        finally:
+            browser.close()
