@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -585,33 +586,24 @@ class AsyncClient:
             query_id = await _store.submit_query(conn, run_id, name, args_json)
         if query_id is None:
             raise RunNotFoundError(f"no run {ref!r}")
-        key = f"q:{query_id}"
-        event = asyncio.Event()
-        self._waiters.setdefault(key, []).append(event)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        async def answered() -> tuple[bool, Any, str | None]:
+            async with self.pool.connection() as conn:
+                row = await _store.get_query(conn, query_id)
+            return row is not None and row["status"] != "PENDING", row, None
+
         try:
-            await self._ensure_listener()
-            while True:
-                async with self.pool.connection() as conn:
-                    row = await _store.get_query(conn, query_id)
-                if row is not None and row["status"] != "PENDING":
-                    break
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise QueryTimeoutError(
-                        f"no worker answered query {name!r} on run {ref} within {timeout}s"
-                    )
-                try:
-                    await asyncio.wait_for(event.wait(), min(remaining, 0.5))
-                except TimeoutError:
-                    pass
-                event.clear()
+            row = await self._wait_for(
+                f"q:{query_id}",
+                answered,
+                timeout=timeout,
+                interval=0.5,
+                expired=lambda: QueryTimeoutError(
+                    f"no worker answered query {name!r} on run {ref} within {timeout}s"
+                ),
+            )
         finally:
-            self._waiters.pop(key, None)
             async with self.pool.connection() as conn:
                 await _store.forget_query(conn, query_id)
-        assert row is not None
         if row["status"] == "ANSWERED":
             return row["result"]
         error = row["error"] or {}
@@ -668,34 +660,25 @@ class AsyncClient:
         return handle, result
 
     async def _wait_update(self, run_id: str, update_id: str, timeout: float) -> Any:
-        key = f"u:{run_id}"
-        event = asyncio.Event()
-        self._waiters.setdefault(key, []).append(event)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        try:
-            await self._ensure_listener()
-            while True:
-                async with self.pool.connection() as conn:
-                    row = await _store.get_update(conn, run_id, update_id)
-                if row is None:
-                    raise UsageError(f"no update {update_id!r} on run {run_id}")
-                if row["status"] in ("COMPLETED", "FAILED", "REJECTED"):
-                    break
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    raise UpdateTimeoutError(
-                        f"update {update_id} is {row['status']} after {timeout}s"
-                    )
-                try:
-                    await asyncio.wait_for(event.wait(), min(remaining, 0.5))
-                except TimeoutError:
-                    pass
-                event.clear()
-        finally:
-            waiting = self._waiters.get(key, [])
-            if event in waiting:
-                waiting.remove(event)
+        last: dict[str, Any] = {}
+
+        async def settled() -> tuple[bool, Any, str | None]:
+            async with self.pool.connection() as conn:
+                row = await _store.get_update(conn, run_id, update_id)
+            if row is None:
+                raise UsageError(f"no update {update_id!r} on run {run_id}")
+            last.update(row)
+            return row["status"] in ("COMPLETED", "FAILED", "REJECTED"), row, None
+
+        row = await self._wait_for(
+            f"u:{run_id}",
+            settled,
+            timeout=timeout,
+            interval=0.5,
+            expired=lambda: UpdateTimeoutError(
+                f"update {update_id} is {last.get('status')} after {timeout}s"
+            ),
+        )
         error = row["error"] or {}
         if row["status"] == "REJECTED":
             raise UpdateRejectedError(f"update {row['name']!r} rejected: {error.get('message')}")
@@ -833,42 +816,73 @@ class AsyncClient:
         self, ref: str, timeout: float | None = None, *, run_id: str | None = None
     ) -> Any:
         """Wait for a run to end: its result, or :class:`WorkflowFailedError`."""
-        if run_id is None:
-            run_id = (await self.describe(ref)).run_id
+        current = run_id or (await self.describe(ref)).run_id
+
+        async def ended() -> tuple[bool, Any, str | None]:
+            nonlocal current
+            async with self.pool.connection() as conn:
+                row = await _store.run_status(conn, current)
+            assert row is not None
+            if row["status"] == "CONTINUED_AS_NEW":
+                # follow the chain: the result is the last run's
+                current = str((row["result"] or {}).get("continued_as"))
+                return False, None, current
+            return row["status"] in TERMINAL_STATUSES, (current, row), None
+
+        ended_run, row = await self._wait_for(
+            current,
+            ended,
+            timeout=timeout,
+            interval=1.0,
+            expired=lambda: RunTimeoutError(f"run {ref} did not finish within {timeout}s"),
+        )
+        return _outcome(ended_run, row)
+
+    async def _wait_for(
+        self,
+        key: str,
+        poll: Callable[[], Awaitable[tuple[bool, Any, str | None]]],
+        *,
+        timeout: float | None,
+        interval: float,
+        expired: Callable[[], Exception],
+    ) -> Any:
+        """Call ``poll()`` until it returns ``(True, value, _)`` and return ``value``.
+
+        Between calls, wait for a notification on ``key`` — or ``interval`` seconds, since
+        notifications are lost when a connection drops. ``poll`` returns ``(False, _, k)``
+        to follow another key ``k`` (a continue-as-new chain) and poll again at once.
+        """
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         event = asyncio.Event()
-        self._waiters.setdefault(run_id, []).append(event)
-        await self._ensure_listener()
+        keys = [key]
+        self._waiters.setdefault(key, []).append(event)
         try:
+            await self._ensure_listener()
             while True:
-                async with self.pool.connection() as conn:
-                    row = await _store.run_status(conn, run_id)
-                assert row is not None
-                if row["status"] == "CONTINUED_AS_NEW":
-                    # follow the chain: the result is the last run's
-                    nxt = str((row["result"] or {}).get("continued_as"))
-                    self._waiters.setdefault(nxt, []).append(event)
-                    run_id = nxt
+                done, value, follow = await poll()
+                if done:
+                    return value
+                if follow is not None:
+                    keys.append(follow)
+                    self._waiters.setdefault(follow, []).append(event)
                     continue
-                if row["status"] in TERMINAL_STATUSES:
-                    return _outcome(run_id, row)
-                wait = 1.0
+                wait = interval
                 if deadline is not None:
                     wait = min(wait, deadline - loop.time())
                     if wait <= 0:
-                        raise RunTimeoutError(f"run {ref} did not finish within {timeout}s")
-                try:
+                        raise expired()
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(event.wait(), wait)
-                except TimeoutError:
-                    pass
                 event.clear()
         finally:
-            waiting = self._waiters.get(run_id, [])
-            if event in waiting:
-                waiting.remove(event)
-            if not waiting:
-                self._waiters.pop(run_id, None)
+            for k in keys:
+                waiting = self._waiters.get(k, [])
+                if event in waiting:
+                    waiting.remove(event)
+                if not waiting:
+                    self._waiters.pop(k, None)
 
     async def _ensure_listener(self) -> None:
         if self._listener is None or self._listener.done():

@@ -30,6 +30,22 @@ QUERIES_CHANNEL = "harvest_queries"
 OPEN_STATUSES = ("RUNNING",)
 
 
+def _wake_cte(name: str, source: str, where: str = "") -> str:
+    """A CTE giving each running run in ``source`` (a CTE with ``run_id``) a pending
+    workflow task, or marking its existing one ``dirty`` (it decides again when done).
+    Returns the woken tasks' queues."""
+    return f"""
+{name} AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING'
+    FROM (SELECT DISTINCT run_id FROM {source}) s
+    JOIN harvest.runs r ON r.run_id = s.run_id
+    WHERE r.status = 'RUNNING' {where}
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING queue
+)"""
+
+
 # ---------------------------------------------------------------------------------------
 # migrations
 # ---------------------------------------------------------------------------------------
@@ -720,14 +736,12 @@ to_parents AS (
     WHERE e.parent NOT IN (SELECT run_id FROM advanced WHERE closed)
     RETURNING run_id
 ),
-parents_woken AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT p.namespace, 'workflow', p.run_id, p.workflow_type, p.queue, 'PENDING'
-    FROM (SELECT DISTINCT run_id FROM to_parents) t JOIN harvest.runs p USING (run_id)
-    WHERE p.run_id NOT IN (SELECT i.run_id FROM input i JOIN locked l USING (task_id))
-    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
-    RETURNING queue
-),
+""" + _wake_cte(
+    "parents_woken",
+    "to_parents",
+    # parents with a task in this batch are requeued above: a row changes once per statement
+    "AND r.run_id NOT IN (SELECT i.run_id FROM input i JOIN locked l USING (task_id))",
+) + """,
 notified AS (
     SELECT pg_notify(%(tasks_channel)s, queue) FROM parents_woken
     UNION ALL
@@ -1162,13 +1176,7 @@ marked AS (
     FROM queued q WHERE r.run_id = q.run_id AND %(event_type)s = 'CancelRequested'
     RETURNING 1
 ),
-woken AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT run.namespace, 'workflow', run.run_id, run.workflow_type, run.queue, 'PENDING'
-    FROM run JOIN queued USING (run_id)
-    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
-    RETURNING queue
-),
+""" + _wake_cte("woken", "queued") + """,
 notified AS (SELECT pg_notify(%(channel)s, queue) FROM woken)
 SELECT (SELECT count(*) FROM run) AS running, (SELECT count(*) FROM queued) AS queued,
        (SELECT count(*) FROM notified) AS notified, (SELECT count(*) FROM marked) AS marked
@@ -1279,13 +1287,7 @@ WITH told AS (
     WHERE c.run_id = ANY(%(ids)s::uuid[]) AND p.status = 'RUNNING'
     RETURNING run_id
 ),
-woken AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT p.namespace, 'workflow', p.run_id, p.workflow_type, p.queue, 'PENDING'
-    FROM (SELECT DISTINCT run_id FROM told) t JOIN harvest.runs p USING (run_id)
-    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
-    RETURNING queue
-)
+""" + _wake_cte("woken", "told") + """
 SELECT pg_notify(%(channel)s, queue) FROM woken
 """
 
@@ -1617,16 +1619,6 @@ async def answer_query(
 # ---------------------------------------------------------------------------------------
 # timers, leases, timeouts
 # ---------------------------------------------------------------------------------------
-_WAKE_WORKFLOWS_CTE = """
-woken AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING'
-    FROM (SELECT DISTINCT run_id FROM {source}) s
-    JOIN harvest.runs r ON r.run_id = s.run_id AND r.status = 'RUNNING'
-    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
-    RETURNING 1
-)"""
-
 _FIRE_TIMERS_SQL = f"""
 WITH due AS (
     DELETE FROM harvest.timers WHERE (run_id, seq) IN (
@@ -1641,7 +1633,7 @@ queued AS (
     ON CONFLICT DO NOTHING
     RETURNING run_id
 ),
-{_WAKE_WORKFLOWS_CTE.format(source="due")}
+{_wake_cte("woken", "due")}
 SELECT count(*) FROM due
 """
 
