@@ -13,8 +13,8 @@ import uuid
 
 import psycopg
 
-from harvest_studio import _store
-from harvest_studio._database import ensure_migrated
+from harvest_studio import store
+from harvest_studio.store.connection import ensure_migrated
 
 from . import _pg
 
@@ -37,7 +37,7 @@ async def measure(url: str, samples: int) -> list[float]:
         out = []
         for _ in range(samples):
             t0 = time.perf_counter()
-            rows = await _store.claim_tasks(
+            rows = await store.claim_tasks(
                 conn, worker_id="bench", namespace="default", queues=["default"],
                 workflows=["wf"], activities=["work"], limit=1, lease_seconds=30,
             )

@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 
 import harvest_studio as hs
-from harvest_studio import _serde
-from harvest_studio._explorer import HistoryExplorer
+from harvest_studio.model import serde
+from harvest_studio.studio.widgets.explorer import HistoryExplorer
 
 from . import _pg
 
@@ -86,7 +86,7 @@ def synthetic_run(client: hs.Client, url: str, events: int) -> str:
                 [r[0] for r in rows],
                 [r[1] for r in rows],
                 [start + timedelta(milliseconds=r[0]) for r in rows],
-                [_serde.dumps(r[2]) for r in rows],
+                [serde.dumps(r[2]) for r in rows],
             ),
         )
         conn.execute("UPDATE harvest.runs SET last_seq = %s WHERE run_id = %s",

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 import harvest_studio as hs
-from harvest_studio._database import ensure_migrated
+from harvest_studio.store.connection import ensure_migrated
 
 from .harvest_app import ACTIVITIES, WORKFLOWS, one_step, three_steps
 from .peers import Workers, measure_drain, percentiles

@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import harvest_studio as hs
-from harvest_studio._database import ensure_migrated
+from harvest_studio.store.connection import ensure_migrated
 
 from . import _pg
 from .peers import percentiles

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 import psycopg
 
 import harvest_studio as hs
-from harvest_studio import _serde, _store
-from harvest_studio._database import ensure_migrated
-from harvest_studio._events import ActivityCompleted, HistoryEvent, WorkflowStarted, decode
-from harvest_studio._replay import WorkflowInstance
+from harvest_studio import store
+from harvest_studio.engine.replay import WorkflowInstance
+from harvest_studio.model import serde
+from harvest_studio.model.events import ActivityCompleted, HistoryEvent, WorkflowStarted, decode
+from harvest_studio.store.connection import ensure_migrated
 
 from . import _pg
 
@@ -52,7 +53,7 @@ def build_history(events: int) -> tuple[str, list[HistoryEvent]]:
     return run_id, inst.events
 
 
-async def store(url: str, run_id: str, events: list[HistoryEvent]) -> None:
+async def save_history(url: str, run_id: str, events: list[HistoryEvent]) -> None:
     async with await psycopg.AsyncConnection.connect(url) as conn:
         await conn.execute(
             "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
@@ -63,7 +64,7 @@ async def store(url: str, run_id: str, events: list[HistoryEvent]) -> None:
                 [e.seq for e in events],
                 [e.event_type for e in events],
                 [e.at for e in events],
-                [_serde.dumps(e.event.fields()) for e in events],
+                [serde.dumps(e.event.fields()) for e in events],
             ),
         )
         await conn.commit()
@@ -73,7 +74,7 @@ async def cold_replay(url: str, run_id: str) -> tuple[float, float]:
     """Seconds to load the history from the database, and to replay it."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         t0 = time.perf_counter()
-        rows = (await _store.load_history_tails(conn, [(run_id, 0, 2**31 - 1)]))[run_id]
+        rows = (await store.load_history_tails(conn, [(run_id, 0, 2**31 - 1)]))[run_id]
         t1 = time.perf_counter()
     events = [HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows]
     inst = WorkflowInstance(long_loop, run_id)
@@ -91,7 +92,7 @@ def main() -> None:
     run_id, events = build_history(args.events)
     url = _pg.create_database(_pg.start_server(), "bench_replay")
     asyncio.run(ensure_migrated(url))
-    asyncio.run(store(url, run_id, events))
+    asyncio.run(save_history(url, run_id, events))
     loads, replays = [], []
     for _ in range(args.repeat):
         load, replay = asyncio.run(cold_replay(url, run_id))

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
-from ._activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
-from ._client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
-from ._definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
-from ._errors import (
+from ._version import __version__ as __version__
+from .client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
+from .engine import Worker, WorkerOptions
+from .engine.activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
+from .engine.workflow_context import WorkflowContext, WorkflowInfo
+from .model.definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
+from .model.errors import (
     ActivityError,
     ChildWorkflowError,
     DurationError,
@@ -49,24 +52,20 @@ from ._errors import (
     WorkflowAlreadyStartedError,
     WorkflowFailedError,
 )
-from ._events import HistoryEvent
-from ._retry import RetryPolicy
-from ._worker import Worker, WorkerOptions
-from ._workflow_context import WorkflowContext, WorkflowInfo
-
-__version__ = "0.1.0"
+from .model.events import HistoryEvent
+from .model.retry import RetryPolicy
 
 
 def load_ipython_extension(ipython: _Any) -> None:
     """``%load_ext harvest_studio``: the ``%harvest`` magics and the in-kernel worker."""
-    from ._magics import load_ipython_extension as load
+    from .studio.magics import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: _Any) -> None:
     """``%unload_ext harvest_studio``: stop the in-kernel worker and remove ``%harvest``."""
-    from ._magics import unload_ipython_extension as unload
+    from .studio.magics import unload_ipython_extension as unload
 
     unload(ipython)
 

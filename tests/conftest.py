@@ -19,7 +19,7 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio._database import ensure_migrated, run_sync
+from harvest_studio.store.connection import ensure_migrated, run_sync
 
 TEMPLATE = "harvest_template"
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 import harvest_studio as hs
-from harvest_studio import _events, _serde
-from harvest_studio._durations import to_seconds
-from harvest_studio._retry import is_retryable, retry_delay
+from harvest_studio.model import events, serde
+from harvest_studio.model.durations import to_seconds
+from harvest_studio.model.retry import is_retryable, retry_delay
 
 
 @pytest.mark.parametrize(
@@ -57,18 +57,18 @@ def test_bad_retry_policy() -> None:
 
 def test_payloads_must_be_json() -> None:
     with pytest.raises(hs.PayloadError):
-        _serde.dumps({1, 2})
+        serde.dumps({1, 2})
     with pytest.raises(hs.PayloadError):
-        _serde.dumps(float("nan"))
+        serde.dumps(float("nan"))
     with pytest.raises(hs.PayloadTooLargeError):
-        _serde.dumps("x" * (_serde.MAX_PAYLOAD_BYTES + 1))
+        serde.dumps("x" * (serde.MAX_PAYLOAD_BYTES + 1))
 
 
 def test_every_event_type_round_trips() -> None:
-    for name, cls in _events.EVENT_TYPES.items():
+    for name, cls in events.EVENT_TYPES.items():
         assert cls.type_name == name
-    event = _events.ActivityFailed(2, 1, {"type": "E"}, retrying=True, next_attempt_in=1.5)
-    again = _events.decode("ActivityFailed", {**event.fields(), "future_field": 1})
+    event = events.ActivityFailed(2, 1, {"type": "E"}, retrying=True, next_attempt_in=1.5)
+    again = events.decode("ActivityFailed", {**event.fields(), "future_field": 1})
     assert again == event
 
 

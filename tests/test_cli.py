@@ -1,4 +1,4 @@
-"""The ``harvest`` command line: in-process through ``_cli.main`` and as the real console
+"""The ``harvest`` command line: in-process through ``cli.main`` and as the real console
 script in subprocesses."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio import _cli, _store
+from harvest_studio import store
+from harvest_studio.cli import main as harvest_main
 
 from .apps import cli_app
 from .conftest import _admin, sql
@@ -35,7 +36,7 @@ def cli(db_url: str, capsys: pytest.CaptureFixture[str]) -> Cli:
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        code = _cli.main(["--database-url", db_url, *argv])
+        code = harvest_main(["--database-url", db_url, *argv])
         out, err = capsys.readouterr()
         return code, out, err
 
@@ -112,19 +113,19 @@ def subprocess_env(db_url: str) -> dict[str, str]:
 def test_db_status_then_migrate_on_empty_database(
     empty_db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _cli.main(["db", "status", "--database-url", empty_db_url]) == 0
+    assert harvest_main(["db", "status", "--database-url", empty_db_url]) == 0
     out = capsys.readouterr().out
-    pending = len(_store.available_migrations())
+    pending = len(store.available_migrations())
     assert f"{pending} migration(s) pending" in out and "PENDING" in out
 
-    assert _cli.main(["--json", "--database-url", empty_db_url, "db", "migrate"]) == 0
+    assert harvest_main(["--json", "--database-url", empty_db_url, "db", "migrate"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["up_to_date"] is True
     assert [m["name"] for m in report["migrated_now"]] == [
-        m.name for m in _store.available_migrations()
+        m.name for m in store.available_migrations()
     ]
 
-    assert _cli.main(["db", "status", "--database-url", empty_db_url, "--json"]) == 0
+    assert harvest_main(["db", "status", "--database-url", empty_db_url, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["pending"] == [] and status["applied"][0]["version"] == 1
 
@@ -290,18 +291,18 @@ def test_bad_options_are_usage_errors(cli: Cli, db_url: str) -> None:
 
 
 def test_help_and_version_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _cli.main(["--help"]) == 0
+    assert harvest_main(["--help"]) == 0
     assert "demo" in capsys.readouterr().out
-    assert _cli.main(["start", "--help"]) == 0
+    assert harvest_main(["start", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--id-reuse-policy" in out and "terminate_if_running" in out
     assert "--id-conflict-policy" in out and "--search-attribute" in out
-    assert _cli.main(["reset", "--help"]) == 0
+    assert harvest_main(["reset", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--dry-run" in out and "first_activity" in out
-    assert _cli.main(["namespace", "--help"]) == 0
+    assert harvest_main(["namespace", "--help"]) == 0
     assert "create" in capsys.readouterr().out
-    assert _cli.main(["--version"]) == 0
+    assert harvest_main(["--version"]) == 0
     assert hs.__version__ in capsys.readouterr().out
 
 

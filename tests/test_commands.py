@@ -12,9 +12,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio import _commands as commands
-from harvest_studio import _store
-from harvest_studio._filters import FilterError
+from harvest_studio import commands, store
+from harvest_studio.model.filters import FilterError
 
 from .apps import cli_app
 from .conftest import _admin, sql
@@ -120,7 +119,7 @@ def empty_db_url(pg_server_url: str) -> Iterator[str]:
 def test_db_status_and_migrate(empty_db_url: str) -> None:
     before = asyncio.run(commands.db_status(empty_db_url))
     assert not before.up_to_date and before.applied == []
-    known = [{"version": m.version, "name": m.name} for m in _store.available_migrations()]
+    known = [{"version": m.version, "name": m.name} for m in store.available_migrations()]
     assert before.pending == known
     assert "@" in before.url and "password" not in before.url
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import harvest_studio as hs
-from harvest_studio._definitions import fingerprint
+from harvest_studio.model.definitions import fingerprint
 
 from .apps import crash_app
 from .conftest import sql

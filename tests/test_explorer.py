@@ -17,9 +17,9 @@ import psycopg
 import pytest
 
 import harvest_studio as hs
-from harvest_studio import _serde
-from harvest_studio._events import HistoryEvent
-from harvest_studio._explorer import (
+from harvest_studio.model import serde
+from harvest_studio.model.events import HistoryEvent
+from harvest_studio.studio.widgets.explorer import (
     STATIC,
     HistoryExplorer,
     RunCard,
@@ -158,13 +158,13 @@ def _synthetic_run(client: hs.Client, db_url: str, events: int) -> str:
         seqs.append(seq)
         types.append("ActivityScheduled")
         ats.append(start + timedelta(milliseconds=seq))
-        payloads.append(_serde.dumps({"activity_type": "step", "args": [seq], "queue": "q"}))
+        payloads.append(serde.dumps({"activity_type": "step", "args": [seq], "queue": "q"}))
         if seq < events:
             seq += 1
             seqs.append(seq)
             types.append("ActivityCompleted")
             ats.append(start + timedelta(milliseconds=seq))
-            payloads.append(_serde.dumps({"scheduled_seq": sched, "attempt": 1, "result": seq}))
+            payloads.append(serde.dumps({"scheduled_seq": sched, "attempt": 1, "result": seq}))
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
@@ -487,9 +487,9 @@ def test_front_end_renders_in_headless_chromium(
 
 
 def test_summary_of_a_blocked_run_with_pending_work() -> None:
-    from harvest_studio._client import RunInfo
-    from harvest_studio._events import ActivityFailed, WorkflowStarted
-    from harvest_studio._explorer import run_summary
+    from harvest_studio.client._all import RunInfo
+    from harvest_studio.model.events import ActivityFailed, WorkflowStarted
+    from harvest_studio.studio.widgets.explorer import run_summary
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     info = RunInfo(

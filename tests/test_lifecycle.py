@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import harvest_studio as hs
-from harvest_studio._filters import FilterError, parse_filter
+from harvest_studio.model.filters import FilterError, parse_filter
 
 from .conftest import sql
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 import harvest_studio as hs
-from harvest_studio._kernel_worker import CodeVersions
-from harvest_studio._local_replay import ReplayReport, choose_code, replay_run
+from harvest_studio.studio.kernel_worker import CodeVersions
+from harvest_studio.tools.replay import ReplayReport, choose_code, replay_run
 
 from . import test_magics
 from .conftest import sql

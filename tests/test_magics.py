@@ -21,9 +21,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 import harvest_studio as hs
-from harvest_studio._display import HarvestOutput
-from harvest_studio._kernel_worker import CodeVersions
-from harvest_studio._magics import HarvestMagics
+from harvest_studio.studio.display import HarvestOutput
+from harvest_studio.studio.kernel_worker import CodeVersions
+from harvest_studio.studio.magics._all import HarvestMagics
 
 from .apps import cli_app
 from .conftest import FAST
@@ -157,7 +157,7 @@ def test_import_is_cheap() -> None:
     code = (
         "import sys, harvest_studio\n"
         "assert 'IPython' not in sys.modules, 'IPython imported'\n"
-        "assert 'harvest_studio._magics' not in sys.modules\n"
+        "assert 'harvest_studio.studio.magics._all' not in sys.modules\n"
         "assert callable(harvest_studio.load_ipython_extension)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -598,7 +598,7 @@ def test_code_versions_newest_is_the_last_bound() -> None:
 
 
 def test_explore_opens_the_history_explorer(ip: InteractiveShell) -> None:
-    from harvest_studio._explorer import HistoryExplorer
+    from harvest_studio.studio.widgets.explorer import HistoryExplorer
 
     worker_up(ip)
     out(ip, "%harvest start greet '\"eve\"' --id greet-eve --wait --timeout 30s")

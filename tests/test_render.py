@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 import harvest_studio as hs
-from harvest_studio import _render as render
-from harvest_studio._commands import (
+from harvest_studio.commands import render
+from harvest_studio.commands._all import (
     DbStatus,
     NamespaceAction,
     NamespaceInfo,
@@ -26,7 +26,7 @@ from harvest_studio._commands import (
     StartedRun,
     UpdateOutcome,
 )
-from harvest_studio._events import (
+from harvest_studio.model.events import (
     EVENT_TYPES,
     ActivityCompleted,
     ActivityFailed,

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 
 import harvest_studio as hs
-from harvest_studio._events import (
+from harvest_studio.engine.replay import WorkflowInstance
+from harvest_studio.model.events import (
     ActivityCompleted,
     ActivityFailed,
     ActivityStarted,
@@ -17,7 +18,6 @@ from harvest_studio._events import (
     TimerFired,
     WorkflowStarted,
 )
-from harvest_studio._replay import WorkflowInstance
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

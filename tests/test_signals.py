@@ -10,9 +10,10 @@ import psycopg
 import pytest
 
 import harvest_studio as hs
-from harvest_studio import _serde, _store
-from harvest_studio._database import run_sync
-from harvest_studio._events import SignalReceived, WorkflowCompleted
+from harvest_studio import store
+from harvest_studio.model import serde
+from harvest_studio.model.events import SignalReceived, WorkflowCompleted
+from harvest_studio.store.connection import run_sync
 
 from .conftest import sql
 
@@ -157,23 +158,23 @@ def test_signal_arriving_during_final_decision_is_not_lost(
     async def scenario() -> tuple[set[int], str]:
         conn = await psycopg.AsyncConnection.connect(db_url, autocommit=True)
         async with conn:
-            [task] = await _store.claim_tasks(
+            [task] = await store.claim_tasks(
                 conn, worker_id="w", namespace="default", queues=["default"],
                 workflows=["collects"], activities=[], limit=1, lease_seconds=30,
             )
             # the code decided to complete; before the decision commits, a signal arrives
-            queued = await _store.queue_event(
+            queued = await store.queue_event(
                 conn, str(run.run_id), "SignalReceived",
-                _serde.dumps(SignalReceived(name="item", payload="late").fields()),
+                serde.dumps(SignalReceived(name="item", payload="late").fields()),
             )
             done = WorkflowCompleted(result=[])
-            decision = _store.Decision(
+            decision = store.Decision(
                 task_id=task["task_id"], attempt=task["attempt"], run_id=str(run.run_id),
                 namespace="default", expected_seq=1,
-                events=[(2, done.type_name, task["started_at"], _serde.dumps(done.fields()))],
+                events=[(2, done.type_name, task["started_at"], serde.dumps(done.fields()))],
                 close_status="COMPLETED", result_json="[]",
             )
-            outcome = await _store.commit_decisions(
+            outcome = await store.commit_decisions(
                 conn, [decision], worker_id="w", lease_seconds=30
             )
             return outcome.lost, queued

@@ -11,8 +11,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 import harvest_studio as hs
-from harvest_studio import _store
-from harvest_studio._database import ensure_migrated, migration_status, run_sync
+from harvest_studio import store
+from harvest_studio.store.connection import ensure_migrated, migration_status, run_sync
 
 from .conftest import sql
 
@@ -41,7 +41,7 @@ def test_concurrent_migrations_are_safe(pg_server_url: str) -> None:
     async def migrate() -> None:
         conn = await _conn(url)
         try:
-            await _store.migrate(conn)
+            await store.migrate(conn)
         finally:
             await conn.close()
 
@@ -58,7 +58,7 @@ def test_concurrent_migrations_are_safe(pg_server_url: str) -> None:
         t.join()
     assert errors == []
     status = run_sync(migration_status(url))
-    versions = [m.version for m in _store.available_migrations()]
+    versions = [m.version for m in store.available_migrations()]
     assert [m["version"] for m in status["applied"]] == versions and status["pending"] == []
     run_sync(ensure_migrated(url))
     sql(pg_server_url, f"DROP DATABASE {name} WITH (FORCE)")
@@ -85,7 +85,7 @@ def claim(url: str, worker: str, limit: int = 10, kinds: str = "workflow") -> li
     async def go() -> list[dict[str, Any]]:
         conn = await _conn(url)
         try:
-            return await _store.claim_tasks(
+            return await store.claim_tasks(
                 conn,
                 worker_id=worker,
                 namespace="default",
@@ -138,7 +138,7 @@ def test_stale_owner_cannot_write_after_reclaim(client: hs.Client, db_url: str) 
     async def reclaim() -> tuple[int, int]:
         conn = await _conn(db_url)
         try:
-            return await _store.reclaim_expired_leases(conn)
+            return await store.reclaim_expired_leases(conn)
         finally:
             await conn.close()
 
@@ -147,7 +147,7 @@ def test_stale_owner_cannot_write_after_reclaim(client: hs.Client, db_url: str) 
     assert fresh["task_id"] == stale["task_id"] and fresh["attempt"] == stale["attempt"] + 1
 
     def complete(worker: str, attempt: int) -> set[int]:
-        outcome = _store.ActivityOutcome(
+        outcome = store.ActivityOutcome(
             task_id=stale["task_id"], worker_id=worker, attempt=attempt, final=True,
             events=[("ActivityCompleted", '{"scheduled_seq": 2, "attempt": 1, "result": 1}')],
         )
@@ -155,7 +155,7 @@ def test_stale_owner_cannot_write_after_reclaim(client: hs.Client, db_url: str) 
         async def go() -> set[int]:
             conn = await _conn(db_url)
             try:
-                return (await _store.apply_activity_outcomes(conn, [outcome])).ended
+                return (await store.apply_activity_outcomes(conn, [outcome])).ended
             finally:
                 await conn.close()
 

@@ -1,0 +1,97 @@
+"""What activity code sees: attempt facts, heartbeats, deadline and cancellation."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..model.errors import HarvestError
+
+
+class ActivityCancelledError(HarvestError):
+    """The attempt should stop: its claim was lost or the worker is shutting down."""
+
+    code = "activity_cancelled"
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    run_id: str
+    activity_type: str
+    activity_id: int
+    attempt: int
+    task_id: int
+    namespace: str
+    queue: str
+    deadline: datetime | None
+
+
+class ActivityContext:
+    """Passed as the first argument of every activity.
+
+    ``idempotency_key`` is the same for every attempt of this activity in this run, across
+    retries, worker restarts and replays: use it as the key of external side effects.
+    """
+
+    def __init__(
+        self, info: ActivityInfo, heartbeat_details: Any = None, *, fence_attempt: int = 0
+    ) -> None:
+        self.info = info
+        self.fence_attempt = fence_attempt
+        self._previous_details = heartbeat_details
+        self._pending: list[Any] = []
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+        self.cancel_reason: str | None = None
+
+    @property
+    def attempt(self) -> int:
+        """1 for the first attempt, 2 for the first retry, ..."""
+        return self.info.attempt
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.info.run_id}:{self.info.activity_id}"
+
+    @property
+    def heartbeat_details(self) -> Any:
+        """Details of the last heartbeat recorded by an earlier attempt (or None)."""
+        return self._previous_details
+
+    @property
+    def deadline(self) -> datetime | None:
+        """When this attempt's start-to-close timeout expires."""
+        return self.info.deadline
+
+    def time_remaining(self) -> float | None:
+        if self.info.deadline is None:
+            return None
+        return (self.info.deadline - datetime.now(UTC)).total_seconds()
+
+    def heartbeat(self, details: Any = None) -> None:
+        """Report liveness (and progress). Cheap: the worker writes heartbeats in batches."""
+        with self._lock:
+            self._pending.append(details)
+
+    def take_heartbeat(self) -> tuple[bool, Any]:
+        with self._lock:
+            if not self._pending:
+                return False, None
+            details = self._pending[-1]
+            self._pending.clear()
+            return True, details
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`ActivityCancelledError` if this attempt should stop."""
+        if self._cancelled.is_set():
+            raise ActivityCancelledError(self.cancel_reason or "activity cancelled")
+
+    def cancel(self, reason: str) -> None:
+        self.cancel_reason = reason
+        self._cancelled.set()

@@ -1,0 +1,532 @@
+"""Replaying workflow code against its history.
+
+A :class:`WorkflowInstance` owns one run's coroutine on a :class:`DeterministicLoop`.
+History is consumed in order: each *inbound* event (start, activity result, timer firing)
+resolves a future and the code runs until every workflow task is blocked again; every
+*command* the code issues is matched, in order, against the next recorded command event.
+Commands issued past the end of what was recorded are new decisions, returned to the worker
+to be written in the same transaction as the inbound events that caused them.
+
+Because an inbound event and the commands it caused are always written together, history is
+an exact trace: replay of the same code gives the same commands, and any other outcome is a
+:class:`~harvest_studio.NonDeterminismError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import random
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ..model import serde
+from ..model.definitions import WorkflowDefinition
+from ..model.errors import ActivityError, ChildWorkflowError, HarvestError, NonDeterminismError
+from ..model.events import (
+    COMMAND,
+    INBOUND,
+    INFO,
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    ActivityTimedOut,
+    CancelRequested,
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    ChildWorkflowStarted,
+    Event,
+    HistoryEvent,
+    MarkerRecorded,
+    SideEffectRecorded,
+    SignalReceived,
+    TimerCancelled,
+    TimerFired,
+    TimerStarted,
+    UpdateAdmitted,
+    UpdateCompleted,
+    UpdateFailed,
+    UpdateRequested,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowContinuedAsNew,
+    WorkflowFailed,
+    WorkflowResetFork,
+    WorkflowStarted,
+    role_of,
+)
+from .deterministic_loop import DeterministicLoop
+from .workflow_context import WorkflowContext, WorkflowInfo
+
+
+def _undecided(event: Event) -> bool:
+    """History written outside a workflow decision (the start, and signals sent with it):
+    the commands that answer it are not recorded yet."""
+    return isinstance(event, WorkflowStarted) or (
+        isinstance(event, SignalReceived) and event.with_start
+    )
+
+
+class _Diverged(BaseException):
+    """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
+    in user code cannot swallow it)."""
+
+
+class ContinueAsNewRequest(BaseException):
+    """Raised by ``ctx.continue_as_new``; a BaseException so ``except Exception`` in
+    workflow code lets it through."""
+
+    def __init__(self, args: list[Any]) -> None:
+        super().__init__("continue as new")
+        self.args_for_next = args
+
+
+class InstanceClosedError(HarvestError):
+    code = "instance_closed"
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+def _describe(event: Event | None) -> dict[str, Any] | None:
+    if event is None:
+        return None
+    data = event.fields()
+    short: dict[str, Any] = {k: data[k] for k in ("activity_type", "name", "duration") if k in data}
+    return {"type": event.type_name, **short}
+
+
+def _same_command(recorded: Event, issued: Event) -> bool:
+    if type(recorded) is not type(issued):
+        return False
+    if isinstance(recorded, ActivityScheduled):
+        return bool(recorded.activity_type == getattr(issued, "activity_type", None))
+    if isinstance(recorded, ChildWorkflowStarted):
+        return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
+    if isinstance(recorded, TimerCancelled):
+        return bool(recorded.started_seq == getattr(issued, "started_seq", None))
+    if isinstance(recorded, UpdateCompleted | UpdateFailed):
+        return bool(recorded.update_id == getattr(issued, "update_id", None))
+    if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
+        return bool(recorded.name == getattr(issued, "name", None))
+    return True
+
+
+class WorkflowInstance:
+    """One run's workflow code, advanced event by event."""
+
+    def __init__(self, definition: WorkflowDefinition, run_id: str) -> None:
+        self.definition = definition
+        self.run_id = run_id
+        self.loop = DeterministicLoop()  # type: ignore[abstract]
+        self.events: list[HistoryEvent] = []
+        self.pos = 0
+        self.new: list[HistoryEvent] = []
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.now: datetime | None = None
+        self.rng = random.Random(uuid.UUID(run_id).int)
+        self.info: WorkflowInfo | None = None
+        self.closed = False
+        self.accept_new = False
+        self.divergence: NonDeterminismError | None = None
+        self.evicted = False
+        self.ctx = WorkflowContext(self)
+        self._main: asyncio.Task[None] | None = None
+        self.cancel_requested = False
+        self.signal_buffer: dict[str, collections.deque[Any]] = {}
+        self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
+        self.signal_handlers: dict[str, Callable[[Any], None]] = {}
+        self.query_handlers: dict[str, Callable[..., Any]] = {}
+        self.patches: dict[str, bool] = {}
+        self.timer_seqs: dict[int, int] = {}
+        self.update_handlers: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {}
+        self.update_outcomes: list[tuple[str, str, Any, Any]] = []
+
+    # -- entry points used by the worker --------------------------------------------------
+    @property
+    def is_replaying(self) -> bool:
+        return not self.accept_new
+
+    def replay(self, recorded: list[HistoryEvent]) -> list[HistoryEvent]:
+        """Apply recorded events. Returns the new events owed to an undecided tail
+        (a freshly started run); raises :class:`NonDeterminismError` on divergence."""
+        if recorded and recorded[0].seq != len(self.events) + 1:
+            raise InstanceClosedError(
+                f"history gap: have {len(self.events)} events, got seq {recorded[0].seq}"
+            )
+        self.new = []
+        self.events.extend(recorded)
+        decisive = [e for e in recorded if role_of(e.event) != INFO]
+        forked = bool(recorded) and isinstance(recorded[-1].event, WorkflowResetFork)
+        self.accept_new = bool(decisive) and (forked or _undecided(decisive[-1].event))
+        try:
+            self._drive()
+        finally:
+            self.accept_new = False
+        return self.new
+
+    def advance(self, inbound: list[tuple[Event, datetime]]) -> list[HistoryEvent]:
+        """Apply events that are new to history; returns every event to append, in order.
+
+        Update requests are validated here, live: a rejected one leaves no trace in history
+        (its outcome is in :attr:`update_outcomes`), an accepted one becomes ``UpdateAdmitted``.
+        """
+        self.new = []
+        self.accept_new = True
+        self.update_outcomes = []
+        try:
+            for event, at in inbound:
+                if isinstance(event, UpdateRequested):
+                    admitted = self._admit(event)
+                    if admitted is None:
+                        continue
+                    event = admitted
+                record = HistoryEvent(len(self.events) + 1, at, event)
+                self.events.append(record)
+                self.new.append(record)
+                self._drive()
+        finally:
+            self.accept_new = False
+        return self.new
+
+    def _admit(self, request: UpdateRequested) -> UpdateAdmitted | None:
+        entry = self.update_handlers.get(request.name)
+        if self.closed:
+            reason = "the run has ended"
+        elif entry is None:
+            reason = f"no update handler {request.name!r}"
+        else:
+            validator = entry[1]
+            try:
+                if validator is not None:
+                    validator(*request.args)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+            else:
+                self.update_outcomes.append((request.update_id, "ADMITTED", None, None))
+                return UpdateAdmitted(request.update_id, request.name, request.args)
+        self.update_outcomes.append(
+            (request.update_id, "REJECTED", None, {"type": "Rejected", "message": reason})
+        )
+        return None
+
+    async def _run_update(self, update: UpdateAdmitted) -> None:
+        handler = self.update_handlers[update.name][0]
+        try:
+            value = handler(*update.args)
+            if asyncio.iscoroutine(value):
+                value = await value
+            value = serde.check(value, what=f"result of update {update.name}")
+        except Exception as exc:
+            self.emit(UpdateFailed(update.update_id, error_dict(exc)))
+            if self.accept_new:
+                self.update_outcomes.append((update.update_id, "FAILED", None, error_dict(exc)))
+        else:
+            self.emit(UpdateCompleted(update.update_id, value))
+            if self.accept_new:
+                self.update_outcomes.append((update.update_id, "COMPLETED", value, None))
+
+    def evict(self) -> None:
+        """Drop this instance: close its coroutines now (their ``finally`` blocks find
+        the instance evicted and stop) rather than leave them to the garbage collector."""
+        self.evicted = True
+        for task in asyncio.all_tasks(self.loop):
+            with contextlib.suppress(BaseException):
+                task.get_coro().close()  # type: ignore[union-attr]
+        self.loop.close()
+
+    # -- driver ---------------------------------------------------------------------------
+    def _drive(self) -> None:
+        try:
+            self._drive_events()
+        except _Diverged:
+            pass
+        if self.divergence is not None:
+            raise self.divergence
+
+    def _drive_events(self) -> None:
+        while self.pos < len(self.events):
+            record = self.events[self.pos]
+            role = role_of(record.event)
+            if role == INFO:
+                self.pos += 1
+                continue
+            if role == COMMAND:
+                self._diverge(record, None)
+            self.pos += 1
+            self._apply(record)
+            if isinstance(record.event, WorkflowStarted):
+                # signals sent with the start reach the code before it first runs
+                while self.pos < len(self.events) and _is_start_signal(self.events[self.pos]):
+                    self._apply(self.events[self.pos])
+                    self.pos += 1
+            self.loop.run_until_quiescent()
+            if self.divergence is not None:
+                return
+
+    def _apply(self, record: HistoryEvent) -> None:
+        self.now = record.at
+        event = record.event
+        if isinstance(event, WorkflowStarted):
+            self.info = WorkflowInfo(
+                run_id=self.run_id,
+                workflow_id=event.workflow_id,
+                workflow_type=event.workflow_type,
+                namespace=event.namespace,
+                queue=event.queue,
+                started_at=record.at,
+                fingerprint=event.fingerprint,
+            )
+            self._main = self.loop.create_task(self._run_main(event.args))
+            return
+        if isinstance(event, ActivityCompleted):
+            self._resolve(record, event.scheduled_seq).set_result(event.result)
+        elif isinstance(event, ActivityFailed):
+            scheduled = self._scheduled_activity(event.scheduled_seq)
+            error = event.error
+            self._resolve(record, event.scheduled_seq).set_exception(
+                ActivityError(
+                    f"activity {scheduled} failed after {event.attempt} attempt(s): "
+                    f"{error.get('type')}: {error.get('message')}",
+                    activity_type=scheduled,
+                    error_type=str(error.get("type")),
+                    attempt=event.attempt,
+                    details=error,
+                )
+            )
+        elif isinstance(event, ActivityTimedOut):
+            scheduled = self._scheduled_activity(event.scheduled_seq)
+            self._resolve(record, event.scheduled_seq).set_exception(
+                ActivityError(
+                    f"activity {scheduled} timed out ({event.timeout_type}) "
+                    f"on attempt {event.attempt}",
+                    activity_type=scheduled,
+                    error_type="TimeoutError",
+                    attempt=event.attempt,
+                    timeout_type=event.timeout_type,
+                )
+            )
+        elif isinstance(event, TimerFired):
+            self._resolve(record, event.started_seq).set_result(None)
+        elif isinstance(event, ChildWorkflowCompleted):
+            self._resolve(record, event.started_seq).set_result(event.result)
+        elif isinstance(event, ChildWorkflowFailed):
+            error = event.error or {}
+            self._resolve(record, event.started_seq).set_exception(
+                ChildWorkflowError(
+                    f"child run {event.run_id} ended {event.status}: "
+                    f"{error.get('type', '')}: {error.get('message', '')}",
+                    run_id=event.run_id,
+                    status=event.status,
+                    error=event.error,
+                )
+            )
+        elif isinstance(event, SignalReceived):
+            self._deliver_signal(event.name, event.payload)
+        elif isinstance(event, UpdateAdmitted):
+            if event.name not in self.update_handlers:
+                self._diverge_inbound(record, record.seq)
+            self.loop.create_task(self._run_update(event))
+        elif isinstance(event, CancelRequested):
+            self.cancel_requested = True
+            if self._main is not None and not self._main.done():
+                self._main.cancel(event.reason)
+        else:  # pragma: no cover - the closed event set has no other inbound type
+            raise InstanceClosedError(f"cannot apply {event.type_name}")
+
+    def _resolve(self, record: HistoryEvent, seq: int) -> asyncio.Future[Any]:
+        future = self.pending.pop(seq, None)
+        if future is None:
+            self._diverge_inbound(record, seq)
+        assert future is not None
+        if future.cancelled():  # nobody waits any more (cancelled with its scope)
+            return self.loop.create_future()
+        return future
+
+    def _deliver_signal(self, name: str, payload: Any) -> None:
+        handler = self.signal_handlers.get(name)
+        if handler is not None:
+            self._call_handler(handler, payload)
+            return
+        waiters = self.signal_waiters.get(name)
+        while waiters and waiters[0].done():
+            waiters.popleft()
+        if waiters:
+            waiters.popleft().set_result(payload)
+        else:
+            self.signal_buffer.setdefault(name, collections.deque()).append(payload)
+
+    def _call_handler(self, handler: Callable[[Any], None], payload: Any) -> None:
+        try:
+            handler(payload)
+        except _Diverged:
+            raise
+        except Exception as exc:
+            # a failing handler fails the run, like an exception in the workflow body
+            self.emit(WorkflowFailed(error=error_dict(exc)))
+            self.closed = True
+            if self._main is not None:
+                self._main.cancel()
+
+    def _scheduled_activity(self, seq: int) -> str:
+        event = self.events[seq - 1].event if 0 < seq <= len(self.events) else None
+        return event.activity_type if isinstance(event, ActivityScheduled) else "?"
+
+    async def _run_main(self, args: list[Any]) -> None:
+        try:
+            result = await self.definition.fn(self.ctx, *args)
+            result = serde.check(result, what="workflow result")
+        except ContinueAsNewRequest as request:
+            if self.closed:
+                return
+            self.emit(
+                WorkflowContinuedAsNew(
+                    new_run_id=str(self.ctx.uuid4()), args=request.args_for_next
+                )
+            )
+        except asyncio.CancelledError as exc:
+            if self.closed:  # ended by a failing signal handler
+                return
+            if not self.cancel_requested:
+                self.emit(WorkflowFailed(error=error_dict(exc)))
+            else:
+                self.emit(WorkflowCancelled(reason=str(exc.args[0]) if exc.args else None))
+        except Exception as exc:
+            if self.closed:
+                return
+            self.emit(WorkflowFailed(error=error_dict(exc)))
+        else:
+            if self.closed:
+                return
+            self.emit(WorkflowCompleted(result=result))
+        self.closed = True
+
+    # -- commands issued by workflow code -------------------------------------------------
+    def peek_recorded_command(self) -> HistoryEvent | None:
+        """The recorded command the next issued command must match, if replaying."""
+        pos = self.pos
+        while pos < len(self.events) and role_of(self.events[pos].event) == INFO:
+            pos += 1
+        if pos < len(self.events) and role_of(self.events[pos].event) == COMMAND:
+            return self.events[pos]
+        return None
+
+    def emit(self, command: Event) -> HistoryEvent:
+        if self.evicted or self.divergence is not None:
+            raise _Diverged()
+        if self.closed:
+            raise InstanceClosedError("the workflow has already completed")
+        while self.pos < len(self.events) and role_of(self.events[self.pos].event) == INFO:
+            self.pos += 1
+        if self.pos < len(self.events):
+            recorded = self.events[self.pos]
+            if role_of(recorded.event) != COMMAND or not _same_command(recorded.event, command):
+                self._diverge(recorded, command)
+            self.pos += 1
+            return recorded
+        if not self.accept_new:
+            self._diverge(None, command)
+        assert self.now is not None
+        record = HistoryEvent(len(self.events) + 1, self.now, command)
+        self.events.append(record)
+        self.new.append(record)
+        self.pos += 1
+        return record
+
+    def patched(self, patch_id: str) -> bool:
+        """True on the new code path. Replay of a run that recorded the patch marker at this
+        point takes the new path; a run recorded before the patch takes the old one."""
+        if patch_id in self.patches:
+            return self.patches[patch_id]
+        marker = MarkerRecorded(name=f"patch:{patch_id}")
+        recorded = self.peek_recorded_command()
+        if recorded is not None:
+            event = recorded.event
+            taken = isinstance(event, MarkerRecorded) and event.name == marker.name
+            if taken:
+                self.emit(marker)
+        elif self.accept_new and self.pos >= len(self.events):
+            self.emit(marker)
+            taken = True
+        else:
+            taken = False
+        self.patches[patch_id] = taken
+        return taken
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        """Consume the patch marker if this run recorded one; never writes one."""
+        recorded = self.peek_recorded_command()
+        name = f"patch:{patch_id}"
+        if (
+            recorded is not None
+            and isinstance(recorded.event, MarkerRecorded)
+            and recorded.event.name == name
+        ):
+            self.emit(MarkerRecorded(name=name))
+        self.patches[patch_id] = True
+
+    def register(self, seq: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.pending[seq] = future
+        # Exceptions of futures nobody awaits (a losing branch) are not worth a warning.
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return future
+
+    def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]:
+        record = self.emit(event)
+        return self.register(record.seq)
+
+    def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]:
+        record = self.emit(event)
+        future = self.register(record.seq)
+        self.timer_seqs[id(future)] = record.seq
+        return future
+
+    def cancel_timer(self, future: asyncio.Future[Any]) -> None:
+        """Stop a pending timer: its row is deleted, a late firing is ignored."""
+        seq = self.timer_seqs.pop(id(future), None)
+        if seq is None or future.done():
+            return
+        self.emit(TimerCancelled(started_seq=seq))
+        future.cancel()
+
+    # -- divergence -----------------------------------------------------------------------
+    def _diverge(self, recorded: HistoryEvent | None, issued: Event | None) -> None:
+        seq = recorded.seq if recorded is not None else len(self.events) + 1
+        expected = _describe(recorded.event if recorded else None)
+        actual = _describe(issued)
+        if recorded is None:
+            message = f"code issued {actual} at event {seq}, but history has nothing more there"
+        elif issued is None:
+            message = f"history has {expected} at event {seq}, but the code did not issue it"
+        else:
+            message = f"history has {expected} at event {seq}, but the code issued {actual}"
+        self.divergence = NonDeterminismError(message, seq=seq, expected=expected, actual=actual)
+        raise _Diverged()
+
+    def _diverge_inbound(self, record: HistoryEvent, seq: int) -> None:
+        self.divergence = NonDeterminismError(
+            f"history delivers {record.event.type_name} for event {seq}, "
+            "but the code is not waiting on it",
+            seq=record.seq,
+            expected=_describe(record.event),
+            actual=None,
+        )
+        raise _Diverged()
+
+
+def _is_start_signal(record: HistoryEvent) -> bool:
+    return isinstance(record.event, SignalReceived) and record.event.with_start
+
+
+def is_inbound(event: Event) -> bool:
+    return role_of(event) == INBOUND

@@ -1,0 +1,341 @@
+"""What workflow code sees: ``ctx`` with deterministic time, randomness, activities, timers."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import uuid
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..model import serde
+from ..model.definitions import (
+    DEFAULT_QUEUE,
+    ActivityDefinition,
+    ActivityOptions,
+    WorkflowDefinition,
+)
+from ..model.durations import Duration, optional_seconds, to_seconds
+from ..model.errors import UsageError
+from ..model.events import (
+    ActivityScheduled,
+    ChildWorkflowStarted,
+    MarkerRecorded,
+    SearchAttributesUpserted,
+    SideEffectRecorded,
+    TimerStarted,
+)
+from ..model.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .replay import WorkflowInstance
+
+
+PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
+
+
+class ChildHandle:
+    """A started child run: ``await handle`` gives its result."""
+
+    def __init__(self, workflow_id: str, run_id: str, future: asyncio.Future[Any]) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self._future = future
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._future.__await__()
+
+    def done(self) -> bool:
+        return self._future.done()
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    queue: str
+    started_at: datetime
+    fingerprint: str | None = None
+
+
+class WorkflowContext:
+    """The handle workflow code gets as its first argument.
+
+    Everything here is deterministic under replay: ``now()`` is the time of the event being
+    handled, ``uuid4()`` and ``random()`` come from a generator seeded by the run id, and
+    ``side_effect`` records its value once.
+    """
+
+    def __init__(self, instance: WorkflowInstance) -> None:
+        self._instance = instance
+
+    # -- facts ------------------------------------------------------------------------------
+    @property
+    def info(self) -> WorkflowInfo:
+        assert self._instance.info is not None
+        return self._instance.info
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the code is re-running against recorded history."""
+        return self._instance.is_replaying
+
+    def now(self) -> datetime:
+        """The workflow's clock: the database time of the event currently being handled."""
+        assert self._instance.now is not None
+        return self._instance.now
+
+    def uuid4(self) -> uuid.UUID:
+        """A random UUID that is the same on every replay."""
+        return uuid.UUID(int=self._instance.rng.getrandbits(128), version=4)
+
+    def random(self) -> float:
+        """A float in [0, 1) that is the same on every replay."""
+        return self._instance.rng.random()
+
+    # -- activities ------------------------------------------------------------------------
+    def execute_activity(
+        self,
+        activity: ActivityDefinition | str,
+        *args: Any,
+        start_to_close: Duration | None = None,
+        schedule_to_start: Duration | None = None,
+        schedule_to_close: Duration | None = None,
+        heartbeat_timeout: Duration | None = None,
+        retry: RetryPolicy | None = None,
+        queue: str | None = None,
+    ) -> asyncio.Future[Any]:
+        """Schedule an activity and return a future of its result.
+
+        ``await ctx.execute_activity(charge, order_id)`` waits for it; several futures can be
+        awaited together with :meth:`gather` or :meth:`wait_first`. Keyword options override
+        the ones given to ``@activity`` for this call. If every attempt fails the future raises
+        :class:`~harvest_studio.ActivityError`.
+        """
+        if isinstance(activity, ActivityDefinition):
+            name, base = activity.name, activity.options
+        elif isinstance(activity, str):
+            name, base = activity, ActivityOptions()
+        else:
+            raise UsageError(f"execute_activity needs an @activity or a name, got {activity!r}")
+        options = base.to_json()
+        overrides = {
+            "start_to_close": optional_seconds(start_to_close),
+            "schedule_to_start": optional_seconds(schedule_to_start),
+            "schedule_to_close": optional_seconds(schedule_to_close),
+            "heartbeat_timeout": optional_seconds(heartbeat_timeout),
+        }
+        options.update({k: v for k, v in overrides.items() if v is not None})
+        if retry is not None:
+            options["retry"] = retry.to_json()
+        payload = serde.check(list(args), what=f"arguments of activity {name}")
+        event = ActivityScheduled(
+            activity_type=name,
+            args=payload,
+            queue=queue or base.queue or DEFAULT_QUEUE,
+            options=options,
+        )
+        return self._instance.schedule_activity(event)
+
+    start_activity = execute_activity
+
+    # -- child workflows ---------------------------------------------------------------------
+    def start_child(
+        self,
+        workflow: WorkflowDefinition | str,
+        *args: Any,
+        id: str | None = None,
+        queue: str | None = None,
+        parent_close_policy: str = "request_cancel",
+    ) -> ChildHandle:
+        """Start a child run; ``await`` the returned handle for its result (a failed child
+        raises :class:`~harvest_studio.ChildWorkflowError`).
+
+        When this run closes, a still-running child is terminated (``terminate``), asked to
+        cancel (``request_cancel``, the default) or left alone (``abandon``).
+        """
+        if parent_close_policy not in PARENT_CLOSE_POLICIES:
+            raise UsageError(
+                f"unknown parent_close_policy {parent_close_policy!r}; "
+                f"use one of {PARENT_CLOSE_POLICIES}"
+            )
+        if isinstance(workflow, WorkflowDefinition):
+            name, default_queue = workflow.name, workflow.queue
+        elif isinstance(workflow, str) and workflow:
+            name, default_queue = workflow, self.info.queue
+        else:
+            raise UsageError(f"start_child needs a @workflow or a name, got {workflow!r}")
+        run_id = str(self.uuid4())
+        event = ChildWorkflowStarted(
+            workflow_type=name,
+            workflow_id=id or run_id,
+            run_id=run_id,
+            args=serde.check(list(args), what=f"arguments of child {name}"),
+            queue=queue or default_queue,
+            parent_close_policy=parent_close_policy,
+        )
+        record = self._instance.emit(event)
+        recorded = record.event
+        assert isinstance(recorded, ChildWorkflowStarted)
+        future = self._instance.register(record.seq)
+        return ChildHandle(recorded.workflow_id, recorded.run_id, future)
+
+    async def execute_child(self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any) -> Any:
+        """Start a child run and wait for its result (see :meth:`start_child`)."""
+        return await self.start_child(workflow, *args, **kw)
+
+    # -- time ------------------------------------------------------------------------------
+    def sleep(self, duration: Duration) -> asyncio.Future[Any]:
+        """A durable timer: survives restarts, fires once, never early."""
+        seconds = to_seconds(duration)
+        fire_at = self.now() + timedelta(seconds=seconds)
+        return self._instance.start_timer(
+            TimerStarted(fire_at=fire_at.isoformat(), duration=seconds)
+        )
+
+    def sleep_until(self, moment: datetime) -> asyncio.Future[Any]:
+        """Sleep until an aware datetime (returns at once if it is already past)."""
+        if moment.tzinfo is None:
+            raise UsageError("sleep_until needs a timezone-aware datetime")
+        return self.sleep(max(0.0, (moment - self.now()).total_seconds()))
+
+    # -- recorded values ------------------------------------------------------------------
+    def side_effect(self, fn: Callable[[], Any], *, name: str | None = None) -> Any:
+        """Run ``fn`` once and record its (JSON) value; replays return the recorded value."""
+        label: str = name or str(getattr(fn, "__name__", "side_effect"))
+        recorded = self._instance.peek_recorded_command()
+        if recorded is not None and isinstance(recorded.event, SideEffectRecorded):
+            self._instance.emit(SideEffectRecorded(name=label))
+            return recorded.event.value
+        value = serde.check(fn(), what=f"side effect {label}")
+        self._instance.emit(SideEffectRecorded(name=label, value=value))
+        return value
+
+    def patched(self, patch_id: str) -> bool:
+        """Version a change to workflow code without breaking runs already in flight::
+
+            if ctx.patched("send-sms"):
+                await ctx.execute_activity(send_sms, user)      # new behaviour
+            else:
+                await ctx.execute_activity(send_email, user)    # what old runs did
+
+        New runs record a ``patch:<id>`` marker and take the new branch; runs that reached
+        this point before the patch existed replay the old branch. Once no old run is left,
+        keep only the new branch and call :meth:`deprecate_patch` in place of the ``if``.
+        """
+        return self._instance.patched(patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        """Mark a patch whose old branch is gone (see :meth:`patched`)."""
+        self._instance.deprecate_patch(patch_id)
+
+    def record_marker(self, name: str, details: Any = None) -> None:
+        """Write a named marker into history (shown in tools; checked on replay)."""
+        self._instance.emit(MarkerRecorded(name=name, details=serde.check(details)))
+
+    # -- signals and cancellation ---------------------------------------------------------
+    async def wait_signal(self, name: str, *, timeout: Duration | None = None) -> Any:
+        """Wait for the next signal called ``name`` and return its payload.
+
+        With ``timeout`` (a durable timer), returns ``None`` if no signal came in time.
+        Signals that arrived earlier are buffered, so none is missed.
+        """
+        inst = self._instance
+        buffered = inst.signal_buffer.get(name)
+        if buffered:
+            return buffered.popleft()
+        waiter: asyncio.Future[Any] = inst.loop.create_future()
+        inst.signal_waiters.setdefault(name, collections.deque()).append(waiter)
+        if timeout is None:
+            return await waiter
+        timer = self.sleep(timeout)
+        index, value = await self.wait_first(waiter, timer)
+        if index == 1:
+            waiter.cancel()
+            return None
+        self._instance.cancel_timer(timer)
+        return value
+
+    def signals(self, name: str) -> list[Any]:
+        """Take every buffered signal called ``name`` without waiting (oldest first)."""
+        buffered = self._instance.signal_buffer.pop(name, None)
+        return list(buffered or [])
+
+    def set_signal_handler(self, name: str, handler: Callable[[Any], None]) -> None:
+        """Call ``handler(payload)`` for every signal called ``name``, in history order,
+        starting with any already buffered. Handlers must be quick and deterministic."""
+        inst = self._instance
+        inst.signal_handlers[name] = handler
+        for payload in self.signals(name):
+            handler(payload)
+
+    def set_query_handler(self, name: str, handler: Callable[..., Any]) -> None:
+        """Answer queries called ``name`` with ``handler(*args)``. Queries replay the run to
+        its current state and call the handler; they write nothing, so the handler must
+        only read workflow state."""
+        if not name:
+            raise UsageError("a query handler needs a name")
+        self._instance.query_handlers[name] = handler
+
+    def set_update_handler(
+        self,
+        name: str,
+        handler: Callable[..., Any],
+        *,
+        validator: Callable[..., None] | None = None,
+    ) -> None:
+        """Handle updates called ``name``: ``handler(*args)`` (sync or async; it may run
+        activities) returns the caller's result. ``validator(*args)`` runs first and rejects
+        the update by raising; a rejected update writes nothing to history."""
+        if not name:
+            raise UsageError("an update handler needs a name")
+        self._instance.update_handlers[name] = (handler, validator)
+
+    @property
+    def is_cancel_requested(self) -> bool:
+        """True once a cancel request reached the run (the code also sees
+        ``asyncio.CancelledError`` at its current ``await``)."""
+        return self._instance.cancel_requested
+
+    # -- long-running loops -----------------------------------------------------------------
+    def continue_as_new(self, *args: Any) -> NoReturn:
+        """End this run and continue as a fresh run of the same workflow (same workflow id,
+        new run id, empty history) with ``args``. Use it to bound the history of loops."""
+        from .replay import ContinueAsNewRequest
+
+        raise ContinueAsNewRequest(serde.check(list(args), what="continue_as_new arguments"))
+
+    def should_continue_as_new(self, threshold: int = 10_000) -> bool:
+        """True once this run's history has ``threshold`` events or more."""
+        return len(self._instance.events) >= threshold
+
+    def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
+        """Set (or with ``None`` values, remove) indexed attributes that
+        ``client.list(query=...)`` can filter on."""
+        if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
+            raise UsageError("search attributes are a dict of str keys")
+        value = serde.check(attributes, what="search attributes")
+        self._instance.emit(SearchAttributesUpserted(attributes=value))
+
+    # -- composition ------------------------------------------------------------------------
+    @staticmethod
+    async def gather(*aws: Awaitable[Any], return_exceptions: bool = False) -> list[Any]:
+        """Wait for all; results in argument order (``asyncio.gather`` on the workflow loop)."""
+        return list(await asyncio.gather(*aws, return_exceptions=return_exceptions))
+
+    @staticmethod
+    async def wait_first(*aws: Awaitable[Any]) -> tuple[int, Any]:
+        """Wait until one finishes; returns ``(index, result)`` of the first in argument order
+        among those done. The others keep running (their results are simply not awaited)."""
+        if not aws:
+            raise UsageError("wait_first needs at least one awaitable")
+        futures = [asyncio.ensure_future(a) for a in aws]
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+        for index, future in enumerate(futures):
+            if future.done():
+                return index, future.result()
+        raise AssertionError("asyncio.wait returned with nothing done")  # pragma: no cover

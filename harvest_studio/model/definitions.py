@@ -1,0 +1,191 @@
+"""``@workflow`` and ``@activity``: turn plain functions into registered definitions."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, overload
+
+from .durations import Duration, optional_seconds
+from .errors import UsageError
+from .retry import RetryPolicy
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_QUEUE = "default"
+DEFAULT_START_TO_CLOSE = 600.0
+
+
+def fingerprint(fn: Callable[..., Any]) -> str:
+    """A short hash of a function's code: its source if available, else its bytecode."""
+    try:
+        text = inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = fn.__code__
+        text = code.co_code + repr(code.co_consts).encode() + repr(code.co_names).encode()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    name: str
+    fn: Callable[..., Any]
+    fingerprint: str
+    queue: str = DEFAULT_QUEUE
+    execution_timeout: float | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    start_to_close: float | None = DEFAULT_START_TO_CLOSE
+    schedule_to_start: float | None = None
+    schedule_to_close: float | None = None
+    heartbeat_timeout: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    queue: str = DEFAULT_QUEUE
+    max_concurrent: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_to_close": self.start_to_close,
+            "schedule_to_start": self.schedule_to_start,
+            "schedule_to_close": self.schedule_to_close,
+            "heartbeat_timeout": self.heartbeat_timeout,
+            "retry": self.retry.to_json(),
+            "max_concurrent": self.max_concurrent,
+        }
+
+
+@dataclass(frozen=True)
+class ActivityDefinition:
+    name: str
+    fn: Callable[..., Any]
+    fingerprint: str
+    options: ActivityOptions
+    is_async: bool
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+def _check_name(name: str) -> str:
+    if not name or len(name) > 200:
+        raise UsageError(f"bad definition name {name!r}")
+    return name
+
+
+@overload
+def workflow(fn: F, /) -> WorkflowDefinition: ...
+@overload
+def workflow(
+    *, name: str | None = None, queue: str = ..., execution_timeout: Duration | None = ...
+) -> Callable[[F], WorkflowDefinition]: ...
+
+
+def workflow(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str = DEFAULT_QUEUE,
+    execution_timeout: Duration | None = None,
+) -> Any:
+    """Declare a workflow: an ``async def f(ctx, *args)`` replayed from its history.
+
+    Example::
+
+        @hs.workflow
+        async def onboarding(ctx: hs.WorkflowContext, user_id: int) -> str:
+            await ctx.execute_activity(send_welcome_email, user_id)
+            await ctx.sleep("3d")
+            return "done"
+
+    Options: ``name`` (defaults to the function's name), ``queue`` the workflow tasks go
+    to, ``execution_timeout`` after which the run ends ``TIMED_OUT``.
+    """
+
+    def wrap(f: Callable[..., Any]) -> WorkflowDefinition:
+        if not inspect.iscoroutinefunction(f):
+            raise UsageError(f"@workflow needs an async def function, got {f!r}")
+        return WorkflowDefinition(
+            name=_check_name(name or f.__name__),
+            fn=f,
+            fingerprint=fingerprint(f),
+            queue=queue,
+            execution_timeout=optional_seconds(execution_timeout),
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+@overload
+def activity(fn: F, /) -> ActivityDefinition: ...
+@overload
+def activity(
+    *,
+    name: str | None = None,
+    start_to_close: Duration | None = ...,
+    schedule_to_start: Duration | None = ...,
+    schedule_to_close: Duration | None = ...,
+    heartbeat_timeout: Duration | None = ...,
+    retry: RetryPolicy | None = ...,
+    queue: str = ...,
+    max_concurrent: int | None = ...,
+) -> Callable[[F], ActivityDefinition]: ...
+
+
+def activity(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    start_to_close: Duration | None = DEFAULT_START_TO_CLOSE,
+    schedule_to_start: Duration | None = None,
+    schedule_to_close: Duration | None = None,
+    heartbeat_timeout: Duration | None = None,
+    retry: RetryPolicy | None = None,
+    queue: str = DEFAULT_QUEUE,
+    max_concurrent: int | None = None,
+) -> Any:
+    """Declare an activity: a sync or async ``f(ctx, *args)`` run at least once.
+
+    Example::
+
+        @hs.activity(start_to_close="30s", heartbeat_timeout="10s",
+                     retry=hs.RetryPolicy(max_attempts=5, non_retryable=["ValueError"]))
+        def send_welcome_email(ctx: hs.ActivityContext, user_id: int) -> dict:
+            ctx.heartbeat({"progress": 1})
+            return {"sent": True, "key": ctx.idempotency_key}
+
+    Timeouts: ``start_to_close`` bounds one attempt, ``schedule_to_start`` the wait in the
+    queue, ``schedule_to_close`` everything including retries, ``heartbeat_timeout`` the
+    gap between heartbeats. ``max_concurrent`` caps running attempts of this activity type
+    across all workers.
+    """
+    if max_concurrent is not None and max_concurrent < 1:
+        raise UsageError("max_concurrent must be >= 1")
+    options = ActivityOptions(
+        start_to_close=optional_seconds(start_to_close),
+        schedule_to_start=optional_seconds(schedule_to_start),
+        schedule_to_close=optional_seconds(schedule_to_close),
+        heartbeat_timeout=optional_seconds(heartbeat_timeout),
+        retry=retry or RetryPolicy(),
+        queue=queue,
+        max_concurrent=max_concurrent,
+    )
+
+    def wrap(f: Callable[..., Any]) -> ActivityDefinition:
+        return ActivityDefinition(
+            name=_check_name(name or f.__name__),
+            fn=f,
+            fingerprint=fingerprint(f),
+            options=options,
+            is_async=inspect.iscoroutinefunction(f),
+        )
+
+    return wrap(fn) if fn is not None else wrap

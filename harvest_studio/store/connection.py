@@ -1,0 +1,109 @@
+"""Where the database is, and getting it ready.
+
+With ``HARVEST_DATABASE_URL`` set, that database is used. Otherwise the project gets a
+private PostgreSQL from the ``pgserver`` package, with its data under ``.harvest/pgdata`` in
+the project directory (the nearest ancestor with a ``pyproject.toml`` or ``.git``, else the
+current directory; ``HARVEST_HOME`` overrides). The server keeps running after the process
+exits so every process of the project shares it; a second process finds it running and
+reuses it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from . import _statements
+
+ENV_URL = "HARVEST_DATABASE_URL"
+ENV_HOME = "HARVEST_HOME"
+
+_migrated: set[str] = set()
+_migrated_lock = threading.Lock()
+
+
+def project_dir(start: Path | None = None) -> Path:
+    home = os.environ.get(ENV_HOME)
+    if home:
+        return Path(home).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pyproject.toml").exists() or (candidate / ".git").exists():
+            return candidate
+    return here
+
+
+def embedded_data_dir() -> Path:
+    return project_dir() / ".harvest" / "pgdata"
+
+
+def embedded_url(data_dir: Path | None = None) -> str:
+    """Start (or find running) the project's private PostgreSQL and return its URL."""
+    import pgserver  # heavy import: only when the embedded default is used
+
+    path = data_dir or embedded_data_dir()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
+    return str(server.get_uri())
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The URL to use: ``explicit``, else ``HARVEST_DATABASE_URL``, else the embedded server."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get(ENV_URL)
+    if from_env:
+        return from_env
+    return embedded_url()
+
+
+def describe_url(url: str) -> str:
+    """A URL safe to print (no password)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable url>"
+    host = info.get("host") or "localhost"
+    return f"postgresql://{info.get('user', '')}@{host}/{info.get('dbname', '')}"
+
+
+async def ensure_migrated(url: str) -> list[_statements.Migration]:
+    """Apply pending migrations once per process and URL."""
+    with _migrated_lock:
+        if url in _migrated:
+            return []
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    try:
+        applied = await _statements.migrate(conn)
+    finally:
+        await conn.close()
+    with _migrated_lock:
+        _migrated.add(url)
+    return applied
+
+
+async def migration_status(url: str) -> dict[str, Any]:
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    try:
+        done = await _statements.applied_migrations(conn)
+    finally:
+        await conn.close()
+    known = _statements.available_migrations()
+    return {
+        "applied": [
+            {"version": m.version, "name": m.name, "applied_at": done[m.version].isoformat()}
+            for m in known
+            if m.version in done
+        ],
+        "pending": [{"version": m.version, "name": m.name} for m in known if m.version not in done],
+    }
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine from sync code that has no running loop (CLI, scripts)."""
+    return asyncio.run(coro)

@@ -1,0 +1,511 @@
+"""The in-kernel worker behind ``%harvest worker``: code versions and a worker thread.
+
+A notebook redefines workflows by re-running cells. Each definition with new code has a new
+fingerprint, and a run must keep replaying the code it started with (a run's
+``WorkflowStarted`` event records the fingerprint it was started for). So the kernel keeps,
+per workflow name, every version it has seen (:class:`CodeVersions`), and the worker is
+given one *proxy* definition per name whose code picks, each time a run's code starts or
+replays, the version matching that run's recorded fingerprint, else the newest. Runs started
+after a redefinition record the new fingerprint and get the new code at once; older runs
+keep theirs for as long as the kernel lives.
+
+Activities are not replayed, so their proxies simply call the newest version: re-running an
+activity's cell takes effect from its next attempt.
+
+This module does not import IPython; :mod:`._magics` is the IPython front end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import store
+from ..client import Client
+from ..commands.render import fmt_duration, fmt_time, key_values, table
+from ..engine import Worker, WorkerOptions
+from ..engine.activity_context import ActivityContext
+from ..engine.workflow_context import WorkflowContext
+from ..model.definitions import ActivityDefinition, WorkflowDefinition
+from ..model.errors import UsageError
+from ..store.connection import describe_url
+
+Definition = WorkflowDefinition | ActivityDefinition
+
+
+# ---------------------------------------------------------------------------------------
+# code versions
+# ---------------------------------------------------------------------------------------
+@dataclass
+class _Version:
+    definition: Any
+    rank: int  # higher = newer (last time this version was newly bound to a name)
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class NewVersions:
+    """What one :meth:`CodeVersions.scan` found that the kernel had not seen before."""
+
+    workflows: list[WorkflowDefinition] = field(default_factory=list)
+    activities: list[ActivityDefinition] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.workflows or self.activities)
+
+
+class CodeVersions:
+    """Every workflow and activity version this kernel has seen, by name and fingerprint.
+
+    :meth:`scan` reads a namespace (the notebook's ``user_ns``). A version becomes the
+    *newest* of its name when it is newly bound to a variable: running a cell that defines
+    a workflow makes its code the newest, even if that code was seen before (re-running an
+    older cell brings the older code back). Versions still bound in the namespace rank
+    above versions no longer bound. Versions are kept while the kernel lives, so runs
+    started with older code can still replay it. Safe to read from the worker thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._clock = itertools.count(1)
+        self._workflows: dict[str, dict[str, _Version]] = {}
+        self._activities: dict[str, dict[str, _Version]] = {}
+        self._bound: set[tuple[str, str, str]] = set()
+
+    # -- updating ---------------------------------------------------------------------------
+    def scan(self, namespace: Mapping[str, Any]) -> NewVersions:
+        """Record the definitions bound in ``namespace`` (names starting with ``_`` are
+        skipped: IPython keeps old outputs there). Returns the versions never seen before."""
+        found: list[Definition] = []
+        for key, value in list(namespace.items()):
+            if key.startswith("_"):
+                continue
+            if isinstance(value, WorkflowDefinition | ActivityDefinition):
+                found.append(value)
+        return self.add(found, bound=True)
+
+    def add(self, definitions: Iterable[Definition], *, bound: bool = False) -> NewVersions:
+        """Record ``definitions``; with ``bound`` they are what is bound right now (a
+        version not bound at the previous call becomes the newest of its name)."""
+        new = NewVersions()
+        now_bound: set[tuple[str, str, str]] = set()
+        with self._lock:
+            for definition in definitions:
+                kind = "workflow" if isinstance(definition, WorkflowDefinition) else "activity"
+                table_ = self._workflows if kind == "workflow" else self._activities
+                key = (kind, definition.name, definition.fingerprint)
+                versions = table_.setdefault(definition.name, {})
+                seen = versions.get(definition.fingerprint)
+                fresh = key not in self._bound and key not in now_bound
+                if seen is None:
+                    versions[definition.fingerprint] = _Version(
+                        definition, next(self._clock), datetime.now(UTC)
+                    )
+                    if kind == "workflow":
+                        new.workflows.append(definition)  # type: ignore[arg-type]
+                    else:
+                        new.activities.append(definition)  # type: ignore[arg-type]
+                else:
+                    if seen.definition is not definition:
+                        seen.definition = definition  # same code, the latest function object
+                    if fresh or not bound:
+                        seen.rank = next(self._clock)
+                now_bound.add(key)
+            if bound:
+                self._bound = now_bound
+        return new
+
+    # -- reading ----------------------------------------------------------------------------
+    def workflow_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._workflows)
+
+    def activity_names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._activities)
+
+    def _ordered(self, kind: str, name: str) -> list[Any]:
+        table_ = self._workflows if kind == "workflow" else self._activities
+        with self._lock:
+            versions = table_.get(name, {})
+            ranked = sorted(
+                versions.items(),
+                key=lambda item: ((kind, name, item[0]) in self._bound, item[1].rank),
+            )
+            return [v.definition for _, v in ranked]
+
+    def workflow_versions(self, name: str) -> list[WorkflowDefinition]:
+        """The versions of workflow ``name``, oldest first (the newest last)."""
+        return self._ordered("workflow", name)
+
+    def newest_workflow(self, name: str) -> WorkflowDefinition | None:
+        versions = self.workflow_versions(name)
+        return versions[-1] if versions else None
+
+    def newest_activity(self, name: str) -> ActivityDefinition | None:
+        versions: list[ActivityDefinition] = self._ordered("activity", name)
+        return versions[-1] if versions else None
+
+    def workflow(self, name: str, fingerprint: str | None) -> WorkflowDefinition | None:
+        """The version of ``name`` with ``fingerprint`` if the kernel holds it, else the
+        newest (``None`` if the kernel never saw the name)."""
+        with self._lock:
+            versions = self._workflows.get(name, {})
+            if fingerprint is not None and fingerprint in versions:
+                found: WorkflowDefinition = versions[fingerprint].definition
+                return found
+        return self.newest_workflow(name)
+
+    def bound_workflow(self, name: str, namespace: Mapping[str, Any]) -> WorkflowDefinition | None:
+        """The newest version of workflow ``name`` bound in ``namespace``, else the
+        ``WorkflowDefinition`` bound to the variable ``name`` (whatever its workflow name)."""
+        bound = [
+            v for k, v in list(namespace.items())
+            if not k.startswith("_") and isinstance(v, WorkflowDefinition) and v.name == name
+        ]
+        if bound:
+            with self._lock:
+                versions = self._workflows.get(name, {})
+
+                def rank(d: WorkflowDefinition) -> int:
+                    seen = versions.get(d.fingerprint)
+                    return seen.rank if seen is not None else 0
+
+                return max(bound, key=rank)
+        value = namespace.get(name)
+        return value if isinstance(value, WorkflowDefinition) else None
+
+
+def recorded_fingerprint(ctx: WorkflowContext) -> str | None:
+    """The code fingerprint recorded when the run started (its ``WorkflowStarted`` event)."""
+    return ctx.info.fingerprint
+
+
+def workflow_proxy(versions: CodeVersions, newest: WorkflowDefinition) -> WorkflowDefinition:
+    """A definition of ``newest.name`` whose code runs the version each run started with.
+
+    It is registered with ``newest``'s fingerprint, queue and timeout, so a run started by
+    name records the newest code.
+    """
+    name = newest.name
+
+    async def serve(ctx: WorkflowContext, *args: Any) -> Any:
+        chosen = versions.workflow(name, recorded_fingerprint(ctx)) or newest
+        return await chosen.fn(ctx, *args)
+
+    serve.__name__ = serve.__qualname__ = name
+    return dataclasses.replace(newest, fn=serve)
+
+
+def activity_proxy(versions: CodeVersions, base: ActivityDefinition) -> ActivityDefinition:
+    """A definition of ``base.name`` that calls the newest version of the activity (if it is
+    still sync or async like ``base``; changing that needs a worker restart)."""
+    name = base.name
+
+    def pick() -> ActivityDefinition:
+        current = versions.newest_activity(name)
+        return current if current is not None and current.is_async == base.is_async else base
+
+    if base.is_async:
+
+        async def call_async(ctx: ActivityContext, *args: Any) -> Any:
+            return await pick().fn(ctx, *args)
+
+        fn: Callable[..., Any] = call_async
+    else:
+
+        def call_sync(ctx: ActivityContext, *args: Any) -> Any:
+            return pick().fn(ctx, *args)
+
+        fn = call_sync
+    fn.__name__ = fn.__qualname__ = name
+    return dataclasses.replace(base, fn=fn)
+
+
+# ---------------------------------------------------------------------------------------
+# status
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServedWorkflow:
+    name: str
+    fingerprint: str  # registered: what a run started by name records
+    newest: str  # the newest version the kernel holds
+    versions: int
+    queue: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """What ``%harvest worker start|stop|status`` reports."""
+
+    action: str  # started, restarted, stopped, status
+    state: str  # running, stopped, crashed, not started
+    worker_id: str | None = None
+    database: str | None = None
+    namespace: str | None = None
+    queues: tuple[str, ...] = ()
+    workflows: tuple[ServedWorkflow, ...] = ()
+    activities: tuple[str, ...] = ()
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    lease_seconds: float = WorkerOptions.lease_seconds
+    stats: Mapping[str, int] = field(default_factory=dict)
+    not_served: tuple[str, ...] = ()  # defined in the notebook, unknown to the worker
+    needs_restart: tuple[str, ...] = ()  # why `%harvest worker start` would change things
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "state": self.state,
+            "worker_id": self.worker_id,
+            "database": self.database,
+            "namespace": self.namespace,
+            "queues": list(self.queues),
+            "workflows": [w.to_json() for w in self.workflows],
+            "activities": list(self.activities),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "stopped_at": self.stopped_at.isoformat() if self.stopped_at else None,
+            "lease_seconds": self.lease_seconds,
+            "stats": dict(self.stats),
+            "not_served": list(self.not_served),
+            "needs_restart": list(self.needs_restart),
+        }
+
+
+def kernel_restart_note(lease_seconds: float) -> str:
+    within = fmt_duration(lease_seconds)
+    return (
+        "A kernel restart loses nothing: runs and their histories live in PostgreSQL; work "
+        f"this worker holds is reclaimed when its lease expires (within {within}) and the "
+        "next worker (`%harvest worker start` in the new kernel) resumes it."
+    )
+
+
+def render_worker_status(status: WorkerStatus) -> str:
+    """Plain text for ``%harvest worker ...``."""
+    heads = {
+        "started": "in-kernel worker started",
+        "restarted": "in-kernel worker restarted with the notebook's current definitions",
+        "stopped": "in-kernel worker stopped",
+    }
+    head = heads.get(status.action, f"in-kernel worker: {status.state}")
+    if status.state == "not started":
+        return (
+            "in-kernel worker: not started\n"
+            "`%harvest worker start` serves the workflows and activities defined in this "
+            "notebook on a background thread."
+        )
+    pairs: list[tuple[str, Any]] = [
+        ("State", status.state),
+        ("Worker", status.worker_id or "-"),
+        ("Database", status.database or "-"),
+        ("Namespace", status.namespace or "-"),
+        ("Queues", ", ".join(status.queues) or "-"),
+    ]
+    if status.started_at is not None:
+        pairs.append(("Started", fmt_time(status.started_at)))
+    if status.stopped_at is not None:
+        pairs.append(("Stopped", fmt_time(status.stopped_at)))
+    if status.stats:
+        pairs.append(("Handled", ", ".join(f"{k} {v}" for k, v in sorted(status.stats.items()))))
+    out = head + "\n" + key_values(pairs, indent="  ")
+    if status.workflows:
+        rows = [
+            (
+                w.name,
+                w.fingerprint,
+                "same" if w.newest == w.fingerprint else w.newest,
+                w.versions,
+                w.queue,
+            )
+            for w in status.workflows
+        ]
+        out += "\n\nWorkflows (each run replays the version it started with while this "
+        out += "kernel holds it, else the newest):\n"
+        out += table(["NAME", "REGISTERED", "NEWEST", "VERSIONS", "QUEUE"], rows, indent="  ")
+    if status.activities:
+        out += "\n\nActivities (the newest version runs): " + ", ".join(status.activities)
+    if status.not_served:
+        out += (
+            "\n\nDefined but not served: " + ", ".join(status.not_served)
+            + " (run `%harvest worker start` to serve them)"
+        )
+    if status.needs_restart:
+        out += "\n\nRestart to apply: " + "; ".join(status.needs_restart)
+    if status.state in ("running", "crashed"):
+        out += "\n\n" + kernel_restart_note(status.lease_seconds)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# the worker
+# ---------------------------------------------------------------------------------------
+class KernelWorker:
+    """One :class:`~harvest_studio.Worker` on its own thread serving the notebook's code.
+
+    :meth:`start` (re)starts it with the definitions :class:`CodeVersions` holds; cells keep
+    running while it works. :meth:`sync_registrations` tells the database about code versions
+    defined while it runs, so runs started by name (from anywhere) get the new code.
+    """
+
+    def __init__(self, versions: CodeVersions) -> None:
+        self.versions = versions
+        self.worker: Worker | None = None
+        self.started_at: datetime | None = None
+        self.stopped_at: datetime | None = None
+        self._served: dict[str, WorkflowDefinition] = {}  # name -> proxy
+        self._served_activities: dict[str, ActivityDefinition] = {}  # name -> proxy
+        self._registered: dict[str, str] = {}  # workflow name -> fingerprint registered
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and self.worker.running
+
+    def start(self, client: Client, *, queues: list[str] | None = None,
+              **tuning: Any) -> WorkerStatus:
+        """Stop the current worker (draining in-flight work), start a new one with every
+        workflow and activity the kernel holds, newest versions registered."""
+        names = self.versions.workflow_names()
+        activity_names = self.versions.activity_names()
+        if not names and not activity_names:
+            raise UsageError(
+                "this notebook defines no @hs.workflow or @hs.activity (define one in a cell, "
+                "then `%harvest worker start`)"
+            )
+        restarted = self.worker is not None
+        self.stop()
+        workflows = []
+        for name in names:
+            newest = self.versions.newest_workflow(name)
+            if newest is not None:
+                workflows.append(workflow_proxy(self.versions, newest))
+        activities = []
+        for name in activity_names:
+            newest_activity = self.versions.newest_activity(name)
+            if newest_activity is not None:
+                activities.append(activity_proxy(self.versions, newest_activity))
+        worker = Worker(client, workflows=workflows, activities=activities, queues=queues,
+                        **tuning)
+        worker.start()
+        self.worker = worker
+        self._served = {w.name: w for w in workflows}
+        self._served_activities = {a.name: a for a in activities}
+        self._registered = {w.name: w.fingerprint for w in workflows}
+        self.started_at = datetime.now(UTC)
+        self.stopped_at = None
+        return self.status("restarted" if restarted else "started")
+
+    def stop(self, timeout: float | None = None) -> WorkerStatus:
+        """Stop claiming, let in-flight work finish (up to the worker's ``drain_timeout``)."""
+        if self.worker is not None:
+            self.worker.stop(timeout)
+            self.stopped_at = datetime.now(UTC)
+        return self.status("stopped")
+
+    def sync_registrations(self, client: Client) -> None:
+        """Register the newest version of each served workflow where it changed since it
+        was registered (a cell redefined it, or re-ran an older definition), through
+        ``client`` (same database and namespace as the worker), so runs started by name,
+        from anywhere, get the notebook's newest code. Reads nothing when nothing changed."""
+        worker = self.worker
+        if worker is None or not self.running:
+            return
+        rows = []
+        for name, served in self._served.items():
+            newest = self.versions.newest_workflow(name)
+            if newest is None or newest.fingerprint == self._registered.get(name):
+                continue
+            if newest.queue != served.queue:
+                continue  # a new queue needs a restart (the status says so)
+            rows.append(
+                store.Registration(
+                    "workflow", newest.name, newest.fingerprint, newest.queue,
+                    newest.execution_timeout,
+                )
+            )
+        if not rows:
+            return
+        if client.url != worker.url or client.namespace != worker.namespace:
+            return  # the magics moved to another database or namespace
+
+        async def register() -> None:
+            async with client.aio.pool.connection() as conn:
+                await store.register_types(conn, worker.namespace, rows)
+
+        client._run(register(), timeout=10)
+        for row in rows:
+            self._registered[row.name] = row.fingerprint
+
+    def status(self, action: str = "status") -> WorkerStatus:
+        worker = self.worker
+        if worker is None:
+            return WorkerStatus(action=action, state="not started")
+        if worker.running:
+            state = "running"
+        elif self.stopped_at is not None:
+            state = "stopped"
+        else:
+            state = "crashed"
+        served = []
+        for name, proxy in sorted(self._served.items()):
+            versions = self.versions.workflow_versions(name)
+            newest = versions[-1].fingerprint if versions else proxy.fingerprint
+            served.append(
+                ServedWorkflow(
+                    name, self._registered.get(name, proxy.fingerprint), newest,
+                    len(versions), proxy.queue,
+                )
+            )
+        not_served = [
+            n for n in self.versions.workflow_names() + self.versions.activity_names()
+            if n not in self._served and n not in self._served_activities
+        ]
+        needs_restart = []
+        for name, proxy in sorted(self._served.items()):
+            newest_wf = self.versions.newest_workflow(name)
+            if newest_wf is not None and (newest_wf.queue, newest_wf.execution_timeout) != (
+                proxy.queue, proxy.execution_timeout
+            ):
+                needs_restart.append(f"workflow {name} has a new queue or execution timeout")
+        for name, proxy_activity in sorted(self._served_activities.items()):
+            newest_act = self.versions.newest_activity(name)
+            if newest_act is None:
+                continue
+            if newest_act.is_async != proxy_activity.is_async:
+                needs_restart.append(f"activity {name} changed between def and async def")
+            elif newest_act.options != proxy_activity.options:
+                needs_restart.append(f"activity {name} has new options")
+        stats = {k: int(v) for k, v in worker.stats.items() if v}
+        return WorkerStatus(
+            action=action,
+            state=state,
+            worker_id=worker.worker_id,
+            database=describe_url(worker.url),
+            namespace=worker.namespace,
+            queues=tuple(worker.queues),
+            workflows=tuple(served),
+            activities=tuple(sorted(self._served_activities)),
+            started_at=self.started_at,
+            stopped_at=self.stopped_at,
+            lease_seconds=worker.options.lease_seconds,
+            stats=stats,
+            not_served=tuple(not_served),
+            needs_restart=tuple(needs_restart),
+        )
+
+    def close(self, timeout: float | None = None) -> None:
+        """Stop the worker (used when the extension is unloaded or the kernel exits)."""
+        if self.worker is not None and self.worker.running:
+            self.stop(timeout)
