@@ -28,7 +28,7 @@ from harvest_studio.studio.widgets.explorer import HistoryExplorer
 from . import _pg
 
 CHROMIUM = "/usr/bin/chromium"
-STATIC = Path(hs.__file__).parent / "static"
+STATIC = Path(hs.__file__).parent / "studio" / "static"
 
 PAGE = """<!doctype html><html><head><style>%(css)s</style></head><body>
 <div id="el" style="width:1200px"></div><pre id="log"></pre>

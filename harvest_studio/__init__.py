@@ -23,6 +23,7 @@ from typing import Any as _Any
 
 from ._version import __version__ as __version__
 from .client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
+from .client import set_run_views as _set_run_views
 from .engine import Worker, WorkerOptions
 from .engine.activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
 from .engine.workflow_context import WorkflowContext, WorkflowInfo
@@ -69,6 +70,22 @@ def unload_ipython_extension(ipython: _Any) -> None:
 
     unload(ipython)
 
+
+class _StudioRunViews:
+    """``RunHandle.explore()`` / ``.card()``: the studio's widgets, imported on first use."""
+
+    def explore(self, client: Client, ref: str, **options: _Any) -> _Any:
+        from .studio.widgets.explorer import explore
+
+        return explore(client, ref, **options)
+
+    def card(self, client: Client, ref: str, **options: _Any) -> _Any:
+        from .studio.widgets.card import run_card
+
+        return run_card(client, ref, **options)
+
+
+_set_run_views(_StudioRunViews())
 
 __all__ = [
     "ActivityCancelledError",

@@ -34,7 +34,7 @@ def count_runs(url: str) -> int:
 
 def test_unknown_workflow_is_refused_and_nothing_written(client: hs.Client, db_url: str) -> None:
     with pytest.raises(hs.UnknownWorkflowError):
-        client.start(echo_flow, 1)
+        client.start("echo_flow", 1)
     with pytest.raises(hs.UnknownWorkflowError):
         client.start("no_such_workflow")
     assert count_runs(db_url) == 0

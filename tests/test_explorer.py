@@ -19,14 +19,10 @@ import pytest
 import harvest_studio as hs
 from harvest_studio.model import serde
 from harvest_studio.model.events import HistoryEvent
-from harvest_studio.studio.widgets.explorer import (
-    STATIC,
-    HistoryExplorer,
-    RunCard,
-    compute_lanes,
-    explore,
-    run_card,
-)
+from harvest_studio.studio.widgets.card import RunCard, run_card
+from harvest_studio.studio.widgets.explorer import HistoryExplorer, explore
+from harvest_studio.studio.widgets.lanes import compute_lanes
+from harvest_studio.studio.widgets.live import STATIC
 
 flaky = {"left": 1}
 
@@ -487,9 +483,9 @@ def test_front_end_renders_in_headless_chromium(
 
 
 def test_summary_of_a_blocked_run_with_pending_work() -> None:
-    from harvest_studio.client._all import RunInfo
+    from harvest_studio.client import RunInfo
     from harvest_studio.model.events import ActivityFailed, WorkflowStarted
-    from harvest_studio.studio.widgets.explorer import run_summary
+    from harvest_studio.studio.widgets.lanes import run_summary
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     info = RunInfo(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import harvest_studio as hs
-from harvest_studio.studio.kernel_worker import CodeVersions
+from harvest_studio.tools.code_versions import CodeVersions
 from harvest_studio.tools.replay import ReplayReport, choose_code, replay_run
 
 from . import test_magics

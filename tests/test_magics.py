@@ -22,8 +22,8 @@ from traitlets.config import Config
 
 import harvest_studio as hs
 from harvest_studio.studio.display import HarvestOutput
-from harvest_studio.studio.kernel_worker import CodeVersions
-from harvest_studio.studio.magics._all import HarvestMagics
+from harvest_studio.studio.magics import HarvestMagics
+from harvest_studio.tools.code_versions import CodeVersions
 
 from .apps import cli_app
 from .conftest import FAST
@@ -157,7 +157,7 @@ def test_import_is_cheap() -> None:
     code = (
         "import sys, harvest_studio\n"
         "assert 'IPython' not in sys.modules, 'IPython imported'\n"
-        "assert 'harvest_studio.studio.magics._all' not in sys.modules\n"
+        "assert 'harvest_studio.studio.magics' not in sys.modules\n"
         "assert callable(harvest_studio.load_ipython_extension)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

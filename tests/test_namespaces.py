@@ -35,7 +35,7 @@ def test_namespaces_scope_runs_and_workers(client: hs.Client, db_url: str) -> No
             assert run.result(timeout=20) == "hello ada from team-a"
         # the same workflow id is free in another namespace; the other client can't see it
         with pytest.raises(hs.UnknownWorkflowError):
-            client.start(greets, "bob", id="same-id")
+            client.start("greets", "bob", id="same-id")
         with pytest.raises(hs.RunNotFoundError):
             client.describe("same-id")
         with pytest.raises(hs.RunNotFoundError):

@@ -11,7 +11,7 @@ import pytest
 
 import harvest_studio as hs
 from harvest_studio.commands import render
-from harvest_studio.commands._all import (
+from harvest_studio.commands.results import (
     DbStatus,
     NamespaceAction,
     NamespaceInfo,

@@ -1,21 +1,24 @@
-"""Client."""
+"""The client layer: :class:`AsyncClient` starts, talks to, resets and looks at runs;
+:class:`Client` (from :func:`connect`) is its sync face for scripts and notebooks; run handles
+(:class:`AsyncRunHandle`, :class:`RunHandle`) stand for one run. It reaches the database only
+through ``store``; the notebook views of a run are registered in :mod:`.views` from above.
+"""
 
 from __future__ import annotations
 
-from ._all import (
+from .async_client import AsyncClient
+from .handles import AsyncRunHandle, RunHandle
+from .info import (
     ID_CONFLICT_POLICIES,
     ID_REUSE_POLICIES,
     MAX_ID_LENGTH,
     TERMINAL_STATUSES,
-    AsyncClient,
-    AsyncRunHandle,
-    Client,
     ResetResult,
-    RunHandle,
     RunInfo,
     RunPage,
-    connect,
 )
+from .sync_client import Client, connect
+from .views import RunViews, run_views, set_run_views
 
 __all__ = [
     "ID_CONFLICT_POLICIES",
@@ -29,5 +32,8 @@ __all__ = [
     "RunHandle",
     "RunInfo",
     "RunPage",
+    "RunViews",
     "connect",
+    "run_views",
+    "set_run_views",
 ]

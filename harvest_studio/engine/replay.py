@@ -60,7 +60,7 @@ from ..model.events import (
     role_of,
 )
 from .deterministic_loop import DeterministicLoop
-from .workflow_context import WorkflowContext, WorkflowInfo
+from .workflow_context import ContinueAsNewRequest, WorkflowContext, WorkflowInfo
 
 
 def _undecided(event: Event) -> bool:
@@ -74,15 +74,6 @@ def _undecided(event: Event) -> bool:
 class _Diverged(BaseException):
     """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
     in user code cannot swallow it)."""
-
-
-class ContinueAsNewRequest(BaseException):
-    """Raised by ``ctx.continue_as_new``; a BaseException so ``except Exception`` in
-    workflow code lets it through."""
-
-    def __init__(self, args: list[Any]) -> None:
-        super().__init__("continue as new")
-        self.args_for_next = args
 
 
 class InstanceClosedError(HarvestError):

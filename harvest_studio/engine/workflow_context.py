@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from ..model import serde
 from ..model.definitions import (
@@ -22,16 +23,14 @@ from ..model.errors import UsageError
 from ..model.events import (
     ActivityScheduled,
     ChildWorkflowStarted,
+    Event,
+    HistoryEvent,
     MarkerRecorded,
     SearchAttributesUpserted,
     SideEffectRecorded,
     TimerStarted,
 )
 from ..model.retry import RetryPolicy
-
-if TYPE_CHECKING:
-    from .replay import WorkflowInstance
-
 
 PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
 
@@ -62,6 +61,56 @@ class WorkflowInfo:
     fingerprint: str | None = None
 
 
+class ContinueAsNewRequest(BaseException):
+    """Raised by ``ctx.continue_as_new``; a BaseException so ``except Exception`` in
+    workflow code lets it through."""
+
+    def __init__(self, args: list[Any]) -> None:
+        super().__init__("continue as new")
+        self.args_for_next = args
+
+
+class WorkflowRuntime(Protocol):
+    """What the context needs from the replaying instance behind it (``replay.WorkflowInstance``
+    provides it; the context never imports the replayer)."""
+
+    @property
+    def info(self) -> WorkflowInfo | None: ...
+    @property
+    def is_replaying(self) -> bool: ...
+    @property
+    def now(self) -> datetime | None: ...
+    @property
+    def rng(self) -> random.Random: ...
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
+    @property
+    def events(self) -> list[HistoryEvent]: ...
+    @property
+    def cancel_requested(self) -> bool: ...
+    @property
+    def signal_buffer(self) -> dict[str, collections.deque[Any]]: ...
+    @property
+    def signal_waiters(self) -> dict[str, collections.deque[asyncio.Future[Any]]]: ...
+    @property
+    def signal_handlers(self) -> dict[str, Callable[[Any], None]]: ...
+    @property
+    def query_handlers(self) -> dict[str, Callable[..., Any]]: ...
+    @property
+    def update_handlers(
+        self,
+    ) -> dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]]: ...
+
+    def emit(self, command: Event) -> HistoryEvent: ...
+    def register(self, seq: int) -> asyncio.Future[Any]: ...
+    def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]: ...
+    def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]: ...
+    def cancel_timer(self, future: asyncio.Future[Any]) -> None: ...
+    def peek_recorded_command(self) -> HistoryEvent | None: ...
+    def patched(self, patch_id: str) -> bool: ...
+    def deprecate_patch(self, patch_id: str) -> None: ...
+
+
 class WorkflowContext:
     """The handle workflow code gets as its first argument.
 
@@ -70,7 +119,7 @@ class WorkflowContext:
     ``side_effect`` records its value once.
     """
 
-    def __init__(self, instance: WorkflowInstance) -> None:
+    def __init__(self, instance: WorkflowRuntime) -> None:
         self._instance = instance
 
     # -- facts ------------------------------------------------------------------------------
@@ -305,8 +354,6 @@ class WorkflowContext:
     def continue_as_new(self, *args: Any) -> NoReturn:
         """End this run and continue as a fresh run of the same workflow (same workflow id,
         new run id, empty history) with ``args``. Use it to bound the history of loops."""
-        from .replay import ContinueAsNewRequest
-
         raise ContinueAsNewRequest(serde.check(list(args), what="continue_as_new arguments"))
 
     def should_continue_as_new(self, threshold: int = 10_000) -> bool:

@@ -1,78 +1,114 @@
-"""Everything that talks SQL."""
+"""Everything that talks SQL, and nothing outside ``store/`` builds SQL.
+
+``connection`` finds the database (or starts the embedded server) and migrates it;
+``schema`` applies the schema migrations; one module per table family holds its
+statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
+``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``); ``filters`` compiles run
+filter expressions to SQL. Callers use the names re-exported here.
+
+Every statement is parameterised; callers pass plain values. Transactions are owned by
+the caller unless a function says otherwise; functions that need several statements to be
+atomic open their own ``conn.transaction()`` (a savepoint if one is already open).
+"""
 
 from __future__ import annotations
 
-from ._statements import (
-    MIGRATION_LOCK,
+from ._sql import (
     OPEN_STATUSES,
     QUERIES_CHANNEL,
     RUNS_CHANNEL,
     TASKS_CHANNEL,
-    ActivityOutcome,
-    ActivityOutcomeResult,
+    Row,
+    is_unique_violation,
+)
+from .claims import (
+    claim_capped_tasks,
+    claim_tasks,
+    release_task,
+    renew_leases,
+)
+from .decisions import (
     ChildStart,
     Continuation,
     Decision,
     DecisionOutcome,
-    Migration,
     NewActivity,
-    Registration,
-    Row,
-    RunFilter,
-    answer_query,
-    applied_migrations,
-    apply_activity_outcomes,
-    apply_parent_close_policies,
-    available_migrations,
     block_run,
-    claim_capped_tasks,
-    claim_tasks,
-    close_runs,
     commit_decisions,
-    compile_filter,
-    create_namespace,
-    dead_letters,
-    delete_namespace,
-    find_run_by_idempotency_key,
-    fire_due_timers,
-    forget_query,
-    get_history,
-    get_query,
-    get_run,
-    get_update,
-    heartbeat_activity,
-    insert_run,
-    is_unique_violation,
-    latest_run_for_id,
-    list_namespaces,
-    list_runs,
     load_for_decisions,
     load_history_tails,
     load_inbox,
-    lock_timed_out_activities,
-    migrate,
-    namespace_exists,
+)
+from .filters import (
+    RunFilter,
+    compile_filter,
+)
+from .inbox import (
+    apply_parent_close_policies,
+    close_runs,
+    get_update,
     queue_event,
-    reclaim_expired_leases,
     record_update_outcomes,
+    request_update,
+    reset_run,
+    set_paused,
+)
+from .namespaces import (
+    create_namespace,
+    delete_namespace,
+    list_namespaces,
+    namespace_exists,
+)
+from .outcomes import (
+    ActivityOutcome,
+    ActivityOutcomeResult,
+    apply_activity_outcomes,
+    heartbeat_activity,
+)
+from .queries import (
+    answer_query,
+    forget_query,
+    get_query,
+    run_last_seq,
+    submit_query,
+)
+from .reads import (
+    dead_letters,
+    get_history,
+    get_run,
+    list_runs,
+    run_activity_summary,
+    run_chain,
+    run_status,
+    run_tree,
+)
+from .registry import (
+    Registration,
     register_types,
     registered_workflow,
     registered_workflow_names,
-    release_task,
-    renew_leases,
-    request_update,
-    reset_run,
-    run_activity_summary,
-    run_chain,
-    run_last_seq,
-    run_status,
-    run_tree,
-    seconds_to_next_timer,
-    set_paused,
     set_worker_status,
-    submit_query,
-    time_out_runs,
+    unserved_queues,
     upsert_worker,
+)
+from .runs import (
+    find_run_by_idempotency_key,
+    insert_run,
+    latest_run_for_id,
+)
+from .schema import (
+    MIGRATION_LOCK,
+    Migration,
+    applied_migrations,
+    available_migrations,
+    migrate,
+)
+from .timers import (
+    fire_due_timers,
+    lock_timed_out_activities,
+    reclaim_expired_leases,
+    seconds_to_next_timer,
+    time_out_runs,
 )
 
 __all__ = [
@@ -145,5 +181,6 @@ __all__ = [
     "set_worker_status",
     "submit_query",
     "time_out_runs",
+    "unserved_queues",
     "upsert_worker",
 ]

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from . import _statements
+from .schema import Migration, applied_migrations, available_migrations, migrate
 
 ENV_URL = "HARVEST_DATABASE_URL"
 ENV_HOME = "HARVEST_HOME"
@@ -72,14 +72,14 @@ def describe_url(url: str) -> str:
     return f"postgresql://{info.get('user', '')}@{host}/{info.get('dbname', '')}"
 
 
-async def ensure_migrated(url: str) -> list[_statements.Migration]:
+async def ensure_migrated(url: str) -> list[Migration]:
     """Apply pending migrations once per process and URL."""
     with _migrated_lock:
         if url in _migrated:
             return []
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
-        applied = await _statements.migrate(conn)
+        applied = await migrate(conn)
     finally:
         await conn.close()
     with _migrated_lock:
@@ -90,10 +90,10 @@ async def ensure_migrated(url: str) -> list[_statements.Migration]:
 async def migration_status(url: str) -> dict[str, Any]:
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
     try:
-        done = await _statements.applied_migrations(conn)
+        done = await applied_migrations(conn)
     finally:
         await conn.close()
-    known = _statements.available_migrations()
+    known = available_migrations()
     return {
         "applied": [
             {"version": m.version, "name": m.name, "applied_at": done[m.version].isoformat()}

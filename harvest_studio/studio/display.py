@@ -22,6 +22,7 @@ from ..commands.render import (
     summarize,
     to_json,
 )
+from ..tools.replay import ReplayReport, describe_command
 
 _STATUS_COLOURS = {
     "COMPLETED": "#1a7f37",
@@ -180,3 +181,28 @@ def history_html(history: RunHistory, *, hidden: int = 0, note: str | None = Non
     return f'<div class="harvest-output">{head}{table}{_footer(hidden, note)}</div>'
 
 
+
+
+def replay_html(report: ReplayReport) -> str:
+    """HTML for ``%harvest replay``: the headline in colour, then the divergence and code."""
+    colour = "#1a7f37" if report.ok else "#cf222e"
+    head = (
+        f"<div><strong>{esc(report.workflow_type)}</strong> <code>{esc(report.workflow_id)}"
+        f"</code> (run <code>{esc(report.run_id)}</code>, {esc(report.status)}) on local "
+        f'code: <span style="color:{colour};font-weight:600">{esc(report.headline())}</span>'
+        "</div>"
+    )
+    rows: list[list[str]] = []
+    if not report.ok:
+        if report.seq is not None:
+            rows += [
+                ["Event", esc(report.seq)],
+                ["Expected (history)", f"<code>{esc(describe_command(report.expected))}</code>"],
+                ["Actual (local code)", f"<code>{esc(describe_command(report.actual))}</code>"],
+            ]
+        rows.append(["Message", esc(report.message or "")])
+    rows += [[esc(k or ""), esc(v)] for k, v in report.code_lines()]
+    if report.blocked:
+        rows.append(["Blocked", esc(report.blocked_note())])
+    table = html_table(["", ""], rows)
+    return f'<div class="harvest-output">{head}{table}</div>'

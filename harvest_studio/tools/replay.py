@@ -26,8 +26,7 @@ from ..commands.render import key_values
 from ..engine.replay import WorkflowInstance
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import NonDeterminismError, UsageError
-from ..studio.display import esc, html_table
-from ..studio.kernel_worker import CodeVersions
+from .code_versions import CodeVersions
 
 Code = WorkflowDefinition | CodeVersions | Iterable[WorkflowDefinition]
 
@@ -83,6 +82,30 @@ class ReplayReport:
             "message": self.message,
             "blocked": self.blocked,
         }
+
+    def headline(self) -> str:
+        """``replays cleanly (12 events)``, ``diverges at event 7`` or ``cannot be replayed``."""
+        if self.ok:
+            return f"replays cleanly ({self.events} events)"
+        if self.seq is None:
+            return "cannot be replayed"
+        return f"diverges at event {self.seq}"
+
+    def code_lines(self) -> list[tuple[str, Any]]:
+        """Which code ran: the run's fingerprint and the local one, and how it was chosen."""
+        run_code = self.run_fingerprint or "- (not recorded)"
+        local = f"{self.local_fingerprint} ({_CHOSEN.get(self.chosen, self.chosen)})"
+        pairs: list[tuple[str, Any]] = [("Run code", run_code), ("Local code", local)]
+        if self.run_fingerprint is not None and not self.same_code:
+            pairs.append(("", "the fingerprints differ: the code changed since the run started"))
+        return pairs
+
+    def blocked_note(self) -> str:
+        """What this replay says about the run being blocked."""
+        if self.ok:
+            return ("the run is still marked blocked; a worker retries it with backoff and it "
+                    "resumes once the worker's code replays like this")
+        return "yes, a worker could not replay it either (see `%harvest show`)"
 
     def __str__(self) -> str:
         return render_replay(self)
@@ -162,9 +185,6 @@ def replay_run(client: Client, ref: str, workflow: Code | None = None) -> Replay
     return report
 
 
-# ---------------------------------------------------------------------------------------
-# rendering
-# ---------------------------------------------------------------------------------------
 def describe_command(command: dict[str, Any] | None) -> str:
     """``ActivityScheduled(reserve)`` from a divergence's expected/actual description."""
     if command is None:
@@ -175,35 +195,11 @@ def describe_command(command: dict[str, Any] | None) -> str:
     return f"{command.get('type', '?')}({detail})" if detail else str(command.get("type", "?"))
 
 
-def _headline(report: ReplayReport) -> str:
-    if report.ok:
-        return f"replays cleanly ({report.events} events)"
-    if report.seq is None:
-        return "cannot be replayed"
-    return f"diverges at event {report.seq}"
-
-
-def _code_lines(report: ReplayReport) -> list[tuple[str, Any]]:
-    run_code = report.run_fingerprint or "- (not recorded)"
-    local = f"{report.local_fingerprint} ({_CHOSEN.get(report.chosen, report.chosen)})"
-    pairs: list[tuple[str, Any]] = [("Run code", run_code), ("Local code", local)]
-    if report.run_fingerprint is not None and not report.same_code:
-        pairs.append(("", "the fingerprints differ: the code changed since the run started"))
-    return pairs
-
-
-def _blocked_note(report: ReplayReport) -> str:
-    if report.ok:
-        return ("the run is still marked blocked; a worker retries it with backoff and it "
-                "resumes once the worker's code replays like this")
-    return "yes, a worker could not replay it either (see `%harvest show`)"
-
-
 def render_replay(report: ReplayReport) -> str:
-    """Plain text for ``%harvest replay``."""
+    """Plain text for ``%harvest replay`` (and ``str(report)``)."""
     head = (
         f"{report.workflow_type} {report.workflow_id} (run {report.run_id}, {report.status}) "
-        f"on local code: {_headline(report)}"
+        f"on local code: {report.headline()}"
     )
     pairs: list[tuple[str, Any]] = []
     if not report.ok:
@@ -214,35 +210,7 @@ def render_replay(report: ReplayReport) -> str:
                 ("Actual", f"{describe_command(report.actual)}  (local code)"),
             ]
         pairs.append(("Message", report.message or ""))
-    pairs += _code_lines(report)
+    pairs += report.code_lines()
     if report.blocked:
-        pairs.append(("Blocked", _blocked_note(report)))
+        pairs.append(("Blocked", report.blocked_note()))
     return head + "\n" + key_values(pairs, indent="  ")
-
-
-def replay_html(report: ReplayReport) -> str:
-    colour = "#1a7f37" if report.ok else "#cf222e"
-    head = (
-        f"<div><strong>{esc(report.workflow_type)}</strong> <code>{esc(report.workflow_id)}"
-        f"</code> (run <code>{esc(report.run_id)}</code>, {esc(report.status)}) on local "
-        f'code: <span style="color:{colour};font-weight:600">{esc(_headline(report))}</span>'
-        "</div>"
-    )
-    rows: list[list[str]] = []
-    if not report.ok:
-        if report.seq is not None:
-            rows += [
-                ["Event", esc(report.seq)],
-                ["Expected (history)", f"<code>{esc(describe_command(report.expected))}</code>"],
-                ["Actual (local code)", f"<code>{esc(describe_command(report.actual))}</code>"],
-            ]
-        rows.append(["Message", esc(report.message or "")])
-    rows += [[esc(k or ""), esc(v)] for k, v in _code_lines(report)]
-    if report.blocked:
-        rows.append(["Blocked", esc(_blocked_note(report))])
-    table = html_table(["", ""], rows)
-    return f'<div class="harvest-output">{head}{table}</div>'
-
-
-__all__ = ["ReplayReport", "areplay_run", "choose_code", "render_replay", "replay_html",
-           "replay_run"]

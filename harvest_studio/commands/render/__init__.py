@@ -1,8 +1,25 @@
-"""Render."""
+"""Human renderings of command results, and :func:`to_json` / :func:`dumps` for any of them.
+
+Plain text only (ASCII punctuation, no colour, no extra dependency), so the same strings
+serve a terminal, a log file and a notebook cell. Times are shown in local time.
+:mod:`.format` holds the shared formatters; :mod:`.runs`, :mod:`.history` and
+:mod:`.actions` render the results of the commands.
+"""
 
 from __future__ import annotations
 
-from ._all import (
+from .actions import (
+    render_action,
+    render_db_status,
+    render_namespace_action,
+    render_namespaces,
+    render_query,
+    render_reset,
+    render_result,
+    render_started,
+    render_update,
+)
+from .format import (
     CELL_WIDTH,
     ELLIPSIS,
     compact,
@@ -11,25 +28,21 @@ from ._all import (
     fmt_duration,
     fmt_time,
     key_values,
-    render_action,
-    render_chain,
-    render_db_status,
-    render_history,
-    render_namespace_action,
-    render_namespaces,
-    render_query,
-    render_reset,
-    render_result,
-    render_run,
-    render_runs,
-    render_started,
-    render_tree,
-    render_update,
-    run_status,
     shorten,
-    summarize,
     table,
     to_json,
+)
+from .history import (
+    render_history,
+    summarize,
+)
+from .runs import (
+    render_chain,
+    render_run,
+    render_runs,
+    render_tree,
+    run_status,
+    waiting_for_worker,
 )
 
 __all__ = [
@@ -60,4 +73,5 @@ __all__ = [
     "summarize",
     "table",
     "to_json",
+    "waiting_for_worker",
 ]

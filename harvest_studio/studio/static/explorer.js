@@ -92,6 +92,7 @@ function renderCard({ model, el }) {
         model.get("live") ? h("span", { class: "hs-tag hs-live" }, "live") : null),
       h("div", { class: "hs-card-line" }, `${sm.events ?? 0} events, ${fmtT(sm.duration)}`),
       sm.blocked_reason ? h("div", { class: "hs-card-line hs-warn" }, `blocked: ${sm.blocked_reason}`) : null,
+      sm.waiting ? h("div", { class: "hs-card-line hs-warn" }, `waiting: ${sm.waiting}`) : null,
       ...(sm.pending_activities || []).map((a) => h("div", { class: "hs-card-line" },
         `activity ${a.type} #${a.seq}: ${a.state}`, a.attempt ? `, attempt ${a.attempt}` : "",
         a.worker ? ` on ${a.worker}` : "")),
@@ -191,6 +192,7 @@ function renderExplorer({ model, el }) {
       " run ", h("code", {}, (sm.run_id || "").slice(0, 8)), " ", badge(sm.status),
       ` ${sm.events ?? 0} events, ${fmtT(sm.duration)} `,
       sm.blocked_reason ? h("span", { class: "hs-warn" }, `blocked: ${sm.blocked_reason} `) : null,
+      sm.waiting ? h("span", { class: "hs-warn" }, `waiting: ${sm.waiting} `) : null,
       sm.reset_from ? h("span", { class: "hs-tag" }, `reset from ${sm.reset_from.slice(0, 8)}`) : null,
     );
     liveBox.checked = !!model.get("live");

@@ -1,0 +1,239 @@
+"""The argparse parser of ``harvest``: global options (accepted before or after the
+subcommand) and one subparser per command, each bound to its handler."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from .. import commands
+from .._version import __version__
+from ..client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES
+from ..commands.argtypes import nonnegative_int, positive_int, seconds
+from .common import PROG, CommandLineError
+from .handlers_ops import (
+    _cmd_db_migrate,
+    _cmd_db_status,
+    _cmd_demo,
+    _cmd_namespace_create,
+    _cmd_namespace_delete,
+    _cmd_namespace_list,
+    _cmd_query,
+    _cmd_run_action,
+    _cmd_signal,
+    _cmd_update,
+    _cmd_worker,
+)
+from .handlers_runs import (
+    _cmd_chain,
+    _cmd_children,
+    _cmd_history,
+    _cmd_list,
+    _cmd_rerun,
+    _cmd_reset,
+    _cmd_result,
+    _cmd_retry,
+    _cmd_show,
+    _cmd_start,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.partition(" ")[2]
+        prefix = f"{where}: " if where else ""
+        raise CommandLineError(f"{prefix}{message} (see `{self.prog} --help`)")
+
+
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """The options every command takes; repeated on subcommands so they may come after."""
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default(None),
+        help="PostgreSQL URL (default: $HARVEST_DATABASE_URL, else the project's embedded one)",
+    )
+    parser.add_argument(
+        "--namespace", default=default("default"), help="namespace (default: default)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Harvest Studio: durable workflows on PostgreSQL.",
+        epilog="Exit codes: 0 ok, 1 failure, 2 usage error. Try `harvest demo`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_options(parser, suppress=False)
+    common = _Parser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help: str, handler: Callable[[argparse.Namespace], int],
+                on: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = on.add_parser(
+            name, help=help, description=help, parents=[common]
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    db = sub.add_parser("db", help="database schema", description="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    command("migrate", "apply pending migrations", _cmd_db_migrate, db_sub)
+    command("status", "show applied and pending migrations", _cmd_db_status, db_sub)
+
+    p = command("worker", "serve the workflows and activities of a module", _cmd_worker)
+    p.add_argument("module", metavar="MODULE", help="importable module, e.g. app.workflows")
+    p.add_argument("--queue", action="append", metavar="Q",
+                   help="queue to serve (repeatable; default: the queues the definitions use)")
+    p.add_argument("--concurrency", type=positive_int, metavar="N",
+                   help="tasks run at once (default 32)")
+    p.add_argument("--log-level", default="INFO",
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    p = command("start", "start a workflow run", _cmd_start)
+    p.add_argument("workflow", metavar="WORKFLOW", help="workflow type name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value: 42 '\"ada\"' '{\"a\": 1}'")
+    p.add_argument("--id", help="workflow id (default: the run id)")
+    p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate",
+                   help="when the id was used before: allow_duplicate (default), "
+                        "allow_duplicate_failed_only, reject_duplicate; "
+                        "terminate_if_running also ends an open run of the id first")
+    p.add_argument("--id-conflict-policy", choices=ID_CONFLICT_POLICIES, default="fail",
+                   help="while a run of the id is open: fail (default, exit 1) or "
+                        "use_existing (print the open run, start nothing)")
+    p.add_argument("--idempotency-key", help="a repeated key returns the first run")
+    p.add_argument("--search-attribute", action="append", metavar="KEY=JSON",
+                   help="indexed attribute for `list --query`, e.g. customer='\"acme\"' "
+                        "amount=150 (repeatable)")
+    p.add_argument("--memo", metavar="JSON", help="a JSON value stored with the run")
+    p.add_argument("--start-delay", type=seconds, metavar="DURATION",
+                   help="hold the first workflow task back this long, e.g. 10m")
+    p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
+    p.add_argument("--queue", help="queue of the workflow tasks (default: the registered one)")
+    p.add_argument("--force", action="store_true",
+                   help="start even if no worker ever registered this workflow type")
+    p.add_argument("--wait", action="store_true", help="wait for the run to end")
+    p.add_argument("--timeout", type=seconds, metavar="DURATION",
+                   help="with --wait: give up waiting after this long (exit 1)")
+    p.add_argument("--signal", metavar="NAME",
+                   help="signal-with-start (needs --id): signal the open run of the id, "
+                        "else start one with this signal delivered first")
+    p.add_argument("--signal-payload", metavar="JSON", help="with --signal: its JSON payload")
+
+    p = command("result", "wait for a run to end and print its result", _cmd_result)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--timeout", type=seconds, metavar="DURATION")
+
+    p = command("list", "list runs, newest first", _cmd_list)
+    p.add_argument("--type", help="workflow type")
+    p.add_argument("--status", action="append",
+                   help=f"{', '.join(commands.RUN_STATUSES)} (any case; repeatable or "
+                        "comma-separated)")
+    p.add_argument("--since", metavar="TIME", help="started at/after: ISO-8601 or an age (2h)")
+    p.add_argument("--until", metavar="TIME", help="started before: ISO-8601 or an age")
+    p.add_argument("--workflow-id", help="runs of this workflow id")
+    p.add_argument("--blocked", action="store_true", help="only blocked runs")
+    p.add_argument("--query", metavar="FILTER",
+                   help='filter on search attributes and built-in fields, e.g. '
+                        '\'customer = "acme" AND amount > 100\'')
+    p.add_argument("--limit", type=positive_int, default=50)
+    p.add_argument("--page-token", help="from the previous page")
+
+    p = command("show", "show one run: status, blocked reason, pending work, error", _cmd_show)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("history", "show a run's event history", _cmd_history)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--after-seq", type=nonnegative_int, default=0, metavar="N")
+    p.add_argument("--limit", type=positive_int, metavar="N")
+
+    p = command("signal", "send a signal to a running run", _cmd_signal)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="signal name")
+    p.add_argument("payload", nargs="?", metavar="PAYLOAD_JSON",
+                   help="one JSON value (default: null)")
+    p.add_argument("--idempotency-key", metavar="K",
+                   help="a repeated key is ignored (exit 0, says duplicate)")
+
+    for name, help in (
+        ("cancel", "ask a running run to cancel (its code may compensate; ends CANCELLED)"),
+        ("terminate", "end a running run at once (no code runs; ends TERMINATED)"),
+        ("pause", "hold a running run's workflow tasks until `harvest resume`"),
+        ("resume", "let a paused run continue"),
+    ):
+        p = command(name, help, _cmd_run_action)
+        p.add_argument("ref", metavar="REF", help="run id or workflow id")
+        p.add_argument("--reason", help="recorded in the run's history")
+
+    p = command("query", "ask a run a question its query handler answers (writes nothing)",
+                _cmd_query)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="query name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value")
+    p.add_argument("--timeout", type=seconds, default=5.0, metavar="DURATION",
+                   help="give up if no worker answers within this long (default 5s; exit 1)")
+
+    p = command("update", "send a running run an update and print its result", _cmd_update)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("name", metavar="NAME", help="update name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value")
+    p.add_argument("--update-id", metavar="ID",
+                   help="a repeated id returns the first outcome instead of updating again")
+    p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION",
+                   help="give up waiting for the result after this long (default 30s; exit 1)")
+
+    p = command("reset", "make a new run from a run's history up to a completed point",
+                _cmd_reset)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-event", type=positive_int, metavar="N",
+                        help="keep history up to and including event N (an inbound event)")
+    target.add_argument("--to", choices=commands.RESET_TARGETS,
+                        help="last_workflow_task: the last valid point; first_activity: the "
+                             "last valid point before the first activity was scheduled")
+    p.add_argument("--reapply-signals", choices=commands.REAPPLY_MODES, default="buffer",
+                   help="signals recorded after the point: buffer (re-deliver, default) or drop")
+    p.add_argument("--dry-run", action="store_true",
+                   help="only say whether the point is valid and where the valid ones are")
+    p.add_argument("--reason", help="recorded in both runs' history")
+
+    p = command("retry", "reset a run to just before its last failed activity, so it runs "
+                         "again", _cmd_retry)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+    p.add_argument("--reason", help="recorded in both runs' history (default: retry)")
+
+    p = command("rerun", "start a fresh run of an ended run with its input and id", _cmd_rerun)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("children", "show a run and its child runs as a tree", _cmd_children)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("chain", "show the continue-as-new chain of a run, oldest first", _cmd_chain)
+    p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    ns = sub.add_parser("namespace", help="namespaces", description="namespaces")
+    ns_sub = ns.add_subparsers(dest="namespace_command", metavar="ACTION", required=True)
+    p = command("create", "create a namespace", _cmd_namespace_create, ns_sub)
+    p.add_argument("name", metavar="NAME", help="1-63 letters, digits, '-', '_' or '.'")
+    p.add_argument("--description", help="shown by `harvest namespace list`")
+    command("list", "list namespaces with their run counts", _cmd_namespace_list, ns_sub)
+    p = command("delete", "delete a namespace that has no runs", _cmd_namespace_delete, ns_sub)
+    p.add_argument("name", metavar="NAME")
+
+    command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
+    return parser

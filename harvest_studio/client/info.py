@@ -1,0 +1,188 @@
+"""What the client hands back about runs: :class:`RunInfo`, :class:`RunPage`,
+:class:`ResetResult`, and the id, status and policy constants."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..model.errors import UsageError, WorkflowFailedError
+from ..model.reset_points import ResetPlan
+
+if TYPE_CHECKING:
+    from .handles import AsyncRunHandle, RunHandle
+
+ID_REUSE_POLICIES = (
+    "allow_duplicate",
+    "allow_duplicate_failed_only",
+    "reject_duplicate",
+    "terminate_if_running",
+)
+ID_CONFLICT_POLICIES = ("fail", "use_existing")
+TERMINAL_STATUSES = (
+    "COMPLETED",
+    "FAILED",
+    "TIMED_OUT",
+    "CANCELLED",
+    "TERMINATED",
+    "CONTINUED_AS_NEW",
+)
+MAX_ID_LENGTH = 400
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as ``describe()`` and ``list()`` show it."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    queue: str
+    status: str
+    input: list[Any]
+    result: Any
+    error: dict[str, Any] | None
+    events: int
+    created_at: datetime
+    closed_at: datetime | None
+    fingerprint: str | None
+    blocked: dict[str, Any] | None
+    pending: tuple[dict[str, Any], ...] = ()
+    paused: bool = False
+    cancel_requested: bool = False
+    continued_from: str | None = None
+    search_attributes: dict[str, Any] | None = None
+    memo: Any = None
+    parent_run_id: str | None = None
+    parent_close_policy: str | None = None
+    depth: int = 0
+    reset_from: str | None = None
+    unserved_queues: tuple[str, ...] = ()
+    """queues of this run's pending tasks that no live worker serves: the run waits for one"""
+
+    @classmethod
+    def from_row(
+        cls,
+        row: dict[str, Any],
+        pending: Sequence[dict[str, Any]] = (),
+        unserved_queues: Sequence[str] = (),
+    ) -> RunInfo:
+        return cls(
+            run_id=row["run_id"],
+            workflow_id=row["workflow_id"],
+            workflow_type=row["workflow_type"],
+            namespace=row["namespace"],
+            queue=row["queue"],
+            status=row["status"],
+            input=row["input"],
+            result=row["result"],
+            error=row["error"],
+            events=row["last_seq"],
+            created_at=row["created_at"],
+            closed_at=row["closed_at"],
+            fingerprint=row["fingerprint"],
+            blocked=row["blocked"],
+            pending=tuple(pending),
+            paused=bool(row.get("paused")),
+            cancel_requested=row.get("cancel_requested_at") is not None,
+            continued_from=row.get("continued_from"),
+            search_attributes=row.get("search_attributes"),
+            memo=row.get("memo"),
+            parent_run_id=row.get("parent_run_id"),
+            parent_close_policy=row.get("parent_close_policy"),
+            depth=int(row.get("depth") or 0),
+            reset_from=row.get("reset_from"),
+            unserved_queues=tuple(unserved_queues),
+        )
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "workflow_id": self.workflow_id,
+            "workflow_type": self.workflow_type,
+            "namespace": self.namespace,
+            "queue": self.queue,
+            "status": self.status,
+            "blocked": self.blocked,
+            "paused": self.paused,
+            "cancel_requested": self.cancel_requested,
+            "continued_from": self.continued_from,
+            "search_attributes": self.search_attributes,
+            "memo": self.memo,
+            "parent_run_id": self.parent_run_id,
+            "parent_close_policy": self.parent_close_policy,
+            "reset_from": self.reset_from,
+            "input": self.input,
+            "result": self.result,
+            "error": self.error,
+            "events": self.events,
+            "created_at": self.created_at.isoformat(),
+            "closed_at": self.closed_at.isoformat() if self.closed_at else None,
+            "fingerprint": self.fingerprint,
+            "pending": [_jsonable(p) for p in self.pending],
+            "unserved_queues": list(self.unserved_queues),
+        }
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+def _outcome(run_id: str, row: dict[str, Any]) -> Any:
+    if row["status"] == "COMPLETED":
+        return row["result"]
+    error = row["error"] or {}
+    raise WorkflowFailedError(
+        f"run {run_id} ended {row['status']}: {error.get('type', '')}: {error.get('message', '')}",
+        status=row["status"],
+        error=error,
+    )
+
+
+def _decode_page_token(token: str) -> tuple[datetime, str]:
+    try:
+        at, run_id = token.split("|", 1)
+        uuid.UUID(run_id)
+        return datetime.fromisoformat(at), run_id
+    except ValueError:
+        raise UsageError(f"bad page token {token!r}") from None
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    """What a reset (or its dry run) found, and the new run if one was made."""
+
+    plan: ResetPlan
+    run: AsyncRunHandle | RunHandle | None
+    applied: bool
+
+    @property
+    def valid(self) -> bool:
+        return self.plan.valid
+
+    @property
+    def new_run_id(self) -> str | None:
+        return None if self.run is None else self.run.run_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.plan.to_json(), "applied": self.applied, "new_run_id": self.new_run_id}
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunInfo]
+    next_page_token: str | None
+
+    def __iter__(self) -> Any:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.runs)

@@ -1,0 +1,155 @@
+"""The sync client: :class:`Client` drives an :class:`AsyncClient` on a private loop thread,
+so scripts and notebooks can call it without ``await``; :func:`connect` makes one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model.definitions import WorkflowDefinition
+from ..model.events import HistoryEvent
+from ._loop_thread import LoopThread
+from .async_client import AsyncClient
+from .handles import RunHandle
+from .info import ResetResult, RunInfo, RunPage
+
+
+class Client:
+    """The sync client: every method blocks until done. Safe to use from a notebook.
+
+    >>> client = hs.connect()                       # doctest: +SKIP
+    >>> run = client.start(onboarding, 42, id="onboarding-42")   # doctest: +SKIP
+    >>> run.result(timeout=60)                      # doctest: +SKIP
+    """
+
+    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+        self._thread = LoopThread()
+        self.aio = AsyncClient(url, namespace=namespace)
+        self._thread.run(self.aio.open())
+
+    @property
+    def url(self) -> str:
+        return self.aio.url
+
+    @property
+    def namespace(self) -> str:
+        return self.aio.namespace
+
+    def _run(self, coro: Any, timeout: float | None = None) -> Any:
+        return self._thread.run(coro, timeout)
+
+    def start(self, workflow: WorkflowDefinition | str, *args: Any, **options: Any) -> RunHandle:
+        """See :meth:`AsyncClient.start`."""
+        handle = self._run(self.aio.start(workflow, *args, **options))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def handle(self, ref: str) -> RunHandle:
+        return RunHandle(self, ref, None)
+
+    def describe(self, ref: str) -> RunInfo:
+        return self._run(self.aio.describe(ref))  # type: ignore[no-any-return]
+
+    def history(self, ref: str, **kw: Any) -> list[HistoryEvent]:
+        return self._run(self.aio.history(ref, **kw))  # type: ignore[no-any-return]
+
+    def create_namespace(self, name: str, description: str | None = None) -> bool:
+        return bool(self._run(self.aio.create_namespace(name, description)))
+
+    def list_namespaces(self) -> list[dict[str, Any]]:
+        return self._run(self.aio.list_namespaces())  # type: ignore[no-any-return]
+
+    def delete_namespace(self, name: str) -> None:
+        self._run(self.aio.delete_namespace(name))
+
+    def reset(self, ref: str, **kw: Any) -> ResetResult:
+        """See :meth:`AsyncClient.reset`."""
+        result: ResetResult = self._run(self.aio.reset(ref, **kw))
+        return self._sync_reset(result)
+
+    def retry_failed_activity(self, ref: str, **kw: Any) -> ResetResult:
+        """See :meth:`AsyncClient.retry_failed_activity`."""
+        return self._sync_reset(self._run(self.aio.retry_failed_activity(ref, **kw)))
+
+    def rerun(self, ref: str) -> RunHandle:
+        """See :meth:`AsyncClient.rerun`."""
+        handle = self._run(self.aio.rerun(ref))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def _sync_reset(self, result: ResetResult) -> ResetResult:
+        run = result.run
+        if run is None:
+            return result
+        return ResetResult(result.plan, RunHandle(self, run.workflow_id, run.run_id), True)
+
+    def tree(self, ref: str) -> list[RunInfo]:
+        """See :meth:`AsyncClient.tree`."""
+        return self._run(self.aio.tree(ref))  # type: ignore[no-any-return]
+
+    def chain(self, ref: str) -> list[RunInfo]:
+        """See :meth:`AsyncClient.chain`."""
+        return self._run(self.aio.chain(ref))  # type: ignore[no-any-return]
+
+    def list(self, **filters: Any) -> RunPage:
+        """See :meth:`AsyncClient.list`."""
+        return self._run(self.aio.list(**filters))  # type: ignore[no-any-return]
+
+    def result(self, ref: str, timeout: float | None = None, *, run_id: str | None = None) -> Any:
+        return self._run(self.aio.result(ref, timeout, run_id=run_id))
+
+    def signal(self, ref: str, name: str, payload: Any = None, **kw: Any) -> bool:
+        """See :meth:`AsyncClient.signal`."""
+        return bool(self._run(self.aio.signal(ref, name, payload, **kw)))
+
+    def signal_with_start(
+        self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any
+    ) -> RunHandle:
+        """See :meth:`AsyncClient.signal_with_start`."""
+        handle = self._run(self.aio.signal_with_start(workflow, *args, **kw))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def query(self, ref: str, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """See :meth:`AsyncClient.query`."""
+        return self._run(self.aio.query(ref, name, *args, timeout=timeout))
+
+    def update(self, ref: str, name: str, *args: Any, **kw: Any) -> Any:
+        """See :meth:`AsyncClient.update`."""
+        return self._run(self.aio.update(ref, name, *args, **kw))
+
+    def update_result(self, ref: str, update_id: str, timeout: float = 0.0) -> Any:
+        return self._run(self.aio.update_result(ref, update_id, timeout))
+
+    def update_with_start(
+        self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any
+    ) -> tuple[RunHandle, Any]:
+        """See :meth:`AsyncClient.update_with_start`."""
+        handle, result = self._run(self.aio.update_with_start(workflow, *args, **kw))
+        return RunHandle(self, handle.workflow_id, handle.run_id), result
+
+    def cancel(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.cancel(ref, reason)))
+
+    def terminate(self, ref: str, reason: str | None = None) -> None:
+        self._run(self.aio.terminate(ref, reason))
+
+    def pause(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.pause(ref, reason)))
+
+    def resume(self, ref: str, reason: str | None = None) -> bool:
+        return bool(self._run(self.aio.resume(ref, reason)))
+
+    def close(self) -> None:
+        try:
+            self._run(self.aio.close(), timeout=10)
+        finally:
+            self._thread.stop()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(url: str | None = None, *, namespace: str = "default") -> Client:
+    """Connect to ``url``, ``HARVEST_DATABASE_URL``, or the project's embedded Postgres,
+    applying migrations on first use."""
+    return Client(url, namespace=namespace)

@@ -1,0 +1,182 @@
+"""Parsing and checking of user input (JSON arguments, times, search attributes, filters,
+statuses, signal/query/update/reset/start options), done before the database is touched."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ..client import TERMINAL_STATUSES
+from ..model import reset_points, serde
+from ..model.durations import Duration, to_seconds
+from ..model.errors import DurationError, UsageError
+from ..model.filters import BUILTIN_FIELDS, Node, parse_filter
+from .errors import BadTimeError
+
+RUN_STATUSES = ("RUNNING", *TERMINAL_STATUSES)
+RESET_TARGETS = reset_points.RESET_TARGETS
+REAPPLY_MODES = reset_points.REAPPLY_MODES
+
+# The client's signal_with_start, given a start idempotency key that already started a run
+# which has since ended, returns that run and drops the signal without an error.
+SIGNAL_WITH_KEY = (
+    "an idempotency key cannot be combined with signal-with-start: once the first run has "
+    "ended, a repeat would return it without delivering the signal"
+)
+
+# Signal-with-start signals the open run of the id; it never replaces it.
+SIGNAL_WITH_TERMINATE = (
+    "id reuse policy terminate_if_running cannot be combined with signal-with-start: the "
+    "open run of the id is signalled, not replaced"
+)
+
+
+def parse_json_args(texts: Sequence[str]) -> list[Any]:
+    """Parse each text as one JSON value (``'42'``, ``'"ada"'``, ``'{"a": 1}'``)."""
+    return [serde.loads_arg(t, what=f"argument {i} ({t!r})") for i, t in enumerate(texts, 1)]
+
+
+def parse_payload(text: str | None, *, what: str = "signal payload") -> Any:
+    """One JSON value from the command line; ``None`` (no text given) stays ``None``."""
+    return None if text is None else serde.loads_arg(text, what=f"{what} ({text!r})")
+
+
+def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetime:
+    """An aware datetime from a datetime, an ISO-8601 text, or a duration meaning "ago".
+
+    Naive values are taken as local time. ``parse_time("90m")`` is 90 minutes ago.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.astimezone()
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return moment if moment.tzinfo is not None else moment.astimezone()
+    try:
+        ago = to_seconds(text)
+    except DurationError:
+        raise BadTimeError(
+            f"not a time: {value!r} (use ISO-8601 like 2026-01-31T12:00 or an age like 2h)"
+        ) from None
+    return (now or datetime.now(UTC)) - timedelta(seconds=ago)
+
+
+_FILTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+_FILTER_KEYWORDS = ("and", "or", "not", "in", "true", "false", "null")
+
+
+def check_search_attribute_name(name: str) -> None:
+    """Refuse a key the filter language could never name: not a filter word, or a
+    built-in field (``status``, ``type``, ``id``...), which a filter reads as the built-in."""
+    if not isinstance(name, str) or not _FILTER_NAME.fullmatch(name):
+        raise UsageError(
+            f"bad search attribute name {name!r}: use a letter or _ first, then letters, "
+            "digits, _, . or - (a filter could not name it otherwise)"
+        )
+    if name in BUILTIN_FIELDS or name.lower() in _FILTER_KEYWORDS:
+        raise UsageError(
+            f"search attribute name {name!r} is reserved: a filter would read it as the "
+            "built-in field or keyword"
+        )
+
+
+def parse_search_attributes(texts: Sequence[str]) -> dict[str, Any] | None:
+    """``["customer=\"acme\"", "amount=150"]`` -> ``{"customer": "acme", "amount": 150}``.
+
+    Each text is ``KEY=JSON``; a key may be given once. ``None`` for no texts.
+    """
+    if not texts:
+        return None
+    found: dict[str, Any] = {}
+    for text in texts:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(
+                f"search attribute {text!r} is not KEY=JSON (e.g. customer='\"acme\"', "
+                "amount=150)"
+            )
+        check_search_attribute_name(key)
+        if key in found:
+            raise UsageError(f"search attribute {key!r} is given twice")
+        found[key] = serde.loads_arg(raw, what=f"search attribute {key} ({raw!r})")
+    serde.dumps(found, what="search attributes")
+    return found
+
+
+def check_filter(text: str) -> Node:
+    """Parse a ``list --query`` filter, built-in field values included; raises
+    :class:`~._filters.FilterError` (a usage error, with the position)."""
+    return parse_filter(text)
+
+
+def _statuses(status: str | Sequence[str] | None) -> list[str]:
+    raw = [status] if isinstance(status, str) else list(status or [])
+    found: list[str] = []
+    for item in raw:
+        for part in item.split(","):
+            name = part.strip().upper()
+            if not name:
+                continue
+            if name not in RUN_STATUSES:
+                raise UsageError(f"unknown status {part.strip()!r}; use one of {RUN_STATUSES}")
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def check_start_options(
+    search_attributes: dict[str, Any] | None = None,
+    memo: Any = None,
+    start_delay: Duration | None = None,
+) -> None:
+    """Raise a :class:`~harvest_studio.UsageError` for start options that cannot be used."""
+    if search_attributes is not None:
+        if not isinstance(search_attributes, dict):
+            raise UsageError("search attributes must be a JSON object of KEY: value")
+        for key in search_attributes:
+            check_search_attribute_name(key)
+        serde.dumps(search_attributes, what="search attributes")
+    if memo is not None:
+        serde.dumps(memo, what="memo")
+    if start_delay is not None:
+        to_seconds(start_delay)
+
+
+def check_signal(name: str, payload: Any = None, idempotency_key: str | None = None) -> None:
+    """Raise :class:`~harvest_studio.UsageError` (or ``PayloadError``) for a signal that
+    cannot be sent: no name, an empty idempotency key, a payload that is not JSON."""
+    if not name or not isinstance(name, str):
+        raise UsageError("a signal needs a name")
+    if idempotency_key is not None and not idempotency_key:
+        raise UsageError("an idempotency key must not be empty")
+    serde.dumps(payload, what=f"payload of signal {name}")
+
+
+def check_call(kind: str, name: str, args: Sequence[Any], timeout: float) -> None:
+    """Check a query or update before the database is touched."""
+    if not name or not isinstance(name, str):
+        raise UsageError(f"a{'n' if kind[0] in 'aeiou' else ''} {kind} needs a name")
+    if timeout is None or timeout <= 0:
+        raise UsageError("timeout must be > 0")
+    serde.dumps(list(args), what=f"{kind} arguments")
+
+
+def check_reset(to_event: int | None, to: str | None, reapply_signals: str) -> None:
+    """Check reset options before the database is touched."""
+    if (to_event is None) == (to is None):
+        raise UsageError("give exactly one of --to-event N or --to "
+                         f"{'|'.join(RESET_TARGETS)}")
+    if to_event is not None and (isinstance(to_event, bool) or to_event < 1):
+        raise UsageError("the event number must be >= 1")
+    if to is not None and to not in RESET_TARGETS:
+        raise UsageError(f"unknown reset target {to!r}; use one of {', '.join(RESET_TARGETS)}")
+    if reapply_signals not in REAPPLY_MODES:
+        raise UsageError(
+            f"reapply_signals must be one of {', '.join(REAPPLY_MODES)}, not {reapply_signals!r}"
+        )

@@ -1,0 +1,193 @@
+"""Activity tasks: run each attempt (async on the loop, sync on a thread pool), then write
+finished attempts in batches; flush heartbeats and pass cancellation back to attempts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+
+from ... import store
+from ...model import serde
+from ...model.errors import NonRetryableError
+from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
+from ...model.retry import is_retryable, retry_delay
+from ..activity_context import ActivityContext, ActivityInfo
+from ..replay import error_dict
+from .core import Row, WorkerCore
+
+log = logging.getLogger("harvest_studio.worker")
+
+
+class ActivityExecutor:
+    def __init__(self, core: WorkerCore) -> None:
+        self.core = core
+        self.threads = ThreadPoolExecutor(
+            max_workers=core.options.max_concurrent_tasks, thread_name_prefix="harvest-activity"
+        )
+        self.outcomes: list[store.ActivityOutcome] = []
+        self.outcome_ready = asyncio.Event()
+        self.running: dict[tuple[int, int], ActivityContext] = {}
+        """attempts in progress, by (task id, fenced attempt)"""
+
+    def start(self, row: Row) -> None:
+        """Run an activity task this worker holds (one slot)."""
+        self.core.slots -= 1
+        self.core.spawn(self.run_activity(row))
+
+    async def run_activity(self, row: Row) -> None:
+        definition = self.core.activities[row["type_name"]]
+        attempt = int(row["retry_attempt"])
+        info = ActivityInfo(
+            run_id=row["run_id"],
+            activity_type=row["type_name"],
+            activity_id=int(row["activity_seq"]),
+            attempt=attempt,
+            task_id=int(row["task_id"]),
+            namespace=row["namespace"],
+            queue=row["queue"],
+            deadline=row["attempt_deadline"],
+        )
+        ctx = ActivityContext(info, row["heartbeat_details"], fence_attempt=int(row["attempt"]))
+        running_key = (info.task_id, ctx.fence_attempt)
+        self.running[running_key] = ctx
+        started = ActivityStarted(
+            scheduled_seq=info.activity_id,
+            attempt=attempt,
+            worker_id=self.core.worker_id,
+            started_at=(row["started_at"].isoformat() if row["started_at"] else ""),
+        )
+        events: list[Event] = [started]
+        policy = row["retry_policy"] or {}
+        outcome: store.ActivityOutcome | None
+        try:
+            args = row["input"] or []
+            if definition.is_async:
+                coro = definition.fn(ctx, *args)
+                limit = row["start_to_close"]
+                result = await (asyncio.wait_for(coro, limit + 1.0) if limit else coro)
+            else:
+                call = functools.partial(definition.fn, ctx, *args)
+                context = contextvars.copy_context()
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self.threads, context.run, call
+                )
+            result = serde.check(result, what=f"result of activity {definition.name}")
+        except TimeoutError:
+            # The start-to-close deadline passed here; the sweeper writes the timeout
+            # (the database clock is the only judge of deadlines).
+            outcome = None
+        except Exception as exc:
+            outcome = self.failure(row, ctx, events, policy, exc)
+        else:
+            events.append(ActivityCompleted(info.activity_id, attempt, result))
+            outcome = self.outcome(row, True, events)
+        finally:
+            self.running.pop(running_key, None)
+            flushed, details = ctx.take_heartbeat()
+        if outcome is not None:
+            if flushed and details is not None and not outcome.final:
+                outcome.details_json = serde.dumps(details)
+            self.outcomes.append(outcome)
+            self.outcome_ready.set()
+        else:
+            self.core.release_slot()
+
+    def failure(
+        self,
+        row: Row,
+        ctx: ActivityContext,
+        events: list[Event],
+        policy: Row,
+        exc: Exception,
+    ) -> store.ActivityOutcome:
+        attempt = ctx.attempt
+        error = error_dict(exc)
+        retryable = is_retryable(policy, type(exc).__name__, isinstance(exc, NonRetryableError))
+        delay = retry_delay(policy, attempt) if retryable else None
+        events.append(
+            ActivityFailed(
+                scheduled_seq=ctx.info.activity_id,
+                attempt=attempt,
+                error=error,
+                retrying=delay is not None,
+                next_attempt_in=delay,
+            )
+        )
+        outcome = self.outcome(row, delay is None, events)
+        outcome.delay = delay or 0.0
+        outcome.last_error_json = serde.dumps(error)
+        return outcome
+
+    def outcome(
+        self, row: Row, final: bool, events: list[Event]
+    ) -> store.ActivityOutcome:
+        return store.ActivityOutcome(
+            task_id=int(row["task_id"]),
+            worker_id=self.core.worker_id,
+            attempt=int(row["attempt"]),
+            final=final,
+            events=[(e.type_name, serde.dumps(e.fields())) for e in events],
+        )
+
+    async def outcome_loop(self) -> None:
+        while True:
+            await self.outcome_ready.wait()
+            self.outcome_ready.clear()
+            while self.outcomes:
+                batch, self.outcomes = self.outcomes, []
+                self.core.busy += 1
+                try:
+                    async with self.core.pool.connection() as conn:
+                        result = await store.apply_activity_outcomes(
+                            conn,
+                            batch,
+                            eager_worker=self.core.worker_id if self.core.claiming else None,
+                            eager_types=list(self.core.workflows),
+                            lease_seconds=self.core.options.lease_seconds,
+                        )
+                except Exception:
+                    log.exception("could not write %d activity outcomes", len(batch))
+                    self.core.release_slot(len(batch))
+                    continue
+                finally:
+                    self.core.busy -= 1
+                self.core.stats["activities"] += len(result.ended)
+                for outcome in batch:
+                    if not outcome.final and outcome.task_id in result.ended:
+                        self.core.wake_later(outcome.delay)
+                self.core.release_slot(len(batch))
+                for row in result.owned_workflow_tasks:
+                    self.core.slots -= 1
+                    self.core.wf_queue.append(dict(row))
+                    self.core.wf_ready.set()
+
+    async def heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.core.options.heartbeat_flush_interval)
+            for (task_id, _), ctx in list(self.running.items()):
+                has, details = ctx.take_heartbeat()
+                if not has:
+                    continue
+                try:
+                    async with self.core.pool.connection() as conn:
+                        state = await store.heartbeat_activity(
+                            conn,
+                            task_id=task_id,
+                            worker_id=self.core.worker_id,
+                            attempt=ctx.fence_attempt,
+                            details_json=None if details is None else serde.dumps(details),
+                        )
+                except psycopg.Error as exc:
+                    log.warning("heartbeat failed: %s", exc)
+                    continue
+                if state == "lost":
+                    ctx.cancel(
+                        "the attempt is no longer current (reclaimed, timed out, or run ended)"
+                    )
+                elif state == "cancel":
+                    ctx.cancel("the workflow was asked to cancel")

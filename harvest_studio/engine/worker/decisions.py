@@ -1,0 +1,315 @@
+"""Workflow tasks: replay claimed runs (from the in-memory cache when it can), turn what the
+code did into decisions, and commit a whole batch of them in one transaction."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from ... import store
+from ...model import serde
+from ...model.errors import NonDeterminismError
+from ...model.events import (
+    ActivityScheduled,
+    ChildWorkflowStarted,
+    HistoryEvent,
+    SearchAttributesUpserted,
+    TimerCancelled,
+    TimerStarted,
+    WorkflowCancelled,
+    WorkflowCompleted,
+    WorkflowContinuedAsNew,
+    WorkflowFailed,
+    WorkflowStarted,
+    decode,
+)
+from ..replay import WorkflowInstance
+from .core import Row, WorkerCore, history_event
+
+log = logging.getLogger("harvest_studio.worker")
+
+
+class DecisionLoop:
+    def __init__(self, core: WorkerCore, start_activity: Callable[[Row], None]) -> None:
+        self.core = core
+        self.start_activity = start_activity
+        """runs an activity task this worker's decision created already claimed"""
+
+    async def decision_loop(self) -> None:
+        while True:
+            await self.core.wf_ready.wait()
+            self.core.wf_ready.clear()
+            while self.core.wf_queue:
+                batch = list(self.core.wf_queue)
+                self.core.wf_queue.clear()
+                self.core.busy += 1
+                try:
+                    await self.decide(batch)
+                except Exception:
+                    log.exception("decision batch failed; tasks will be reclaimed")
+                    for row in batch:
+                        self.core.evict(row["run_id"])
+                    await self.core.release_tasks(batch, delay=1.0)
+                finally:
+                    self.core.busy -= 1
+                    self.core.release_slot(len(batch))
+
+    async def decide(self, batch: list[Row]) -> None:
+        tails = []
+        histories: dict[str, list[Row]] = {}
+        inboxes: dict[str, list[Row]] = {}
+        for row in batch:
+            run_id = row["run_id"]
+            cached = self.core.cache.get(run_id)
+            if cached is not None and row.get("last_seq") == len(cached.events) and "inbox" in row:
+                # a task this worker created together with its inbox events: nothing to load
+                histories[run_id], inboxes[run_id] = [], row["inbox"]
+            elif cached is None and row.get("first_event") and not row.get("has_inbox"):
+                # a fresh run: the claim brought its only event
+                first = dict(row["first_event"])
+                first["at"] = datetime.fromisoformat(first["at"])
+                histories[run_id], inboxes[run_id] = [first], []
+            else:
+                tails.append((run_id, len(cached.events) if cached else 0, 2**31 - 1))
+        if tails:
+            async with self.core.pool.connection() as conn:
+                loaded_history, loaded_inbox = await store.load_for_decisions(conn, tails)
+            histories.update(loaded_history)
+            inboxes.update(loaded_inbox)
+        decisions: list[store.Decision] = []
+        instances: dict[int, WorkflowInstance] = {}
+        blocked: list[tuple[Row, NonDeterminismError]] = []
+        broken: list[Row] = []
+        updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
+        for row in batch:
+            run_id = row["run_id"]
+            definition = self.core.workflows[row["type_name"]]
+            instance = self.core.cache.pop(run_id, None)
+            if instance is not None and instance.definition is not definition:
+                instance.evict()
+                instance = None
+                histories[run_id] = (await self.core.full_history([run_id]))[run_id]
+            if instance is None:
+                instance = WorkflowInstance(definition, run_id)
+            try:
+                recorded = [history_event(r) for r in histories[run_id]]
+                owed = instance.replay(recorded) if recorded else []
+                expected = len(instance.events) - len(owed)
+                inbox = inboxes.get(run_id, [])
+                new = instance.advance(
+                    [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
+                )
+            except NonDeterminismError as exc:
+                started = instance.events[0].event if instance.events else None
+                exc.fingerprints = {
+                    "run": getattr(started, "fingerprint", None),
+                    "worker": definition.fingerprint,
+                }
+                instance.evict()
+                blocked.append((row, exc))
+                continue
+            except Exception:
+                log.exception("workflow task for run %s failed", run_id)
+                instance.evict()
+                broken.append(row)
+                continue
+            decision = self.decision(row, instance, expected, owed + new, inbox)
+            if instance.update_outcomes:
+                updates[decision.task_id] = list(instance.update_outcomes)
+            decisions.append(decision)
+            instances[row["task_id"]] = instance
+        if blocked:
+            await self.block(blocked)
+        if broken:
+            await self.core.release_tasks(broken, delay=self.core.options.blocked_backoff)
+        if not decisions:
+            return
+        async with self.core.pool.connection() as conn:
+            outcome = await store.commit_decisions(
+                conn,
+                decisions,
+                worker_id=self.core.worker_id,
+                lease_seconds=self.core.options.lease_seconds,
+            )
+        self.core.stats["decisions"] += len(outcome.committed)
+        closed = set(outcome.closed_runs)
+        for decision in decisions:
+            done = decision.task_id in outcome.committed
+            if done and (decision.task_id in updates or decision.run_id in closed):
+                await self.record_updates(
+                    decision.run_id, updates.get(decision.task_id, []), decision.run_id in closed
+                )
+        if outcome.closed_runs:
+            try:
+                async with self.core.pool.connection() as conn:
+                    await store.apply_parent_close_policies(conn, outcome.closed_runs)
+            except psycopg.Error:
+                log.exception("parent close policies failed; the sweep will retry them")
+        for decision in decisions:
+            instance = instances[decision.task_id]
+            if decision.task_id in outcome.committed and not instance.closed:
+                self.core.remember(decision.run_id, instance)
+            else:
+                instance.evict()
+        if any(d.timers for d in decisions):
+            self.core.timer_wake.set()
+        for row in outcome.eager_activities:
+            self.start_activity(row)
+
+    def decision(
+        self,
+        row: Row,
+        instance: WorkflowInstance,
+        expected: int,
+        new: list[HistoryEvent],
+        inbox: list[Row],
+    ) -> store.Decision:
+        decision = store.Decision(
+            task_id=row["task_id"],
+            attempt=row["attempt"],
+            run_id=row["run_id"],
+            namespace=row["namespace"],
+            expected_seq=expected,
+            inbox_ids=[r["id"] for r in inbox],
+        )
+        free = self.core.slots
+        for record in new:
+            event = record.event
+            decision.events.append(
+                (record.seq, event.type_name, record.at, serde.dumps(event.fields()))
+            )
+            if isinstance(event, ActivityScheduled):
+                eager = (
+                    free > 0
+                    and event.activity_type in self.core.activities
+                    and event.queue in self.core.queues
+                    and event.options.get("max_concurrent") is None
+                )
+                free -= int(eager)
+                decision.activities.append(
+                    store.NewActivity(
+                        seq=record.seq,
+                        activity_type=event.activity_type,
+                        queue=event.queue,
+                        args_json=serde.dumps(event.args),
+                        options=event.options,
+                        eager=eager,
+                        run_id=row["run_id"],
+                    )
+                )
+            elif isinstance(event, TimerStarted):
+                decision.timers.append((record.seq, datetime.fromisoformat(event.fire_at)))
+            elif isinstance(event, TimerCancelled):
+                armed_now = [t for t in decision.timers if t[0] == event.started_seq]
+                if armed_now:  # started and stopped in one decision: never arm it
+                    decision.timers.remove(armed_now[0])
+                else:
+                    decision.cancelled_timers.append(event.started_seq)
+            elif isinstance(event, WorkflowCompleted):
+                decision.close_status = "COMPLETED"
+                decision.result_json = serde.dumps(event.result)
+            elif isinstance(event, WorkflowFailed):
+                decision.close_status = "FAILED"
+                decision.error_json = serde.dumps(event.error)
+            elif isinstance(event, ChildWorkflowStarted):
+                decision.children.append(self.child_start(instance, record.seq, event))
+            elif isinstance(event, SearchAttributesUpserted):
+                merged = json.loads(decision.search_attributes_json or "{}")
+                merged.update(event.attributes)
+                decision.search_attributes_json = serde.dumps(merged)
+            elif isinstance(event, WorkflowContinuedAsNew):
+                decision.close_status = "CONTINUED_AS_NEW"
+                decision.result_json = serde.dumps({"continued_as": event.new_run_id})
+                decision.continuation = self.continuation(instance, event)
+            elif isinstance(event, WorkflowCancelled):
+                decision.close_status = "CANCELLED"
+                decision.error_json = serde.dumps(
+                    {"type": "Cancelled", "message": event.reason or "cancelled on request"}
+                )
+        return decision
+
+    @staticmethod
+    def child_start(
+        instance: WorkflowInstance, seq: int, event: ChildWorkflowStarted
+    ) -> store.ChildStart:
+        parent = instance.info
+        assert parent is not None
+        started = WorkflowStarted(
+            workflow_type=event.workflow_type,
+            workflow_id=event.workflow_id,
+            namespace=parent.namespace,
+            queue=event.queue,
+            args=event.args,
+        )
+        return store.ChildStart(
+            run_id=event.run_id,
+            workflow_id=event.workflow_id,
+            workflow_type=event.workflow_type,
+            queue=event.queue,
+            input_json=serde.dumps(event.args),
+            started_json=serde.dumps(started.fields()),
+            parent_close_policy=event.parent_close_policy,
+            parent_seq=seq,
+        )
+
+    def continuation(
+        self, instance: WorkflowInstance, event: WorkflowContinuedAsNew
+    ) -> store.Continuation:
+        first = instance.events[0].event
+        assert isinstance(first, WorkflowStarted)
+        started = WorkflowStarted(
+            workflow_type=first.workflow_type,
+            workflow_id=first.workflow_id,
+            namespace=first.namespace,
+            queue=first.queue,
+            args=event.args,
+            fingerprint=instance.definition.fingerprint,
+            execution_timeout=first.execution_timeout,
+            continued_from=instance.run_id,
+        )
+        return store.Continuation(
+            run_id=event.new_run_id,
+            workflow_id=first.workflow_id,
+            workflow_type=first.workflow_type,
+            queue=first.queue,
+            input_json=serde.dumps(event.args),
+            started_json=serde.dumps(started.fields()),
+            fingerprint=instance.definition.fingerprint,
+            execution_timeout=first.execution_timeout,
+        )
+
+    async def record_updates(
+        self, run_id: str, outcomes: list[tuple[str, str, Any, Any]], ended: bool
+    ) -> None:
+        try:
+            async with self.core.pool.connection() as conn:
+                await store.record_update_outcomes(conn, run_id, outcomes, run_ended=ended)
+        except psycopg.Error:
+            log.exception("could not record update outcomes of run %s", run_id)
+
+    async def block(self, blocked: list[tuple[Row, NonDeterminismError]]) -> None:
+        async with self.core.pool.connection() as conn:
+            for row, exc in blocked:
+                reason = {
+                    "kind": "non_determinism",
+                    **exc.to_dict(),
+                    "worker_id": self.core.worker_id,
+                    "code_fingerprint": getattr(exc, "fingerprints", None),
+                }
+                await store.block_run(
+                    conn,
+                    task_id=row["task_id"],
+                    attempt=row["attempt"],
+                    worker_id=self.core.worker_id,
+                    run_id=row["run_id"],
+                    reason_json=serde.dumps(reason),
+                    backoff_base=self.core.options.blocked_backoff,
+                    backoff_max=self.core.options.blocked_backoff_max,
+                )
+                log.warning("run %s blocked: %s", row["run_id"], exc)
+        self.core.stats["blocked"] += len(blocked)

@@ -1,0 +1,21 @@
+"""Tuning knobs of a worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class WorkerOptions:
+    """Tuning knobs. Defaults suit production; tests shorten the intervals."""
+
+    max_concurrent_tasks: int = 32
+    lease_seconds: float = 30.0
+    poll_interval: float = 1.0
+    maintenance_interval: float = 1.0
+    max_crash_strikes: int = 3
+    blocked_backoff: float = 1.0
+    blocked_backoff_max: float = 60.0
+    cache_size: int = 2000
+    drain_timeout: float = 30.0
+    heartbeat_flush_interval: float = 1.0

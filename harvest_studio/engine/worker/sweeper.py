@@ -1,0 +1,110 @@
+"""Maintenance: lease renewal, timers, reclaiming dead workers' tasks, activity and run
+timeouts, and parent-close policies left over by a failed commit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import psycopg
+
+from ... import store
+from ...model import serde
+from ...model.events import ActivityTimedOut
+from ...model.retry import is_retryable, retry_delay
+from .core import WorkerCore
+
+log = logging.getLogger("harvest_studio.worker")
+
+
+class Sweeper:
+    def __init__(self, core: WorkerCore) -> None:
+        self.core = core
+
+    async def lease_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.core.options.lease_seconds / 3)
+            try:
+                async with self.core.pool.connection() as conn:
+                    await store.renew_leases(
+                        conn, self.core.worker_id, self.core.options.lease_seconds
+                    )
+            except psycopg.Error as exc:
+                log.warning("lease renewal failed: %s", exc)
+
+    async def timer_loop(self) -> None:
+        while True:
+            wait = self.core.options.poll_interval
+            try:
+                async with self.core.pool.connection() as conn:
+                    fired = await store.fire_due_timers(conn)
+                    if fired:
+                        self.core.stats["timers_fired"] += fired
+                        continue
+                    soonest = await store.seconds_to_next_timer(conn)
+                if soonest is not None:
+                    wait = max(0.0, min(wait, soonest))
+            except psycopg.Error as exc:
+                log.warning("timer poll failed: %s", exc)
+            try:
+                await asyncio.wait_for(self.core.timer_wake.wait(), timeout=wait + 0.001)
+            except TimeoutError:
+                pass
+            self.core.timer_wake.clear()
+
+    async def maintenance_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.core.options.maintenance_interval)
+            try:
+                async with self.core.pool.connection() as conn:
+                    requeued, quarantined = await store.reclaim_expired_leases(
+                        conn, max_strikes=self.core.options.max_crash_strikes
+                    )
+                    if requeued or quarantined:
+                        log.info("reclaimed %d tasks, quarantined %d", requeued, quarantined)
+                        self.core.stats["reclaimed"] += requeued
+                        self.core.stats["quarantined"] += quarantined
+                    await self.sweep_activity_timeouts(conn)
+                    await store.apply_parent_close_policies(conn)
+                    ended = await store.time_out_runs(conn)
+                    for run_id in ended:
+                        self.core.evict(run_id)
+            except psycopg.Error as exc:
+                log.warning("maintenance failed: %s", exc)
+
+    async def sweep_activity_timeouts(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        async with conn.transaction():
+            rows = await store.lock_timed_out_activities(conn)
+            if not rows:
+                return
+            outcomes = []
+            for row in rows:
+                policy = row["retry_policy"] or {}
+                kind = row["timeout_type"]
+                retries = kind in ("start_to_close", "heartbeat") and is_retryable(
+                    policy, "TimeoutError", False
+                )
+                delay = retry_delay(policy, int(row["retry_attempt"])) if retries else None
+                event = ActivityTimedOut(
+                    scheduled_seq=int(row["activity_seq"]),
+                    attempt=int(row["retry_attempt"]),
+                    timeout_type=kind,
+                    retrying=delay is not None,
+                    next_attempt_in=delay,
+                )
+                outcomes.append(
+                    store.ActivityOutcome(
+                        task_id=int(row["task_id"]),
+                        worker_id=row["worker_id"],
+                        attempt=int(row["attempt"]),
+                        final=delay is None,
+                        delay=delay or 0.0,
+                        events=[(event.type_name, serde.dumps(event.fields()))],
+                        last_error_json=serde.dumps(
+                            {"type": "TimeoutError", "message": f"{kind} timeout"}
+                        ),
+                    )
+                )
+            await store.apply_activity_outcomes(conn, outcomes)
+        self.core.stats["activity_timeouts"] += len(rows)

@@ -1,0 +1,39 @@
+"""Pieces shared by the store modules: the row type, NOTIFY channel names, the run
+statuses that count as open, the CTE that wakes a run's workflow task, error checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+Row = dict[str, Any]
+TASKS_CHANNEL = "harvest_tasks"
+RUNS_CHANNEL = "harvest_runs"
+QUERIES_CHANNEL = "harvest_queries"
+OPEN_STATUSES = ("RUNNING",)
+
+
+def _wake_cte(name: str, source: str, where: str = "") -> str:
+    """A CTE giving each running run in ``source`` (a CTE with ``run_id``) a pending
+    workflow task, or marking its existing one ``dirty`` (it decides again when done).
+    Returns the woken tasks' queues."""
+    return f"""
+{name} AS (
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING'
+    FROM (SELECT DISTINCT run_id FROM {source}) s
+    JOIN harvest.runs r ON r.run_id = s.run_id
+    WHERE r.status = 'RUNNING' {where}
+    ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
+    RETURNING queue
+)"""
+
+
+def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    if not isinstance(exc, psycopg.errors.UniqueViolation):
+        return False
+    if constraint is None:
+        return True
+    diag = exc.diag.constraint_name
+    return diag == constraint

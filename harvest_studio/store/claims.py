@@ -1,0 +1,174 @@
+"""Claiming tasks from ``harvest.tasks``: claims, lease renewal and handing a task back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from ._sql import Row
+
+_CLAIM_COLUMNS = """
+    t.task_id, t.kind, t.run_id::text AS run_id, t.type_name, t.namespace, t.queue,
+    t.attempt, t.activity_seq, t.retry_attempt, t.input, t.retry_policy,
+    t.heartbeat_details, t.heartbeat_timeout, t.start_to_close, t.started_at,
+    t.attempt_deadline, c.last_seq, c.blocked, c.first_event, c.has_inbox
+"""
+
+_CLAIM_SET = """
+    state = 'RUNNING', worker_id = %(worker)s, attempt = t.attempt + 1, dirty = false,
+    lease_expires_at = now() + make_interval(secs => %(lease)s),
+    started_at = now(),
+    attempt_deadline = now() + make_interval(secs => t.start_to_close),
+    heartbeat_deadline = now() + make_interval(secs => t.heartbeat_timeout)
+"""
+
+_CLAIM_SQL = f"""
+UPDATE harvest.tasks t SET {_CLAIM_SET}
+FROM (
+    SELECT p.task_id, r.last_seq, r.blocked,
+        -- a run nobody has decided yet: hand over its start event with the claim
+        (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
+                                   'payload', h.payload)
+         FROM harvest.history h WHERE r.last_seq = 1 AND h.run_id = p.run_id AND h.seq = 1)
+            AS first_event,
+        EXISTS (SELECT 1 FROM harvest.inbox b WHERE b.run_id = p.run_id) AS has_inbox
+    FROM harvest.tasks p
+    LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
+      AND p.visible_at <= now() AND r.paused IS NOT TRUE
+      AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
+           OR (p.kind = 'activity' AND p.max_concurrent IS NULL
+               AND p.type_name = ANY(%(activities)s)))
+    ORDER BY p.priority DESC, p.visible_at
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+) c
+WHERE t.task_id = c.task_id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+_CLAIM_CAPPED_SQL = f"""
+UPDATE harvest.tasks t SET {_CLAIM_SET}
+FROM (
+    SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked,
+        NULL::jsonb AS first_event, true AS has_inbox
+    FROM harvest.tasks p
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
+      AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s
+    ORDER BY p.priority DESC, p.visible_at
+    LIMIT GREATEST(0, LEAST(%(limit)s, %(cap)s - (
+        SELECT count(*) FROM harvest.tasks r
+        WHERE r.state = 'RUNNING' AND r.max_concurrent IS NOT NULL
+          AND r.namespace = %(namespace)s AND r.type_name = %(type_name)s)))
+    FOR UPDATE OF p SKIP LOCKED
+) c
+WHERE t.task_id = c.task_id
+RETURNING {_CLAIM_COLUMNS}
+"""
+
+
+async def claim_tasks(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queues: Sequence[str],
+    workflows: Sequence[str],
+    activities: Sequence[str],
+    limit: int,
+    lease_seconds: float,
+) -> list[Row]:
+    """Claim up to ``limit`` pending tasks (uncapped activity types and workflows).
+
+    One statement per queue: an equality on the queue lets the claim read the partial
+    index in order and stop after ``limit`` rows, however many tasks are pending.
+    """
+    cur = conn.cursor(row_factory=dict_row)
+    claimed: list[Row] = []
+    for queue in queues:
+        if len(claimed) >= limit:
+            break
+        await cur.execute(
+            _CLAIM_SQL,
+            {
+                "worker": worker_id,
+                "namespace": namespace,
+                "queue": queue,
+                "workflows": list(workflows),
+                "activities": list(activities),
+                "limit": limit - len(claimed),
+                "lease": lease_seconds,
+            },
+        )
+        claimed += await cur.fetchall()
+    return claimed
+
+
+async def claim_capped_tasks(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queues: Sequence[str],
+    type_name: str,
+    cap: int,
+    limit: int,
+    lease_seconds: float,
+) -> list[Row]:
+    """Claim tasks of an activity type capped by ``max_concurrent`` across all workers.
+
+    A transaction-scoped advisory lock per type serialises these claims, so two workers
+    can never both spend the last free slot (plain SKIP LOCKED would let them).
+    """
+    claimed: list[Row] = []
+    async with conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('harvest.cap:' || %s || ':' || %s))",
+            (namespace, type_name),
+        )
+        cur = conn.cursor(row_factory=dict_row)
+        for queue in queues:
+            await cur.execute(
+                _CLAIM_CAPPED_SQL,
+                {
+                    "worker": worker_id,
+                    "namespace": namespace,
+                    "queue": queue,
+                    "type_name": type_name,
+                    "cap": cap,
+                    "limit": limit - len(claimed),
+                    "lease": lease_seconds,
+                },
+            )
+            claimed += await cur.fetchall()
+    return claimed
+
+
+async def renew_leases(conn: AsyncConnection[Any], worker_id: str, lease_seconds: float) -> int:
+    """Extend every lease this worker holds (stamped with the database clock)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE harvest.tasks SET lease_expires_at = now() + make_interval(secs => %s)"
+            " WHERE worker_id = %s AND state = 'RUNNING'",
+            (lease_seconds, worker_id),
+        )
+        await conn.execute(
+            "UPDATE harvest.workers SET heartbeat_at = now() WHERE worker_id = %s", (worker_id,)
+        )
+    return cur.rowcount
+
+
+async def release_task(
+    conn: AsyncConnection[Any], *, task_id: int, attempt: int, worker_id: str, delay: float
+) -> bool:
+    """Give a claimed task back (e.g. the worker is shutting down or the task errored)."""
+    cur = await conn.execute(
+        "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,"
+        " visible_at = now() + make_interval(secs => %s)"
+        " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
+        (delay, task_id, worker_id, attempt),
+    )
+    return cur.rowcount == 1

@@ -1,0 +1,123 @@
+"""Type registration and workers: the ``harvest.registry`` and ``harvest.workers`` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from ._sql import Row
+
+
+@dataclass(frozen=True)
+class Registration:
+    kind: str
+    name: str
+    fingerprint: str
+    queue: str
+    execution_timeout: float | None = None
+
+
+_REFRESH = (
+    " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now(),"
+    " queue = EXCLUDED.queue, execution_timeout = EXCLUDED.execution_timeout"
+)
+_KEEP = " ON CONFLICT (namespace, kind, name, fingerprint) DO NOTHING"
+
+
+async def register_types(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    entries: Iterable[Registration],
+    *,
+    served: bool = True,
+) -> None:
+    """Record workflow and activity types (and code fingerprints).
+
+    ``served``: a worker serves them now, so a known version is refreshed as the newest.
+    Otherwise a client knows the definition (it starts a run before any worker is up): the
+    type becomes known, and a version a worker registered is left as it is.
+    """
+    rows = list(entries)
+    if not rows:
+        return
+    await conn.execute(
+        "INSERT INTO harvest.registry (namespace, kind, name, fingerprint, queue,"
+        " execution_timeout)"
+        " SELECT %s, k, n, f, q, t FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
+        " %s::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
+        (
+            namespace,
+            [r.kind for r in rows],
+            [r.name for r in rows],
+            [r.fingerprint for r in rows],
+            [r.queue for r in rows],
+            [r.execution_timeout for r in rows],
+        ),
+    )
+
+
+async def registered_workflow_names(conn: AsyncConnection[Any], namespace: str) -> list[str]:
+    cur = await conn.execute(
+        "SELECT DISTINCT name FROM harvest.registry WHERE namespace = %s AND kind = 'workflow'"
+        " ORDER BY name",
+        (namespace,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def registered_workflow(
+    conn: AsyncConnection[Any], namespace: str, name: str
+) -> Row | None:
+    """The most recently registered version of a workflow type, if any worker served it."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT fingerprint, queue, execution_timeout FROM harvest.registry"
+        " WHERE namespace = %s AND kind = 'workflow' AND name = %s"
+        " ORDER BY last_seen DESC LIMIT 1",
+        (namespace, name),
+    )
+    return await cur.fetchone()
+
+
+async def upsert_worker(
+    conn: AsyncConnection[Any],
+    worker_id: str,
+    namespace: str,
+    hostname: str,
+    pid: int,
+    queues: Sequence[str],
+    lease_seconds: float,
+) -> None:
+    await conn.execute(
+        "INSERT INTO harvest.workers (worker_id, namespace, hostname, pid, queues, lease_seconds)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), status = 'ACTIVE',"
+        " lease_seconds = EXCLUDED.lease_seconds",
+        (worker_id, namespace, hostname, pid, list(queues), lease_seconds),
+    )
+
+
+async def unserved_queues(conn: AsyncConnection[Any], run_id: str) -> list[str]:
+    """Queues of a run's pending tasks that no live worker of its namespace serves (live:
+    active, with a heartbeat within its lease)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT t.queue FROM harvest.tasks t"
+        " WHERE t.run_id = %s::uuid AND t.state = 'PENDING' AND NOT EXISTS ("
+        "   SELECT 1 FROM harvest.workers w"
+        "   WHERE w.namespace = t.namespace AND w.status = 'ACTIVE' AND t.queue = ANY(w.queues)"
+        "     AND w.heartbeat_at > now() - make_interval(secs => w.lease_seconds))"
+        " ORDER BY t.queue",
+        (run_id,),
+    )
+    return [row[0] for row in await cur.fetchall()]
+
+
+async def set_worker_status(conn: AsyncConnection[Any], worker_id: str, status: str) -> None:
+    await conn.execute(
+        "UPDATE harvest.workers SET status = %s, heartbeat_at = now() WHERE worker_id = %s",
+        (status, worker_id),
+    )

@@ -1,0 +1,168 @@
+"""Tab completion after ``%harvest``: subcommands, options and their choices, workflow
+names and run ids (recent runs are read at most every ``completion_cache_seconds``)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult
+
+from ... import commands
+from ...client import Client, RunPage
+from .parser import REF_COMMANDS, SUBPARSERS, WORKER_ACTIONS
+
+if TYPE_CHECKING:
+    from .core import HarvestMagics
+
+
+def remember_runs(magics: HarvestMagics, runs: Sequence[Any]) -> None:
+    known = {r[0] for r in magics._recent_runs}
+    fresh = [(r.run_id, r.workflow_id, r.workflow_type) for r in runs if r.run_id not in known]
+    magics._recent_runs = fresh + magics._recent_runs
+
+
+def refresh_recent(magics: HarvestMagics) -> None:
+    """Refresh recent runs and registered workflow types, at most every
+    ``completion_cache_seconds``, and only once a command opened the client (completion
+    never starts a database)."""
+    if magics._client is None:
+        return
+    now = time.monotonic()
+    if magics._recent_at and now - magics._recent_at < magics.completion_cache_seconds:
+        return
+    magics._recent_at = now
+    client = magics._client
+    try:
+        page: RunPage = client._run(commands.list_runs(client.aio, limit=100), timeout=2.0)
+        magics._recent_runs = [(r.run_id, r.workflow_id, r.workflow_type) for r in page.runs]
+        magics._recent_types = client._run(_registered_types(client), timeout=2.0)
+    except Exception:
+        pass  # completion must never fail; try again after the cache period
+
+
+def workflow_names(magics: HarvestMagics) -> list[str]:
+    magics.versions.scan(magics.user_ns)
+    refresh_recent(magics)
+    names = set(magics.versions.workflow_names()) | set(magics._recent_types)
+    names |= {t for _, _, t in magics._recent_runs}
+    return sorted(names)
+
+
+def refs(magics: HarvestMagics) -> list[str]:
+    refresh_recent(magics)
+    out: list[str] = []
+    for run_id, workflow_id, _ in magics._recent_runs:
+        out.append(run_id)
+        if workflow_id != run_id:
+            out.append(workflow_id)
+    return list(dict.fromkeys(out))
+
+
+def candidates(
+    magics: HarvestMagics, words: list[str], current: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """What may replace ``current`` (the word under the cursor) after ``words``.
+
+    Returns the typed text the candidates extend and ``(text, type)`` pairs.
+    """
+    if not words:
+        return current, [(name, "command") for name in SUBPARSERS]
+    parser = SUBPARSERS.get(words[0])
+    if parser is None:
+        return current, []
+    options = _option_actions(parser)
+    if current.startswith("--") and "=" in current:
+        option, _, value = current.partition("=")
+        return value, _option_values(magics, words[0], options.get(option))
+    if current.startswith("-"):
+        return current, [(o, "option") for o in options if o.startswith("--")]
+    previous = options.get(words[-1]) if len(words) > 1 else None
+    if previous is not None and previous.nargs != 0:
+        return current, _option_values(magics, words[0], previous)
+    index = _positional_index(words[1:], options)
+    command = words[0]
+    if command == "worker" and index == 0:
+        return current, [(a, "action") for a in WORKER_ACTIONS]
+    if command == "start" and index == 0:
+        return current, [(n, "workflow") for n in workflow_names(magics)]
+    if command in REF_COMMANDS and index == 0:
+        return current, [(r, "run") for r in refs(magics)]
+    return current, []
+
+
+def _option_values(
+    magics: HarvestMagics, command: str, action: argparse.Action | None
+) -> list[tuple[str, str]]:
+    if action is None or action.nargs == 0:
+        return []
+    if action.choices:
+        return [(str(c), "choice") for c in action.choices]
+    if action.dest == "type" or (command == "start" and action.dest == "workflow"):
+        return [(n, "workflow") for n in workflow_names(magics)]
+    if action.dest == "status":
+        return [(s, "status") for s in commands.RUN_STATUSES]
+    if action.dest == "workflow_id":
+        refresh_recent(magics)
+        return [(w, "workflow id") for w in dict.fromkeys(w for _, w, _ in magics._recent_runs)]
+    return []
+
+
+def complete(magics: HarvestMagics, context: CompletionContext) -> SimpleMatcherResult:
+    """IPython matcher: subcommands, options, workflow names and run ids after
+    ``%harvest`` (also on the first line of a ``%%harvest`` cell)."""
+    line = context.text_until_cursor
+    found = re.match(r"\s*%{1,2}harvest(?=\s|$)", line)
+    if found is None:
+        return {"completions": [], "suppress": False}
+    rest = line[found.end():]
+    if not rest:
+        return {"completions": [], "suppress": False}
+    words = rest.split()
+    current = "" if rest[-1].isspace() else words.pop()
+    try:
+        typed, pairs = candidates(magics, words, current)
+    except Exception:
+        return {"completions": [], "suppress": False}
+    token = context.token
+    cut = len(typed) - len(token)
+    if cut < 0 or not typed.endswith(token):
+        return {"completions": [], "suppress": False}
+    completions = [
+        SimpleCompletion(text[cut:], type=kind)
+        for text, kind in pairs
+        if text.startswith(typed)
+    ]
+    return {"completions": completions, "suppress": True, "ordered": True}
+
+
+def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {
+        option: action
+        for action in parser._actions
+        for option in action.option_strings
+        if option.startswith("--")
+    }
+
+
+def _positional_index(words: Sequence[str], options: Mapping[str, argparse.Action]) -> int:
+    """How many positional arguments ``words`` (after the subcommand) already hold."""
+    index = 0
+    skip = False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word.startswith("-"):
+            action = options.get(word)
+            skip = action is not None and action.nargs != 0 and "=" not in word
+            continue
+        index += 1
+    return index
+
+
+async def _registered_types(client: Client) -> list[str]:
+    return await client.aio.registered_workflows()

@@ -1,0 +1,280 @@
+"""The command line of ``%harvest``: its argparse parser and help text, splitting a magic
+line into words, and harvest errors as IPython's one-line ``UsageError``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import textwrap
+from typing import Any, NoReturn
+
+import psycopg
+from IPython.core.error import UsageError as IPythonUsageError
+
+from ... import commands
+from ...client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES
+from ...commands.argtypes import nonnegative_int, positive_int, seconds
+from ...model.errors import HarvestError
+
+PROG = "%harvest"
+REF_COMMANDS = (
+    "show", "history", "result", "signal", "cancel", "terminate", "pause", "resume",
+    "query", "update", "reset", "retry", "rerun", "children", "chain", "replay", "explore",
+)
+WORKER_ACTIONS = ("start", "stop", "status")
+# commands whose Python arguments may come from the cell body (%%harvest)
+CELL_COMMANDS = ("start", "signal", "query", "update")
+
+
+# ---------------------------------------------------------------------------------------
+# the command line of %harvest
+# ---------------------------------------------------------------------------------------
+class _HelpShown(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises IPython's ``UsageError`` instead of printing and exiting; ``-h`` returns the
+    help as the command's output."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.partition(" ")[2]
+        prefix = f"{where}: " if where else ""
+        hint = f"{self.prog} -h" if where else f"{PROG}?"
+        raise IPythonUsageError(f"usage_error: {prefix}{message} (see `{hint}`)")
+
+    def print_help(self, file: Any = None) -> None:
+        raise _HelpShown(self.format_help())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise IPythonUsageError(f"usage_error: {message or 'bad arguments'}".strip())
+
+
+def build_parser() -> _Parser:
+    """The parser of the ``%harvest`` line; subcommands and options follow ``harvest``."""
+    parser = _Parser(
+        prog=PROG,
+        description="Harvest Studio in the notebook: the `harvest` commands as a magic.",
+        epilog=(
+            "`%harvest COMMAND -h` shows a command's options. Arguments are JSON values as "
+            "on the command line; in a %%harvest cell, start/signal/query/update take them "
+            "from the cell body instead, a Python expression (a tuple = several arguments)."
+        ),
+        add_help=False,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help, description=help)
+        return p
+
+    def ref(p: argparse.ArgumentParser) -> None:
+        p.add_argument("ref", metavar="REF", help="run id or workflow id")
+
+    p = command("start", "start a workflow run (WORKFLOW: defined in this notebook, or "
+                         "registered by a worker)")
+    p.add_argument("workflow", metavar="WORKFLOW", help="workflow name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="arguments, each one JSON value: 42 '\"ada\"' '{\"a\": 1}'")
+    p.add_argument("--id", help="workflow id (default: the run id)")
+    p.add_argument("--id-reuse-policy", choices=ID_REUSE_POLICIES, default="allow_duplicate")
+    p.add_argument("--id-conflict-policy", choices=ID_CONFLICT_POLICIES, default="fail")
+    p.add_argument("--idempotency-key", help="a repeated key returns the first run")
+    p.add_argument("--search-attribute", action="append", metavar="KEY=JSON",
+                   help="indexed attribute for `list --query` (repeatable)")
+    p.add_argument("--memo", metavar="JSON", help="a JSON value stored with the run")
+    p.add_argument("--start-delay", type=seconds, metavar="DURATION")
+    p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
+    p.add_argument("--queue", help="queue of the workflow tasks")
+    p.add_argument("--force", action="store_true",
+                   help="start even if no worker ever registered this workflow type")
+    p.add_argument("--wait", action="store_true", help="wait for the run to end")
+    p.add_argument("--timeout", type=seconds, metavar="DURATION",
+                   help="with --wait: give up waiting after this long")
+    p.add_argument("--signal", metavar="NAME",
+                   help="signal-with-start (needs --id): signal the open run of the id, else "
+                        "start one with this signal delivered first")
+    p.add_argument("--signal-payload", metavar="JSON", help="with --signal: its JSON payload")
+
+    p = command("list", "list runs, newest first")
+    p.add_argument("--type", help="workflow type")
+    p.add_argument("--status", action="append",
+                   help=f"{', '.join(commands.RUN_STATUSES)} (repeatable or comma-separated)")
+    p.add_argument("--since", metavar="TIME", help="started at/after: ISO-8601 or an age (2h)")
+    p.add_argument("--until", metavar="TIME", help="started before: ISO-8601 or an age")
+    p.add_argument("--workflow-id", help="runs of this workflow id")
+    p.add_argument("--blocked", action="store_true", help="only blocked runs")
+    p.add_argument("--query", metavar="FILTER", help="filter, e.g. 'customer = \"acme\"'")
+    p.add_argument("--limit", type=positive_int, help="default: display_limit")
+    p.add_argument("--page-token", help="from the previous page")
+
+    p = command("show", "show one run: status, blocked reason, pending work, error")
+    ref(p)
+
+    p = command("history", "show a run's event history")
+    ref(p)
+    p.add_argument("--after-seq", type=nonnegative_int, default=0, metavar="N")
+    p.add_argument("--limit", type=positive_int, metavar="N")
+
+    p = command("result", "wait for a run to end and show how it ended")
+    ref(p)
+    p.add_argument("--timeout", type=seconds, metavar="DURATION")
+
+    p = command("signal", "send a signal to a running run")
+    ref(p)
+    p.add_argument("name", metavar="NAME", help="signal name")
+    p.add_argument("payload", nargs="?", metavar="PAYLOAD_JSON", help="one JSON value")
+    p.add_argument("--idempotency-key", metavar="K", help="a repeated key is ignored")
+
+    for name, help in (
+        ("cancel", "ask a running run to cancel (its code may compensate; ends CANCELLED)"),
+        ("terminate", "end a running run at once (no code runs; ends TERMINATED)"),
+        ("pause", "hold a running run's workflow tasks until `%harvest resume`"),
+        ("resume", "let a paused run continue"),
+    ):
+        p = command(name, help)
+        ref(p)
+        p.add_argument("--reason", help="recorded in the run's history")
+
+    p = command("query", "ask a run a question its query handler answers (writes nothing)")
+    ref(p)
+    p.add_argument("name", metavar="NAME", help="query name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON")
+    p.add_argument("--timeout", type=seconds, default=5.0, metavar="DURATION")
+
+    p = command("update", "send a running run an update and show its result")
+    ref(p)
+    p.add_argument("name", metavar="NAME", help="update name")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON")
+    p.add_argument("--update-id", metavar="ID")
+    p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION")
+
+    p = command("reset", "make a new run from a run's history up to a completed point")
+    ref(p)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to-event", type=positive_int, metavar="N")
+    target.add_argument("--to", choices=commands.RESET_TARGETS)
+    p.add_argument("--reapply-signals", choices=commands.REAPPLY_MODES, default="buffer")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--reason", help="recorded in both runs' history")
+
+    p = command("retry", "reset a run to just before its last failed activity")
+    ref(p)
+    p.add_argument("--reason")
+
+    p = command("rerun", "start a fresh run of an ended run with its input and id")
+    ref(p)
+
+    p = command("children", "show a run and its child runs as a tree")
+    ref(p)
+
+    p = command("chain", "show the continue-as-new chain of a run, oldest first")
+    ref(p)
+
+    p = command("replay", "replay a run's history through this notebook's code, locally "
+                          "(writes nothing): replays cleanly, or the first divergence")
+    ref(p)
+    p.add_argument("--code", metavar="VARIABLE",
+                   help="replay with the workflow bound to this variable (default: the "
+                        "version the run started with if the kernel holds it, else the "
+                        "newest of its type)")
+
+    p = command("explore", "open the history explorer widget of a run (timeline, events, "
+                           "payloads, actions)")
+    ref(p)
+    p.add_argument("--window", type=positive_int, default=500, metavar="N",
+                   help="events kept in the table at a time (default 500)")
+    p.add_argument("--live", action="store_true", help="refresh while the run is running")
+
+    p = command("worker", "the in-kernel worker serving this notebook's workflows and "
+                          "activities: start (or restart with the current definitions), "
+                          "stop, status")
+    p.add_argument("action", nargs="?", choices=WORKER_ACTIONS, default="status")
+    p.add_argument("--queue", action="append", metavar="Q",
+                   help="queue to serve (repeatable; default: the queues the definitions use)")
+    p.add_argument("--concurrency", type=positive_int, metavar="N",
+                   help="tasks run at once (default 32)")
+    return parser
+
+
+def _help_text(parser: _Parser, width: int = 88) -> str:
+    def para(text: str) -> str:
+        return textwrap.fill(text, width)
+
+    lines = [
+        "%harvest COMMAND [ARGS...]    (or %%harvest COMMAND, with a cell body)",
+        "",
+        para("Harvest Studio in the notebook: the `harvest` commands as a magic, plus an "
+             "in-kernel worker."),
+        "",
+        "Commands:",
+    ]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                lines.append(textwrap.fill(
+                    choice.help or "", width, initial_indent=f"  {choice.dest:<10} ",
+                    subsequent_indent=" " * 13,
+                ))
+    lines += [
+        "",
+        para("`%harvest COMMAND -h` shows a command's options. Arguments are JSON values, as "
+             "on the command line; in a %%harvest cell, start/signal/query/update take them "
+             "from the cell body instead: Python whose last line is the value (a tuple = "
+             "several arguments)."),
+        "",
+        para("A trailing `;` hides the output. The output's `.data` is the command's result, "
+             "and its attributes read through: `run = %harvest start greet '\"ada\"'` "
+             "then `run.run_id`."),
+        "",
+        para("Settings: %config HarvestMagics.database_url / namespace / display_limit / "
+             "worker_options, or [tool.harvest_studio] in the nearest pyproject.toml."),
+    ]
+    return "\n".join(lines)
+
+
+PARSER = build_parser()
+HELP = _help_text(PARSER)
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+SUBPARSERS = _subparsers(PARSER)
+
+
+def split_line(line: str) -> list[str]:
+    """Shell-like words; an unquoted trailing ``;`` (IPython's "hide the output") is
+    dropped."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        words = list(lexer)
+    except ValueError as exc:
+        raise IPythonUsageError(f"usage_error: cannot split the line: {exc}") from None
+    while words and words[-1] == ";":
+        words.pop()
+    if ";" in words:
+        raise IPythonUsageError("usage_error: one command per %harvest line (unquoted `;`)")
+    return words
+
+
+def one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def usage_from(exc: BaseException) -> IPythonUsageError:
+    """A harvest error (or a database error) as IPython's one-line ``UsageError``."""
+    if isinstance(exc, HarvestError):
+        return IPythonUsageError(one_line(f"{exc.code}: {exc}"))
+    if isinstance(exc, psycopg.OperationalError):
+        return IPythonUsageError(one_line(f"database_unavailable: {exc}"))
+    return IPythonUsageError(one_line(f"database_error: {exc}"))
+

@@ -1,0 +1,47 @@
+"""The run card: a compact live anywidget over one run (status, pending activities and
+timers, the last error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import traitlets
+
+from ...client import Client
+from ...model.events import HistoryEvent
+from .lanes import _jsonable, run_summary
+from .live import STATIC, _Live
+
+
+class RunCard(_Live):
+    """A compact live card: status, pending activities and timers, the last error."""
+
+    _esm = STATIC / "explorer.js"
+    _css = STATIC / "explorer.css"
+
+    view = traitlets.Unicode("card").tag(sync=True)
+
+    def __init__(self, client: Client, ref: str, *, live: bool = True, interval: float = 1.0,
+                 **kwargs: Any) -> None:
+        super().__init__(interval=interval, **kwargs)
+        self.client = client
+        self.ref = ref
+        self.run_id = client.describe(ref).run_id
+        self._history: list[HistoryEvent] = []
+        self.refresh()
+        if live:
+            self.start_live()
+
+    def refresh(self) -> None:
+        info = self.client.describe(self.run_id)
+        after = self._history[-1].seq if self._history else 0
+        self._history.extend(self.client.history(self.run_id, after_seq=after))
+        self.summary = _jsonable(run_summary(info, self._history))
+
+    def __repr__(self) -> str:
+        return f"<RunCard {self.summary.get('workflow_id')} {self.summary.get('status')}>"
+
+
+def run_card(client: Client, ref: str, **options: Any) -> RunCard:
+    """A compact live card for run ``ref``."""
+    return RunCard(client, ref, **options)

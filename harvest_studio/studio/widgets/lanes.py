@@ -1,0 +1,277 @@
+"""The pure part of the history explorer and the run card: timeline lanes, event rows and run
+summaries computed from ``HistoryEvent`` lists, and JSON helpers (no anywidget import)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ...client import RunInfo
+from ...commands.render import summarize, waiting_for_worker
+from ...model.events import (
+    COMMAND,
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    ActivityStarted,
+    ActivityTimedOut,
+    CancelRequested,
+    ChildWorkflowCompleted,
+    ChildWorkflowFailed,
+    ChildWorkflowStarted,
+    HistoryEvent,
+    SignalReceived,
+    TimerCancelled,
+    TimerFired,
+    TimerStarted,
+    UpdateAdmitted,
+    WorkflowReset,
+    WorkflowResetFork,
+    WorkflowStarted,
+    role_of,
+)
+
+# An item of a lane: [t0, t1, kind, label, seq0, seq1]; t1 is None while in flight.
+Item = list[Any]
+
+
+def _rel(at: datetime, origin: datetime) -> float:
+    return round((at - origin).total_seconds(), 3)
+
+
+def _err(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('type', 'Error')}: {error.get('message', '')}"
+    return str(error or "")
+
+
+def compute_lanes(history: Sequence[HistoryEvent]) -> list[dict[str, Any]]:
+    """Lanes for the timeline, computed from a history.
+
+    One ``workflow`` lane (start, the decisions the code made, the close), one lane per
+    activity (its attempts, with retries, timeouts and backoffs), one per timer and child,
+    and single ``signals`` and ``resets`` lanes with point items. Times are seconds since
+    the run started; items are ``[t0, t1, kind, label, seq0, seq1]``.
+    """
+    if not history:
+        return []
+    origin = history[0].at
+    workflow: dict[str, Any] = {"id": "workflow", "kind": "workflow", "label": "workflow",
+                                "items": [], "meta": {"decisions": 0}}
+    lanes: dict[int, dict[str, Any]] = {}  # by scheduling seq, in order of scheduling
+    signals: dict[str, Any] = {"id": "signals", "kind": "signals", "label": "signals",
+                               "items": [], "meta": {}}
+    resets: dict[str, Any] = {"id": "resets", "kind": "resets", "label": "resets",
+                              "items": [], "meta": {}}
+    attempt_open: dict[int, Item] = {}  # activity seq -> the running attempt item
+    decision: Item | None = None
+    for record in history:
+        event, seq, t = record.event, record.seq, _rel(record.at, origin)
+        if role_of(event) == COMMAND:
+            if decision is not None and decision[5] == seq - 1:  # same batch of commands
+                decision[5] = seq
+                decision[3] = f"{seq - decision[4] + 1} commands"
+            else:
+                decision = [t, t, "decision", "1 command", seq, seq]
+                workflow["items"].append(decision)
+                workflow["meta"]["decisions"] += 1
+        if isinstance(event, WorkflowStarted):
+            workflow["items"].append([t, t, "start", event.workflow_type, seq, seq])
+        elif record.event_type in ("WorkflowCompleted", "WorkflowFailed", "WorkflowCancelled",
+                                   "WorkflowTerminated", "WorkflowTimedOut",
+                                   "WorkflowContinuedAsNew"):
+            kind = record.event_type.removeprefix("Workflow").lower()
+            workflow["items"].append([t, t, "close", kind, seq, seq])
+        elif isinstance(event, ActivityScheduled):
+            lanes[seq] = {
+                "id": f"a{seq}", "kind": "activity",
+                "label": f"{event.activity_type} #{seq}",
+                "items": [[t, None, "scheduled", "waiting for a worker", seq, seq]],
+                "meta": {"seq": seq, "type": event.activity_type, "attempts": 0,
+                         "retries": 0, "timeouts": 0, "status": "scheduled"},
+            }
+        elif isinstance(event, ActivityStarted):
+            lane = lanes.get(event.scheduled_seq)
+            if lane is None:
+                continue
+            _close_wait(lane, t, seq)
+            item: Item = [t, None, "attempt", f"attempt {event.attempt} on {event.worker_id}",
+                    seq, seq]
+            lane["items"].append(item)
+            attempt_open[event.scheduled_seq] = item
+            lane["meta"]["attempts"] = max(lane["meta"]["attempts"], event.attempt)
+            lane["meta"]["status"] = "running"
+        elif isinstance(event, ActivityCompleted | ActivityFailed | ActivityTimedOut):
+            lane = lanes.get(event.scheduled_seq)
+            if lane is None:
+                continue
+            _close_wait(lane, t, seq)
+            found = attempt_open.pop(event.scheduled_seq, None)
+            if found is not None:
+                item = found
+            else:  # no ActivityStarted recorded: show the outcome as a point
+                item = [t, t, "attempt", f"attempt {event.attempt}", seq, seq]
+                lane["items"].append(item)
+            item[1], item[5] = t, seq
+            meta = lane["meta"]
+            meta["attempts"] = max(meta["attempts"], event.attempt)
+            if isinstance(event, ActivityCompleted):
+                item[2] = "ok"
+                meta["status"] = "completed"
+                continue
+            if isinstance(event, ActivityTimedOut):
+                meta["timeouts"] += 1
+                item[2] = "timeout"
+                item[3] += f": {event.timeout_type} timeout"
+            else:
+                item[2] = "failed"
+                item[3] += f": {_err(event.error)}"
+                meta["last_error"] = _err(event.error)
+            if event.retrying:
+                meta["retries"] += 1
+                meta["status"] = "retrying"
+                lane["items"].append([t, None, "backoff", "waiting to retry", seq, seq])
+            else:
+                meta["status"] = "failed" if item[2] == "failed" else "timed_out"
+        elif isinstance(event, TimerStarted):
+            lanes[seq] = {
+                "id": f"t{seq}", "kind": "timer", "label": f"timer {event.duration:g}s #{seq}",
+                "items": [[t, None, "timer", f"sleep {event.duration:g}s", seq, seq]],
+                "meta": {"seq": seq, "duration": event.duration, "fire_at": event.fire_at,
+                         "status": "pending"},
+            }
+        elif isinstance(event, TimerFired | TimerCancelled):
+            lane = lanes.get(event.started_seq)
+            if lane is None:
+                continue
+            item = lane["items"][0]
+            item[1], item[5] = t, seq
+            fired = isinstance(event, TimerFired)
+            item[2] = "timer" if fired else "cancelled"
+            lane["meta"]["status"] = "fired" if fired else "cancelled"
+        elif isinstance(event, ChildWorkflowStarted):
+            lanes[seq] = {
+                "id": f"c{seq}", "kind": "child",
+                "label": f"child {event.workflow_type} #{seq}",
+                "items": [[t, None, "child", event.workflow_id, seq, seq]],
+                "meta": {"seq": seq, "run_id": event.run_id, "workflow_id": event.workflow_id,
+                         "status": "running"},
+            }
+        elif isinstance(event, ChildWorkflowCompleted | ChildWorkflowFailed):
+            lane = lanes.get(event.started_seq)
+            if lane is None:
+                continue
+            item = lane["items"][0]
+            item[1], item[5] = t, seq
+            if isinstance(event, ChildWorkflowFailed):
+                item[2] = "failed"
+                lane["meta"]["status"] = event.status.lower()
+            else:
+                item[2] = "ok"
+                lane["meta"]["status"] = "completed"
+        elif isinstance(event, SignalReceived):
+            signals["items"].append([t, t, "signal", event.name, seq, seq])
+        elif isinstance(event, CancelRequested):
+            signals["items"].append([t, t, "cancel", "cancel requested", seq, seq])
+        elif isinstance(event, UpdateAdmitted):
+            signals["items"].append([t, t, "update", f"update {event.name}", seq, seq])
+        elif isinstance(event, WorkflowResetFork):
+            resets["items"].append(
+                [t, t, "reset", f"reset from {event.source_run_id[:8]} at {event.boundary}",
+                 seq, seq])
+        elif isinstance(event, WorkflowReset):
+            resets["items"].append(
+                [t, t, "reset", f"reset to {event.new_run_id[:8]} at {event.boundary}",
+                 seq, seq])
+    out = [workflow, *lanes.values()]
+    out += [lane for lane in (signals, resets) if lane["items"]]
+    return out
+
+
+def _close_wait(lane: dict[str, Any], t: float, seq: int) -> None:
+    """End the lane's open ``scheduled``/``backoff`` wait at ``t``."""
+    last = lane["items"][-1]
+    if last[2] in ("scheduled", "backoff") and last[1] is None:
+        last[1], last[5] = t, seq
+
+
+def event_row(record: HistoryEvent, origin: datetime) -> dict[str, Any]:
+    """One row of the event table (no payload: the inspector fetches that)."""
+    data = record.event.fields()
+    return {
+        "seq": record.seq,
+        "t": _rel(record.at, origin),
+        "type": record.event_type,
+        "summary": summarize(record.event_type, data)[:200],
+    }
+
+
+def run_summary(info: RunInfo, history: Sequence[HistoryEvent]) -> dict[str, Any]:
+    """What the explorer's header and the run card show."""
+    origin = history[0].at if history else info.created_at
+    end = info.closed_at or datetime.now(UTC)
+    timers = [
+        {"seq": p.get("seq"), "fires_at": _iso(p.get("fires_at"))}
+        for p in info.pending if p.get("kind") == "timer"
+    ]
+    activities = [
+        {"seq": p.get("activity_seq"), "type": p.get("type_name"), "state": p.get("state"),
+         "attempt": p.get("retry_attempt"), "worker": p.get("worker_id"),
+         "last_error": p.get("last_error")}
+        for p in info.pending if p.get("kind") == "activity"
+    ]
+    last_error: str | None = _err(info.error) if info.error else None
+    if last_error is None:
+        for record in reversed(history):
+            error = getattr(record.event, "error", None)
+            if error:
+                last_error = _err(error)
+                break
+    return {
+        "run_id": info.run_id,
+        "workflow_id": info.workflow_id,
+        "workflow_type": info.workflow_type,
+        "namespace": info.namespace,
+        "status": info.status,
+        "paused": info.paused,
+        "cancel_requested": info.cancel_requested,
+        "blocked": info.blocked,
+        "blocked_reason": _blocked_reason(info.blocked),
+        "waiting": (
+            waiting_for_worker(info.unserved_queues, how="%harvest worker start")
+            if info.status == "RUNNING" and info.unserved_queues
+            else None
+        ),
+        "events": len(history),
+        "last_seq": history[-1].seq if history else 0,
+        "started_at": origin.isoformat(),
+        "closed_at": info.closed_at.isoformat() if info.closed_at else None,
+        "duration": round(max((end - origin).total_seconds(), 0.0), 3),
+        "reset_from": info.reset_from,
+        "pending_activities": activities,
+        "pending_timers": timers,
+        "last_error": last_error,
+    }
+
+
+def _blocked_reason(blocked: dict[str, Any] | None) -> str | None:
+    """One line on why a run is stuck (``kind: message``, and the event it stopped at)."""
+    if not blocked:
+        return None
+    text = f"{blocked.get('kind', 'blocked')}: {blocked.get('message', '')}".rstrip(": ")
+    if blocked.get("seq") is not None:
+        text += f" (at event {blocked['seq']})"
+    return text
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return _iso(value)

@@ -1,0 +1,100 @@
+"""Live refresh shared by the widgets: the :class:`_Poller` thread and the :class:`_Live`
+anywidget base (``live``, ``interval`` and ``summary`` traits), and ``STATIC``, the
+vendored front end."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ...client import TERMINAL_STATUSES
+
+STATIC = Path(__file__).parent.parent / "static"
+
+
+class _Poller:
+    """A background thread calling ``refresh()`` every ``interval`` seconds while the run is
+    RUNNING; ``stop()`` ends it (so does the run ending)."""
+
+    def __init__(self, refresh: Any, running: Any, interval: float) -> None:
+        self._refresh, self._running, self.interval = refresh, running, interval
+        self._stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="harvest-explorer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._refresh()
+            except Exception as exc:  # keep the widget alive; show the error instead
+                self.error = exc
+            if not self._running():
+                return
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+
+class _Live(anywidget.AnyWidget):  # type: ignore[misc]
+    """Shared live-refresh plumbing (``live`` trait, poll thread)."""
+
+    live = traitlets.Bool(False).tag(sync=True)
+    interval = traitlets.Float(1.0).tag(sync=True)
+    summary = traitlets.Dict().tag(sync=True)
+
+    _poller: _Poller | None = None
+
+    def refresh(self) -> None:  # pragma: no cover - each widget defines its own
+        """Fetch what changed and update the synced traits."""
+
+    @property
+    def running(self) -> bool:
+        return self.summary.get("status") not in TERMINAL_STATUSES
+
+    @traitlets.observe("live")
+    def _on_live(self, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.start_live()
+        else:
+            self.stop_live()
+
+    def start_live(self, interval: float | None = None) -> None:
+        """Refresh in a background thread while the run is RUNNING."""
+        if interval is not None:
+            self.interval = interval
+        if self._poller is not None and self._poller.alive:
+            return
+        if not self.running:
+            self.live = False
+            return
+        self._poller = _Poller(self._live_tick, lambda: self.running and self.live,
+                               self.interval)
+        if not self.live:
+            self.live = True
+
+    def _live_tick(self) -> None:
+        self.refresh()
+        if not self.running:
+            self.live = False
+
+    def stop_live(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.stop()
+        if self.live:
+            self.live = False
+
+    def close(self) -> None:
+        self.stop_live()
+        super().close()
