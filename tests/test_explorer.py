@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -23,6 +22,8 @@ from harvest_studio.studio.widgets.card import RunCard, run_card
 from harvest_studio.studio.widgets.explorer import HistoryExplorer, explore
 from harvest_studio.studio.widgets.lanes import compute_lanes
 from harvest_studio.studio.widgets.live import STATIC
+
+from .headless_page import CHROMIUM, page_log
 
 flaky = {"left": 1}
 
@@ -386,7 +387,6 @@ def test_selected_time_is_relative(client: hs.Client, db_url: str) -> None:
     explorer.close()
 
 
-CHROMIUM = "/usr/bin/chromium"
 _PAGE = """<!doctype html><html><head><style>%(css)s</style></head><body>
 <div id="el" style="width:1000px"></div><pre id="log"></pre>
 <script type="module">
@@ -455,16 +455,7 @@ def test_front_end_renders_in_headless_chromium(
         "state": json.dumps(state),
         "js": json.dumps((STATIC / "explorer.js").read_text()),
     })
-    out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    found = re.search(r'<pre id="log">([^<]+)</pre>', out.stdout)
-    assert found, out.stderr[-2000:]
-    result = json.loads(html.unescape(found.group(1)))
+    result = page_log(page, tmp_path)
     assert result["rows"] == 100 and result["lanes"] > 5 and result["bars"] > 5
     assert result["clicked"] is not None  # a click on a bar selected its event
     assert result["rowClicked"] == state["events"][2]["seq"]

@@ -7,10 +7,8 @@ unknown type by name is still refused unless forced.
 
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,9 +24,9 @@ from harvest_studio.commands.render import render_run
 
 from .apps import cli_app
 from .conftest import FAST, sql
+from .headless_page import page_log
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -165,16 +163,7 @@ def test_card_says_the_run_waits_for_a_worker_until_one_serves_it(
         "later": json.dumps(later),
         "js": json.dumps((STATIC / "explorer.js").read_text()),
     })
-    out = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
-         "--disable-background-networking", "--disable-component-update", "--no-first-run",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    found = re.search(r'<pre id="log">([^<]+)</pre>', out.stdout)
-    assert found, out.stderr[-2000:]
-    before, after = json.loads(html.unescape(found.group(1)))
+    before, after = page_log(page, tmp_path)
     assert "waiting: no worker serves queue 'default'" in before
     assert "%harvest worker start" in before and "RUNNING" in before
     assert "waiting" not in after and "COMPLETED" in after
