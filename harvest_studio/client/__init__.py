@@ -1,13 +1,13 @@
 """The client layer: :class:`AsyncClient` starts, talks to, resets and looks at runs;
 :class:`Client` (from :func:`connect`) is its sync face for scripts and notebooks; run handles
 (:class:`AsyncRunHandle`, :class:`RunHandle`) stand for one run. It reaches the database only
-through ``store``; the notebook views of a run are registered in :mod:`.views` from above.
+through ``store``; the notebook views of a run are registered in :mod:`.sync_client` from above.
 """
 
 from __future__ import annotations
 
 from .async_client import AsyncClient
-from .handles import AsyncRunHandle, RunHandle
+from .handles import AsyncRunHandle
 from .info import (
     ID_CONFLICT_POLICIES,
     ID_REUSE_POLICIES,
@@ -17,8 +17,7 @@ from .info import (
     RunInfo,
     RunPage,
 )
-from .sync_client import Client, connect
-from .views import RunViews, run_views, set_run_views
+from .sync_client import Client, RunHandle, RunViews, connect, run_views, set_run_views
 
 __all__ = [
     "ID_CONFLICT_POLICIES",

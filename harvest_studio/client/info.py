@@ -7,13 +7,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..model.errors import UsageError, WorkflowFailedError
 from ..model.reset_points import ResetPlan
-
-if TYPE_CHECKING:
-    from .handles import AsyncRunHandle, RunHandle
 
 ID_REUSE_POLICIES = (
     "allow_duplicate",
@@ -156,12 +153,26 @@ def _decode_page_token(token: str) -> tuple[datetime, str]:
         raise UsageError(f"bad page token {token!r}") from None
 
 
+class RunRef(Protocol):
+    """What every run handle has: its workflow id and (once known) its run id."""
+
+    @property
+    def workflow_id(self) -> str: ...
+
+    @property
+    def run_id(self) -> str | None: ...
+
+
+HandleT = TypeVar("HandleT", bound=RunRef)
+
+
 @dataclass(frozen=True)
-class ResetResult:
-    """What a reset (or its dry run) found, and the new run if one was made."""
+class ResetResult(Generic[HandleT]):
+    """What a reset (or its dry run) found, and the new run (a handle of the client that made
+    it) if one was made."""
 
     plan: ResetPlan
-    run: AsyncRunHandle | RunHandle | None
+    run: HandleT | None
     applied: bool
 
     @property

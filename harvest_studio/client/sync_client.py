@@ -1,16 +1,50 @@
-"""The sync client: :class:`Client` drives an :class:`AsyncClient` on a private loop thread,
-so scripts and notebooks can call it without ``await``; :func:`connect` makes one."""
+"""The sync face: :class:`Client` drives an :class:`AsyncClient` on a private loop thread, so
+scripts and notebooks can call it without ``await`` (:func:`connect` makes one);
+:class:`RunHandle` is its run handle. A handle's notebook views (the explorer and the run
+card) live in the studio layer above this one, so the top-level package registers them here
+(:func:`set_run_views`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from ..model.definitions import WorkflowDefinition
+from ..model.errors import UsageError
 from ..model.events import HistoryEvent
 from ._loop_thread import LoopThread
 from .async_client import AsyncClient
-from .handles import RunHandle
+from .handles import AsyncRunHandle
 from .info import ResetResult, RunInfo, RunPage
+
+
+class RunViews(Protocol):
+    """The notebook views of a run, as :meth:`RunHandle.explore` and ``card`` show them."""
+
+    def explore(self, client: Client, ref: str, **options: Any) -> Any:
+        """The history explorer widget for run ``ref``."""
+        ...
+
+    def card(self, client: Client, ref: str, **options: Any) -> Any:
+        """A compact live card for run ``ref``."""
+        ...
+
+
+_views: RunViews | None = None
+
+
+def set_run_views(views: RunViews | None) -> None:
+    """Register the views run handles use (``None`` withdraws them)."""
+    global _views
+    _views = views
+
+
+def run_views() -> RunViews:
+    """The registered views; :class:`UsageError` if there are none."""
+    if _views is None:
+        raise UsageError(
+            "the notebook views are not available: they need `pip install harvest-studio[notebook]`"
+        )
+    return _views
 
 
 class Client:
@@ -60,12 +94,12 @@ class Client:
     def delete_namespace(self, name: str) -> None:
         self._run(self.aio.delete_namespace(name))
 
-    def reset(self, ref: str, **kw: Any) -> ResetResult:
+    def reset(self, ref: str, **kw: Any) -> ResetResult[RunHandle]:
         """See :meth:`AsyncClient.reset`."""
-        result: ResetResult = self._run(self.aio.reset(ref, **kw))
+        result: ResetResult[AsyncRunHandle] = self._run(self.aio.reset(ref, **kw))
         return self._sync_reset(result)
 
-    def retry_failed_activity(self, ref: str, **kw: Any) -> ResetResult:
+    def retry_failed_activity(self, ref: str, **kw: Any) -> ResetResult[RunHandle]:
         """See :meth:`AsyncClient.retry_failed_activity`."""
         return self._sync_reset(self._run(self.aio.retry_failed_activity(ref, **kw)))
 
@@ -74,10 +108,10 @@ class Client:
         handle = self._run(self.aio.rerun(ref))
         return RunHandle(self, handle.workflow_id, handle.run_id)
 
-    def _sync_reset(self, result: ResetResult) -> ResetResult:
+    def _sync_reset(self, result: ResetResult[AsyncRunHandle]) -> ResetResult[RunHandle]:
         run = result.run
         if run is None:
-            return result
+            return ResetResult(result.plan, None, result.applied)
         return ResetResult(result.plan, RunHandle(self, run.workflow_id, run.run_id), True)
 
     def tree(self, ref: str) -> list[RunInfo]:
@@ -153,3 +187,87 @@ def connect(url: str | None = None, *, namespace: str = "default") -> Client:
     """Connect to ``url``, ``HARVEST_DATABASE_URL``, or the project's embedded Postgres,
     applying migrations on first use."""
     return Client(url, namespace=namespace)
+
+
+class RunHandle:
+    """Sync handle of a run: ``result``, ``describe``, ``history``."""
+
+    def __init__(self, client: Client, workflow_id: str, run_id: str | None) -> None:
+        self.client = client
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+    @property
+    def id(self) -> str:
+        return self.workflow_id
+
+    @property
+    def ref(self) -> str:
+        return self.run_id or self.workflow_id
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`."""
+        return self.client.result(self.ref, timeout, run_id=self.run_id)
+
+    def describe(self) -> RunInfo:
+        return self.client.describe(self.ref)
+
+    def history(self) -> list[HistoryEvent]:
+        return self.client.history(self.ref)
+
+    def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
+        """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
+        return self.client.signal(self.ref, name, payload, **kw)
+
+    def tree(self) -> list[RunInfo]:
+        """This run and its child runs, depth first."""
+        return self.client.tree(self.ref)
+
+    def chain(self) -> list[RunInfo]:
+        """The continue-as-new chain this run belongs to, oldest first."""
+        return self.client.chain(self.ref)
+
+    def explore(self, **options: Any) -> Any:
+        """The history explorer widget for this run (needs the ``notebook`` extra)."""
+        return run_views().explore(self.client, self.ref, **options)
+
+    def card(self, **options: Any) -> Any:
+        """A compact live card: status, current activity, pending timers, last error."""
+        return run_views().card(self.client, self.ref, **options)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """In a notebook a run handle shows as its live card; elsewhere as text."""
+        text = {"text/plain": repr(self)}
+        try:
+            run_views()
+        except UsageError:  # no views registered
+            return text
+        try:
+            bundle = self.card()._repr_mimebundle_(include=include, exclude=exclude)
+        except ImportError:  # anywidget is in the notebook extra
+            return text
+        data = bundle[0] if isinstance(bundle, tuple) else bundle
+        return {**data, **text} if isinstance(data, dict) else text
+
+    def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
+        return self.client.query(self.ref, name, *args, timeout=timeout)
+
+    def update(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Send this run an update and wait for its result (see :meth:`AsyncClient.update`)."""
+        return self.client.update(self.ref, name, *args, **kw)
+
+    def cancel(self, reason: str | None = None) -> bool:
+        return self.client.cancel(self.ref, reason)
+
+    def terminate(self, reason: str | None = None) -> None:
+        self.client.terminate(self.ref, reason)
+
+    def pause(self, reason: str | None = None) -> bool:
+        return self.client.pause(self.ref, reason)
+
+    def resume(self, reason: str | None = None) -> bool:
+        return self.client.resume(self.ref, reason)
+
+    def __repr__(self) -> str:
+        return f"<run {self.workflow_id} ({self.run_id})>"

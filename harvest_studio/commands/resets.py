@@ -4,6 +4,7 @@ a :class:`ResetReport` of what they found and did."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..client import AsyncClient, ResetResult, RunInfo
 from ..model import reset_points
@@ -74,7 +75,7 @@ def _report(
     action: str,
     info: RunInfo,
     history: Sequence[HistoryEvent],
-    outcome: ResetResult,
+    outcome: ResetResult[Any],
     reapply_signals: str,
     dry_run: bool,
 ) -> ResetReport:

@@ -7,55 +7,53 @@ import argparse
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMatcherResult
 
 from ... import commands
 from ...client import Client, RunPage
+from .context import MagicsContext
 from .parser import REF_COMMANDS, SUBPARSERS, WORKER_ACTIONS
 
-if TYPE_CHECKING:
-    from .core import HarvestMagics
 
-
-def remember_runs(magics: HarvestMagics, runs: Sequence[Any]) -> None:
-    known = {r[0] for r in magics._recent_runs}
+def remember_runs(magics: MagicsContext, runs: Sequence[Any]) -> None:
+    known = {r[0] for r in magics.recent_runs}
     fresh = [(r.run_id, r.workflow_id, r.workflow_type) for r in runs if r.run_id not in known]
-    magics._recent_runs = fresh + magics._recent_runs
+    magics.recent_runs = fresh + magics.recent_runs
 
 
-def refresh_recent(magics: HarvestMagics) -> None:
+def refresh_recent(magics: MagicsContext) -> None:
     """Refresh recent runs and registered workflow types, at most every
     ``completion_cache_seconds``, and only once a command opened the client (completion
     never starts a database)."""
-    if magics._client is None:
+    client = magics.opened_client
+    if client is None:
         return
     now = time.monotonic()
-    if magics._recent_at and now - magics._recent_at < magics.completion_cache_seconds:
+    if magics.recent_at and now - magics.recent_at < magics.completion_cache_seconds:
         return
-    magics._recent_at = now
-    client = magics._client
+    magics.recent_at = now
     try:
         page: RunPage = client._run(commands.list_runs(client.aio, limit=100), timeout=2.0)
-        magics._recent_runs = [(r.run_id, r.workflow_id, r.workflow_type) for r in page.runs]
-        magics._recent_types = client._run(_registered_types(client), timeout=2.0)
+        magics.recent_runs = [(r.run_id, r.workflow_id, r.workflow_type) for r in page.runs]
+        magics.recent_types = client._run(_registered_types(client), timeout=2.0)
     except Exception:
         pass  # completion must never fail; try again after the cache period
 
 
-def workflow_names(magics: HarvestMagics) -> list[str]:
+def workflow_names(magics: MagicsContext) -> list[str]:
     magics.versions.scan(magics.user_ns)
     refresh_recent(magics)
-    names = set(magics.versions.workflow_names()) | set(magics._recent_types)
-    names |= {t for _, _, t in magics._recent_runs}
+    names = set(magics.versions.workflow_names()) | set(magics.recent_types)
+    names |= {t for _, _, t in magics.recent_runs}
     return sorted(names)
 
 
-def refs(magics: HarvestMagics) -> list[str]:
+def refs(magics: MagicsContext) -> list[str]:
     refresh_recent(magics)
     out: list[str] = []
-    for run_id, workflow_id, _ in magics._recent_runs:
+    for run_id, workflow_id, _ in magics.recent_runs:
         out.append(run_id)
         if workflow_id != run_id:
             out.append(workflow_id)
@@ -63,7 +61,7 @@ def refs(magics: HarvestMagics) -> list[str]:
 
 
 def candidates(
-    magics: HarvestMagics, words: list[str], current: str
+    magics: MagicsContext, words: list[str], current: str
 ) -> tuple[str, list[tuple[str, str]]]:
     """What may replace ``current`` (the word under the cursor) after ``words``.
 
@@ -95,7 +93,7 @@ def candidates(
 
 
 def _option_values(
-    magics: HarvestMagics, command: str, action: argparse.Action | None
+    magics: MagicsContext, command: str, action: argparse.Action | None
 ) -> list[tuple[str, str]]:
     if action is None or action.nargs == 0:
         return []
@@ -107,11 +105,11 @@ def _option_values(
         return [(s, "status") for s in commands.RUN_STATUSES]
     if action.dest == "workflow_id":
         refresh_recent(magics)
-        return [(w, "workflow id") for w in dict.fromkeys(w for _, w, _ in magics._recent_runs)]
+        return [(w, "workflow id") for w in dict.fromkeys(w for _, w, _ in magics.recent_runs)]
     return []
 
 
-def complete(magics: HarvestMagics, context: CompletionContext) -> SimpleMatcherResult:
+def complete(magics: MagicsContext, context: CompletionContext) -> SimpleMatcherResult:
     """IPython matcher: subcommands, options, workflow names and run ids after
     ``%harvest`` (also on the first line of a ``%%harvest`` cell)."""
     line = context.text_until_cursor

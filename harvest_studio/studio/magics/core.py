@@ -22,6 +22,7 @@ from ..display import HarvestOutput
 from ..kernel_worker import KernelWorker
 from . import completion, notebook, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
+from .context import MagicsContext
 from .parser import CELL_COMMANDS, HELP, PARSER, _HelpShown, one_line, split_line, usage_from
 
 if TYPE_CHECKING:
@@ -53,9 +54,10 @@ class HarvestMagics(Magics):
         self.versions = CodeVersions()
         self.kernel_worker = KernelWorker(self.versions)
         self._client: Client | None = None
-        self._recent_at = 0.0
-        self._recent_runs: list[tuple[str, str, str]] = []  # run id, workflow id, type
-        self._recent_types: list[str] = []
+        # what tab completion remembers (see .completion)
+        self.recent_at = 0.0
+        self.recent_runs: list[tuple[str, str, str]] = []  # run id, workflow id, type
+        self.recent_types: list[str] = []
         # Magics.__init__ adds the instance to shell.configurables (so `%config` sees it)
         # and takes the shell's configuration (`c.HarvestMagics...`)
         try:
@@ -112,9 +114,14 @@ class HarvestMagics(Magics):
                 raise usage_from(exc) from None
         return self._client
 
+    @property
+    def opened_client(self) -> Client | None:
+        """The sync client if a command already opened it, else None (never opens one)."""
+        return self._client
+
     def _drop_client(self) -> None:
         client, self._client = self._client, None
-        self._recent_at = 0.0
+        self.recent_at = 0.0
         if client is not None:
             client.close()  # the worker has its own connections
 
@@ -152,16 +159,17 @@ class HarvestMagics(Magics):
         except (HarvestError, psycopg.Error) as exc:
             raise usage_from(exc) from None
 
-    def _run(self, action: Callable[[Any], Any]) -> Any:
+    def run(self, action: Callable[[Any], Any]) -> Any:
         """Run one command-layer coroutine on the client's loop: ``action(async_client)``."""
         client = self.client
         return client._run(action(client.aio))
 
-    def _touched(self) -> None:
-        self._recent_at = 0.0  # new runs: completion reads them next time
+    def touched(self) -> None:
+        """Note that a command made new runs (completion reads them next time)."""
+        self.recent_at = 0.0
 
     # -- cell bodies ------------------------------------------------------------------------
-    def _cell_value(self, body: str) -> Any:
+    def cell_value(self, body: str) -> Any:
         """Run a cell body like IPython runs a cell and return the value of its last line."""
         assert self.shell is not None
         source: str = self.shell.transform_cell(body)  # type: ignore[no-untyped-call]
@@ -182,7 +190,8 @@ class HarvestMagics(Magics):
         expr = ast.Expression(last.value)
         return eval(compile(expr, "<%%harvest>", "eval"), ns)
 
-    def _cell_args(self, body: str | None, line_args: Sequence[str]) -> list[Any]:
+    def cell_args(self, body: str | None, line_args: Sequence[str]) -> list[Any]:
+        """The arguments: JSON words of the line, or the value of the cell body."""
         if body is None:
             return commands.parse_json_args(line_args)
         if line_args:
@@ -190,7 +199,7 @@ class HarvestMagics(Magics):
                 "usage_error: give the arguments either as JSON on the line or as the cell "
                 "body, not both"
             )
-        value = self._cell_value(body)
+        value = self.cell_value(body)
         return list(value) if isinstance(value, tuple) else [value]
 
     def post_run_cell(self, result: Any = None) -> None:
@@ -224,7 +233,7 @@ class HarvestMagics(Magics):
 HarvestMagics.harvest.__doc__ = HELP
 
 # one handler per subcommand of the parser: handler(magics, args, cell_body) -> output
-Handler = Callable[[HarvestMagics, argparse.Namespace, str | None], HarvestOutput]
+Handler = Callable[[MagicsContext, argparse.Namespace, str | None], HarvestOutput]
 HANDLERS: dict[str, Handler] = {
     "start": runs.do_start,
     "list": runs.do_list,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from IPython.core.error import UsageError as IPythonUsageError
 
@@ -13,12 +13,10 @@ from ...tools.code_versions import CodeVersions
 from ...tools.replay import ReplayReport, areplay_run, render_replay
 from ..display import HarvestOutput, replay_html
 from ..kernel_worker import WorkerStatus, render_worker_status
-
-if TYPE_CHECKING:
-    from .core import HarvestMagics
+from .context import MagicsContext
 
 
-def do_worker(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+def do_worker(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
     if args.action != "start" and (args.queue or args.concurrency):
         raise IPythonUsageError(
             "usage_error: worker: --queue and --concurrency go with `worker start`"
@@ -36,7 +34,7 @@ def do_worker(magics: HarvestMagics, args: argparse.Namespace, body: str | None)
     return HarvestOutput(status, render_worker_status(status), title="%harvest worker")
 
 
-def do_replay(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+def do_replay(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
     code: WorkflowDefinition | CodeVersions = magics.versions
     if args.code is not None:
         value = magics.user_ns.get(args.code)
@@ -46,11 +44,11 @@ def do_replay(magics: HarvestMagics, args: argparse.Namespace, body: str | None)
                 "@hs.workflow"
             )
         code = value
-    report: ReplayReport = magics._run(lambda c: areplay_run(c, args.ref, code))
+    report: ReplayReport = magics.run(lambda c: areplay_run(c, args.ref, code))
     return HarvestOutput(report, render_replay(report), replay_html(report))
 
 
-def do_explore(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> Any:
+def do_explore(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:
     from ..widgets.explorer import explore
 
     return explore(magics.client, args.ref, window_size=args.window, live=args.live)

@@ -4,22 +4,19 @@ reset, retry, rerun, children and chain."""
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError as IPythonUsageError
 
 from ... import commands
 from ...commands import render
 from ..display import HarvestOutput
+from .context import MagicsContext
 from .parser import one_line
 
-if TYPE_CHECKING:
-    from .core import HarvestMagics
 
-
-def do_reset(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+def do_reset(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
     commands.check_reset(args.to_event, args.to, args.reapply_signals)
-    report: commands.ResetReport = magics._run(
+    report: commands.ResetReport = magics.run(
         lambda c: commands.reset(
             c, args.ref, to_event=args.to_event, to=args.to,
             reapply_signals=args.reapply_signals, dry_run=args.dry_run, reason=args.reason,
@@ -37,27 +34,27 @@ def do_reset(magics: HarvestMagics, args: argparse.Namespace, body: str | None) 
             f"{report.run_id} is not a valid reset point ({report.reason}); nearest "
             f"valid points {near}; nothing was written"
         ))
-    magics._touched()
+    magics.touched()
     return HarvestOutput(report, render.render_reset(report))
 
 
-def do_retry(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    report = magics._run(lambda c: commands.retry(c, args.ref, reason=args.reason))
-    magics._touched()
+def do_retry(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    report = magics.run(lambda c: commands.retry(c, args.ref, reason=args.reason))
+    magics.touched()
     return HarvestOutput(report, render.render_reset(report))
 
 
-def do_rerun(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    started = magics._run(lambda c: commands.rerun(c, args.ref))
-    magics._touched()
+def do_rerun(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    started = magics.run(lambda c: commands.rerun(c, args.ref))
+    magics.touched()
     return HarvestOutput(started, render.render_started(started))
 
 
-def do_children(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    tree = magics._run(lambda c: commands.children(c, args.ref))
+def do_children(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    tree = magics.run(lambda c: commands.children(c, args.ref))
     return HarvestOutput(tree, render.render_tree(tree))
 
 
-def do_chain(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    found = magics._run(lambda c: commands.chain(c, args.ref))
+def do_chain(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    found = magics.run(lambda c: commands.chain(c, args.ref))
     return HarvestOutput(found, render.render_chain(found))

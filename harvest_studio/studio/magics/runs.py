@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from IPython.core.error import UsageError as IPythonUsageError
 
@@ -17,14 +17,12 @@ from ...model.errors import UnknownWorkflowError
 from ...model.filters import FilterError
 from ..display import HarvestOutput, history_html, run_html, runs_html
 from .completion import remember_runs
+from .context import MagicsContext
 from .parser import one_line
 
-if TYPE_CHECKING:
-    from .core import HarvestMagics
 
-
-def do_start(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    values = magics._cell_args(body, args.args)
+def do_start(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    values = magics.cell_args(body, args.args)
     if args.execution_timeout is not None:
         to_seconds(args.execution_timeout)
     for bad, message in (
@@ -83,18 +81,18 @@ def do_start(magics: HarvestMagics, args: argparse.Namespace, body: str | None) 
             started = dataclasses.replace(started, workflow_type=name)
         return started
 
-    started: commands.StartedRun = magics._run(launch)
-    magics._touched()
+    started: commands.StartedRun = magics.run(launch)
+    magics.touched()
     if not args.wait:
         return HarvestOutput(started, render.render_started(started))
-    outcome: commands.RunResult = magics._run(
+    outcome: commands.RunResult = magics.run(
         lambda c: commands.result(c, started.run_id, args.timeout)
     )
     text = render.render_started(started) + "\n" + render.render_result(outcome)
     return HarvestOutput(outcome, text, title=f"{name} {started.workflow_id}")
 
 
-def do_list(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+def do_list(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
     if args.query is not None:
         try:
             commands.check_filter(args.query)
@@ -103,7 +101,7 @@ def do_list(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -
             marked = f"{args.query[:pos]}[HERE]{args.query[pos:]}"
             raise IPythonUsageError(one_line(f"{exc.code}: {exc}: {marked}")) from None
     limit = args.limit or magics.display_limit
-    page: RunPage = magics._run(
+    page: RunPage = magics.run(
         lambda c: commands.list_runs(
             c,
             workflow_type=args.type,
@@ -128,14 +126,14 @@ def do_list(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -
     return HarvestOutput(page, text, runs_html(shown, hidden=hidden, note=note))
 
 
-def do_show(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    info = magics._run(lambda c: commands.show(c, args.ref))
+def do_show(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    info = magics.run(lambda c: commands.show(c, args.ref))
     text = render.render_run(info)
     return HarvestOutput(info, text, run_html(info, text))
 
 
-def do_history(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    history: commands.RunHistory = magics._run(
+def do_history(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    history: commands.RunHistory = magics.run(
         lambda c: commands.history(c, args.ref, after_seq=args.after_seq, limit=args.limit)
     )
     shown_events = history.events[: magics.display_limit]
@@ -154,8 +152,8 @@ def do_history(magics: HarvestMagics, args: argparse.Namespace, body: str | None
     )
 
 
-def do_result(magics: HarvestMagics, args: argparse.Namespace, body: str | None) -> HarvestOutput:
-    outcome: commands.RunResult = magics._run(
+def do_result(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    outcome: commands.RunResult = magics.run(
         lambda c: commands.result(c, args.ref, args.timeout)
     )
     title = f"{outcome.workflow_type} {outcome.workflow_id} (run {outcome.run_id})"

@@ -1,0 +1,209 @@
+"""What every async client operation stands on: one database and namespace, the connection
+pool, the notification listener, run lookups, and waiting for runs to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Self
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from .. import store
+from ..model.errors import (
+    NamespaceNotFoundError,
+    RunNotFoundError,
+    RunTimeoutError,
+    UsageError,
+)
+from ..model.events import HistoryEvent, decode
+from ..store.connection import database_url, ensure_migrated
+from .info import TERMINAL_STATUSES, RunInfo, _outcome
+
+_NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
+
+
+class ClientBase:
+    """The async client's foundation; :class:`AsyncClient` adds the operations in layers
+    (talking to runs, starting them, resetting them) on top of it."""
+
+    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+        self.url = database_url(url)
+        self.namespace = namespace
+        self._pool: AsyncConnectionPool | None = None
+        self._waiters: dict[str, list[asyncio.Event]] = {}
+        # Registrations are never withdrawn, so a type seen registered stays startable.
+        self._registered: dict[str, dict[str, Any]] = {}
+        self._namespace_ok = namespace == "default"
+        self._listener: asyncio.Task[None] | None = None
+
+    async def open(self) -> Self:
+        if self._pool is None:
+            await ensure_migrated(self.url)
+            pool = AsyncConnectionPool(
+                self.url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
+            )
+            await pool.open(wait=True)
+            self._pool = pool
+        return self
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def __aenter__(self) -> Self:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise UsageError("client is not open (use `async with` or `await client.open()`)")
+        return self._pool
+
+    async def _check_namespace(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self._namespace_ok:
+            return
+        if not await store.namespace_exists(conn, self.namespace):
+            raise NamespaceNotFoundError(
+                f"no namespace {self.namespace!r}; create it with create_namespace()"
+            )
+        self._namespace_ok = True
+
+    async def _run_id(self, ref: str) -> str:
+        async with self.pool.connection() as conn:
+            row = await store.get_run(conn, self.namespace, ref)
+        if row is None:
+            raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
+        return str(row["run_id"])
+
+    async def describe(self, ref: str) -> RunInfo:
+        async with self.pool.connection() as conn:
+            row = await store.get_run(conn, self.namespace, ref)
+            if row is None:
+                raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
+            pending = await store.run_activity_summary(conn, row["run_id"])
+            unserved = (
+                await store.unserved_queues(conn, row["run_id"])
+                if row["status"] == "RUNNING"
+                else []
+            )
+        return RunInfo.from_row(row, pending, unserved)
+
+    async def history(
+        self, ref: str, *, after_seq: int = 0, limit: int | None = None
+    ) -> list[HistoryEvent]:
+        info = await self.describe(ref)
+        async with self.pool.connection() as conn:
+            rows = await store.get_history(conn, info.run_id, after_seq=after_seq, limit=limit)
+        return [
+            HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
+        ]
+
+    async def result(
+        self, ref: str, timeout: float | None = None, *, run_id: str | None = None
+    ) -> Any:
+        """Wait for a run to end: its result, or :class:`WorkflowFailedError`."""
+        current = run_id or (await self.describe(ref)).run_id
+
+        async def ended() -> tuple[bool, Any, str | None]:
+            nonlocal current
+            async with self.pool.connection() as conn:
+                row = await store.run_status(conn, current)
+            assert row is not None
+            if row["status"] == "CONTINUED_AS_NEW":
+                # follow the chain: the result is the last run's
+                current = str((row["result"] or {}).get("continued_as"))
+                return False, None, current
+            return row["status"] in TERMINAL_STATUSES, (current, row), None
+
+        ended_run, row = await self._wait_for(
+            current,
+            ended,
+            timeout=timeout,
+            interval=1.0,
+            expired=lambda: RunTimeoutError(f"run {ref} did not finish within {timeout}s"),
+        )
+        return _outcome(ended_run, row)
+
+    async def _wait_for(
+        self,
+        key: str,
+        poll: Callable[[], Awaitable[tuple[bool, Any, str | None]]],
+        *,
+        timeout: float | None,
+        interval: float,
+        expired: Callable[[], Exception],
+    ) -> Any:
+        """Call ``poll()`` until it returns ``(True, value, _)`` and return ``value``.
+
+        Between calls, wait for a notification on ``key`` — or ``interval`` seconds, since
+        notifications are lost when a connection drops. ``poll`` returns ``(False, _, k)``
+        to follow another key ``k`` (a continue-as-new chain) and poll again at once.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        event = asyncio.Event()
+        keys = [key]
+        self._waiters.setdefault(key, []).append(event)
+        try:
+            await self._ensure_listener()
+            while True:
+                done, value, follow = await poll()
+                if done:
+                    return value
+                if follow is not None:
+                    keys.append(follow)
+                    self._waiters.setdefault(follow, []).append(event)
+                    continue
+                wait = interval
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                    if wait <= 0:
+                        raise expired()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), wait)
+                event.clear()
+        finally:
+            for k in keys:
+                waiting = self._waiters.get(k, [])
+                if event in waiting:
+                    waiting.remove(event)
+                if not waiting:
+                    self._waiters.pop(k, None)
+
+    async def _ensure_listener(self) -> None:
+        if self._listener is None or self._listener.done():
+            ready = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(ready))
+            await asyncio.wait_for(ready.wait(), 10)
+
+    async def _listen(self, ready: asyncio.Event) -> None:
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {store.RUNS_CHANNEL}")
+                    await conn.execute(f"LISTEN {store.QUERIES_CHANNEL}")
+                    ready.set()
+                    for events in self._waiters.values():
+                        for e in events:
+                            e.set()
+                    async for note in conn.notifies():
+                        for e in self._waiters.get(note.payload, []):
+                            e.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                ready.set()
+                await asyncio.sleep(1.0)
