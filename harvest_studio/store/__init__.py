@@ -19,6 +19,7 @@ from ._sql import (
     RUNS_CHANNEL,
     TASKS_CHANNEL,
     Row,
+    is_transient,
     is_unique_violation,
 )
 from .claims import (
@@ -151,6 +152,7 @@ __all__ = [
     "get_update",
     "heartbeat_activity",
     "insert_run",
+    "is_transient",
     "is_unique_violation",
     "latest_run_for_id",
     "list_namespaces",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+from psycopg_pool import PoolClosed
 
 Row = dict[str, Any]
 TASKS_CHANNEL = "harvest_tasks"
@@ -37,3 +38,12 @@ def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bo
         return True
     diag = exc.diag.constraint_name
     return diag == constraint
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that passes by itself: the connection dropped, the server restarted or is
+    shutting down, a deadlock or serialization failure rolled the transaction back, or no
+    pooled connection could be had in time. Retrying the whole transaction is right."""
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not isinstance(
+        exc, PoolClosed
+    )

@@ -147,13 +147,29 @@ async def claim_capped_tasks(
     return claimed
 
 
-async def renew_leases(conn: AsyncConnection[Any], worker_id: str, lease_seconds: float) -> int:
-    """Extend every lease this worker holds (stamped with the database clock)."""
+async def renew_leases(
+    conn: AsyncConnection[Any],
+    worker_id: str,
+    held: Sequence[tuple[int, int]],
+    lease_seconds: float,
+) -> int:
+    """Extend the leases of the tasks this worker works on now (``(task_id, attempt)``
+    pairs), stamped with the database clock, and its own heartbeat.
+
+    Only tasks held in memory are renewed: one the worker lost track of (a failed batch)
+    must expire and be reclaimed. Rows another transaction has locked (an outcome being
+    written) are skipped rather than waited for, so renewal never takes part in a deadlock.
+    """
     async with conn.transaction():
         cur = await conn.execute(
-            "UPDATE harvest.tasks SET lease_expires_at = now() + make_interval(secs => %s)"
-            " WHERE worker_id = %s AND state = 'RUNNING'",
-            (lease_seconds, worker_id),
+            "UPDATE harvest.tasks t SET lease_expires_at = now() + make_interval(secs => %s)"
+            " FROM (SELECT t2.task_id FROM harvest.tasks t2"
+            "   JOIN unnest(%s::bigint[], %s::int[]) AS h(task_id, attempt)"
+            "     ON t2.task_id = h.task_id AND t2.attempt = h.attempt"
+            "   WHERE t2.worker_id = %s AND t2.state = 'RUNNING'"
+            "   ORDER BY t2.task_id FOR UPDATE OF t2 SKIP LOCKED) s"
+            " WHERE t.task_id = s.task_id",
+            (lease_seconds, [t for t, _ in held], [a for _, a in held], worker_id),
         )
         await conn.execute(
             "UPDATE harvest.workers SET heartbeat_at = now() WHERE worker_id = %s", (worker_id,)

@@ -18,7 +18,7 @@ from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, 
 from ...model.retry import is_retryable, retry_delay
 from ..activity_context import ActivityContext, ActivityInfo
 from ..replay import error_dict
-from .core import Row, WorkerCore
+from .core import Row, WorkerCore, backoff
 
 log = logging.getLogger("harvest_studio.worker")
 
@@ -37,6 +37,7 @@ class ActivityExecutor:
     def start(self, row: Row) -> None:
         """Run an activity task this worker holds (one slot)."""
         self.core.slots -= 1
+        self.core.hold(row)
         self.core.spawn(self.run_activity(row))
 
     async def run_activity(self, row: Row) -> None:
@@ -95,6 +96,8 @@ class ActivityExecutor:
             self.outcomes.append(outcome)
             self.outcome_ready.set()
         else:
+            # the attempt's deadline passed: the sweeper times it out; its lease is not ours
+            self.core.let_go([row])
             self.core.release_slot()
 
     def failure(
@@ -135,36 +138,51 @@ class ActivityExecutor:
         )
 
     async def outcome_loop(self) -> None:
+        core = self.core
+        failures = 0
         while True:
             await self.outcome_ready.wait()
             self.outcome_ready.clear()
             while self.outcomes:
                 batch, self.outcomes = self.outcomes, []
-                self.core.busy += 1
+                core.busy += 1
                 try:
-                    async with self.core.pool.connection() as conn:
+                    async with core.pool.connection() as conn:
                         result = await store.apply_activity_outcomes(
                             conn,
                             batch,
-                            eager_worker=self.core.worker_id if self.core.claiming else None,
-                            eager_types=list(self.core.workflows),
-                            lease_seconds=self.core.options.lease_seconds,
+                            eager_worker=core.worker_id if core.claiming else None,
+                            eager_types=list(core.workflows),
+                            lease_seconds=core.options.lease_seconds,
                         )
-                except Exception:
+                except Exception as exc:
+                    if store.is_transient(exc):
+                        # A finished attempt's result is kept until it is written (or the
+                        # write's fence shows the claim was lost): never run it twice for a
+                        # blip. The tasks stay held, so their leases are renewed meanwhile.
+                        log.warning("could not write %d activity outcomes (%s); retrying",
+                                    len(batch), exc)
+                        self.outcomes[:0] = batch
+                        await asyncio.sleep(backoff(failures))
+                        failures += 1
+                        continue
                     log.exception("could not write %d activity outcomes", len(batch))
-                    self.core.release_slot(len(batch))
+                    core.let_go(_task(o) for o in batch)
+                    core.release_slot(len(batch))
                     continue
                 finally:
-                    self.core.busy -= 1
-                self.core.stats["activities"] += len(result.ended)
+                    core.busy -= 1
+                failures = 0
+                core.let_go(_task(o) for o in batch)
+                core.stats["activities"] += len(result.ended)
                 for outcome in batch:
                     if not outcome.final and outcome.task_id in result.ended:
-                        self.core.wake_later(outcome.delay)
-                self.core.release_slot(len(batch))
+                        core.wake_later(outcome.delay)
+                core.release_slot(len(batch))
                 for row in result.owned_workflow_tasks:
-                    self.core.slots -= 1
-                    self.core.wf_queue.append(dict(row))
-                    self.core.wf_ready.set()
+                    core.slots -= 1
+                    core.hold(row)
+                    core.submit_workflow_task(dict(row))
 
     async def heartbeat_loop(self) -> None:
         while True:
@@ -191,3 +209,7 @@ class ActivityExecutor:
                     )
                 elif state == "cancel":
                     ctx.cancel("the workflow was asked to cancel")
+
+
+def _task(outcome: store.ActivityOutcome) -> Row:
+    return {"task_id": outcome.task_id, "attempt": outcome.attempt}

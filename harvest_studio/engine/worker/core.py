@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,12 @@ from .options import WorkerOptions
 log = logging.getLogger("harvest_studio.worker")
 
 Row = dict[str, Any]
+RELEASE_TRIES = 6
+
+
+def backoff(failures: int, cap: float = 5.0) -> float:
+    """Seconds to wait after ``failures`` consecutive transient failures (0.1 s doubling)."""
+    return float(min(0.1 * 2**failures, cap))
 
 
 @dataclass(eq=False)
@@ -51,6 +57,10 @@ class WorkerCore:
     """claimed (or handed over) workflow tasks waiting for the decision loop"""
     wf_ready: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    held: dict[int, int] = field(default_factory=dict)
+    """tasks this worker works on now (task id -> fenced attempt): the only leases it renews"""
+    retrying: int = 0
+    """workflow tasks waiting to be decided again after a failed batch"""
     cache: collections.OrderedDict[str, WorkflowInstance] = field(
         default_factory=collections.OrderedDict
     )
@@ -59,6 +69,14 @@ class WorkerCore:
         task = asyncio.create_task(coro)
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
+
+    def hold(self, row: Row) -> None:
+        self.held[int(row["task_id"])] = int(row["attempt"])
+
+    def let_go(self, rows: Iterable[Row]) -> None:
+        """Stop renewing these tasks' leases: they were finished, handed back or lost."""
+        for row in rows:
+            self.held.pop(int(row["task_id"]), None)
 
     def submit_workflow_task(self, row: Row) -> None:
         self.wf_queue.append(row)
@@ -95,15 +113,27 @@ class WorkerCore:
             return await store.load_history_tails(conn, [(r, 0, 2**31 - 1) for r in run_ids])
 
     async def release_tasks(self, rows: list[Row], delay: float) -> None:
-        try:
-            async with self.pool.connection() as conn:
-                for row in rows:
-                    await store.release_task(
-                        conn, task_id=row["task_id"], attempt=row["attempt"],
-                        worker_id=self.worker_id, delay=delay,
-                    )
-        except psycopg.Error:
-            log.exception("could not release tasks; their leases will expire")
+        """Hand tasks back (visible again after ``delay``), retrying through a database blip;
+        then stop holding them. If the database stays away, their leases expire instead."""
+        pending = list(rows)
+        for attempt in range(RELEASE_TRIES):
+            try:
+                async with self.pool.connection() as conn:
+                    while pending:
+                        row = pending[0]
+                        await store.release_task(
+                            conn, task_id=row["task_id"], attempt=row["attempt"],
+                            worker_id=self.worker_id, delay=delay,
+                        )
+                        pending.pop(0)
+                break
+            except psycopg.Error as exc:
+                if not store.is_transient(exc) or attempt == RELEASE_TRIES - 1:
+                    log.error("could not hand back %d tasks (%s); their leases will expire",
+                              len(pending), exc)
+                    break
+                await asyncio.sleep(backoff(attempt))
+        self.let_go(rows)
 
 
 def history_event(row: Row) -> HistoryEvent:

@@ -29,7 +29,9 @@ from ...model.events import (
     decode,
 )
 from ..replay import WorkflowInstance
-from .core import Row, WorkerCore, history_event
+from .core import Row, WorkerCore, backoff, history_event
+
+MAX_DECISION_RETRIES = 30  # about two minutes of backoff (capped at 5 s)
 
 log = logging.getLogger("harvest_studio.worker")
 
@@ -41,23 +43,51 @@ class DecisionLoop:
         """runs an activity task this worker's decision created already claimed"""
 
     async def decision_loop(self) -> None:
+        core = self.core
         while True:
-            await self.core.wf_ready.wait()
-            self.core.wf_ready.clear()
-            while self.core.wf_queue:
-                batch = list(self.core.wf_queue)
-                self.core.wf_queue.clear()
-                self.core.busy += 1
+            await core.wf_ready.wait()
+            core.wf_ready.clear()
+            while core.wf_queue:
+                batch = list(core.wf_queue)
+                core.wf_queue.clear()
+                core.busy += 1
                 try:
                     await self.decide(batch)
-                except Exception:
-                    log.exception("decision batch failed; tasks will be reclaimed")
+                except Exception as exc:
                     for row in batch:
-                        self.core.evict(row["run_id"])
-                    await self.core.release_tasks(batch, delay=1.0)
+                        core.evict(row["run_id"])
+                    if store.is_transient(exc) and self.retry_later(batch, exc):
+                        continue
+                    log.exception("decision batch failed; handing its tasks back")
+                    await core.release_tasks(batch, delay=1.0)
+                    core.release_slot(len(batch))
+                else:
+                    core.let_go(batch)
+                    core.release_slot(len(batch))
                 finally:
-                    self.core.busy -= 1
-                    self.core.release_slot(len(batch))
+                    core.busy -= 1
+
+    def retry_later(self, batch: list[Row], exc: BaseException) -> bool:
+        """Decide these tasks again after a backoff (they stay held, their leases renewed):
+        a database blip must not orphan them. False once they have failed too often."""
+        failures = max(int(row.get("decision_failures", 0)) for row in batch) + 1
+        if failures > MAX_DECISION_RETRIES:
+            return False
+        for row in batch:
+            row["decision_failures"] = failures
+        delay = backoff(failures)
+        log.warning("decision batch of %d failed (%s); deciding again in %.1f s",
+                    len(batch), exc, delay)
+        core = self.core
+        core.retrying += len(batch)
+
+        def again() -> None:
+            core.retrying -= len(batch)
+            for row in batch:
+                core.submit_workflow_task(row)
+
+        core.loop.call_later(delay, again)
+        return True
 
     async def decide(self, batch: list[Row]) -> None:
         tails = []

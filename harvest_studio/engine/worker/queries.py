@@ -90,4 +90,5 @@ class QueryAnswerer:
         except Exception:
             log.exception("could not answer query %s", query_id)
         finally:
+            self.core.let_go([row])
             self.core.release_slot()

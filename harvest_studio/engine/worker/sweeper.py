@@ -23,12 +23,13 @@ class Sweeper:
         self.core = core
 
     async def lease_loop(self) -> None:
+        core = self.core
         while True:
-            await asyncio.sleep(self.core.options.lease_seconds / 3)
+            await asyncio.sleep(core.options.lease_seconds / 3)
             try:
-                async with self.core.pool.connection() as conn:
+                async with core.pool.connection() as conn:
                     await store.renew_leases(
-                        conn, self.core.worker_id, self.core.options.lease_seconds
+                        conn, core.worker_id, sorted(core.held.items()), core.options.lease_seconds
                     )
             except psycopg.Error as exc:
                 log.warning("lease renewal failed: %s", exc)

@@ -193,6 +193,7 @@ class Worker:
 
         def accept(row: Row) -> None:
             core.slots -= 1
+            core.hold(row)
             if row["kind"] == "workflow":
                 core.submit_workflow_task(row)
             elif row["kind"] == "query":
@@ -265,24 +266,23 @@ class Worker:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.options.drain_timeout
         while loop.time() < deadline:
-            busy = core.inflight or core.wf_queue or executor.outcomes or core.busy
+            busy = (
+                core.inflight or core.wf_queue or executor.outcomes or core.busy or core.retrying
+            )
             if not busy:
                 break
             core.wf_ready.set()
             executor.outcome_ready.set()
             await asyncio.sleep(0.02)
-        # Attempts still running are handed back now rather than left to lease expiry, which
-        # would count as a crash strike against the task.
-        leftovers = list(executor.running.values())
-        for ctx in leftovers:
+        # Attempts still running, and tasks still held (a batch that kept failing), are handed
+        # back now rather than left to lease expiry, which would count as a crash strike.
+        for ctx in executor.running.values():
             ctx.cancel("worker shutting down")
+        leftovers = [{"task_id": t, "attempt": a} for t, a in core.held.items()]
         if leftovers:
             try:
-                async with core.pool.connection() as conn:
-                    for ctx in leftovers:
-                        await store.release_task(
-                            conn, task_id=ctx.info.task_id, attempt=ctx.fence_attempt,
-                            worker_id=self.worker_id, delay=0.0,
-                        )
-            except psycopg.Error:
-                log.exception("could not hand back running attempts; their leases will expire")
+                async with asyncio.timeout(10.0):
+                    await core.release_tasks(leftovers, delay=0.0)
+            except TimeoutError:
+                log.error("could not hand back %d tasks in time; their leases will expire",
+                          len(leftovers))

@@ -1,0 +1,182 @@
+"""The engine through database faults: Postgres restarted under load, leases renewed only for
+work in hand. Each test runs its own Postgres cluster, restarted from the test."""
+
+from __future__ import annotations
+
+import collections
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import harvest_studio as hs
+from harvest_studio import store
+from harvest_studio.store.connection import ensure_migrated, run_sync
+
+from .conftest import FAST, sql
+
+pytestmark = pytest.mark.slow
+STEPS = 4
+
+
+class RestartablePostgres:
+    """A private cluster the test may restart (``pg_ctl restart -m fast``: every connection
+    is cut, the server is away for a moment, then back on the same socket)."""
+
+    def __init__(self) -> None:
+        import pgserver
+
+        self.root = Path(tempfile.mkdtemp(prefix="harvest-faults-", dir="/tmp"))
+        self.server = pgserver.get_server(self.root / "pg", cleanup_mode="delete")
+        self.url = str(self.server.get_uri())
+        self.restarts = 0
+
+    def restart(self) -> None:
+        import pgserver
+
+        pgserver.pg_ctl(
+            ["-w", "-m", "fast", "restart"], pgdata=self.server.pgdata,
+            user=self.server.system_user, timeout=60,
+        )
+        self.restarts += 1
+
+
+@pytest.fixture
+def pg() -> Iterator[RestartablePostgres]:
+    server = RestartablePostgres()
+    run_sync(ensure_migrated(server.url))
+    try:
+        yield server
+    finally:
+        server.server.cleanup()
+
+
+@hs.activity(start_to_close="60s", retry=hs.RetryPolicy(max_attempts=50, initial_interval=0.05))
+def step(ctx: hs.ActivityContext, run: int, n: int) -> int:
+    time.sleep(0.05)
+    return run * 10 + n
+
+
+@hs.workflow
+async def three_steps_and_a_timer(ctx: hs.WorkflowContext, run: int) -> int:
+    total = 0
+    for n in range(STEPS):
+        total += await ctx.execute_activity(step, run, n)
+        await ctx.sleep(0.02)
+    return total
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except psycopg.OperationalError:
+            pass  # the test's own probe met the restart
+        time.sleep(0.2)
+    raise AssertionError(f"not reached in {timeout:.0f} s: {what}")
+
+
+def _open_runs(url: str) -> int:
+    return int(sql(url, "SELECT count(*) FROM harvest.runs WHERE status = 'RUNNING'")[0][0])
+
+
+def test_postgres_restarts_under_load_leave_no_run_stuck(pg: RestartablePostgres) -> None:
+    """Eight restarts while 300 runs are in flight, workers never restarted: every run ends,
+    once, with each activity completed once and each timer fired once."""
+    runs = 300
+    client = hs.connect(pg.url)
+    worker = hs.Worker(
+        client, workflows=[three_steps_and_a_timer], activities=[step],
+        **{**FAST, "lease_seconds": 3.0},
+    )
+    worker.start()
+    try:
+        for i in range(runs):
+            client.start(three_steps_and_a_timer, i, id=f"r{i}")
+        stop = threading.Event()
+        open_at_restart: list[int] = []
+
+        def chaos() -> None:
+            while pg.restarts < 8 and not stop.is_set():
+                time.sleep(0.5)
+                open_at_restart.append(_open_runs(pg.url))
+                pg.restart()
+
+        restarter = threading.Thread(target=chaos, daemon=True)
+        restarter.start()
+        restarter.join(timeout=120)
+        stop.set()
+        assert pg.restarts == 8
+        assert sum(n > 0 for n in open_at_restart) >= 4, open_at_restart  # faults hit work
+        _wait(lambda: _open_runs(pg.url) == 0, 60, "every run closed without a worker restart")
+    finally:
+        worker.stop()
+        client.close()
+
+    statuses = dict(sql(pg.url, "SELECT status, count(*) FROM harvest.runs GROUP BY status"))
+    assert statuses == {"COMPLETED": runs}
+    terminal = sql(
+        pg.url,
+        "SELECT run_id, count(*) FROM harvest.history WHERE event_type IN ('WorkflowCompleted',"
+        " 'WorkflowFailed', 'WorkflowTimedOut', 'WorkflowTerminated', 'WorkflowCancelled')"
+        " GROUP BY run_id HAVING count(*) <> 1",
+    )
+    assert terminal == []
+    completions = collections.Counter(
+        n for (n,) in sql(
+            pg.url,
+            "SELECT count(*) FROM harvest.history WHERE event_type = 'ActivityCompleted'"
+            " GROUP BY run_id, payload->>'scheduled_seq'",
+        )
+    )
+    assert completions == {1: runs * STEPS}
+    fired = sql(
+        pg.url,
+        "SELECT count(*) FROM harvest.history WHERE event_type = 'TimerFired' GROUP BY run_id",
+    )
+    assert [n for (n,) in fired] == [STEPS] * runs
+    results = dict(sql(pg.url, "SELECT workflow_id, result FROM harvest.runs"))
+    assert results == {f"r{i}": i * 10 * STEPS + sum(range(STEPS)) for i in range(runs)}
+
+
+def test_leases_are_renewed_only_for_tasks_in_hand(pg: RestartablePostgres) -> None:
+    """A task this worker lost track of (a batch that failed) is not kept alive by renewal:
+    its lease runs out and another worker can reclaim it."""
+    client = hs.connect(pg.url)
+    try:
+        client.start(three_steps_and_a_timer, 1, id="held", force=True)
+        client.start(three_steps_and_a_timer, 2, id="forgotten", force=True)
+    finally:
+        client.close()
+
+    async def scenario(conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
+        rows = await store.claim_tasks(
+            conn, worker_id="w1", namespace="default", queues=["default"],
+            workflows=["three_steps_and_a_timer"], activities=[], limit=10, lease_seconds=1.0,
+        )
+        assert len(rows) == 2
+        ids = dict(sql(pg.url, "SELECT run_id::text, workflow_id FROM harvest.runs"))
+        held = [(int(r["task_id"]), int(r["attempt"])) for r in rows
+                if ids[str(r["run_id"])] == "held"]
+        renewed = await store.renew_leases(conn, "w1", held, 60.0)
+        assert renewed == 1
+        left = dict(sql(
+            pg.url,
+            "SELECT r.workflow_id, extract(epoch FROM t.lease_expires_at - now())"
+            " FROM harvest.tasks t JOIN harvest.runs r USING (run_id)",
+        ))
+        return {k: float(v) for k, v in left.items()}
+
+    async def go() -> dict[str, float]:
+        async with await psycopg.AsyncConnection.connect(pg.url, autocommit=True) as conn:
+            return await scenario(conn)
+
+    left = run_sync(go())
+    assert left["held"] > 50 and left["forgotten"] <= 1.0
