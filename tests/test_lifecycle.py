@@ -14,6 +14,15 @@ from harvest_studio.model.filters import FilterError, parse_filter
 from .conftest import sql
 
 
+def wait_until(predicate: Any, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
 @hs.workflow
 async def counter(ctx: hs.WorkflowContext, n: int, total: int) -> int:
     await ctx.sleep(0.01)
@@ -150,3 +159,35 @@ def test_bad_filter_through_the_client_writes_nothing(client: hs.Client, db_url:
     with pytest.raises(hs.UsageError, match="position"):
         client.list(query="status = ")
     assert sql(db_url, "SELECT count(*) FROM harvest.runs") == [(0,)]
+
+
+@hs.workflow
+async def entity(ctx: hs.WorkflowContext, count: int) -> int:
+    """A long-lived entity: takes "bump" signals until its history is long enough."""
+    state = {"count": count}
+    ctx.set_query_handler("count", lambda: state["count"])
+    while not ctx.should_continue_as_new(threshold=12):
+        await ctx.wait_signal("bump")
+        state["count"] += 1
+    return state["count"]
+
+
+def test_should_continue_as_new_replays_like_it_ran(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    """The threshold is checked against where the code is in history, so a replay (a query
+    on an ended run, a worker with a cold cache) takes the same branch as the live run."""
+    first = start_worker(workflows=[entity])
+    run = client.start(entity, 0, id="entity-1")
+    for _ in range(3):
+        run.signal("bump")
+    wait_until(lambda: run.query("count") == 3)
+    first.stop()  # the next worker starts cold: it replays the whole history
+    start_worker(workflows=[entity])
+    for _ in range(10):
+        run.signal("bump")
+    result = run.result(timeout=30)
+    assert result == run.query("count")  # answered by replaying the ended run
+    info = run.describe()
+    assert info.status == "COMPLETED" and not info.is_blocked
+    assert 3 < result < 13

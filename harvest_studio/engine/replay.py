@@ -147,6 +147,13 @@ class WorkflowInstance:
     def is_replaying(self) -> bool:
         return not self.accept_new
 
+    @property
+    def position(self) -> int:
+        """How many history events the code has reached: the same number at the same point
+        of the code whether it runs live or is replayed (``len(events)`` is not: a replay
+        loads the whole history first)."""
+        return self.pos
+
     def replay(self, recorded: list[HistoryEvent]) -> list[HistoryEvent]:
         """Apply recorded events. Returns the new events owed to an undecided tail
         (a freshly started run); raises :class:`NonDeterminismError` on divergence."""

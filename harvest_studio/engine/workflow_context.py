@@ -79,6 +79,8 @@ class WorkflowRuntime(Protocol):
     @property
     def is_replaying(self) -> bool: ...
     @property
+    def position(self) -> int: ...
+    @property
     def now(self) -> datetime | None: ...
     @property
     def rng(self) -> random.Random: ...
@@ -357,8 +359,9 @@ class WorkflowContext:
         raise ContinueAsNewRequest(serde.check(list(args), what="continue_as_new arguments"))
 
     def should_continue_as_new(self, threshold: int = 10_000) -> bool:
-        """True once this run's history has ``threshold`` events or more."""
-        return len(self._instance.events) >= threshold
+        """True once this run's history, as far as the code has come, has ``threshold``
+        events or more (deterministic: a replay gives the same answer at the same point)."""
+        return self._instance.position >= threshold
 
     def upsert_search_attributes(self, attributes: dict[str, Any]) -> None:
         """Set (or with ``None`` values, remove) indexed attributes that
