@@ -180,3 +180,141 @@ def test_leases_are_renewed_only_for_tasks_in_hand(pg: RestartablePostgres) -> N
 
     left = run_sync(go())
     assert left["held"] > 50 and left["forgotten"] <= 1.0
+
+
+# ---------------------------------------------------------------------------------------
+# contention: one lock order, retries at transaction boundaries, typed errors
+# ---------------------------------------------------------------------------------------
+@hs.activity(start_to_close="30s")
+def note(ctx: hs.ActivityContext, item: int) -> int:
+    return item
+
+
+@hs.workflow
+async def ledger(ctx: hs.WorkflowContext, expected: int) -> int:
+    """Takes signals and updates at once; each signal and update runs an activity."""
+    state = {"total": 0, "seen": 0}
+
+    async def add(amount: int) -> int:
+        value = await ctx.execute_activity(note, amount)  # read the total after the await
+        state["total"] += value
+        return int(state["total"])
+
+    ctx.set_update_handler("add", add)
+    while state["seen"] < expected:
+        item = await ctx.wait_signal("item")
+        state["seen"] += 1
+        value = await ctx.execute_activity(note, item)
+        state["total"] += value
+    await ctx.wait_signal("done")  # sent once every update has returned
+    return int(state["total"])
+
+
+def _deadlocks(url: str) -> int:
+    return int(sql(url, "SELECT deadlocks FROM pg_stat_database"
+                        " WHERE datname = current_database()")[0][0])
+
+
+def _burst(count: int, fn: Callable[[int], Any]) -> list[Any]:
+    results: list[Any] = [None] * count
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            results[i] = fn(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    return results
+
+
+def test_signal_and_update_bursts_against_decisions(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    """Signals and updates sent from many threads while the run decides and runs activities:
+    every one lands once, no caller sees a database error, and Postgres records no deadlock."""
+    start_worker(workflows=[ledger], activities=[note])
+    senders, per_sender, updates = 6, 25, 12
+    run = client.start(ledger, senders * per_sender, id="ledger")
+    before = _deadlocks(db_url)
+
+    def send(i: int) -> None:
+        for n in range(per_sender):
+            client.signal("ledger", "item", 1, idempotency_key=f"{i}-{n}")
+
+    def update(i: int) -> int:
+        return int(client.update("ledger", "add", 1000, update_id=f"u{i}", timeout=60))
+
+    done = threading.Thread(target=_burst, args=(senders, send))
+    done.start()
+    totals = _burst(updates, update)
+    done.join(timeout=120)
+    client.signal("ledger", "done")
+    assert run.result(timeout=60) == senders * per_sender + updates * 1000
+    assert len(set(totals)) == updates  # each update saw the total after its own addition
+    received = sql(
+        db_url,
+        "SELECT count(*) FROM harvest.history"
+        " WHERE event_type = 'SignalReceived' AND payload->>'name' = 'item'",
+    )[0][0]
+    assert received == senders * per_sender
+    assert _deadlocks(db_url) == before
+
+
+def test_client_calls_ride_out_a_restart(pg: RestartablePostgres) -> None:
+    """Reads and idempotent writes during a Postgres restart are retried as a whole; none
+    reaches the caller as a driver error."""
+    client = hs.connect(pg.url)
+    try:
+        client.start(three_steps_and_a_timer, 1, id="steady", force=True)
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def poll() -> None:
+            n = 0
+            while not stop.is_set():
+                try:
+                    assert client.describe("steady").status == "RUNNING"
+                    client.signal("steady", "ping", n, idempotency_key=f"p{n}")
+                    n += 1
+                except BaseException as exc:
+                    failures.append(exc)
+                    return
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        for _ in range(3):
+            time.sleep(0.4)
+            pg.restart()
+        time.sleep(0.4)
+        stop.set()
+        poller.join(timeout=60)
+        assert not failures, failures
+    finally:
+        client.close()
+
+
+def test_a_database_that_stays_away_gives_a_typed_error(pg: RestartablePostgres) -> None:
+    import pgserver
+
+    client = hs.connect(pg.url)
+    try:
+        client.start(three_steps_and_a_timer, 1, id="alone", force=True)
+        pgserver.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pg.server.pgdata,
+                        user=pg.server.system_user, timeout=60)
+        with pytest.raises(hs.DatabaseUnavailableError) as caught:
+            client.describe("alone")
+        assert caught.value.code == "database_unavailable"
+        assert "gave up" in str(caught.value)
+        with pytest.raises(hs.DatabaseUnavailableError):
+            client.signal("alone", "ping", 1)
+    finally:
+        pgserver.pg_ctl(["-w", "start"], pgdata=pg.server.pgdata,
+                        user=pg.server.system_user, timeout=60)
+        client.close()

@@ -21,8 +21,10 @@ from ..model.errors import (
 )
 from ..model.events import HistoryEvent, decode
 from ..store.connection import database_url, ensure_migrated
+from ._retry import retried
 from .info import TERMINAL_STATUSES, RunInfo, _outcome
 
+POOL_WAIT = 3.0  # seconds to wait for a pooled connection; the operation's retries go on
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
@@ -44,7 +46,8 @@ class ClientBase:
         if self._pool is None:
             await ensure_migrated(self.url)
             pool = AsyncConnectionPool(
-                self.url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False
+                self.url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False,
+                timeout=POOL_WAIT,
             )
             await pool.open(wait=True)
             self._pool = pool
@@ -87,6 +90,7 @@ class ClientBase:
             raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
         return str(row["run_id"])
 
+    @retried(True)
     async def describe(self, ref: str) -> RunInfo:
         async with self.pool.connection() as conn:
             row = await store.get_run(conn, self.namespace, ref)
@@ -100,6 +104,7 @@ class ClientBase:
             )
         return RunInfo.from_row(row, pending, unserved)
 
+    @retried(True)
     async def history(
         self, ref: str, *, after_seq: int = 0, limit: int | None = None
     ) -> list[HistoryEvent]:
@@ -110,6 +115,7 @@ class ClientBase:
             HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
         ]
 
+    @retried(True)
     async def result(
         self, ref: str, timeout: float | None = None, *, run_id: str | None = None
     ) -> Any:

@@ -10,6 +10,7 @@ from ..model import serde
 from ..model.errors import UsageError, WorkflowAlreadyStartedError
 from ..model.events import WorkflowResetFork
 from ..model.reset_points import REAPPLY_MODES, last_failed_activity_point, plan, resolve_target
+from ._retry import retried
 from ._starting import StartingClient
 from .handles import AsyncRunHandle
 from .info import ResetResult
@@ -18,6 +19,7 @@ from .info import ResetResult
 class ResettingClient(StartingClient):
     """Resets (to a point in a run's history), retries of a failed activity, reruns."""
 
+    @retried(False)
     async def reset(
         self,
         ref: str,

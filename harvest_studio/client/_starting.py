@@ -22,6 +22,7 @@ from ..model.errors import (
     WorkflowAlreadyStartedError,
 )
 from ..model.events import SignalReceived, WorkflowStarted
+from ._retry import has, retried
 from ._talking import TalkingClient
 from .handles import AsyncRunHandle
 from .info import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, MAX_ID_LENGTH
@@ -36,6 +37,7 @@ def definition_registration(workflow: WorkflowDefinition) -> store.Registration:
 class StartingClient(TalkingClient):
     """Starting runs: id reuse and conflict policies, signal- and update-with-start."""
 
+    @retried(has("idempotency_key"))
     async def start(
         self,
         workflow: WorkflowDefinition | str,

@@ -21,11 +21,13 @@ from ..model.errors import (
 )
 from ..model.events import CancelRequested, SignalReceived
 from ._base import ClientBase
+from ._retry import has, retried
 
 
 class TalkingClient(ClientBase):
     """Signals, queries, updates, cancel, terminate, pause and resume."""
 
+    @retried(has("idempotency_key"))
     async def signal(
         self, ref: str, name: str, payload: Any = None, *, idempotency_key: str | None = None
     ) -> bool:
@@ -40,6 +42,7 @@ class TalkingClient(ClientBase):
         key = None if idempotency_key is None else f"signal:{idempotency_key}"
         return await self._queue(ref, event, dedupe_key=key, what="signal")
 
+    @retried(True)
     async def query(self, ref: str, name: str, *args: Any, timeout: float = 5.0) -> Any:
         """Ask a run (running or ended) a question its code answers with a query handler.
 
@@ -80,6 +83,7 @@ class TalkingClient(ClientBase):
             raise UnknownQueryError(str(error.get("message")))
         raise QueryError(f"{error.get('type', error.get('code'))}: {error.get('message')}")
 
+    @retried(has("update_id"))
     async def update(
         self,
         ref: str,
@@ -104,10 +108,12 @@ class TalkingClient(ClientBase):
             await store.request_update(conn, run_id, update_id, name, args_json)
         return await self._wait_update(run_id, update_id, timeout)
 
+    @retried(True)
     async def update_result(self, ref: str, update_id: str, timeout: float = 0.0) -> Any:
         """The outcome of an earlier update (waiting up to ``timeout`` if not done yet)."""
         return await self._wait_update(await self._run_id(ref), update_id, timeout)
 
+    @retried(True)
     async def cancel(self, ref: str, reason: str | None = None) -> bool:
         """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
         ``await``, may run compensations, and ends CANCELLED; running activities learn of
@@ -115,6 +121,7 @@ class TalkingClient(ClientBase):
         event = CancelRequested(reason=reason)
         return await self._queue(ref, event, dedupe_key="cancel", what="cancel request")
 
+    @retried(True)
     async def terminate(self, ref: str, reason: str | None = None) -> None:
         """End a run at once (TERMINATED): no workflow code runs, open tasks are dropped."""
         run_id = await self._run_id(ref)
@@ -132,11 +139,13 @@ class TalkingClient(ClientBase):
         if not ended:
             raise RunNotRunningError(f"run {ref} has already ended")
 
+    @retried(True)
     async def pause(self, ref: str, reason: str | None = None) -> bool:
         """Stop dispatching the run's workflow tasks until :meth:`resume` (activities that
         are running finish). Returns False if it was already paused."""
         return await self._set_paused(ref, True, reason)
 
+    @retried(True)
     async def resume(self, ref: str, reason: str | None = None) -> bool:
         """Undo :meth:`pause`. Returns False if it was not paused."""
         return await self._set_paused(ref, False, reason)

@@ -17,6 +17,7 @@ from ..model.errors import (
 )
 from ..model.filters import parse_filter
 from ._resets import ResettingClient
+from ._retry import retried
 from .handles import AsyncRunHandle
 from .info import TERMINAL_STATUSES, RunInfo, RunPage, _decode_page_token
 
@@ -30,6 +31,7 @@ class AsyncClient(ResettingClient):
         """A handle for a workflow id or run id (resolved lazily)."""
         return AsyncRunHandle(self, ref, None)
 
+    @retried(True)
     async def tree(self, ref: str) -> list[RunInfo]:
         """The run and its descendants (``depth`` 0 is the run itself)."""
         run_id = await self._run_id(ref)
@@ -37,6 +39,7 @@ class AsyncClient(ResettingClient):
             rows = await store.run_tree(conn, run_id)
         return [RunInfo.from_row(r) for r in rows]
 
+    @retried(True)
     async def chain(self, ref: str) -> list[RunInfo]:
         """Every run of a continue-as-new chain that ``ref`` belongs to, oldest first."""
         run_id = await self._run_id(ref)
@@ -44,11 +47,13 @@ class AsyncClient(ResettingClient):
             rows = await store.run_chain(conn, run_id)
         return [RunInfo.from_row(r) for r in rows]
 
+    @retried(True)
     async def registered_workflows(self) -> list[str]:
         """Names of the workflow types some worker has served in this namespace."""
         async with self.pool.connection() as conn:
             return await store.registered_workflow_names(conn, self.namespace)
 
+    @retried(True)
     async def create_namespace(self, name: str, description: str | None = None) -> bool:
         """Create a namespace (False if it exists). Names: letters, digits, ``-_.``."""
         if not _NAMESPACE_NAME.fullmatch(name or ""):
@@ -58,10 +63,12 @@ class AsyncClient(ResettingClient):
         async with self.pool.connection() as conn:
             return await store.create_namespace(conn, name, description)
 
+    @retried(True)
     async def list_namespaces(self) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
             return await store.list_namespaces(conn)
 
+    @retried(True)
     async def delete_namespace(self, name: str) -> None:
         """Delete a namespace that has no runs (``default`` cannot be deleted)."""
         if name == "default":
@@ -73,6 +80,7 @@ class AsyncClient(ResettingClient):
         if outcome == "not_empty":
             raise NamespaceNotEmptyError(f"namespace {name!r} still has runs")
 
+    @retried(True)
     async def list(
         self,
         *,

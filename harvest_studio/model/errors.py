@@ -202,3 +202,12 @@ class NonDeterminismError(HarvestError):
 
 class SchemaError(HarvestError):
     code = "schema_error"
+
+
+class DatabaseUnavailableError(HarvestError):
+    """The database could not be reached or kept failing (a restart, a lost connection, a
+    pool with no free connection) after the client's retries. Safe operations were retried;
+    for one that is not (``signal`` without an idempotency key, ``start`` without an id or
+    idempotency key) the message says it may or may not have taken effect."""
+
+    code = "database_unavailable"

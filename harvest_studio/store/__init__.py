@@ -21,6 +21,7 @@ from ._sql import (
     Row,
     is_transient,
     is_unique_violation,
+    rolled_back,
 )
 from .claims import (
     claim_capped_tasks,
@@ -173,6 +174,7 @@ __all__ = [
     "renew_leases",
     "request_update",
     "reset_run",
+    "rolled_back",
     "run_activity_summary",
     "run_chain",
     "run_last_seq",

@@ -47,3 +47,14 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError) and not isinstance(
         exc, PoolClosed
     )
+
+
+def rolled_back(exc: BaseException) -> bool:
+    """The server aborted the transaction (a deadlock, a serialization failure, a lock
+    timeout): nothing of it was written, so running it again is always safe."""
+    return isinstance(
+        exc,
+        psycopg.errors.DeadlockDetected
+        | psycopg.errors.SerializationFailure
+        | psycopg.errors.LockNotAvailable,
+    )

@@ -171,9 +171,14 @@ WITH input AS (
         AS i(task_id, attempt, run_id, expected, new_seq, status, result, error, sattrs)
 ),
 locked AS (
-    SELECT t.task_id, t.dirty FROM harvest.tasks t JOIN input i USING (task_id)
+    -- the one lock order: a run's row before its tasks, runs in run_id order (signals,
+    -- updates and cancels lock the run and then wake its task)
+    SELECT t.task_id, t.dirty FROM harvest.runs r
+    JOIN input i ON i.run_id = r.run_id
+    JOIN harvest.tasks t ON t.task_id = i.task_id
     WHERE t.worker_id = %(worker)s AND t.attempt = i.attempt AND t.state = 'RUNNING'
-    FOR UPDATE OF t
+    ORDER BY r.run_id
+    FOR NO KEY UPDATE OF r FOR UPDATE OF t
 ),
 advanced AS (
     UPDATE harvest.runs r SET

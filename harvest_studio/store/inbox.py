@@ -7,7 +7,6 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 
@@ -58,26 +57,22 @@ async def queue_event(
 
     Returns ``"queued"``, ``"duplicate"`` (``dedupe_key`` was used before on this run) or
     ``"not_running"``. The run row is locked first, so an event is either queued before the
-    run's final decision (which then sees it) or refused because the run has ended.
+    run's final decision (which then sees it) or refused because the run has ended. A
+    deadlock or serialization failure is raised, not retried here: the caller's whole
+    transaction is what can be run again.
     """
-    for attempt in range(5):
-        try:
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(
-                _QUEUE_EVENT_SQL,
-                {
-                    "run_id": run_id,
-                    "event_type": event_type,
-                    "payload": payload_json,
-                    "key": dedupe_key,
-                    "channel": TASKS_CHANNEL,
-                },
-            )
-            row = await cur.fetchone()
-            break
-        except psycopg.errors.DeadlockDetected:
-            if attempt == 4:
-                raise
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        _QUEUE_EVENT_SQL,
+        {
+            "run_id": run_id,
+            "event_type": event_type,
+            "payload": payload_json,
+            "key": dedupe_key,
+            "channel": TASKS_CHANNEL,
+        },
+    )
+    row = await cur.fetchone()
     assert row is not None
     if not row["running"]:
         return "not_running"
