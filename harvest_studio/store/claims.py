@@ -14,7 +14,14 @@ _CLAIM_COLUMNS = """
     t.task_id, t.kind, t.run_id::text AS run_id, t.type_name, t.namespace, t.queue,
     t.attempt, t.activity_seq, t.retry_attempt, t.input, t.retry_policy,
     t.heartbeat_details, t.heartbeat_timeout, t.start_to_close, t.started_at,
-    t.attempt_deadline, c.last_seq, c.blocked, c.first_event, c.has_inbox
+    t.attempt_deadline, r.last_seq, r.blocked,
+    -- a run nobody has decided yet: hand over its start event with the claim
+    CASE WHEN r.last_seq = 1 THEN
+        (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
+                                   'payload', h.payload)
+         FROM harvest.history h WHERE h.run_id = t.run_id AND h.seq = 1) END AS first_event,
+    t.kind <> 'workflow'
+        OR EXISTS (SELECT 1 FROM harvest.inbox b WHERE b.run_id = t.run_id) AS has_inbox
 """
 
 _CLAIM_SET = """
@@ -25,49 +32,55 @@ _CLAIM_SET = """
     heartbeat_deadline = now() + make_interval(secs => t.heartbeat_timeout)
 """
 
-_CLAIM_SQL = f"""
-UPDATE harvest.tasks t SET {_CLAIM_SET}
-FROM (
-    SELECT p.task_id, r.last_seq, r.blocked,
-        -- a run nobody has decided yet: hand over its start event with the claim
-        (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
-                                   'payload', h.payload)
-         FROM harvest.history h WHERE r.last_seq = 1 AND h.run_id = p.run_id AND h.seq = 1)
-            AS first_event,
-        EXISTS (SELECT 1 FROM harvest.inbox b WHERE b.run_id = p.run_id) AS has_inbox
+
+def _claim_sql(pick: str) -> str:
+    """Claim the tasks ``pick`` selects (an ordered, limited, ``SKIP LOCKED`` scan of the
+    partial index), then read what a workflow task's claim needs of its run.
+
+    The picked ids reach the ``UPDATE`` as ``task_id = ANY(ARRAY(...))``: an index lookup
+    per claimed task whatever the plan. (Joined as a subquery instead, the generic plan of
+    the worker's connections -- ``plan_cache_mode=force_generic_plan`` -- guessed 10% of the
+    table for the unknown LIMIT and hash-joined it against a full scan of ``tasks``: 22 ms
+    per claim at 100,000 pending instead of 0.3 ms.)
+    """
+    return f"""
+WITH claimed AS (
+    UPDATE harvest.tasks t SET {_CLAIM_SET}
+    WHERE t.task_id = ANY(ARRAY({pick}))
+    RETURNING t.*
+)
+SELECT {_CLAIM_COLUMNS}
+FROM claimed t
+LEFT JOIN harvest.runs r ON t.kind = 'workflow' AND r.run_id = t.run_id
+"""
+
+
+_CLAIM_SQL = _claim_sql("""
+    SELECT p.task_id
     FROM harvest.tasks p
-    LEFT JOIN harvest.runs r ON p.kind = 'workflow' AND r.run_id = p.run_id
+    LEFT JOIN harvest.runs pr ON p.kind = 'workflow' AND pr.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.visible_at <= now() AND r.paused IS NOT TRUE
+      AND p.visible_at <= now() AND pr.paused IS NOT TRUE
       AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
                AND p.type_name = ANY(%(activities)s)))
     ORDER BY p.priority DESC, p.visible_at
     LIMIT %(limit)s
     FOR UPDATE OF p SKIP LOCKED
-) c
-WHERE t.task_id = c.task_id
-RETURNING {_CLAIM_COLUMNS}
-"""
+""")
 
-_CLAIM_CAPPED_SQL = f"""
-UPDATE harvest.tasks t SET {_CLAIM_SET}
-FROM (
-    SELECT p.task_id, NULL::integer AS last_seq, NULL::jsonb AS blocked,
-        NULL::jsonb AS first_event, true AS has_inbox
+_CLAIM_CAPPED_SQL = _claim_sql("""
+    SELECT p.task_id
     FROM harvest.tasks p
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s
     ORDER BY p.priority DESC, p.visible_at
     LIMIT GREATEST(0, LEAST(%(limit)s, %(cap)s - (
-        SELECT count(*) FROM harvest.tasks r
-        WHERE r.state = 'RUNNING' AND r.max_concurrent IS NOT NULL
-          AND r.namespace = %(namespace)s AND r.type_name = %(type_name)s)))
+        SELECT count(*) FROM harvest.tasks c
+        WHERE c.state = 'RUNNING' AND c.max_concurrent IS NOT NULL
+          AND c.namespace = %(namespace)s AND c.type_name = %(type_name)s)))
     FOR UPDATE OF p SKIP LOCKED
-) c
-WHERE t.task_id = c.task_id
-RETURNING {_CLAIM_COLUMNS}
-"""
+""")
 
 
 async def claim_tasks(
