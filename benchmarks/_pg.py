@@ -75,6 +75,14 @@ def xact_commits(url: str) -> int:
     return int(row[0]) if row is not None else 0
 
 
+def xids_assigned(url: str) -> int:
+    """Transaction ids handed out so far, cluster-wide: the delta over a drain is the number
+    of *write* transactions (read-only ones get no id). Only one system runs at a time."""
+    with psycopg.connect(_maintenance_url(url), autocommit=True) as conn:
+        row = conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
+    return int(row[0]) if row is not None else 0
+
+
 def wal_stats(url: str) -> dict[str, int]:
     """Cluster-wide WAL counters from ``pg_stat_wal`` (PostgreSQL 14+); {} if unavailable."""
     try:

@@ -74,9 +74,11 @@ def main() -> None:
     steps = args.n * 3
     for name in systems:
         rates = [r["per_second"] for r in through[name]]
-        commits = [r["wal_commits"] / steps for r in through[name]]
+        commits = [r["commits"] / steps for r in through[name]]
+        writes = [r["write_transactions"] / steps for r in through[name]]
         line = (f"{name:8s} throughput {statistics.median(rates):8.1f} wf/s   "
-                f"commits/activity {statistics.median(commits):.2f}")
+                f"commits/activity {statistics.median(commits):.2f}   "
+                f"write transactions/activity {statistics.median(writes):.2f}")
         if lat[name]:
             p50 = statistics.median(r["p50_ms"] for r in lat[name])
             p99 = statistics.median(r["p99_ms"] for r in lat[name])

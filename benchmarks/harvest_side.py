@@ -73,8 +73,9 @@ def throughput(db_url: str, n_workflows: int, processes: int) -> dict[str, Any]:
         db_url,
         _worker_main,
         [(db_url,)] * processes,
-        "SELECT count(*) FROM harvest.runs WHERE status = 'COMPLETED' AND run_id = ANY(%s::uuid[])",
-        [ids],
+        # as cheap as the peers' checks: every round has a fresh database of its own
+        "SELECT count(*) FROM harvest.runs WHERE status = 'COMPLETED'",
+        [],
         n_workflows,
     )
     _verify(db_url, ids)

@@ -318,3 +318,89 @@ def test_a_database_that_stays_away_gives_a_typed_error(pg: RestartablePostgres)
         pgserver.pg_ctl(["-w", "start"], pgdata=pg.server.pgdata,
                         user=pg.server.system_user, timeout=60)
         client.close()
+
+
+# ---------------------------------------------------------------------------------------
+# chaos: worker processes SIGKILLed and Postgres restarted, over and over
+# ---------------------------------------------------------------------------------------
+def test_chaos_kills_and_restarts(pg: RestartablePostgres) -> None:
+    """Runs of activities, timers and signals across three worker processes while workers are
+    SIGKILLed (and replaced) and Postgres is restarted: every run completes, with one
+    terminal event, one completion per activity, each timer once and never early, and each
+    signal once."""
+    import os
+    import random
+    import signal as signals
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HARVEST_DATABASE_URL": pg.url}
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.apps.run_worker", "tests.apps.chaos_app"],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    runs = 200
+    chance = random.Random(7)
+    client = hs.connect(pg.url)
+    workers = [spawn() for _ in range(3)]
+    kills = 0
+    try:
+        from .apps.chaos_app import chaos_flow
+
+        for i in range(runs):
+            client.start(chaos_flow, i, id=f"c{i}")
+        deadline = time.monotonic() + 10
+        signalled = 0
+        while time.monotonic() < deadline:
+            # signal a slice of the runs (each exactly once, with a key), then a fault
+            for i in range(signalled, min(runs, signalled + 20)):
+                client.signal(f"c{i}", "go", 2, idempotency_key=f"go-{i}")
+            signalled = min(runs, signalled + 20)
+            time.sleep(0.6)
+            if chance.random() < 0.5:
+                victim = chance.randrange(len(workers))
+                workers[victim].send_signal(signals.SIGKILL)
+                workers[victim].wait()
+                workers[victim] = spawn()
+                kills += 1
+            else:
+                pg.restart()
+        for i in range(signalled, runs):
+            client.signal(f"c{i}", "go", 2, idempotency_key=f"go-{i}")
+        assert kills >= 2 and pg.restarts >= 2, (kills, pg.restarts)
+        _wait(lambda: _open_runs(pg.url) == 0, 120, "every run closed")
+    finally:
+        for proc in workers:
+            proc.kill()
+            proc.wait()
+        client.close()
+
+    assert dict(sql(pg.url, "SELECT status, count(*) FROM harvest.runs GROUP BY status")) == {
+        "COMPLETED": runs
+    }
+    per_run = sql(
+        pg.url,
+        "SELECT run_id,"
+        " count(*) FILTER (WHERE event_type = 'WorkflowCompleted'),"
+        " count(*) FILTER (WHERE event_type = 'ActivityCompleted'),"
+        " count(DISTINCT payload->>'scheduled_seq')"
+        " FILTER (WHERE event_type = 'ActivityCompleted'),"
+        " count(*) FILTER (WHERE event_type = 'TimerFired'),"
+        " count(*) FILTER (WHERE event_type = 'SignalReceived')"
+        " FROM harvest.history GROUP BY run_id",
+    )
+    assert len(per_run) == runs
+    assert {tuple(r[1:]) for r in per_run} == {(1, 3, 3, 1, 1)}
+    early = sql(
+        pg.url,
+        "SELECT f.run_id FROM harvest.history f JOIN harvest.history s"
+        " ON s.run_id = f.run_id AND s.seq = (f.payload->>'started_seq')::int"
+        " WHERE f.event_type = 'TimerFired' AND f.at < (s.payload->>'fire_at')::timestamptz",
+    )
+    assert early == []
+    results = dict(sql(pg.url, "SELECT workflow_id, result FROM harvest.runs"))
+    assert results == {f"c{i}": 3 * i + 6 for i in range(runs)}

@@ -128,6 +128,7 @@ def measure_drain(
         workers.wait_ready()
         _pg.wait_idle(db_url)
         commits_before = _pg.xact_commits(db_url)
+        xids_before = _pg.xids_assigned(db_url)
         wal_before = _pg.wal_stats(db_url)
         polls = 0
         with psycopg.connect(db_url, autocommit=True) as conn:
@@ -144,11 +145,13 @@ def measure_drain(
                 time.sleep(COMPLETION_POLL_S)
     _pg.wait_idle(db_url)
     commits = _pg.xact_commits(db_url) - commits_before - polls - 1
+    writes = _pg.xids_assigned(db_url) - xids_before
     wal_after = _pg.wal_stats(db_url)
     result: dict[str, Any] = {
         "seconds": seconds,
         "per_second": expected / seconds,
-        "wal_commits": commits,
+        "commits": commits,  # every committed transaction, read-only ones included
+        "write_transactions": writes,
     }
     for key in ("wal_records", "wal_bytes", "wal_fpi"):
         if key in wal_before and key in wal_after:

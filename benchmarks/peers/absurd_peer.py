@@ -36,7 +36,7 @@ ONE_STEP = "bench_one_step"
 # Throughput tuning, per worker process.
 CLIENTS_PER_PROCESS = 4  # Absurd clients per process, each with its own connection + worker loop
 CONCURRENCY = 1  # start_worker(concurrency=...): >1 only adds threads sharing ONE connection
-BATCH_SIZE = 8  # start_worker(batch_size=...): tasks claimed per claim_task call
+BATCH_SIZE = 16  # start_worker(batch_size=...): the fastest of the sweep in README.md
 THROUGHPUT_POLL_S = 0.01  # idle poll / wait-for-progress interval
 CLAIM_TIMEOUT_S = 120
 # Latency tuning: one warmed-up worker with a short idle poll.
