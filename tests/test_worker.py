@@ -476,3 +476,35 @@ def test_activities_route_to_workers_of_their_queue(client: hs.Client, start_wor
     [started] = events_of(run, "ActivityStarted")
     assert started["worker_id"] == mailer.worker_id
     assert mailer.stats["decisions"] == 0 and orchestrator.stats["activities"] == 0
+
+
+@hs.activity(start_to_close="10s")
+def tick(ctx: hs.ActivityContext, n: int) -> int:
+    time.sleep(0.01)
+    return n
+
+
+@hs.workflow
+async def three_ticks(ctx: hs.WorkflowContext) -> int:
+    return sum([await ctx.execute_activity(tick, n) for n in range(3)])
+
+
+def test_runs_in_progress_go_ahead_of_a_backlog_of_new_runs(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    """With 40 runs queued, the first run finishes before the last one has begun: a woken
+    run's tasks are ordered by the run's start, not behind every run queued after it (which
+    had all 40 begun first). A free workflow slot still starts a new run while the runs in
+    progress wait for their activities, so some do begin."""
+    for i in range(40):
+        client.start(three_ticks, id=f"tick-{i}", force=True)
+    # workflows and activities on different workers: nothing is handed over eagerly, every
+    # task goes through the queue
+    start_worker(workflows=[three_ticks], tuning={"max_concurrent_tasks": 2})
+    start_worker(activities=[tick], tuning={"max_concurrent_tasks": 2})
+    deadline = time.monotonic() + 30
+    while client.describe("tick-0").status != "COMPLETED":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    begun = sql(db_url, "SELECT count(*) FROM harvest.runs WHERE last_seq > 1")[0][0]
+    assert begun <= 30, f"{begun} of 40 runs had begun when the first one finished"

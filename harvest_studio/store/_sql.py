@@ -18,11 +18,15 @@ OPEN_STATUSES = ("RUNNING",)
 def _wake_cte(name: str, source: str, where: str = "") -> str:
     """A CTE giving each running run in ``source`` (a CTE with ``run_id``) a pending
     workflow task, or marking its existing one ``dirty`` (it decides again when done).
-    Returns the woken tasks' queues."""
+    Returns the woken tasks' queues.
+
+    The task is visible since the run started (``visible_at = created_at``): claims take
+    tasks in ``visible_at`` order, so runs in progress go ahead of runs not yet begun and a
+    backlog of new runs does not hold up the ones already under way."""
     return f"""
 {name} AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING'
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING', r.created_at
     FROM (SELECT DISTINCT run_id FROM {source}) s
     JOIN harvest.runs r ON r.run_id = s.run_id
     WHERE r.status = 'RUNNING' {where}

@@ -195,7 +195,7 @@ advanced AS (
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
       -- an event that arrived during a final decision keeps the run open: decide again
       AND (i.status IS NULL OR NOT l.dirty)
-    RETURNING r.run_id, i.task_id, l.dirty, i.status IS NOT NULL AS closed
+    RETURNING r.run_id, r.created_at, i.task_id, l.dirty, i.status IS NOT NULL AS closed
 ),
 appended AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
@@ -216,7 +216,7 @@ scheduled AS (
     INSERT INTO harvest.tasks AS t (namespace, kind, run_id, type_name, queue, state,
         worker_id, attempt, lease_expires_at, started_at, attempt_deadline, heartbeat_deadline,
         activity_seq, input, retry_policy, start_to_close, schedule_to_start,
-        heartbeat_timeout, max_concurrent, start_deadline, close_deadline)
+        heartbeat_timeout, max_concurrent, start_deadline, close_deadline, visible_at)
     SELECT n.namespace, 'activity', n.run_id, n.type_name, n.queue,
         CASE WHEN n.eager THEN 'RUNNING' ELSE 'PENDING' END,
         CASE WHEN n.eager THEN %(worker)s END,
@@ -227,7 +227,8 @@ scheduled AS (
         CASE WHEN n.eager THEN now() + make_interval(secs => n.hb) END,
         n.seq, n.args::jsonb, n.retry::jsonb, n.s2c, n.s2s, n.hb, n.cap,
         CASE WHEN NOT n.eager THEN now() + make_interval(secs => n.s2s) END,
-        now() + make_interval(secs => n.sch2c)
+        now() + make_interval(secs => n.sch2c),
+        a.created_at  -- runs in progress go ahead of runs not begun (see _wake_cte)
     FROM unnest(%(act_ns)s::text[], %(act_runs)s::uuid[], %(act_types)s::text[],
         %(act_queues)s::text[], %(act_seqs)s::int[], %(act_args)s::text[],
         %(act_retry)s::text[], %(act_s2c)s::float8[], %(act_s2s)s::float8[],
@@ -265,7 +266,8 @@ requeued AS (
     -- the task back for another decision. A task is modified once per statement, so a
     -- parent in this batch is requeued here rather than woken below.
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
-        visible_at = now()
+        visible_at = least(now(), (SELECT r.created_at FROM harvest.runs r
+                                   WHERE r.run_id = t.run_id))
     FROM locked l LEFT JOIN advanced a USING (task_id)
     WHERE t.task_id = l.task_id
       AND (a.task_id IS NULL

@@ -69,13 +69,14 @@ queued AS (
 ),
 woken AS (
     INSERT INTO harvest.tasks AS w (namespace, kind, run_id, type_name, queue, state,
-                                    worker_id, attempt, lease_expires_at)
+                                    worker_id, attempt, lease_expires_at, visible_at)
     SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue,
         CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 'RUNNING' ELSE 'PENDING' END,
         CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN %(eager_worker)s END,
         CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 1 ELSE 0 END,
         CASE WHEN r.workflow_type = ANY(%(eager_types)s)
-             THEN now() + make_interval(secs => %(lease)s) END
+             THEN now() + make_interval(secs => %(lease)s) END,
+        r.created_at  -- runs in progress go ahead of runs not begun (see _wake_cte)
     FROM (SELECT DISTINCT run_id FROM ended) e
     JOIN harvest.runs r ON r.run_id = e.run_id AND r.status = 'RUNNING'
     ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true

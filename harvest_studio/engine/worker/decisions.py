@@ -41,6 +41,7 @@ class DecisionLoop:
         self.core = core
         self.start_activity = start_activity
         """runs an activity task this worker's decision created already claimed"""
+        self.eager_budget = 0
 
     async def decision_loop(self) -> None:
         core = self.core
@@ -90,6 +91,10 @@ class DecisionLoop:
         return True
 
     async def decide(self, batch: list[Row]) -> None:
+        # Activities this batch schedules run here at once while there is room, counting
+        # the slots the batch's own workflow tasks give back when it commits: a full batch
+        # must not send every activity back through the queue.
+        self.eager_budget = self.core.slots + len(batch)
         tails = []
         histories: dict[str, list[Row]] = {}
         inboxes: dict[str, list[Row]] = {}
@@ -207,7 +212,6 @@ class DecisionLoop:
             expected_seq=expected,
             inbox_ids=[r["id"] for r in inbox],
         )
-        free = self.core.slots
         for record in new:
             event = record.event
             decision.events.append(
@@ -215,12 +219,12 @@ class DecisionLoop:
             )
             if isinstance(event, ActivityScheduled):
                 eager = (
-                    free > 0
+                    self.eager_budget > 0
                     and event.activity_type in self.core.activities
                     and event.queue in self.core.queues
                     and event.options.get("max_concurrent") is None
                 )
-                free -= int(eager)
+                self.eager_budget -= int(eager)
                 decision.activities.append(
                     store.NewActivity(
                         seq=record.seq,
