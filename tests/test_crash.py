@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 import harvest_studio as hs
-from harvest_studio.model.definitions import fingerprint
 
 from .apps import crash_app
-from .conftest import sql
+from .conftest import sql, wait_for
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,40 +48,14 @@ def spawn(db_url: str, marks: Path) -> Iterator[Callable[[], subprocess.Popen[by
         proc.wait()
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
-
-
 def read(marks: Path, name: str) -> list[str]:
     path = marks / name
     return path.read_text().splitlines() if path.exists() else []
 
 
-def register(db_url: str) -> None:
-    """Let the client start these types before any worker process has registered them."""
-    rows = [
-        ("workflow", d.name, fingerprint(d.fn))
-        for d in vars(crash_app).values()
-        if isinstance(d, hs.WorkflowDefinition)
-    ]
-    for kind, name, fp in rows:
-        sql(
-            db_url,
-            "INSERT INTO harvest.registry (namespace, kind, name, fingerprint)"
-            " VALUES ('default', %s, %s, %s) ON CONFLICT DO NOTHING",
-            (kind, name, fp),
-        )
-
-
 def test_sigkill_mid_activity_is_reclaimed_and_completes_once(
     client: hs.Client, db_url: str, spawn: Callable[[], subprocess.Popen[bytes]], marks: Path
 ) -> None:
-    register(db_url)
     first = spawn()
     run = client.start(crash_app.crash_during_activity, 1.5)
     wait_for(lambda: len(read(marks, "long_step")) == 1)
@@ -103,7 +76,6 @@ def test_sigkill_mid_activity_is_reclaimed_and_completes_once(
 def test_timer_spanning_a_restart_fires_once_not_early(
     client: hs.Client, db_url: str, spawn: Callable[[], subprocess.Popen[bytes]]
 ) -> None:
-    register(db_url)
     first = spawn()
     run = client.start(crash_app.crash_during_timer, 2.5)
     wait_for(lambda: any(e.event_type == "TimerStarted" for e in run.history()))
@@ -123,7 +95,6 @@ def test_timer_spanning_a_restart_fires_once_not_early(
 def test_task_that_crashes_its_worker_three_times_is_quarantined(
     client: hs.Client, db_url: str, spawn: Callable[[], subprocess.Popen[bytes]], marks: Path
 ) -> None:
-    register(db_url)
     run = client.start(crash_app.poisoned)
     current = spawn()
     deadline = time.time() + 60

@@ -11,16 +11,7 @@ import pytest
 import harvest_studio as hs
 from harvest_studio.model.filters import FilterError, parse_filter
 
-from .conftest import sql
-
-
-def wait_until(predicate: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+from .conftest import sql, wait_for
 
 
 @hs.workflow
@@ -181,7 +172,7 @@ def test_should_continue_as_new_replays_like_it_ran(
     run = client.start(entity, 0, id="entity-1")
     for _ in range(3):
         run.signal("bump")
-    wait_until(lambda: run.query("count") == 3)
+    wait_for(lambda: run.query("count") == 3)
     first.stop()  # the next worker starts cold: it replays the whole history
     start_worker(workflows=[entity])
     for _ in range(10):
