@@ -11,11 +11,12 @@ from IPython.core.error import UsageError as IPythonUsageError
 from ... import commands
 from ...client import RunPage
 from ...commands import render
+from ...commands.render.html import history_html, run_html, runs_html
 from ...model.definitions import WorkflowDefinition
 from ...model.durations import to_seconds
 from ...model.errors import UnknownWorkflowError
 from ...model.filters import FilterError
-from ..display import HarvestOutput, history_html, run_html, runs_html
+from ..display import HarvestOutput
 from .completion import remember_runs
 from .context import MagicsContext
 from .parser import one_line
