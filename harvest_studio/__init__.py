@@ -22,7 +22,17 @@ from __future__ import annotations
 from typing import Any as _Any
 
 from ._version import __version__ as __version__
-from .client import AsyncClient, AsyncRunHandle, Client, RunHandle, RunInfo, RunPage, connect
+from .client import (
+    AsyncClient,
+    AsyncRunHandle,
+    Client,
+    FlowLimit,
+    QueueInfo,
+    RunHandle,
+    RunInfo,
+    RunPage,
+    connect,
+)
 from .client import set_run_views as _set_run_views
 from .engine import Worker, WorkerOptions
 from .engine.activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
@@ -100,6 +110,7 @@ __all__ = [
     "Client",
     "DatabaseUnavailableError",
     "DurationError",
+    "FlowLimit",
     "HarvestError",
     "HistoryEvent",
     "NamespaceNotEmptyError",
@@ -110,6 +121,7 @@ __all__ = [
     "PayloadTooLargeError",
     "QueryError",
     "QueryTimeoutError",
+    "QueueInfo",
     "RetryPolicy",
     "RunHandle",
     "RunInfo",

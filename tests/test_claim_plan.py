@@ -9,7 +9,8 @@ import uuid
 
 import psycopg
 
-from harvest_studio.store.claims import _CLAIM_CAPPED_SQL, _CLAIM_SQL
+from harvest_studio.store.claims import _CLAIM_SQL
+from harvest_studio.store.flow import _RUNNING_IN_QUEUE, _RUNNING_OF_TYPE, _THROTTLED_CLAIM_SQL
 
 PARAMS = {
     "worker": ("text", "'w'"),
@@ -19,8 +20,7 @@ PARAMS = {
     "workflows": ("text[]", "'{wf}'"),
     "activities": ("text[]", "'{work}'"),
     "limit": ("int", "5"),
-    "type_name": ("text", "'capped'"),
-    "cap": ("int", "3"),
+    "types": ("text[]", "'{work}'"),
 }
 
 
@@ -47,8 +47,13 @@ def test_claims_walk_the_index_at_100k_pending_under_generic_plans(db_url: str) 
             " FROM generate_series(1, 100000) g"
         )
         conn.execute("ANALYZE harvest.tasks")
-        for sql in (_CLAIM_SQL, _CLAIM_CAPPED_SQL):
+        for sql in (_CLAIM_SQL, _THROTTLED_CLAIM_SQL):
             plan = _generic_plan(conn, sql)
             assert "Seq Scan on tasks" not in plan, plan
             assert "Hash Join" not in plan, plan
             assert "tasks_claimable" in plan, plan
+        # a throttled claim counts what runs now: that must not read the pending backlog
+        for sql in (_RUNNING_IN_QUEUE, _RUNNING_OF_TYPE):
+            plan = _generic_plan(conn, sql.replace("%s", "%(namespace)s", 1).replace(
+                "%s", "%(queue)s", 1))
+            assert "Seq Scan on tasks" not in plan, plan

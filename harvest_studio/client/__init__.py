@@ -6,6 +6,7 @@ through ``store``; the notebook views of a run are registered in :mod:`.sync_cli
 
 from __future__ import annotations
 
+from ._flow import KEEP, FlowLimit, QueueInfo
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
 from .info import (
@@ -22,11 +23,14 @@ from .sync_client import Client, RunHandle, RunViews, connect, run_views, set_ru
 __all__ = [
     "ID_CONFLICT_POLICIES",
     "ID_REUSE_POLICIES",
+    "KEEP",
     "MAX_ID_LENGTH",
     "TERMINAL_STATUSES",
     "AsyncClient",
     "AsyncRunHandle",
     "Client",
+    "FlowLimit",
+    "QueueInfo",
     "ResetResult",
     "RunHandle",
     "RunInfo",

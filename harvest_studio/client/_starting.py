@@ -12,7 +12,7 @@ import psycopg
 
 from .. import store
 from ..model import serde
-from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition
+from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, check_priority
 from ..model.durations import Duration, optional_seconds
 from ..model.errors import (
     RunNotFoundError,
@@ -53,6 +53,8 @@ class StartingClient(TalkingClient):
         search_attributes: dict[str, Any] | None = None,
         memo: Any = None,
         start_delay: Duration | None = None,
+        priority: int | None = None,
+        fairness_key: str | None = None,
     ) -> AsyncRunHandle:
         """Start a run of ``workflow`` with ``args``; returns its handle.
 
@@ -67,6 +69,11 @@ class StartingClient(TalkingClient):
         ``id_reuse_policy="terminate_if_running"`` terminates it and starts anew.
         ``search_attributes`` are indexed for ``list(query=...)``; ``memo`` is stored as is;
         ``start_delay`` holds the first workflow task back.
+
+        ``priority`` (-1000..1000, default 0; higher first) orders this run's tasks within
+        their queue; its children and continuations inherit it. Runs with a
+        ``fairness_key`` (a tenant, a customer) take turns with the runs of other keys in
+        the queue instead of waiting behind them in start order.
         """
         if isinstance(workflow, WorkflowDefinition):
             name, fingerprint = workflow.name, workflow.fingerprint
@@ -97,6 +104,11 @@ class StartingClient(TalkingClient):
             else serde.dumps(search_attributes, what="search attributes")
         )
         memo_json = None if memo is None else serde.dumps(memo, what="memo")
+        check_priority(priority)
+        if fairness_key is not None and (
+            not isinstance(fairness_key, str) or not 0 < len(fairness_key) <= MAX_ID_LENGTH
+        ):
+            raise UsageError(f"fairness_key must be a str of 1..{MAX_ID_LENGTH} characters")
         delay = optional_seconds(start_delay)
         timeout = optional_seconds(execution_timeout)
         if timeout is None:
@@ -168,6 +180,8 @@ class StartingClient(TalkingClient):
                     search_attributes_json=sattrs_json,
                     memo_json=memo_json,
                     start_delay=delay,
+                    priority=priority,
+                    fairness_key=fairness_key,
                 )
                 if id is None:  # a fresh random id cannot collide: one statement suffices
                     await insert()
@@ -215,7 +229,10 @@ class StartingClient(TalkingClient):
                 pass
             try:
                 return await self.start(
-                    workflow, *args, id=id, start_signals=[(signal, signal_payload)],
+                    workflow,
+                    *args,
+                    id=id,
+                    start_signals=[(signal, signal_payload)],
                     **start_options,
                 )
             except WorkflowAlreadyStartedError as exc:
@@ -244,7 +261,9 @@ class StartingClient(TalkingClient):
         )
         return handle, result
 
-    async def _check_reuse(self, conn: psycopg.AsyncConnection[Any],
+    async def _check_reuse(
+        self,
+        conn: psycopg.AsyncConnection[Any],
         workflow_id: str,
         policy: str,
         conflict_policy: str = "fail",

@@ -1,5 +1,5 @@
 """The async client: every operation on runs of one database and namespace, in layers
-(``_base``: pool, lookups, waiting; ``_talking``; ``_starting``; ``_resets``), plus
+(``_base``: pool, lookups, waiting; ``_talking``; ``_starting``; ``_resets``; ``_flow``), plus
 listing, run trees and chains, and namespaces."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ..model.errors import (
     UsageError,
 )
 from ..model.filters import parse_filter
-from ._resets import ResettingClient
+from ._flow import FlowClient
 from ._retry import retried
 from .handles import AsyncRunHandle
 from .info import TERMINAL_STATUSES, RunInfo, RunPage, _decode_page_token
@@ -24,7 +24,7 @@ from .info import TERMINAL_STATUSES, RunInfo, RunPage, _decode_page_token
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
-class AsyncClient(ResettingClient):
+class AsyncClient(FlowClient):
     """Async access to one database and namespace. Use :func:`connect` for the sync face."""
 
     def handle(self, ref: str) -> AsyncRunHandle:
@@ -57,9 +57,7 @@ class AsyncClient(ResettingClient):
     async def create_namespace(self, name: str, description: str | None = None) -> bool:
         """Create a namespace (False if it exists). Names: letters, digits, ``-_.``."""
         if not _NAMESPACE_NAME.fullmatch(name or ""):
-            raise UsageError(
-                f"bad namespace name {name!r}: 1-63 letters, digits, '-', '_' or '.'"
-            )
+            raise UsageError(f"bad namespace name {name!r}: 1-63 letters, digits, '-', '_' or '.'")
         async with self.pool.connection() as conn:
             return await store.create_namespace(conn, name, description)
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import UsageError
 from ..model.events import HistoryEvent
+from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
@@ -93,6 +94,28 @@ class Client:
 
     def delete_namespace(self, name: str) -> None:
         self._run(self.aio.delete_namespace(name))
+
+    def set_limits(self, **limits: Any) -> FlowLimit | None:
+        """See :meth:`AsyncClient.set_limits`."""
+        return self._run(self.aio.set_limits(**limits))  # type: ignore[no-any-return]
+
+    def pause_queue(self, queue: str) -> FlowLimit | None:
+        return self._run(self.aio.pause_queue(queue))  # type: ignore[no-any-return]
+
+    def resume_queue(self, queue: str) -> FlowLimit | None:
+        return self._run(self.aio.resume_queue(queue))  # type: ignore[no-any-return]
+
+    def pause_activity(self, activity: str) -> FlowLimit | None:
+        return self._run(self.aio.pause_activity(activity))  # type: ignore[no-any-return]
+
+    def resume_activity(self, activity: str) -> FlowLimit | None:
+        return self._run(self.aio.resume_activity(activity))  # type: ignore[no-any-return]
+
+    def limits(self) -> list[FlowLimit]:
+        return self._run(self.aio.limits())  # type: ignore[no-any-return]
+
+    def queues(self) -> list[QueueInfo]:
+        return self._run(self.aio.queues())  # type: ignore[no-any-return]
 
     def reset(self, ref: str, **kw: Any) -> ResetResult[RunHandle]:
         """See :meth:`AsyncClient.reset`."""

@@ -17,6 +17,7 @@ from ..model.definitions import (
     ActivityDefinition,
     ActivityOptions,
     WorkflowDefinition,
+    check_priority,
 )
 from ..model.durations import Duration, optional_seconds, to_seconds
 from ..model.errors import UsageError
@@ -159,13 +160,15 @@ class WorkflowContext:
         heartbeat_timeout: Duration | None = None,
         retry: RetryPolicy | None = None,
         queue: str | None = None,
+        priority: int | None = None,
     ) -> asyncio.Future[Any]:
         """Schedule an activity and return a future of its result.
 
         ``await ctx.execute_activity(charge, order_id)`` waits for it; several futures can be
         awaited together with :meth:`gather` or :meth:`wait_first`. Keyword options override
-        the ones given to ``@activity`` for this call. If every attempt fails the future raises
-        :class:`~harvest_studio.ActivityError`.
+        the ones given to ``@activity`` for this call (``priority``: higher is claimed first
+        within the queue; the run's priority by default). If every attempt fails the future
+        raises :class:`~harvest_studio.ActivityError`.
         """
         if isinstance(activity, ActivityDefinition):
             name, base = activity.name, activity.options
@@ -183,6 +186,9 @@ class WorkflowContext:
         options.update({k: v for k, v in overrides.items() if v is not None})
         if retry is not None:
             options["retry"] = retry.to_json()
+        if priority is not None:
+            check_priority(priority)
+            options["priority"] = priority
         payload = serde.check(list(args), what=f"arguments of activity {name}")
         event = ActivityScheduled(
             activity_type=name,

@@ -40,6 +40,18 @@ class WorkflowDefinition:
         return self.fn(*args, **kwargs)
 
 
+PRIORITY_RANGE = (-1000, 1000)
+
+
+def check_priority(priority: int | None) -> None:
+    """Raise :class:`UsageError` unless ``priority`` is None or an int in PRIORITY_RANGE."""
+    low, high = PRIORITY_RANGE
+    if priority is not None and (
+        isinstance(priority, bool) or not isinstance(priority, int) or not low <= priority <= high
+    ):
+        raise UsageError(f"priority must be an int from {low} to {high}, got {priority!r}")
+
+
 @dataclass(frozen=True)
 class ActivityOptions:
     start_to_close: float | None = DEFAULT_START_TO_CLOSE
@@ -49,9 +61,11 @@ class ActivityOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     queue: str = DEFAULT_QUEUE
     max_concurrent: int | None = None
+    priority: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        extra = {} if self.priority is None else {"priority": self.priority}
+        return extra | {
             "start_to_close": self.start_to_close,
             "schedule_to_start": self.schedule_to_start,
             "schedule_to_close": self.schedule_to_close,
@@ -136,6 +150,7 @@ def activity(
     retry: RetryPolicy | None = ...,
     queue: str = ...,
     max_concurrent: int | None = ...,
+    priority: int | None = ...,
 ) -> Callable[[F], ActivityDefinition]: ...
 
 
@@ -151,6 +166,7 @@ def activity(
     retry: RetryPolicy | None = None,
     queue: str = DEFAULT_QUEUE,
     max_concurrent: int | None = None,
+    priority: int | None = None,
 ) -> Any:
     """Declare an activity: a sync or async ``f(ctx, *args)`` run at least once.
 
@@ -165,10 +181,12 @@ def activity(
     Timeouts: ``start_to_close`` bounds one attempt, ``schedule_to_start`` the wait in the
     queue, ``schedule_to_close`` everything including retries, ``heartbeat_timeout`` the
     gap between heartbeats. ``max_concurrent`` caps running attempts of this activity type
-    across all workers.
+    across all workers. ``priority`` orders its attempts within their queue (higher first;
+    by default the run's priority).
     """
     if max_concurrent is not None and max_concurrent < 1:
         raise UsageError("max_concurrent must be >= 1")
+    check_priority(priority)
     options = ActivityOptions(
         start_to_close=optional_seconds(start_to_close),
         schedule_to_start=optional_seconds(schedule_to_start),
@@ -177,6 +195,7 @@ def activity(
         retry=retry or RetryPolicy(),
         queue=queue,
         max_concurrent=max_concurrent,
+        priority=priority,
     )
 
     def wrap(f: Callable[..., Any]) -> ActivityDefinition:

@@ -3,7 +3,7 @@
 ``connection`` finds the database (or starts the embedded server) and migrates it;
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
-``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``); ``filters`` compiles run
+``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Transactions are owned by
@@ -14,6 +14,7 @@ atomic open their own ``conn.transaction()`` (a savepoint if one is already open
 from __future__ import annotations
 
 from ._sql import (
+    FLOW_CHANGED,
     OPEN_STATUSES,
     QUERIES_CHANNEL,
     RUNS_CHANNEL,
@@ -24,7 +25,6 @@ from ._sql import (
     rolled_back,
 )
 from .claims import (
-    claim_capped_tasks,
     claim_tasks,
     release_task,
     renew_leases,
@@ -44,6 +44,15 @@ from .decisions import (
 from .filters import (
     RunFilter,
     compile_filter,
+)
+from .flow import (
+    LIMIT_FIELDS,
+    SCOPES,
+    ThrottledClaim,
+    change_flow_limit,
+    claim_throttled,
+    flow_limits,
+    queue_overview,
 )
 from .inbox import (
     apply_parent_close_policies,
@@ -114,10 +123,13 @@ from .timers import (
 )
 
 __all__ = [
+    "FLOW_CHANGED",
+    "LIMIT_FIELDS",
     "MIGRATION_LOCK",
     "OPEN_STATUSES",
     "QUERIES_CHANNEL",
     "RUNS_CHANNEL",
+    "SCOPES",
     "TASKS_CHANNEL",
     "ActivityOutcome",
     "ActivityOutcomeResult",
@@ -130,14 +142,16 @@ __all__ = [
     "Registration",
     "Row",
     "RunFilter",
+    "ThrottledClaim",
     "answer_query",
     "applied_migrations",
     "apply_activity_outcomes",
     "apply_parent_close_policies",
     "available_migrations",
     "block_run",
-    "claim_capped_tasks",
+    "change_flow_limit",
     "claim_tasks",
+    "claim_throttled",
     "close_runs",
     "commit_decisions",
     "compile_filter",
@@ -146,6 +160,7 @@ __all__ = [
     "delete_namespace",
     "find_run_by_idempotency_key",
     "fire_due_timers",
+    "flow_limits",
     "forget_query",
     "get_history",
     "get_query",
@@ -165,6 +180,7 @@ __all__ = [
     "migrate",
     "namespace_exists",
     "queue_event",
+    "queue_overview",
     "reclaim_expired_leases",
     "record_update_outcomes",
     "register_types",

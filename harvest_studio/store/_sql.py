@@ -12,6 +12,8 @@ Row = dict[str, Any]
 TASKS_CHANNEL = "harvest_tasks"
 RUNS_CHANNEL = "harvest_runs"
 QUERIES_CHANNEL = "harvest_queries"
+FLOW_CHANGED = "flow"
+"""payload on TASKS_CHANNEL: flow limits changed (workers re-read them)"""
 OPEN_STATUSES = ("RUNNING",)
 
 
@@ -25,8 +27,10 @@ def _wake_cte(name: str, source: str, where: str = "") -> str:
     backlog of new runs does not hold up the ones already under way."""
     return f"""
 {name} AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at)
-    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING', r.created_at
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at,
+                               priority, fair_round)
+    SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue, 'PENDING', r.created_at,
+           r.priority, r.fair_round
     FROM (SELECT DISTINCT run_id FROM {source}) s
     JOIN harvest.runs r ON r.run_id = s.run_id
     WHERE r.status = 'RUNNING' {where}

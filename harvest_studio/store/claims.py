@@ -33,7 +33,7 @@ _CLAIM_SET = """
 """
 
 
-def _claim_sql(pick: str) -> str:
+def claim_sql(pick: str) -> str:
     """Claim the tasks ``pick`` selects (an ordered, limited, ``SKIP LOCKED`` scan of the
     partial index), then read what a workflow task's claim needs of its run.
 
@@ -55,7 +55,7 @@ LEFT JOIN harvest.runs r ON t.kind = 'workflow' AND r.run_id = t.run_id
 """
 
 
-_CLAIM_SQL = _claim_sql("""
+_CLAIM_SQL = claim_sql("""
     SELECT p.task_id
     FROM harvest.tasks p
     LEFT JOIN harvest.runs pr ON p.kind = 'workflow' AND pr.run_id = p.run_id
@@ -63,22 +63,19 @@ _CLAIM_SQL = _claim_sql("""
       AND p.visible_at <= now() AND pr.paused IS NOT TRUE
       AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
-               AND p.type_name = ANY(%(activities)s)))
-    ORDER BY p.priority DESC, p.visible_at
+               AND p.type_name = ANY(%(activities)s)
+               -- throttled work goes through store.flow (whatever the worker believes)
+               AND NOT EXISTS (SELECT 1 FROM harvest.flow_limits f
+                               WHERE f.namespace = %(namespace)s
+                                 AND ((f.scope = 'queue' AND f.name = %(queue)s)
+                                      OR (f.scope = 'activity' AND f.name = p.type_name)))))
+      -- a paused queue still answers queries
+      AND (p.kind = 'query' OR NOT EXISTS (SELECT 1 FROM harvest.flow_limits f
+                                          WHERE f.namespace = %(namespace)s
+                                            AND f.scope = 'queue' AND f.name = %(queue)s
+                                            AND f.paused))
+    ORDER BY p.priority DESC, p.fair_round, p.visible_at
     LIMIT %(limit)s
-    FOR UPDATE OF p SKIP LOCKED
-""")
-
-_CLAIM_CAPPED_SQL = _claim_sql("""
-    SELECT p.task_id
-    FROM harvest.tasks p
-    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = %(type_name)s
-    ORDER BY p.priority DESC, p.visible_at
-    LIMIT GREATEST(0, LEAST(%(limit)s, %(cap)s - (
-        SELECT count(*) FROM harvest.tasks c
-        WHERE c.state = 'RUNNING' AND c.max_concurrent IS NOT NULL
-          AND c.namespace = %(namespace)s AND c.type_name = %(type_name)s)))
     FOR UPDATE OF p SKIP LOCKED
 """)
 
@@ -94,7 +91,8 @@ async def claim_tasks(
     limit: int,
     lease_seconds: float,
 ) -> list[Row]:
-    """Claim up to ``limit`` pending tasks (uncapped activity types and workflows).
+    """Claim up to ``limit`` pending tasks: workflow tasks, and activity tasks no limit
+    covers (``store.flow`` claims the others).
 
     One statement per queue: an equality on the queue lets the claim read the partial
     index in order and stop after ``limit`` rows, however many tasks are pending.
@@ -117,46 +115,6 @@ async def claim_tasks(
             },
         )
         claimed += await cur.fetchall()
-    return claimed
-
-
-async def claim_capped_tasks(
-    conn: AsyncConnection[Any],
-    *,
-    worker_id: str,
-    namespace: str,
-    queues: Sequence[str],
-    type_name: str,
-    cap: int,
-    limit: int,
-    lease_seconds: float,
-) -> list[Row]:
-    """Claim tasks of an activity type capped by ``max_concurrent`` across all workers.
-
-    A transaction-scoped advisory lock per type serialises these claims, so two workers
-    can never both spend the last free slot (plain SKIP LOCKED would let them).
-    """
-    claimed: list[Row] = []
-    async with conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('harvest.cap:' || %s || ':' || %s))",
-            (namespace, type_name),
-        )
-        cur = conn.cursor(row_factory=dict_row)
-        for queue in queues:
-            await cur.execute(
-                _CLAIM_CAPPED_SQL,
-                {
-                    "worker": worker_id,
-                    "namespace": namespace,
-                    "queue": queue,
-                    "type_name": type_name,
-                    "cap": cap,
-                    "limit": limit - len(claimed),
-                    "lease": lease_seconds,
-                },
-            )
-            claimed += await cur.fetchall()
     return claimed
 
 

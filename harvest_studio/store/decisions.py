@@ -163,7 +163,8 @@ class DecisionOutcome:
     closed_runs: list[str]
 
 
-_COMMIT_DECISIONS_SQL = """
+_COMMIT_DECISIONS_SQL = (
+    """
 WITH input AS (
     SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
                          %(expected)s::int[], %(new_seq)s::int[], %(status)s::text[],
@@ -195,7 +196,8 @@ advanced AS (
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
       -- an event that arrived during a final decision keeps the run open: decide again
       AND (i.status IS NULL OR NOT l.dirty)
-    RETURNING r.run_id, r.created_at, i.task_id, l.dirty, i.status IS NOT NULL AS closed
+    RETURNING r.run_id, r.created_at, r.priority, r.fair_round, i.task_id, l.dirty,
+              i.status IS NOT NULL AS closed
 ),
 appended AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
@@ -216,7 +218,8 @@ scheduled AS (
     INSERT INTO harvest.tasks AS t (namespace, kind, run_id, type_name, queue, state,
         worker_id, attempt, lease_expires_at, started_at, attempt_deadline, heartbeat_deadline,
         activity_seq, input, retry_policy, start_to_close, schedule_to_start,
-        heartbeat_timeout, max_concurrent, start_deadline, close_deadline, visible_at)
+        heartbeat_timeout, max_concurrent, start_deadline, close_deadline, visible_at,
+        priority, fair_round)
     SELECT n.namespace, 'activity', n.run_id, n.type_name, n.queue,
         CASE WHEN n.eager THEN 'RUNNING' ELSE 'PENDING' END,
         CASE WHEN n.eager THEN %(worker)s END,
@@ -228,14 +231,22 @@ scheduled AS (
         n.seq, n.args::jsonb, n.retry::jsonb, n.s2c, n.s2s, n.hb, n.cap,
         CASE WHEN NOT n.eager THEN now() + make_interval(secs => n.s2s) END,
         now() + make_interval(secs => n.sch2c),
-        a.created_at  -- runs in progress go ahead of runs not begun (see _wake_cte)
-    FROM unnest(%(act_ns)s::text[], %(act_runs)s::uuid[], %(act_types)s::text[],
-        %(act_queues)s::text[], %(act_seqs)s::int[], %(act_args)s::text[],
-        %(act_retry)s::text[], %(act_s2c)s::float8[], %(act_s2s)s::float8[],
-        %(act_sch2c)s::float8[], %(act_hb)s::float8[], %(act_caps)s::int[],
-        %(act_eager)s::bool[])
-        AS n(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb, cap,
-             eager)
+        a.created_at,  -- runs in progress go ahead of runs not begun (see _wake_cte)
+        COALESCE(n.priority, a.priority), a.fair_round
+    FROM (
+        SELECT u.*, u.want_eager AND NOT EXISTS (
+            -- throttled work is claimed under its limits, never handed over eagerly
+            SELECT 1 FROM harvest.flow_limits f WHERE f.namespace = u.namespace
+              AND ((f.scope = 'queue' AND f.name = u.queue)
+                   OR (f.scope = 'activity' AND f.name = u.type_name))) AS eager
+        FROM unnest(%(act_ns)s::text[], %(act_runs)s::uuid[], %(act_types)s::text[],
+            %(act_queues)s::text[], %(act_seqs)s::int[], %(act_args)s::text[],
+            %(act_retry)s::text[], %(act_s2c)s::float8[], %(act_s2s)s::float8[],
+            %(act_sch2c)s::float8[], %(act_hb)s::float8[], %(act_caps)s::int[],
+            %(act_eager)s::bool[], %(act_priority)s::int[])
+            AS u(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb,
+                 cap, want_eager, priority)
+    ) n
     JOIN advanced a ON a.run_id = n.run_id AND NOT a.closed
     RETURNING t.task_id, t.run_id, t.activity_seq, t.queue, t.state = 'RUNNING' AS eager
 ),
@@ -296,12 +307,14 @@ to_parents AS (
     WHERE e.parent NOT IN (SELECT run_id FROM advanced WHERE closed)
     RETURNING run_id
 ),
-""" + _wake_cte(
-    "parents_woken",
-    "to_parents",
-    # parents with a task in this batch are requeued above: a row changes once per statement
-    "AND r.run_id NOT IN (SELECT i.run_id FROM input i JOIN locked l USING (task_id))",
-) + """,
+"""
+    + _wake_cte(
+        "parents_woken",
+        "to_parents",
+        # parents with a task in this batch are requeued above: a row changes once per statement
+        "AND r.run_id NOT IN (SELECT i.run_id FROM input i JOIN locked l USING (task_id))",
+    )
+    + """,
 notified AS (
     SELECT pg_notify(%(tasks_channel)s, queue) FROM parents_woken
     UNION ALL
@@ -320,6 +333,7 @@ SELECT 'eager', s.task_id, s.run_id::text, s.activity_seq, now() FROM scheduled 
 UNION ALL
 SELECT 'notified', count(*), NULL, NULL, now() FROM notified
 """
+)
 
 
 async def commit_decisions(
@@ -443,9 +457,7 @@ async def _start_children(conn: AsyncConnection[Any], decision: Decision) -> Non
                     "message": f"a run with id {child.workflow_id!r} is already running",
                 },
             }
-            await queue_event(
-                conn, decision.run_id, "ChildWorkflowFailed", json.dumps(failure)
-            )
+            await queue_event(conn, decision.run_id, "ChildWorkflowFailed", json.dumps(failure))
 
 
 def _eager_row(decision: Decision, act: NewActivity, task_id: int, now: datetime) -> Row:
@@ -489,6 +501,7 @@ def _activity_params(activities: Sequence[tuple[Decision, NewActivity]]) -> dict
         "act_hb": [opt(a, "heartbeat_timeout") for _, a in activities],
         "act_caps": [opt(a, "max_concurrent") for _, a in activities],
         "act_eager": [a.eager for _, a in activities],
+        "act_priority": [opt(a, "priority") for _, a in activities],
     }
 
 

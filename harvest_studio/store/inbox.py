@@ -15,7 +15,8 @@ from ._sql import QUERIES_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL, Row, _wake_cte
 # ---------------------------------------------------------------------------------------
 # events from outside: signals, cancel requests
 # ---------------------------------------------------------------------------------------
-_QUEUE_EVENT_SQL = """
+_QUEUE_EVENT_SQL = (
+    """
 WITH run AS (
     SELECT run_id, namespace, workflow_type, queue FROM harvest.runs
     WHERE run_id = %(run_id)s AND status = 'RUNNING'
@@ -38,11 +39,14 @@ marked AS (
     FROM queued q WHERE r.run_id = q.run_id AND %(event_type)s = 'CancelRequested'
     RETURNING 1
 ),
-""" + _wake_cte("woken", "queued") + """,
+"""
+    + _wake_cte("woken", "queued")
+    + """,
 notified AS (SELECT pg_notify(%(channel)s, queue) FROM woken)
 SELECT (SELECT count(*) FROM run) AS running, (SELECT count(*) FROM queued) AS queued,
        (SELECT count(*) FROM notified) AS notified, (SELECT count(*) FROM marked) AS marked
 """
+)
 
 
 async def queue_event(
@@ -135,7 +139,8 @@ async def close_runs(
     return [(r[0], int(r[1])) for r in ended]
 
 
-_TELL_PARENTS_SQL = """
+_TELL_PARENTS_SQL = (
+    """
 WITH told AS (
     INSERT INTO harvest.inbox (run_id, event_type, payload)
     SELECT c.parent_run_id, 'ChildWorkflowFailed',
@@ -145,9 +150,12 @@ WITH told AS (
     WHERE c.run_id = ANY(%(ids)s::uuid[]) AND p.status = 'RUNNING'
     RETURNING run_id
 ),
-""" + _wake_cte("woken", "told") + """
+"""
+    + _wake_cte("woken", "told")
+    + """
 SELECT pg_notify(%(channel)s, queue) FROM woken
 """
+)
 
 
 async def apply_parent_close_policies(
@@ -186,8 +194,11 @@ async def apply_parent_close_policies(
                 )
             elif child["policy"] == "request_cancel":
                 await queue_event(
-                    conn, child["run_id"], "CancelRequested",
-                    json.dumps({"reason": "parent closed"}), dedupe_key="cancel",
+                    conn,
+                    child["run_id"],
+                    "CancelRequested",
+                    json.dumps({"reason": "parent closed"}),
+                    dedupe_key="cancel",
                 )
     return len(children)
 
@@ -199,12 +210,14 @@ WITH source AS (
 run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
         input, last_seq, idempotency_key, fingerprint, search_attributes, memo,
-        parent_run_id, parent_seq, parent_close_policy, reset_from)
+        parent_run_id, parent_seq, parent_close_policy, reset_from,
+        priority, fairness_key, fair_round)
     SELECT %(new)s, namespace, workflow_id, workflow_type, queue, 'RUNNING', input,
         %(boundary)s + 1, NULL, fingerprint, search_attributes, memo,
-        parent_run_id, parent_seq, parent_close_policy, run_id
+        parent_run_id, parent_seq, parent_close_policy, run_id,
+        priority, fairness_key, fair_round
     FROM source
-    RETURNING run_id, namespace, workflow_type, queue
+    RETURNING run_id, namespace, workflow_type, queue, priority, fair_round
 ),
 prefix AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
@@ -222,8 +235,10 @@ replayed AS (
     RETURNING 1
 ),
 task AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state)
-    SELECT namespace, 'workflow', run_id, workflow_type, queue, 'PENDING' FROM run
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, priority,
+                               fair_round)
+    SELECT namespace, 'workflow', run_id, workflow_type, queue, 'PENDING', priority, fair_round
+    FROM run
     RETURNING queue
 )
 SELECT pg_notify(%(channel)s, queue), (SELECT count(*) FROM prefix),
@@ -320,9 +335,7 @@ async def request_update(
         )
         if cur.rowcount == 0:
             return "exists"
-        payload = json.dumps(
-            {"update_id": update_id, "name": name, "args": json.loads(args_json)}
-        )
+        payload = json.dumps({"update_id": update_id, "name": name, "args": json.loads(args_json)})
         queued = await queue_event(
             conn, run_id, "UpdateRequested", payload, dedupe_key=f"update:{update_id}"
         )
@@ -348,13 +361,18 @@ async def record_update_outcomes(
             " updated_at = now()"
             " WHERE run_id = %s AND update_id = %s"
             "   AND status NOT IN ('REJECTED', 'COMPLETED', 'FAILED')",
-            (status, json.dumps(result), None if error is None else json.dumps(error),
-             run_id, update_id),
+            (
+                status,
+                json.dumps(result),
+                None if error is None else json.dumps(error),
+                run_id,
+                update_id,
+            ),
         )
     if run_ended:
         await conn.execute(
             "UPDATE harvest.updates SET status = 'FAILED', updated_at = now(),"
-            " error = '{\"type\": \"RunEnded\", \"message\": \"the run ended first\"}'"
+            ' error = \'{"type": "RunEnded", "message": "the run ended first"}\''
             " WHERE run_id = %s AND status IN ('REQUESTED', 'ADMITTED')",
             (run_id,),
         )

@@ -69,16 +69,24 @@ queued AS (
 ),
 woken AS (
     INSERT INTO harvest.tasks AS w (namespace, kind, run_id, type_name, queue, state,
-                                    worker_id, attempt, lease_expires_at, visible_at)
+                                    worker_id, attempt, lease_expires_at, visible_at,
+                                    priority, fair_round)
     SELECT r.namespace, 'workflow', r.run_id, r.workflow_type, r.queue,
-        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 'RUNNING' ELSE 'PENDING' END,
-        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN %(eager_worker)s END,
-        CASE WHEN r.workflow_type = ANY(%(eager_types)s) THEN 1 ELSE 0 END,
-        CASE WHEN r.workflow_type = ANY(%(eager_types)s)
-             THEN now() + make_interval(secs => %(lease)s) END,
-        r.created_at  -- runs in progress go ahead of runs not begun (see _wake_cte)
+        CASE WHEN r.eager THEN 'RUNNING' ELSE 'PENDING' END,
+        CASE WHEN r.eager THEN %(eager_worker)s END,
+        CASE WHEN r.eager THEN 1 ELSE 0 END,
+        CASE WHEN r.eager THEN now() + make_interval(secs => %(lease)s) END,
+        r.created_at,  -- runs in progress go ahead of runs not begun (see _wake_cte)
+        r.priority, r.fair_round
     FROM (SELECT DISTINCT run_id FROM ended) e
-    JOIN harvest.runs r ON r.run_id = e.run_id AND r.status = 'RUNNING'
+    JOIN LATERAL (
+        SELECT r.*, r.workflow_type = ANY(%(eager_types)s)
+            -- a paused queue's work waits for a claim after the resume
+            AND NOT EXISTS (SELECT 1 FROM harvest.flow_limits f
+                            WHERE f.namespace = r.namespace AND f.scope = 'queue'
+                              AND f.name = r.queue AND f.paused) AS eager
+        FROM harvest.runs r WHERE r.run_id = e.run_id AND r.status = 'RUNNING'
+    ) r ON true
     ON CONFLICT (run_id) WHERE kind = 'workflow' DO UPDATE SET dirty = true
     RETURNING w.task_id, w.run_id, w.type_name, w.namespace, w.queue, w.attempt,
               w.state = 'RUNNING' AND w.xmax = 0 AS owned
@@ -152,8 +160,7 @@ async def apply_activity_outcomes(
             result.ended.add(row["task_id"])
         elif row["what"] == "woken" and row["owned"]:
             row["inbox"] = [
-                {**item, "at": datetime.fromisoformat(item["at"])}
-                for item in row["inbox"] or []
+                {**item, "at": datetime.fromisoformat(item["at"])} for item in row["inbox"] or []
             ]
             result.owned_workflow_tasks.append(row)
     return result

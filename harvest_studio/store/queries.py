@@ -11,7 +11,8 @@ from ._sql import QUERIES_CHANNEL, TASKS_CHANNEL, Row
 
 _SUBMIT_QUERY_SQL = """
 WITH run AS (
-    SELECT run_id, namespace, workflow_type, queue FROM harvest.runs WHERE run_id = %(run_id)s
+    SELECT run_id, namespace, workflow_type, queue, priority, fair_round FROM harvest.runs
+    WHERE run_id = %(run_id)s
 ),
 query AS (
     INSERT INTO harvest.queries (run_id, name, args)
@@ -19,9 +20,10 @@ query AS (
     RETURNING query_id
 ),
 task AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, input)
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, input,
+                               priority, fair_round)
     SELECT run.namespace, 'query', run.run_id, run.workflow_type, run.queue, 'PENDING',
-           jsonb_build_object('query_id', query.query_id)
+           jsonb_build_object('query_id', query.query_id), run.priority, run.fair_round
     FROM run, query
     RETURNING queue
 )

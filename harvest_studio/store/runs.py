@@ -54,9 +54,16 @@ async def insert_run(
     memo_json: str | None = None,
     start_delay: float | None = None,
     parent: tuple[str, int, str] | None = None,
+    priority: int | None = None,
+    fairness_key: str | None = None,
 ) -> None:
     """Insert the run, its ``WorkflowStarted`` event (then any signals sent with the start)
-    and its first workflow task: one statement, so in autocommit mode one round trip."""
+    and its first workflow task: one statement, so in autocommit mode one round trip.
+
+    ``priority`` and ``fairness_key`` default to those of the run continued from, or of the
+    parent. A run with a fairness key gets its round: one after its key's previous run in
+    the queue, or the round at the head of the queue if that is later (start-time fair
+    queuing), so a key with a thousand runs waiting does not hold up a key with one."""
     await conn.execute(
         _INSERT_RUN_SQL,
         {
@@ -80,15 +87,36 @@ async def insert_run(
             "parent": parent[0] if parent else None,
             "parent_seq": parent[1] if parent else None,
             "policy": parent[2] if parent else None,
+            "priority": priority,
+            "fairness_key": fairness_key,
         },
     )
 
 
 _INSERT_RUN_SQL = """
-WITH run AS (
+WITH src AS (
+    SELECT COALESCE(%(priority)s::int, p.priority, 0) AS priority,
+           COALESCE(%(fairness_key)s::text, p.fairness_key) AS fairness_key
+    FROM (SELECT 1) one
+    LEFT JOIN harvest.runs p ON p.run_id = COALESCE(%(continued_from)s::uuid, %(parent)s::uuid)
+),
+fair AS (
+    INSERT INTO harvest.fair_keys AS k (namespace, queue, fairness_key, last_round)
+    SELECT %(namespace)s, %(queue)s, src.fairness_key, COALESCE((
+        SELECT t.fair_round FROM harvest.tasks t
+        WHERE t.namespace = %(namespace)s AND t.queue = %(queue)s AND t.state = 'PENDING'
+          AND t.priority = src.priority AND t.fair_round > 0
+        ORDER BY t.fair_round LIMIT 1), 1)
+    FROM src WHERE src.fairness_key IS NOT NULL
+    ON CONFLICT (namespace, queue, fairness_key)
+        DO UPDATE SET last_round = GREATEST(k.last_round + 1, EXCLUDED.last_round)
+    RETURNING last_round
+),
+run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
         input, last_seq, deadline, idempotency_key, fingerprint, continued_from,
-        search_attributes, memo, parent_run_id, parent_seq, parent_close_policy)
+        search_attributes, memo, parent_run_id, parent_seq, parent_close_policy,
+        priority, fairness_key, fair_round)
     VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
         'RUNNING', %(input)s::jsonb, %(last_seq)s,
         now() + make_interval(secs => %(delay)s + %(timeout)s), %(key)s, %(fingerprint)s,
@@ -103,8 +131,10 @@ WITH run AS (
         COALESCE(%(parent_seq)s::int, (SELECT p.parent_seq FROM harvest.runs p
                                        WHERE p.run_id = %(continued_from)s)),
         COALESCE(%(policy)s::text, (SELECT p.parent_close_policy FROM harvest.runs p
-                                    WHERE p.run_id = %(continued_from)s)))
-    RETURNING run_id
+                                    WHERE p.run_id = %(continued_from)s)),
+        (SELECT priority FROM src), (SELECT fairness_key FROM src),
+        COALESCE((SELECT last_round FROM fair), 0))
+    RETURNING run_id, priority, fair_round
 ),
 started AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
@@ -115,9 +145,10 @@ started AS (
     RETURNING 1
 ),
 task AS (
-    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at)
+    INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at,
+                               priority, fair_round)
     SELECT %(namespace)s, 'workflow', run_id, %(workflow_type)s, %(queue)s, 'PENDING',
-           now() + make_interval(secs => %(delay)s)
+           now() + make_interval(secs => %(delay)s), priority, fair_round
     FROM run
     RETURNING 1
 )

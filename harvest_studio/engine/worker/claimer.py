@@ -1,11 +1,13 @@
 """Wake-ups and claiming: a LISTEN connection (plus a poll fallback) wakes the claimer,
-which claims as many tasks as there are free slots in one statement."""
+which claims as many tasks as there are free slots: one statement per queue for work no
+flow limit covers, then one throttled claim per limited queue or activity type."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
@@ -21,14 +23,42 @@ class Claimer:
         self.url = url
         self.accept = accept
         self.queue_turn = 0
-        self.uncapped_activities = [
-            a.name for a in core.activities.values() if a.options.max_concurrent is None
-        ]
         self.capped = {
             a.name: a.options.max_concurrent
             for a in core.activities.values()
             if a.options.max_concurrent is not None
         }
+        self.limits_read_at = -1e9
+        self.limits_stale = True
+
+    def free_activities(self) -> list[str]:
+        """Activity types the fast claim takes (no cap of their own, no limit row)."""
+        core = self.core
+        return [a for a in core.activities if a not in self.capped and a not in core.limited_types]
+
+    def throttled_claims(self, queues: list[str]) -> list[tuple[str, list[str], int | None]]:
+        """``(queue, activity types, definition cap)`` for each throttled claim to make."""
+        core = self.core
+        plan: list[tuple[str, list[str], int | None]] = []
+        for queue in queues:
+            if queue in core.limited_queues and (free := self.free_activities()):
+                plan.append((queue, free, None))
+            for name in core.activities:
+                if name in self.capped or name in core.limited_types:
+                    plan.append((queue, [name], self.capped.get(name)))
+        return plan
+
+    async def refresh_limits(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Re-read which queues and activity types have limits: when told they changed,
+        else once per poll interval."""
+        now = self.core.loop.time()
+        if not self.limits_stale and now - self.limits_read_at < self.core.options.poll_interval:
+            return
+        self.limits_stale = False
+        limits = await store.flow_limits(conn, self.core.namespace)
+        self.core.limited_queues = frozenset(r["name"] for r in limits if r["scope"] == "queue")
+        self.core.limited_types = frozenset(r["name"] for r in limits if r["scope"] == "activity")
+        self.limits_read_at = now
 
     async def listen(self) -> None:
         core = self.core
@@ -38,7 +68,9 @@ class Claimer:
                 async with conn:
                     await conn.execute(f"LISTEN {store.TASKS_CHANNEL}")
                     core.wake.set()  # anything queued while we were not listening
-                    async for _ in conn.notifies():
+                    async for note in conn.notifies():
+                        if note.payload == store.FLOW_CHANGED:
+                            self.limits_stale = True
                         core.wake.set()
             except asyncio.CancelledError:
                 raise
@@ -67,6 +99,7 @@ class Claimer:
         rows: list[Row] = []
         try:
             async with core.pool.connection() as conn:
+                await self.refresh_limits(conn)
                 self.queue_turn = (self.queue_turn + 1) % len(core.queues)
                 queues = core.queues[self.queue_turn :] + core.queues[: self.queue_turn]
                 rows = await store.claim_tasks(
@@ -75,24 +108,26 @@ class Claimer:
                     namespace=core.namespace,
                     queues=queues,
                     workflows=list(core.workflows),
-                    activities=self.uncapped_activities,
+                    activities=self.free_activities(),
                     limit=limit,
                     lease_seconds=core.options.lease_seconds,
                 )
-                for type_name, cap in self.capped.items():
-                    room = limit - len(rows)
-                    if room <= 0:
+                for queue, types, cap in self.throttled_claims(queues):
+                    if len(rows) >= limit:
                         break
-                    rows += await store.claim_capped_tasks(
+                    got = await store.claim_throttled(
                         conn,
                         worker_id=core.worker_id,
                         namespace=core.namespace,
-                        queues=core.queues,
-                        type_name=type_name,
-                        cap=int(cap or 0),
-                        limit=room,
+                        queue=queue,
+                        type_names=types,
+                        definition_cap=cap,
+                        limit=limit - len(rows),
                         lease_seconds=core.options.lease_seconds,
                     )
+                    rows += got.rows
+                    if got.retry_after is not None:  # a bucket ran dry: look again when it refills
+                        core.wake_later(got.retry_after)
         except psycopg.Error as exc:
             log.warning("claim failed: %s", exc)
             await asyncio.sleep(core.options.poll_interval)

@@ -64,6 +64,14 @@ class WorkerCore:
     cache: collections.OrderedDict[str, WorkflowInstance] = field(
         default_factory=collections.OrderedDict
     )
+    limited_queues: frozenset[str] = frozenset()
+    """queues with a flow limit row (as last read; the database has the final word)"""
+    limited_types: frozenset[str] = frozenset()
+    """activity types with a flow limit row (as last read)"""
+
+    def throttled(self, queue: str, activity_type: str) -> bool:
+        """Whether an activity attempt goes through the throttled claim (no eager hand-over)."""
+        return queue in self.limited_queues or activity_type in self.limited_types
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
@@ -122,15 +130,21 @@ class WorkerCore:
                     while pending:
                         row = pending[0]
                         await store.release_task(
-                            conn, task_id=row["task_id"], attempt=row["attempt"],
-                            worker_id=self.worker_id, delay=delay,
+                            conn,
+                            task_id=row["task_id"],
+                            attempt=row["attempt"],
+                            worker_id=self.worker_id,
+                            delay=delay,
                         )
                         pending.pop(0)
                 break
             except psycopg.Error as exc:
                 if not store.is_transient(exc) or attempt == RELEASE_TRIES - 1:
-                    log.error("could not hand back %d tasks (%s); their leases will expire",
-                              len(pending), exc)
+                    log.error(
+                        "could not hand back %d tasks (%s); their leases will expire",
+                        len(pending),
+                        exc,
+                    )
                     break
                 await asyncio.sleep(backoff(attempt))
         self.let_go(rows)

@@ -77,8 +77,9 @@ class DecisionLoop:
         for row in batch:
             row["decision_failures"] = failures
         delay = backoff(failures)
-        log.warning("decision batch of %d failed (%s); deciding again in %.1f s",
-                    len(batch), exc, delay)
+        log.warning(
+            "decision batch of %d failed (%s); deciding again in %.1f s", len(batch), exc, delay
+        )
         core = self.core
         core.retrying += len(batch)
 
@@ -223,6 +224,7 @@ class DecisionLoop:
                     and event.activity_type in self.core.activities
                     and event.queue in self.core.queues
                     and event.options.get("max_concurrent") is None
+                    and not self.core.throttled(event.queue, event.activity_type)
                 )
                 self.eager_budget -= int(eager)
                 decision.activities.append(

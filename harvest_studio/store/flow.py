@@ -1,0 +1,243 @@
+"""Flow control: limits per queue and per activity type (pause, tokens per second,
+concurrency caps) kept in ``harvest.flow_limits``, and the claim that honours them.
+
+A claim of throttled work locks the limit rows it spends from (``FOR UPDATE``, always in
+``(scope, name)`` order), refills their token buckets from the database clock, claims at
+most what every limit allows and debits the tokens, all in one transaction: the limits hold
+across any number of workers. The fast claim in ``claims`` leaves every task a limit row
+covers to this path (and re-checks that in SQL, so a worker's stale view of the limits can
+never let a task through).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from ._sql import FLOW_CHANGED, TASKS_CHANNEL, Row
+from .claims import claim_sql
+
+SCOPES = ("queue", "activity")
+LIMIT_FIELDS = ("paused", "rate", "burst", "max_concurrent")
+
+_LIMIT_COLUMNS = (
+    "scope, name, paused, rate, burst, max_concurrent, updated_at,"
+    " CASE WHEN rate IS NULL THEN NULL ELSE LEAST(COALESCE(burst, GREATEST(rate, 1)),"
+    "   tokens + rate * extract(epoch FROM now() - refilled_at)) END AS tokens"
+)
+
+
+async def flow_limits(conn: AsyncConnection[Any], namespace: str) -> list[Row]:
+    """The namespace's limits, queues first, with each bucket's tokens as of now."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_LIMIT_COLUMNS} FROM harvest.flow_limits WHERE namespace = %s"
+        " ORDER BY scope DESC, name",
+        (namespace,),
+    )
+    return await cur.fetchall()
+
+
+async def change_flow_limit(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    scope: str,
+    name: str,
+    changes: Mapping[str, Any],
+) -> Row | None:
+    """Set the fields in ``changes`` (``paused``, ``rate``, ``burst``, ``max_concurrent``;
+    ``None`` clears a limit) on the limit row of ``scope``/``name`` and return it; a row
+    left with nothing to enforce is deleted (``None`` is returned). Workers are woken: a
+    resumed queue or a raised limit is claimed from at once."""
+    unknown = set(changes) - set(LIMIT_FIELDS)
+    if unknown or scope not in SCOPES:
+        raise ValueError(f"bad flow limit change: scope={scope!r} fields={sorted(unknown)}")
+    assignments = ", ".join(f"{f} = %({f})s" for f in changes)
+    params: dict[str, Any] = {"namespace": namespace, "scope": scope, "name": name, **changes}
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO harvest.flow_limits (namespace, scope, name) VALUES"
+            " (%(namespace)s, %(scope)s, %(name)s) ON CONFLICT DO NOTHING",
+            params,
+        )
+        if changes:
+            # A new rate starts with a full bucket; refilling before the change keeps the
+            # tokens earned under the old rate.
+            await conn.execute(
+                "UPDATE harvest.flow_limits SET tokens = CASE WHEN %(rate_set)s THEN"
+                "   COALESCE(%(new_burst)s, GREATEST(%(new_rate)s, 1)) ELSE tokens END,"
+                f" refilled_at = now(), updated_at = now(), {assignments}"
+                " WHERE namespace = %(namespace)s AND scope = %(scope)s AND name = %(name)s",
+                {
+                    **params,
+                    "rate_set": "rate" in changes,
+                    "new_rate": changes.get("rate"),
+                    "new_burst": changes.get("burst"),
+                },
+            )
+        await conn.execute(
+            "DELETE FROM harvest.flow_limits WHERE namespace = %s AND scope = %s AND name = %s"
+            " AND NOT paused AND rate IS NULL AND max_concurrent IS NULL",
+            (namespace, scope, name),
+        )
+        await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, FLOW_CHANGED))
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            f"SELECT {_LIMIT_COLUMNS} FROM harvest.flow_limits"
+            " WHERE namespace = %s AND scope = %s AND name = %s",
+            (namespace, scope, name),
+        )
+        return await cur.fetchone()
+
+
+async def queue_overview(conn: AsyncConnection[Any], namespace: str) -> list[Row]:
+    """Per queue with tasks or limits: pending (ready now and delayed) and running tasks."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        """
+        SELECT queue,
+               count(*) FILTER (WHERE state = 'PENDING' AND visible_at <= now()) AS ready,
+               count(*) FILTER (WHERE state = 'PENDING' AND visible_at > now()) AS delayed,
+               count(*) FILTER (WHERE state = 'RUNNING') AS running
+        FROM harvest.tasks WHERE namespace = %(ns)s GROUP BY queue
+        UNION ALL
+        SELECT name, 0, 0, 0 FROM harvest.flow_limits f
+        WHERE f.namespace = %(ns)s AND f.scope = 'queue' AND NOT EXISTS
+            (SELECT 1 FROM harvest.tasks t WHERE t.namespace = %(ns)s AND t.queue = f.name)
+        ORDER BY queue
+        """,
+        {"ns": namespace},
+    )
+    return await cur.fetchall()
+
+
+@dataclass
+class ThrottledClaim:
+    """What a throttled claim took, and when a token-starved limit will next allow one."""
+
+    rows: list[Row]
+    retry_after: float | None = None
+
+
+_THROTTLED_PICK = """
+    SELECT p.task_id
+    FROM harvest.tasks p
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
+      AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = ANY(%(types)s)
+    ORDER BY p.priority DESC, p.fair_round, p.visible_at
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+"""
+_THROTTLED_CLAIM_SQL = claim_sql(_THROTTLED_PICK)
+
+
+async def claim_throttled(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queue: str,
+    type_names: Sequence[str],
+    definition_cap: int | None,
+    limit: int,
+    lease_seconds: float,
+) -> ThrottledClaim:
+    """Claim activity tasks of ``type_names`` from ``queue`` within the limits of the queue,
+    of the types (when one type is given) and of ``definition_cap`` (the activity's own
+    ``max_concurrent``, counted across all its queues)."""
+    single = type_names[0] if len(type_names) == 1 else None
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            f"SELECT {_LIMIT_COLUMNS} FROM harvest.flow_limits WHERE namespace = %s"
+            " AND ((scope = 'queue' AND name = %s) OR (scope = 'activity' AND name = %s))"
+            " ORDER BY scope, name FOR UPDATE",
+            (namespace, queue, single),
+        )
+        limits = await cur.fetchall()
+        if definition_cap is not None and single is not None:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('harvest.cap:' || %s || ':' || %s))",
+                (namespace, single),
+            )
+        allowance, retry_after = await _allowance(conn, namespace, queue, limits, limit)
+        if definition_cap is not None and single is not None:
+            running = await _running(conn, _RUNNING_CAPPED, namespace, single)
+            allowance = min(allowance, definition_cap - running)
+        if allowance <= 0:
+            return ThrottledClaim([], retry_after)
+        await cur.execute(
+            _THROTTLED_CLAIM_SQL,
+            {
+                "worker": worker_id,
+                "namespace": namespace,
+                "queue": queue,
+                "types": list(type_names),
+                "limit": allowance,
+                "lease": lease_seconds,
+            },
+        )
+        rows = await cur.fetchall()
+        spent = [(lim["scope"], lim["name"]) for lim in limits if lim["rate"] is not None]
+        if spent:
+            await conn.execute(
+                "UPDATE harvest.flow_limits f SET refilled_at = now(), tokens ="
+                "   LEAST(COALESCE(burst, GREATEST(rate, 1)),"
+                "         tokens + rate * extract(epoch FROM now() - refilled_at)) - %s"
+                " FROM unnest(%s::text[], %s::text[]) AS s(scope, name)"
+                " WHERE f.namespace = %s AND f.scope = s.scope AND f.name = s.name",
+                (len(rows), [s for s, _ in spent], [n for _, n in spent], namespace),
+            )
+        return ThrottledClaim(rows, retry_after if len(rows) >= allowance else None)
+
+
+async def _allowance(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    queue: str,
+    limits: Sequence[Row],
+    limit: int,
+) -> tuple[int, float | None]:
+    allowance, retry_after = limit, None
+    for lim in limits:
+        if lim["paused"]:
+            return 0, None
+        if lim["rate"] is not None:
+            whole = math.floor(lim["tokens"])
+            if whole < allowance:
+                allowance = whole
+                retry_after = (whole + 1 - lim["tokens"]) / lim["rate"]
+        if lim["max_concurrent"] is not None:
+            if lim["scope"] == "queue":
+                running = await _running(conn, _RUNNING_IN_QUEUE, namespace, queue)
+            else:
+                running = await _running(conn, _RUNNING_OF_TYPE, namespace, lim["name"])
+            allowance = min(allowance, lim["max_concurrent"] - running)
+    return allowance, retry_after
+
+
+_RUNNING_IN_QUEUE = (
+    "SELECT count(*) FROM harvest.tasks WHERE state = 'RUNNING' AND kind = 'activity'"
+    " AND namespace = %s AND queue = %s"
+)
+_RUNNING_OF_TYPE = (
+    "SELECT count(*) FROM harvest.tasks WHERE state = 'RUNNING' AND kind = 'activity'"
+    " AND namespace = %s AND type_name = %s"
+)
+# served by the partial index tasks_capped_running
+_RUNNING_CAPPED = (
+    "SELECT count(*) FROM harvest.tasks WHERE state = 'RUNNING' AND max_concurrent IS NOT NULL"
+    " AND namespace = %s AND type_name = %s"
+)
+
+
+async def _running(conn: AsyncConnection[Any], sql: str, namespace: str, name: str) -> int:
+    """Activity attempts running now (in a queue, or of a type: ``sql`` says which)."""
+    cur = await conn.execute(sql, (namespace, name))
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
