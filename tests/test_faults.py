@@ -320,6 +320,61 @@ def test_a_database_that_stays_away_gives_a_typed_error(pg: RestartablePostgres)
         client.close()
 
 
+@hs.activity(start_to_close="60s", queue="narrow",
+             retry=hs.RetryPolicy(max_attempts=50, initial_interval=0.05))
+def narrow_step(ctx: hs.ActivityContext, run: int) -> int:
+    began = time.monotonic()
+    time.sleep(0.05)
+    with _spans_lock:
+        _spans.append((began, time.monotonic()))
+    return run
+
+
+_spans: list[tuple[float, float]] = []
+_spans_lock = threading.Lock()
+
+
+@hs.workflow
+async def through_the_narrow_queue(ctx: hs.WorkflowContext, run: int) -> int:
+    return await ctx.execute_activity(narrow_step, run)
+
+
+def test_throttled_claims_through_restarts(pg: RestartablePostgres) -> None:
+    """A queue capped at 3 running attempts and rate limited, two workers, Postgres
+    restarted three times: every run completes and the cap is never exceeded."""
+    runs, cap = 120, 3
+    _spans.clear()
+    client = hs.connect(pg.url)
+    workers = [
+        hs.Worker(client, workflows=[through_the_narrow_queue], activities=[narrow_step],
+                  queues=["default", "narrow"], **{**FAST, "lease_seconds": 10.0})
+        for _ in range(2)
+    ]
+    try:
+        client.set_limits(queue="narrow", max_concurrent=cap, rate=100, burst=10)
+        for worker in workers:
+            worker.start()
+        for i in range(runs):
+            client.start(through_the_narrow_queue, i)
+        for _ in range(3):
+            time.sleep(0.7)
+            pg.restart()
+        _wait(lambda: _open_runs(pg.url) == 0, 90, "every run closed")
+    finally:
+        for worker in workers:
+            worker.stop()
+        client.close()
+    assert dict(sql(pg.url, "SELECT status, count(*) FROM harvest.runs GROUP BY status")) == {
+        "COMPLETED": runs
+    }
+    edges = sorted([(a, 1) for a, _ in _spans] + [(b, -1) for _, b in _spans])
+    running = peak = 0
+    for _, step_ in edges:
+        running += step_
+        peak = max(peak, running)
+    assert peak <= cap, peak
+
+
 # ---------------------------------------------------------------------------------------
 # chaos: worker processes SIGKILLed and Postgres restarted, over and over
 # ---------------------------------------------------------------------------------------

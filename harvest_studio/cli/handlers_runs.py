@@ -81,6 +81,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
         "search_attributes": search_attributes,
         "memo": memo,
         "start_delay": args.start_delay,
+        "priority": args.priority,
+        "fairness_key": args.fairness_key,
     }
 
     async def launch(client: AsyncClient) -> commands.StartedRun:

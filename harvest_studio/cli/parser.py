@@ -9,9 +9,15 @@ from typing import Any, NoReturn
 
 from .. import commands
 from .._version import __version__
-from ..client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES
+from ..client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
 from ..commands.argtypes import nonnegative_int, positive_int, seconds
 from .common import PROG, CommandLineError
+from .handlers_flow import (
+    _cmd_flow_limit,
+    _cmd_flow_list,
+    _cmd_flow_pause,
+    _cmd_flow_resume,
+)
 from .handlers_ops import (
     _cmd_db_migrate,
     _cmd_db_status,
@@ -123,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="hold the first workflow task back this long, e.g. 10m")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
     p.add_argument("--queue", help="queue of the workflow tasks (default: the registered one)")
+    p.add_argument("--priority", type=int, metavar="N",
+                   help="-1000..1000, higher is claimed first within the queue (default 0)")
+    p.add_argument("--fairness-key", metavar="KEY",
+                   help="runs of different keys (tenants) take turns in the queue")
     p.add_argument("--force", action="store_true",
                    help="start even if no worker ever registered this workflow type")
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
@@ -234,6 +244,38 @@ def build_parser() -> argparse.ArgumentParser:
     command("list", "list namespaces with their run counts", _cmd_namespace_list, ns_sub)
     p = command("delete", "delete a namespace that has no runs", _cmd_namespace_delete, ns_sub)
     p.add_argument("name", metavar="NAME")
+
+    for scope, about, listing, pausing, resuming in (
+        ("queue", "queues: what they hold, pause and resume, rate limits and caps",
+         "list queues with their ready, delayed and running tasks and their limits",
+         "stop workers claiming from a queue (running attempts finish; queries are still "
+         "answered)",
+         "let workers claim from a paused queue again"),
+        ("activity", "activity types: pause and resume, rate limits and caps",
+         "list the limits on activity types",
+         "hold new attempts of an activity type, in every queue (running ones finish)",
+         "let attempts of a paused activity type start again"),
+    ):
+        group = sub.add_parser(scope, help=about, description=about)
+        actions = group.add_subparsers(dest=f"{scope}_command", metavar="ACTION", required=True)
+        command("list", listing, _cmd_flow_list, actions)
+        for name, help, handler in (("pause", pausing, _cmd_flow_pause),
+                                    ("resume", resuming, _cmd_flow_resume)):
+            p = command(name, help, handler, actions)
+            p.add_argument("name", metavar="NAME", help=f"{scope} name")
+        p = command("limit", f"set or lift the rate limit and concurrency cap of {scope} NAME "
+                             "across all workers (flags not given are kept)",
+                    _cmd_flow_limit, actions)
+        p.add_argument("name", metavar="NAME", help=f"{scope} name")
+        p.add_argument("--rate", metavar="R|none", default=KEEP,
+                       help="activity attempts started per second, e.g. 5 or 0.5; none "
+                            "lifts it")
+        p.add_argument("--burst", metavar="B|none", default=KEEP,
+                       help="attempts that may start at once after a quiet spell (default: "
+                            "one second's worth, at least 1); none lifts it")
+        p.add_argument("--max-concurrent", metavar="N|none", default=KEEP,
+                       help="attempts running at once across all workers (0 holds them "
+                            "all); none lifts the cap")
 
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser

@@ -6,7 +6,7 @@ through ``store``; the notebook views of a run are registered in :mod:`.sync_cli
 
 from __future__ import annotations
 
-from ._flow import KEEP, FlowLimit, QueueInfo
+from ._flow import KEEP, FlowLimit, Keep, QueueInfo
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
 from .info import (
@@ -30,6 +30,7 @@ __all__ = [
     "AsyncRunHandle",
     "Client",
     "FlowLimit",
+    "Keep",
     "QueueInfo",
     "ResetResult",
     "RunHandle",

@@ -17,11 +17,13 @@ from ._retry import retried
 MAX_NAME_LENGTH = 200
 
 
-class _Keep(enum.Enum):
+class Keep(enum.Enum):
+    """The type of :data:`KEEP`."""
+
     KEEP = "keep"
 
 
-KEEP = _Keep.KEEP
+KEEP = Keep.KEEP
 """Leave this limit as it is (the default of every :meth:`set_limits` field)."""
 
 
@@ -91,7 +93,7 @@ class QueueInfo:
         }
 
 
-def _check_rate(value: float | _Keep | None, what: str, minimum: float) -> None:
+def _check_rate(value: float | Keep | None, what: str, minimum: float) -> None:
     if value is KEEP or value is None:
         return
     if (
@@ -114,9 +116,9 @@ class FlowClient(ResettingClient):
         *,
         queue: str | None = None,
         activity: str | None = None,
-        rate: float | _Keep | None = KEEP,
-        burst: float | _Keep | None = KEEP,
-        max_concurrent: int | _Keep | None = KEEP,
+        rate: float | Keep | None = KEEP,
+        burst: float | Keep | None = KEEP,
+        max_concurrent: int | Keep | None = KEEP,
     ) -> FlowLimit | None:
         """Limit a ``queue`` or an ``activity`` type (give exactly one): ``rate`` attempts
         started per second (a token bucket of ``burst``), ``max_concurrent`` attempts running

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..client import TERMINAL_STATUSES
+from ..client import MAX_ID_LENGTH, TERMINAL_STATUSES
 from ..model import reset_points, serde
+from ..model.definitions import check_priority
 from ..model.durations import Duration, to_seconds
 from ..model.errors import DurationError, UsageError
 from ..model.filters import BUILTIN_FIELDS, Node, parse_filter
@@ -134,8 +135,13 @@ def check_start_options(
     search_attributes: dict[str, Any] | None = None,
     memo: Any = None,
     start_delay: Duration | None = None,
+    priority: int | None = None,
+    fairness_key: str | None = None,
 ) -> None:
     """Raise a :class:`~harvest_studio.UsageError` for start options that cannot be used."""
+    check_priority(priority)
+    if fairness_key is not None and not 0 < len(fairness_key) <= MAX_ID_LENGTH:
+        raise UsageError(f"fairness_key must be a str of 1..{MAX_ID_LENGTH} characters")
     if search_attributes is not None:
         if not isinstance(search_attributes, dict):
             raise UsageError("search attributes must be a JSON object of KEY: value")

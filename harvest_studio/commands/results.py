@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..client import RunInfo
+from ..client import FlowLimit, QueueInfo, RunInfo
 from ..model.definitions import ActivityDefinition, WorkflowDefinition
 from ..model.events import HistoryEvent
 
@@ -366,4 +366,45 @@ class NamespaceAction:
             "name": self.name,
             "changed": self.changed,
             "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class QueueList:
+    """``queue list``: each queue with tasks or limits, with its ready, delayed and running
+    tasks and the limits on it."""
+
+    queues: list[QueueInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"queues": [q.to_json() for q in self.queues]}
+
+
+@dataclass(frozen=True)
+class LimitList:
+    """``activity list``: the limits in force (one scope, or all of them)."""
+
+    limits: list[FlowLimit]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"limits": [lim.to_json() for lim in self.limits]}
+
+
+@dataclass(frozen=True)
+class FlowAction:
+    """What ``pause``, ``resume`` or ``limit`` did to a queue (``scope="queue"``) or an
+    activity type (``"activity"``). ``limit`` is what is in force now: ``None`` when
+    nothing is left (not paused, no rate, no cap)."""
+
+    action: str
+    scope: str
+    name: str
+    limit: FlowLimit | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "scope": self.scope,
+            "name": self.name,
+            "limit": None if self.limit is None else self.limit.to_json(),
         }

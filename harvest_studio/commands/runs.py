@@ -38,6 +38,8 @@ async def start(
     search_attributes: dict[str, Any] | None = None,
     memo: Any = None,
     start_delay: Duration | None = None,
+    priority: int | None = None,
+    fairness_key: str | None = None,
 ) -> StartedRun:
     """Start a run of the workflow type named ``workflow`` with ``args`` (JSON values).
 
@@ -52,7 +54,7 @@ async def start(
     """
     if not workflow:
         raise UsageError("a workflow name is required")
-    check_start_options(search_attributes, memo, start_delay)
+    check_start_options(search_attributes, memo, start_delay, priority, fairness_key)
     before = await _open_run(client, id) if id is not None else None
     handle = await client.start(
         workflow,
@@ -67,6 +69,8 @@ async def start(
         search_attributes=search_attributes,
         memo=memo,
         start_delay=start_delay,
+        priority=priority,
+        fairness_key=fairness_key,
     )
     assert handle.run_id is not None
     started = before is None or handle.run_id != before.run_id
@@ -109,6 +113,8 @@ async def signal_with_start(
     search_attributes: dict[str, Any] | None = None,
     memo: Any = None,
     start_delay: Duration | None = None,
+    priority: int | None = None,
+    fairness_key: str | None = None,
 ) -> StartedRun:
     """Signal the open run of workflow id ``id``, or start ``workflow`` with ``args`` and the
     signal delivered before its code first runs.
@@ -127,7 +133,7 @@ async def signal_with_start(
     if id_reuse_policy == "terminate_if_running":
         raise UsageError(SIGNAL_WITH_TERMINATE)
     check_signal(signal, signal_payload)
-    check_start_options(search_attributes, memo, start_delay)
+    check_start_options(search_attributes, memo, start_delay, priority, fairness_key)
     try:
         before = await client.describe(id)
     except RunNotFoundError:
@@ -147,6 +153,8 @@ async def signal_with_start(
         search_attributes=search_attributes,
         memo=memo,
         start_delay=start_delay,
+        priority=priority,
+        fairness_key=fairness_key,
     )
     assert handle.run_id is not None
     started = handle.run_id != open_run

@@ -34,7 +34,20 @@ class Event:
     role: ClassVar[str] = INFO
 
     def fields(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The event's data fields as a new dict (values are shared, not copied: an event's
+        values are JSON-ready and never mutated; a deep copy per event cost the worker a
+        fifth of its CPU)."""
+        return {name: getattr(self, name) for name in _field_names(type(self))}
+
+
+_FIELD_NAMES: dict[type[Event], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Event]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ async def claim_throttled(
                 "UPDATE harvest.flow_limits f SET refilled_at = now(), tokens ="
                 "   LEAST(COALESCE(burst, GREATEST(rate, 1)),"
                 "         tokens + rate * extract(epoch FROM now() - refilled_at)) - %s"
-                " FROM unnest(%s::text[], %s::text[]) AS s(scope, name)"
+                " FROM unnest(%b::text[], %b::text[]) AS s(scope, name)"
                 " WHERE f.namespace = %s AND f.scope = s.scope AND f.name = s.name",
                 (len(rows), [s for s, _ in spent], [n for _, n in spent], namespace),
             )

@@ -47,8 +47,8 @@ async def register_types(
     await conn.execute(
         "INSERT INTO harvest.registry (namespace, kind, name, fingerprint, queue,"
         " execution_timeout)"
-        " SELECT %s, k, n, f, q, t FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-        " %s::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
+        " SELECT %s, k, n, f, q, t FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
+        " %b::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
         (
             namespace,
             [r.kind for r in rows],

@@ -141,7 +141,7 @@ started AS (
     SELECT run_id, 1, 'WorkflowStarted', now(), %(started)s::jsonb FROM run
     UNION ALL
     SELECT run_id, 1 + s.n, 'SignalReceived', now(), s.payload::jsonb
-    FROM run, unnest(%(signals)s::text[]) WITH ORDINALITY AS s(payload, n)
+    FROM run, unnest(%(signals)b::text[]) WITH ORDINALITY AS s(payload, n)
     RETURNING 1
 ),
 task AS (

@@ -2,8 +2,8 @@
 
 Plain text only (ASCII punctuation, no colour, no extra dependency), so the same strings
 serve a terminal, a log file and a notebook cell. Times are shown in local time.
-:mod:`.format` holds the shared formatters; :mod:`.runs`, :mod:`.history` and
-:mod:`.actions` render the results of the commands.
+:mod:`.format` holds the shared formatters; :mod:`.runs`, :mod:`.history`,
+:mod:`.actions` and :mod:`.flow` render the results of the commands.
 """
 
 from __future__ import annotations
@@ -18,6 +18,12 @@ from .actions import (
     render_result,
     render_started,
     render_update,
+)
+from .flow import (
+    describe_limits,
+    render_flow_action,
+    render_limits,
+    render_queues,
 )
 from .format import (
     CELL_WIDTH,
@@ -49,6 +55,7 @@ __all__ = [
     "CELL_WIDTH",
     "ELLIPSIS",
     "compact",
+    "describe_limits",
     "dumps",
     "fmt_clock",
     "fmt_duration",
@@ -57,10 +64,13 @@ __all__ = [
     "render_action",
     "render_chain",
     "render_db_status",
+    "render_flow_action",
     "render_history",
+    "render_limits",
     "render_namespace_action",
     "render_namespaces",
     "render_query",
+    "render_queues",
     "render_reset",
     "render_result",
     "render_run",

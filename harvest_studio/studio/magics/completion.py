@@ -1,5 +1,6 @@
-"""Tab completion after ``%harvest``: subcommands, options and their choices, workflow
-names and run ids (recent runs are read at most every ``completion_cache_seconds``)."""
+"""Tab completion after ``%harvest``: subcommands and their actions, options and their
+choices, workflow names, activity names and run ids (recent runs are read at most every
+``completion_cache_seconds``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMa
 from ... import commands
 from ...client import Client, RunPage
 from .context import MagicsContext
-from .parser import REF_COMMANDS, SUBPARSERS, WORKER_ACTIONS
+from .parser import ACTION_SUBPARSERS, REF_COMMANDS, SUBPARSERS, WORKER_ACTIONS
 
 
 def remember_runs(magics: MagicsContext, runs: Sequence[Any]) -> None:
@@ -72,17 +73,30 @@ def candidates(
     parser = SUBPARSERS.get(words[0])
     if parser is None:
         return current, []
+    command, rest = words[0], words[1:]
+    actions = ACTION_SUBPARSERS.get(command)
+    if actions is not None:  # `queue pause ...`: the action, then as for a command
+        if not rest:
+            return current, [] if current.startswith("-") else [
+                (a, "action") for a in actions
+            ]
+        parser = actions.get(rest[0])
+        if parser is None:
+            return current, []
+        command, rest = f"{command} {rest[0]}", rest[1:]
     options = _option_actions(parser)
     if current.startswith("--") and "=" in current:
         option, _, value = current.partition("=")
-        return value, _option_values(magics, words[0], options.get(option))
+        return value, _option_values(magics, command, options.get(option))
     if current.startswith("-"):
         return current, [(o, "option") for o in options if o.startswith("--")]
-    previous = options.get(words[-1]) if len(words) > 1 else None
+    previous = options.get(rest[-1]) if rest else None
     if previous is not None and previous.nargs != 0:
-        return current, _option_values(magics, words[0], previous)
-    index = _positional_index(words[1:], options)
-    command = words[0]
+        return current, _option_values(magics, command, previous)
+    index = _positional_index(rest, options)
+    if command in ("activity pause", "activity resume", "activity limit") and index == 0:
+        magics.versions.scan(magics.user_ns)
+        return current, [(n, "activity") for n in magics.versions.activity_names()]
     if command == "worker" and index == 0:
         return current, [(a, "action") for a in WORKER_ACTIONS]
     if command == "start" and index == 0:
@@ -101,6 +115,8 @@ def _option_values(
         return [(str(c), "choice") for c in action.choices]
     if action.dest == "type" or (command == "start" and action.dest == "workflow"):
         return [(n, "workflow") for n in workflow_names(magics)]
+    if action.dest in ("rate", "burst", "max_concurrent"):
+        return [("none", "lift the limit")]
     if action.dest == "status":
         return [(s, "status") for s in commands.RUN_STATUSES]
     if action.dest == "workflow_id":

@@ -20,7 +20,7 @@ from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
 from ..display import HarvestOutput
 from ..kernel_worker import KernelWorker
-from . import completion, notebook, resets, runs, talking
+from . import completion, flow, notebook, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
 from .context import MagicsContext
 from .parser import CELL_COMMANDS, HELP, PARSER, _HelpShown, one_line, split_line, usage_from
@@ -254,6 +254,8 @@ HANDLERS: dict[str, Handler] = {
     "chain": resets.do_chain,
     "replay": notebook.do_replay,
     "explore": notebook.do_explore,
+    "queue": flow.do_queue,
+    "activity": flow.do_activity,
     "worker": notebook.do_worker,
 }
 

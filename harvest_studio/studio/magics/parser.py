@@ -12,7 +12,7 @@ import psycopg
 from IPython.core.error import UsageError as IPythonUsageError
 
 from ... import commands
-from ...client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES
+from ...client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
 from ...commands.argtypes import nonnegative_int, positive_int, seconds
 from ...model.errors import HarvestError
 
@@ -22,6 +22,9 @@ REF_COMMANDS = (
     "query", "update", "reset", "retry", "rerun", "children", "chain", "replay", "explore",
 )
 WORKER_ACTIONS = ("start", "stop", "status")
+# flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`
+FLOW_COMMANDS = ("queue", "activity")
+FLOW_ACTIONS = ("list", "pause", "resume", "limit")
 # commands whose Python arguments may come from the cell body (%%harvest)
 CELL_COMMANDS = ("start", "signal", "query", "update")
 
@@ -88,6 +91,8 @@ def build_parser() -> _Parser:
     p.add_argument("--start-delay", type=seconds, metavar="DURATION")
     p.add_argument("--execution-timeout", metavar="DURATION", help="e.g. 30s, 5m, 2h")
     p.add_argument("--queue", help="queue of the workflow tasks")
+    p.add_argument("--priority", type=int, metavar="N", help="-1000..1000, higher first")
+    p.add_argument("--fairness-key", metavar="KEY", help="runs of different keys take turns")
     p.add_argument("--force", action="store_true",
                    help="start even if no worker ever registered this workflow type")
     p.add_argument("--wait", action="store_true", help="wait for the run to end")
@@ -188,6 +193,35 @@ def build_parser() -> _Parser:
                    help="events kept in the table at a time (default 500)")
     p.add_argument("--live", action="store_true", help="refresh while the run is running")
 
+    for scope, about, listing, pausing, resuming in (
+        ("queue", "queues: what they hold, pause and resume, rate limits and caps",
+         "list queues with their ready, delayed and running tasks and their limits",
+         "stop workers claiming from a queue (running attempts finish)",
+         "let workers claim from a paused queue again"),
+        ("activity", "activity types: pause and resume, rate limits and caps",
+         "list the limits on activity types",
+         "hold new attempts of an activity type, in every queue (running ones finish)",
+         "let attempts of a paused activity type start again"),
+    ):
+        group = command(scope, about)
+        actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+        for name, help in (("list", listing), ("pause", pausing), ("resume", resuming),
+                           ("limit", f"set or lift the rate limit and concurrency cap of "
+                                     f"{scope} NAME across all workers (flags not given are "
+                                     "kept)")):
+            p = actions.add_parser(name, help=help, description=help)
+            if name != "list":
+                p.add_argument("name", metavar="NAME", help=f"{scope} name")
+        p.add_argument("--rate", metavar="R|none", default=KEEP,
+                       help="activity attempts started per second, e.g. 5 or 0.5; none "
+                            "lifts it")
+        p.add_argument("--burst", metavar="B|none", default=KEEP,
+                       help="attempts that may start at once after a quiet spell (default: "
+                            "one second's worth, at least 1); none lifts it")
+        p.add_argument("--max-concurrent", metavar="N|none", default=KEEP,
+                       help="attempts running at once across all workers (0 holds them "
+                            "all); none lifts the cap")
+
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
                           "stop, status")
@@ -247,6 +281,10 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 
 
 SUBPARSERS = _subparsers(PARSER)
+# commands with actions of their own (`queue pause`, `activity limit`): their subparsers
+ACTION_SUBPARSERS = {
+    name: found for name, p in SUBPARSERS.items() if (found := _subparsers(p))
+}
 
 
 def split_line(line: str) -> list[str]:

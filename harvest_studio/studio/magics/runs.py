@@ -53,6 +53,8 @@ def do_start(magics: MagicsContext, args: argparse.Namespace, body: str | None) 
         "search_attributes": commands.parse_search_attributes(args.search_attribute or []),
         "memo": commands.parse_payload(args.memo, what="memo"),
         "start_delay": args.start_delay,
+        "priority": args.priority,
+        "fairness_key": args.fairness_key,
     }
     # a workflow defined in this notebook starts with its code's fingerprint, so the
     # run replays exactly this version
