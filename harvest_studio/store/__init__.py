@@ -6,9 +6,11 @@ statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
-Every statement is parameterised; callers pass plain values. Array parameters are sent in
-binary (``%b``): the text form escapes every quote of every JSON payload, which cost the
-worker a tenth of its CPU. Transactions are owned by
+Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
+above all) are sent in binary (``%b``): the text form escapes every quote of every payload,
+a tenth of the worker's CPU. Arrays of numbers stay in text: in binary psycopg picks int2,
+int4 or int8 by the values, and each new combination of types is a new prepared statement
+(parsing the decision statement again costs more than the escaping saved). Transactions are owned by
 the caller unless a function says otherwise; functions that need several statements to be
 atomic open their own ``conn.transaction()`` (a savepoint if one is already open).
 """

@@ -135,7 +135,7 @@ async def renew_leases(
         cur = await conn.execute(
             "UPDATE harvest.tasks t SET lease_expires_at = now() + make_interval(secs => %s)"
             " FROM (SELECT t2.task_id FROM harvest.tasks t2"
-            "   JOIN unnest(%b::bigint[], %b::int[]) AS h(task_id, attempt)"
+            "   JOIN unnest(%s::bigint[], %s::int[]) AS h(task_id, attempt)"
             "     ON t2.task_id = h.task_id AND t2.attempt = h.attempt"
             "   WHERE t2.worker_id = %s AND t2.state = 'RUNNING'"
             "   ORDER BY t2.task_id FOR UPDATE OF t2 SKIP LOCKED) s"

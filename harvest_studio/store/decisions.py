@@ -58,14 +58,14 @@ async def load_for_decisions(
 
 _HISTORY_TAILS_SQL = """
 SELECT h.run_id::text AS run_id, h.seq, h.event_type, h.at, h.payload
-FROM unnest(%b::uuid[], %b::int[], %b::int[]) AS u(run_id, after_seq, up_to)
+FROM unnest(%s::uuid[], %s::int[], %s::int[]) AS u(run_id, after_seq, up_to)
 JOIN harvest.history h ON h.run_id = u.run_id AND h.seq > u.after_seq AND h.seq <= u.up_to
 ORDER BY h.run_id, h.seq
 """
 
 _INBOX_SQL = """
 SELECT id, run_id::text AS run_id, event_type, at, payload FROM harvest.inbox
-WHERE run_id = ANY(%b::uuid[]) ORDER BY run_id, id
+WHERE run_id = ANY(%s::uuid[]) ORDER BY run_id, id
 """
 
 
@@ -166,8 +166,8 @@ class DecisionOutcome:
 _COMMIT_DECISIONS_SQL = (
     """
 WITH input AS (
-    SELECT * FROM unnest(%(task_ids)b::bigint[], %(attempts)b::int[], %(run_ids)b::uuid[],
-                         %(expected)b::int[], %(new_seq)b::int[], %(status)b::text[],
+    SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
+                         %(expected)s::int[], %(new_seq)s::int[], %(status)b::text[],
                          %(result)b::text[], %(error)b::text[], %(sattrs)b::text[])
         AS i(task_id, attempt, run_id, expected, new_seq, status, result, error, sattrs)
 ),
@@ -202,15 +202,15 @@ advanced AS (
 appended AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
     SELECT e.run_id, e.seq, e.event_type, e.at, e.payload::jsonb
-    FROM unnest(%(ev_runs)b::uuid[], %(ev_seqs)b::int[], %(ev_types)b::text[],
-                %(ev_ats)b::timestamptz[], %(ev_payloads)b::text[])
+    FROM unnest(%(ev_runs)s::uuid[], %(ev_seqs)s::int[], %(ev_types)b::text[],
+                %(ev_ats)s::timestamptz[], %(ev_payloads)b::text[])
         AS e(run_id, seq, event_type, at, payload)
     JOIN advanced a ON a.run_id = e.run_id
     RETURNING 1
 ),
 consumed AS (
     DELETE FROM harvest.inbox b
-    USING unnest(%(inbox_runs)b::uuid[], %(inbox_ids)b::bigint[]) AS x(run_id, id), advanced a
+    USING unnest(%(inbox_runs)s::uuid[], %(inbox_ids)s::bigint[]) AS x(run_id, id), advanced a
     WHERE b.id = x.id AND a.run_id = x.run_id
     RETURNING 1
 ),
@@ -239,11 +239,11 @@ scheduled AS (
             SELECT 1 FROM harvest.flow_limits f WHERE f.namespace = u.namespace
               AND ((f.scope = 'queue' AND f.name = u.queue)
                    OR (f.scope = 'activity' AND f.name = u.type_name))) AS eager
-        FROM unnest(%(act_ns)b::text[], %(act_runs)b::uuid[], %(act_types)b::text[],
-            %(act_queues)b::text[], %(act_seqs)b::int[], %(act_args)b::text[],
-            %(act_retry)b::text[], %(act_s2c)b::float8[], %(act_s2s)b::float8[],
-            %(act_sch2c)b::float8[], %(act_hb)b::float8[], %(act_caps)b::int[],
-            %(act_eager)b::bool[], %(act_priority)b::int[])
+        FROM unnest(%(act_ns)b::text[], %(act_runs)s::uuid[], %(act_types)b::text[],
+            %(act_queues)b::text[], %(act_seqs)s::int[], %(act_args)b::text[],
+            %(act_retry)b::text[], %(act_s2c)s::float8[], %(act_s2s)s::float8[],
+            %(act_sch2c)s::float8[], %(act_hb)s::float8[], %(act_caps)s::int[],
+            %(act_eager)s::bool[], %(act_priority)s::int[])
             AS u(namespace, run_id, type_name, queue, seq, args, retry, s2c, s2s, sch2c, hb,
                  cap, want_eager, priority)
     ) n
@@ -253,8 +253,8 @@ scheduled AS (
 armed AS (
     INSERT INTO harvest.timers (run_id, seq, namespace, fires_at)
     SELECT m.run_id, m.seq, m.namespace, m.fires_at
-    FROM unnest(%(timer_runs)b::uuid[], %(timer_seqs)b::int[], %(timer_ns)b::text[],
-                %(timer_ats)b::timestamptz[]) AS m(run_id, seq, namespace, fires_at)
+    FROM unnest(%(timer_runs)s::uuid[], %(timer_seqs)s::int[], %(timer_ns)b::text[],
+                %(timer_ats)s::timestamptz[]) AS m(run_id, seq, namespace, fires_at)
     JOIN advanced a ON a.run_id = m.run_id AND NOT a.closed
     RETURNING 1
 ),
@@ -291,7 +291,7 @@ disarmed AS (
 ),
 stopped AS (
     DELETE FROM harvest.timers m
-    USING unnest(%(stop_runs)b::uuid[], %(stop_seqs)b::int[]) AS x(run_id, seq), advanced a
+    USING unnest(%(stop_runs)s::uuid[], %(stop_seqs)s::int[]) AS x(run_id, seq), advanced a
     WHERE m.run_id = x.run_id AND m.seq = x.seq AND a.run_id = x.run_id AND NOT a.closed
     RETURNING 1
 ),

@@ -105,7 +105,7 @@ async def close_runs(
         return []
     async with conn.transaction():
         await conn.execute(
-            "DELETE FROM harvest.tasks WHERE run_id = ANY(%b::uuid[]) AND kind <> 'query'",
+            "DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[]) AND kind <> 'query'",
             (list(run_ids),),
         )
         deadline_clause = "AND deadline <= now()" if only_past_deadline else ""
@@ -113,7 +113,7 @@ async def close_runs(
             sql.SQL(
                 "UPDATE harvest.runs r SET status = %s, closed_at = now(),"
                 " last_seq = last_seq + 1, error = %s::jsonb"
-                " WHERE run_id = ANY(%b::uuid[]) AND status = 'RUNNING' {deadline}"
+                " WHERE run_id = ANY(%s::uuid[]) AND status = 'RUNNING' {deadline}"
                 " RETURNING run_id::text, last_seq, COALESCE(%s::jsonb, {payload})::text"
             ).format(deadline=sql.SQL(deadline_clause), payload=sql.SQL(payload_sql)),
             (status, error_json, list(run_ids), payload_json),
@@ -124,12 +124,12 @@ async def close_runs(
         ids = [r[0] for r in ended]
         await conn.execute(
             "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-            " SELECT r, s, %s, now(), p::jsonb FROM unnest(%b::uuid[], %b::int[], %b::text[])"
+            " SELECT r, s, %s, now(), p::jsonb FROM unnest(%s::uuid[], %s::int[], %b::text[])"
             " AS u(r, s, p)",
             (event_type, ids, [r[1] for r in ended], [r[2] for r in ended]),
         )
-        await conn.execute("DELETE FROM harvest.timers WHERE run_id = ANY(%b::uuid[])", (ids,))
-        await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%b::uuid[])", (ids,))
+        await conn.execute("DELETE FROM harvest.timers WHERE run_id = ANY(%s::uuid[])", (ids,))
+        await conn.execute("DELETE FROM harvest.inbox WHERE run_id = ANY(%s::uuid[])", (ids,))
         for run_id in ids:
             await conn.execute("SELECT pg_notify(%s, %s)", (RUNS_CHANNEL, run_id))
         await conn.execute(_TELL_PARENTS_SQL, {"ids": ids, "channel": TASKS_CHANNEL})
@@ -147,7 +147,7 @@ WITH told AS (
         jsonb_build_object('started_seq', c.parent_seq, 'run_id', c.run_id,
                            'status', c.status, 'error', c.error)
     FROM harvest.runs c JOIN harvest.runs p ON p.run_id = c.parent_run_id
-    WHERE c.run_id = ANY(%(ids)b::uuid[]) AND p.status = 'RUNNING'
+    WHERE c.run_id = ANY(%(ids)s::uuid[]) AND p.status = 'RUNNING'
     RETURNING run_id
 ),
 """
@@ -172,7 +172,7 @@ async def apply_parent_close_policies(
         " FROM harvest.runs c JOIN harvest.runs p ON p.run_id = c.parent_run_id"
         " WHERE c.status = 'RUNNING' AND NOT c.parent_policy_applied"
         "   AND p.status <> 'RUNNING'"
-        "   AND (%b::uuid[] IS NULL OR c.parent_run_id = ANY(%b::uuid[]))"
+        "   AND (%s::uuid[] IS NULL OR c.parent_run_id = ANY(%s::uuid[]))"
         " LIMIT %s",
         (parent_run_ids, parent_run_ids, limit),
     )
@@ -230,7 +230,7 @@ prefix AS (
 replayed AS (
     INSERT INTO harvest.inbox (run_id, event_type, at, payload)
     SELECT %(new)s, 'SignalReceived', h.at, h.payload FROM harvest.history h
-    WHERE h.run_id = %(source)s AND h.seq = ANY(%(signal_seqs)b::int[])
+    WHERE h.run_id = %(source)s AND h.seq = ANY(%(signal_seqs)s::int[])
     ORDER BY h.seq
     RETURNING 1
 ),

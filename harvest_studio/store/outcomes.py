@@ -32,9 +32,9 @@ class ActivityOutcome:
 
 _ACTIVITY_OUTCOMES_SQL = """
 WITH input AS (
-    SELECT * FROM unnest(%(task_ids)b::bigint[], %(workers)b::text[], %(attempts)b::int[],
-                         %(final)b::bool[], %(delays)b::float8[], %(errors)b::text[],
-                         %(count_retry)b::bool[], %(details)b::text[])
+    SELECT * FROM unnest(%(task_ids)s::bigint[], %(workers)b::text[], %(attempts)s::int[],
+                         %(final)s::bool[], %(delays)s::float8[], %(errors)b::text[],
+                         %(count_retry)s::bool[], %(details)b::text[])
         AS i(task_id, worker_id, attempt, final, delay, last_error, count_retry, details)
 ),
 finished AS (
@@ -58,7 +58,7 @@ retried AS (
 ),
 ended AS (SELECT * FROM finished UNION ALL SELECT * FROM retried),
 events AS (
-    SELECT * FROM unnest(%(ev_tasks)b::bigint[], %(ev_types)b::text[], %(ev_payloads)b::text[])
+    SELECT * FROM unnest(%(ev_tasks)s::bigint[], %(ev_types)b::text[], %(ev_payloads)b::text[])
         WITH ORDINALITY AS e(task_id, event_type, payload, ord)
 ),
 queued AS (

@@ -48,7 +48,7 @@ async def register_types(
         "INSERT INTO harvest.registry (namespace, kind, name, fingerprint, queue,"
         " execution_timeout)"
         " SELECT %s, k, n, f, q, t FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
-        " %b::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
+        " %s::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
         (
             namespace,
             [r.kind for r in rows],
