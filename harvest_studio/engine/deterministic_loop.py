@@ -27,6 +27,9 @@ class DeterministicLoop(asyncio.AbstractEventLoop):
         self._ready: collections.deque[asyncio.Handle] = collections.deque()
         self._closed = False
         self.unhandled: list[dict[str, Any]] = []
+        self.tasks: set[asyncio.Task[Any]] = set()
+        """unfinished tasks of this loop (``asyncio.all_tasks`` would walk every task of
+        the process: thousands of cached instances)"""
 
     # -- what asyncio's futures and tasks call -------------------------------------------
     def call_soon(  # type: ignore[override]
@@ -65,7 +68,10 @@ class DeterministicLoop(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+        task = asyncio.Task(coro, loop=self, name=name, context=context)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
 
     def get_debug(self) -> bool:
         return False

@@ -237,7 +237,7 @@ class WorkflowInstance:
         """Drop this instance: close its coroutines now (their ``finally`` blocks find
         the instance evicted and stop) rather than leave them to the garbage collector."""
         self.evicted = True
-        for task in asyncio.all_tasks(self.loop):
+        for task in list(self.loop.tasks):
             with contextlib.suppress(BaseException):
                 task.get_coro().close()  # type: ignore[union-attr]
         self.loop.close()
