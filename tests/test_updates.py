@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
 
 import harvest_studio as hs
 
-from .conftest import sql
+from .conftest import sql, wait_for
 
 
 @hs.activity
@@ -93,3 +94,30 @@ def test_update_with_start_and_ended_runs(client: hs.Client, start_worker: Any) 
     handle.result(timeout=20)
     with pytest.raises(hs.UpdateRejectedError, match="ended"):
         handle.update("deposit", 1)
+
+
+def test_an_update_still_running_when_the_run_ends_fails(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    start_worker(workflows=[account], activities=[charge])
+    client.pause_activity("charge")  # the deposit is admitted, then waits for its activity
+    run = client.start(account)
+    outcome: list[BaseException] = []
+
+    def deposit() -> None:
+        try:
+            run.update("deposit", 5, update_id="dep-late", timeout=20)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=deposit)
+    caller.start()
+    wait_for(lambda: sql(db_url, "SELECT status FROM harvest.updates") == [("ADMITTED",)])
+    run.cancel()  # the run ends without a decision about updates
+    wait_for(lambda: run.describe().status == "CANCELLED")
+    caller.join(timeout=20)
+    assert len(outcome) == 1 and isinstance(outcome[0], hs.UpdateFailedError), outcome
+    assert "the run ended first" in str(outcome[0])
+    assert sql(
+        db_url, "SELECT status, error->>'type' FROM harvest.updates WHERE update_id = 'dep-late'"
+    ) == [("FAILED", "RunEnded")]

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from ._sql import RUNS_CHANNEL, TASKS_CHANNEL, Row, _wake_cte
+from ._sql import QUERIES_CHANNEL, RUNS_CHANNEL, TASKS_CHANNEL, Row, _wake_cte
 from .inbox import queue_event
 from .runs import insert_run
 
@@ -149,6 +149,9 @@ class Decision:
     search_attributes_json: str | None = None
     continuation: Continuation | None = None
     children: list[ChildStart] = field(default_factory=list)
+    update_outcomes: bool = False
+    """the decision completes or fails updates: the caller records them, and then (if the
+    run closed) fails the updates still waiting; otherwise the commit does that itself"""
 
     @property
     def new_seq(self) -> int:
@@ -289,6 +292,15 @@ disarmed AS (
     DELETE FROM harvest.timers m USING advanced a WHERE a.closed AND m.run_id = a.run_id
     RETURNING 1
 ),
+abandoned AS (
+    -- updates still waiting on a run that closes here fail: the run ended first
+    UPDATE harvest.updates u SET status = 'FAILED', updated_at = now(),
+        error = '{"type": "RunEnded", "message": "the run ended first"}'
+    FROM advanced a
+    WHERE a.closed AND u.run_id = a.run_id AND u.status IN ('REQUESTED', 'ADMITTED')
+      AND a.run_id <> ALL(%(update_runs)s::uuid[])
+    RETURNING u.run_id
+),
 stopped AS (
     DELETE FROM harvest.timers m
     USING unnest(%(stop_runs)s::uuid[], %(stop_seqs)s::int[]) AS x(run_id, seq), advanced a
@@ -324,6 +336,9 @@ notified AS (
     FROM (SELECT DISTINCT queue FROM scheduled WHERE NOT eager) q
     UNION ALL
     SELECT pg_notify(%(tasks_channel)s, '*') WHERE EXISTS (SELECT 1 FROM requeued)
+    UNION ALL
+    SELECT pg_notify(%(queries_channel)s, 'u:' || r.run_id::text)
+    FROM (SELECT DISTINCT run_id FROM abandoned) r
 )
 SELECT 'advanced' AS what, a.task_id, a.run_id::text AS run_id, NULL::int AS seq,
        now() AS at
@@ -361,6 +376,8 @@ async def commit_decisions(
         "lease": lease_seconds,
         "runs_channel": RUNS_CHANNEL,
         "tasks_channel": TASKS_CHANNEL,
+        "queries_channel": QUERIES_CHANNEL,
+        "update_runs": [d.run_id for d in decisions if d.update_outcomes],
         "task_ids": [d.task_id for d in decisions],
         "attempts": [d.attempt for d in decisions],
         "run_ids": [d.run_id for d in decisions],

@@ -157,6 +157,7 @@ class DecisionLoop:
             decision = self.decision(row, instance, expected, owed + new, inbox)
             if instance.update_outcomes:
                 updates[decision.task_id] = list(instance.update_outcomes)
+                decision.update_outcomes = True
             decisions.append(decision)
             instances[row["task_id"]] = instance
         if blocked:
@@ -175,8 +176,9 @@ class DecisionLoop:
         self.core.stats["decisions"] += len(outcome.committed)
         closed = set(outcome.closed_runs)
         for decision in decisions:
-            done = decision.task_id in outcome.committed
-            if done and (decision.task_id in updates or decision.run_id in closed):
+            # (updates left waiting on a closed run were failed by the commit, unless this
+            # decision itself completed some: then they are failed after those are recorded)
+            if decision.task_id in outcome.committed and decision.task_id in updates:
                 await self.record_updates(
                     decision.run_id, updates.get(decision.task_id, []), decision.run_id in closed
                 )
