@@ -26,6 +26,7 @@ from .client import (
     AsyncClient,
     AsyncRunHandle,
     Client,
+    DagRunInfo,
     FlowLimit,
     QueueInfo,
     RunHandle,
@@ -36,11 +37,15 @@ from .client import (
 from .client import set_run_views as _set_run_views
 from .engine import Worker, WorkerOptions
 from .engine.activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
+from .engine.dag import DagDefinition, dag
 from .engine.workflow_context import WorkflowContext, WorkflowInfo
+from .model.dag import Dag, DagDefinitionError, DagParamError, Node
+from .model.dag_runs import NodeInfo
 from .model.definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
 from .model.errors import (
     ActivityError,
     ChildWorkflowError,
+    DagFailedError,
     DatabaseUnavailableError,
     DurationError,
     HarvestError,
@@ -108,6 +113,12 @@ __all__ = [
     "AsyncRunHandle",
     "ChildWorkflowError",
     "Client",
+    "Dag",
+    "DagDefinition",
+    "DagDefinitionError",
+    "DagFailedError",
+    "DagParamError",
+    "DagRunInfo",
     "DatabaseUnavailableError",
     "DurationError",
     "FlowLimit",
@@ -115,6 +126,8 @@ __all__ = [
     "HistoryEvent",
     "NamespaceNotEmptyError",
     "NamespaceNotFoundError",
+    "Node",
+    "NodeInfo",
     "NonDeterminismError",
     "NonRetryableError",
     "PayloadError",
@@ -144,5 +157,6 @@ __all__ = [
     "WorkflowInfo",
     "activity",
     "connect",
+    "dag",
     "workflow",
 ]

@@ -28,12 +28,6 @@ from .handles import AsyncRunHandle
 from .info import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, MAX_ID_LENGTH
 
 
-def definition_registration(workflow: WorkflowDefinition) -> store.Registration:
-    return store.Registration(
-        "workflow", workflow.name, workflow.fingerprint, workflow.queue, workflow.execution_timeout
-    )
-
-
 class StartingClient(TalkingClient):
     """Starting runs: id reuse and conflict policies, signal- and update-with-start."""
 
@@ -78,6 +72,7 @@ class StartingClient(TalkingClient):
         if isinstance(workflow, WorkflowDefinition):
             name, fingerprint = workflow.name, workflow.fingerprint
             default_queue, default_timeout = workflow.queue, workflow.execution_timeout
+            workflow.check_args(args)
         elif isinstance(workflow, str) and workflow:
             name, fingerprint, default_queue, default_timeout = workflow, None, None, None
         else:
@@ -131,7 +126,7 @@ class StartingClient(TalkingClient):
                     # The definition is in hand: make the type known so the run waits for a
                     # worker instead of being refused (web processes start before workers).
                     await store.register_types(
-                        conn, self.namespace, [definition_registration(workflow)], served=False
+                        conn, self.namespace, [store.workflow_registration(workflow)], served=False
                     )
                     registered = await store.registered_workflow(conn, self.namespace, name)
                 if registered is not None:

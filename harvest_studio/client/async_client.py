@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from .. import store
+from ..model.dag_runs import node_infos
+from ..model.definitions import WorkflowDefinition
 from ..model.errors import (
     NamespaceNotEmptyError,
     NamespaceNotFoundError,
@@ -19,7 +21,7 @@ from ..model.filters import parse_filter
 from ._flow import FlowClient
 from ._retry import retried
 from .handles import AsyncRunHandle
-from .info import TERMINAL_STATUSES, RunInfo, RunPage, _decode_page_token
+from .info import TERMINAL_STATUSES, DagRunInfo, RunInfo, RunPage, _decode_page_token
 
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
@@ -30,6 +32,26 @@ class AsyncClient(FlowClient):
     def handle(self, ref: str) -> AsyncRunHandle:
         """A handle for a workflow id or run id (resolved lazily)."""
         return AsyncRunHandle(self, ref, None)
+
+    @retried(True)
+    async def dag_run(self, ref: str) -> DagRunInfo:
+        """A DAG run with each node's state, attempts, times and result
+        (:class:`UsageError` if ``ref`` is not a run of a DAG)."""
+        info = await self.describe(ref)
+        async with self.pool.connection() as conn:
+            details = await store.workflow_details(
+                conn, self.namespace, info.workflow_type, info.fingerprint
+            )
+        if not isinstance(details, dict) or "dag" not in details:
+            raise UsageError(f"run {ref} is a run of {info.workflow_type}, which is not a DAG")
+        history = await self.history(info.run_id)
+        return DagRunInfo(info, node_infos(details["dag"], history, info.status))
+
+    async def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
+        """The DAG's runs, newest first (at most ``limit``), each as :meth:`dag_run` gives it."""
+        name = dag.name if isinstance(dag, WorkflowDefinition) else dag
+        page = await self.list(workflow_type=name, limit=limit)
+        return [await self.dag_run(run.run_id) for run in page.runs]
 
     @retried(True)
     async def tree(self, ref: str) -> list[RunInfo]:

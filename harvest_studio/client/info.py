@@ -1,5 +1,5 @@
 """What the client hands back about runs: :class:`RunInfo`, :class:`RunPage`,
-:class:`ResetResult`, and the id, status and policy constants."""
+:class:`ResetResult`, :class:`DagRunInfo`, and the id, status and policy constants."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
+from ..model.dag_runs import NodeInfo
 from ..model.errors import UsageError, WorkflowFailedError
 from ..model.reset_points import ResetPlan
 
@@ -197,3 +198,28 @@ class RunPage:
 
     def __len__(self) -> int:
         return len(self.runs)
+
+
+@dataclass(frozen=True)
+class DagRunInfo:
+    """A run of a DAG and where each of its nodes is (``nodes``: name -> :class:`NodeInfo`,
+    in graph order, each map followed by its items ``map[0]``, ``map[1]``…)."""
+
+    run: RunInfo
+    nodes: dict[str, NodeInfo]
+
+    @property
+    def id(self) -> str:
+        return self.run.run_id
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run.run_id,
+            "dag": self.run.workflow_type,
+            "status": self.run.status,
+            "nodes": {name: node.to_json() for name, node in self.nodes.items()},
+        }

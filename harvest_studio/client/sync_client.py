@@ -15,7 +15,7 @@ from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
-from .info import ResetResult, RunInfo, RunPage
+from .info import DagRunInfo, ResetResult, RunInfo, RunPage
 
 
 class RunViews(Protocol):
@@ -94,6 +94,14 @@ class Client:
 
     def delete_namespace(self, name: str) -> None:
         self._run(self.aio.delete_namespace(name))
+
+    def dag_run(self, ref: str) -> DagRunInfo:
+        """See :meth:`AsyncClient.dag_run`."""
+        return self._run(self.aio.dag_run(ref))  # type: ignore[no-any-return]
+
+    def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
+        """See :meth:`AsyncClient.dag_runs`."""
+        return self._run(self.aio.dag_runs(dag, limit=limit))  # type: ignore[no-any-return]
 
     def set_limits(self, **limits: Any) -> FlowLimit | None:
         """See :meth:`AsyncClient.set_limits`."""

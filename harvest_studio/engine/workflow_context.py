@@ -170,6 +170,28 @@ class WorkflowContext:
         within the queue; the run's priority by default). If every attempt fails the future
         raises :class:`~harvest_studio.ActivityError`.
         """
+        overrides: dict[str, Any] = {
+            "start_to_close": optional_seconds(start_to_close),
+            "schedule_to_start": optional_seconds(schedule_to_start),
+            "schedule_to_close": optional_seconds(schedule_to_close),
+            "heartbeat_timeout": optional_seconds(heartbeat_timeout),
+        }
+        if retry is not None:
+            overrides["retry"] = retry.to_json()
+        if priority is not None:
+            check_priority(priority)
+            overrides["priority"] = priority
+        return self.schedule_activity(activity, list(args), overrides, queue)
+
+    def schedule_activity(
+        self,
+        activity: ActivityDefinition | str,
+        args: list[Any],
+        overrides: dict[str, Any],
+        queue: str | None = None,
+    ) -> asyncio.Future[Any]:
+        """Schedule ``activity(*args)`` with the options of ``@activity`` updated by the
+        non-None ``overrides`` (JSON-ready values; extra keys are recorded as they are)."""
         if isinstance(activity, ActivityDefinition):
             name, base = activity.name, activity.options
         elif isinstance(activity, str):
@@ -177,19 +199,8 @@ class WorkflowContext:
         else:
             raise UsageError(f"execute_activity needs an @activity or a name, got {activity!r}")
         options = base.to_json()
-        overrides = {
-            "start_to_close": optional_seconds(start_to_close),
-            "schedule_to_start": optional_seconds(schedule_to_start),
-            "schedule_to_close": optional_seconds(schedule_to_close),
-            "heartbeat_timeout": optional_seconds(heartbeat_timeout),
-        }
         options.update({k: v for k, v in overrides.items() if v is not None})
-        if retry is not None:
-            options["retry"] = retry.to_json()
-        if priority is not None:
-            check_priority(priority)
-            options["priority"] = priority
-        payload = serde.check(list(args), what=f"arguments of activity {name}")
+        payload = serde.check(args, what=f"arguments of activity {name}")
         event = ActivityScheduled(
             activity_type=name,
             args=payload,

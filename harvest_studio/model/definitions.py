@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, overload
 
@@ -38,6 +38,14 @@ class WorkflowDefinition:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    def check_args(self, args: Sequence[Any]) -> None:
+        """Raise a :class:`UsageError` for start arguments this workflow cannot take
+        (a DAG checks its params); called before a start writes anything."""
+
+    def details(self) -> dict[str, Any] | None:
+        """What is recorded with the type beyond its code (a DAG's graph), as JSON."""
+        return None
 
 
 PRIORITY_RANGE = (-1000, 1000)

@@ -126,6 +126,17 @@ class WorkflowFailedError(HarvestError):
         self.error = error
 
 
+class DagFailedError(HarvestError):
+    """Raised by a DAG run whose nodes failed (a run of the DAG ends FAILED with it):
+    ``failed`` maps each node that failed the run to its state."""
+
+    code = "dag_failed"
+
+    def __init__(self, message: str, failed: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.failed = dict(failed or {})
+
+
 class ActivityError(HarvestError):
     """Raised inside a workflow when an activity failed for good (retries exhausted,
     a non-retryable error, or a non-retried timeout).

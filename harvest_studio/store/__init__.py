@@ -105,6 +105,8 @@ from .registry import (
     set_worker_status,
     unserved_queues,
     upsert_worker,
+    workflow_details,
+    workflow_registration,
 )
 from .runs import (
     find_run_by_idempotency_key,
@@ -207,4 +209,6 @@ __all__ = [
     "time_out_runs",
     "unserved_queues",
     "upsert_worker",
+    "workflow_details",
+    "workflow_registration",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from ..model.definitions import WorkflowDefinition
 from ._sql import Row
 
 
@@ -19,11 +21,26 @@ class Registration:
     fingerprint: str
     queue: str
     execution_timeout: float | None = None
+    details_json: str | None = None
+
+
+def workflow_registration(workflow: WorkflowDefinition) -> Registration:
+    """How a workflow definition is recorded (a DAG with its graph)."""
+    details = workflow.details()
+    return Registration(
+        "workflow",
+        workflow.name,
+        workflow.fingerprint,
+        workflow.queue,
+        workflow.execution_timeout,
+        None if details is None else json.dumps(details),
+    )
 
 
 _REFRESH = (
     " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now(),"
-    " queue = EXCLUDED.queue, execution_timeout = EXCLUDED.execution_timeout"
+    " queue = EXCLUDED.queue, execution_timeout = EXCLUDED.execution_timeout,"
+    " details = EXCLUDED.details"
 )
 _KEEP = " ON CONFLICT (namespace, kind, name, fingerprint) DO NOTHING"
 
@@ -46,9 +63,10 @@ async def register_types(
         return
     await conn.execute(
         "INSERT INTO harvest.registry (namespace, kind, name, fingerprint, queue,"
-        " execution_timeout)"
-        " SELECT %s, k, n, f, q, t FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[],"
-        " %s::float8[]) AS u(k, n, f, q, t)" + (_REFRESH if served else _KEEP),
+        " execution_timeout, details)"
+        " SELECT %s, k, n, f, q, t, d::jsonb FROM unnest(%b::text[], %b::text[], %b::text[],"
+        " %b::text[], %s::float8[], %b::text[]) AS u(k, n, f, q, t, d)"
+        + (_REFRESH if served else _KEEP),
         (
             namespace,
             [r.kind for r in rows],
@@ -56,6 +74,7 @@ async def register_types(
             [r.fingerprint for r in rows],
             [r.queue for r in rows],
             [r.execution_timeout for r in rows],
+            [r.details_json for r in rows],
         ),
     )
 
@@ -81,6 +100,21 @@ async def registered_workflow(
         (namespace, name),
     )
     return await cur.fetchone()
+
+
+async def workflow_details(
+    conn: AsyncConnection[Any], namespace: str, name: str, fingerprint: str | None
+) -> Any:
+    """The recorded details (a DAG's graph) of a workflow type's version; with no
+    fingerprint, of its newest version. ``None`` if none were recorded."""
+    cur = await conn.execute(
+        "SELECT details FROM harvest.registry WHERE namespace = %s AND kind = 'workflow'"
+        " AND name = %s AND (%s::text IS NULL OR fingerprint = %s) AND details IS NOT NULL"
+        " ORDER BY last_seen DESC LIMIT 1",
+        (namespace, name, fingerprint, fingerprint),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
 
 
 async def upsert_worker(

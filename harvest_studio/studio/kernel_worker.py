@@ -237,12 +237,7 @@ class KernelWorker:
                 continue
             if newest.queue != served.queue:
                 continue  # a new queue needs a restart (the status says so)
-            rows.append(
-                store.Registration(
-                    "workflow", newest.name, newest.fingerprint, newest.queue,
-                    newest.execution_timeout,
-                )
-            )
+            rows.append(store.workflow_registration(newest))
         if not rows:
             return
         if client.url != worker.url or client.namespace != worker.namespace:

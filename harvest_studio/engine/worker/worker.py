@@ -248,8 +248,7 @@ class Worker:
             conn,
             self.namespace,
             [
-                store.Registration("workflow", w.name, w.fingerprint, w.queue, w.execution_timeout)
-                for w in self.workflows.values()
+                store.workflow_registration(w) for w in self.workflows.values()
             ]
             + [
                 store.Registration("activity", a.name, a.fingerprint, a.options.queue)

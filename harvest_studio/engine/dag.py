@@ -1,0 +1,260 @@
+"""``@hs.dag``: a DAG is a workflow whose code runs the graph. Each node is a task on the
+workflow's deterministic loop that waits for its upstreams, applies its trigger rule and
+runs its activity; so a DAG run has a history, replays, blocks on divergence, and can be
+cancelled, paused and reset like any run.
+
+Every node that reaches a final state records a ``dag.node`` marker (its state and, for a
+map, its counts); every activity a node schedules carries the node's name in its options.
+:mod:`harvest_studio.model.dag_runs` reads node states back from those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from ..model.dag import (
+    DagDefinitionError,
+    DagSpec,
+    Node,
+    NodeSpec,
+    Param,
+    build_spec,
+    decide,
+)
+from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, fingerprint
+from ..model.durations import Duration, optional_seconds
+from ..model.errors import ActivityError, DagFailedError, UsageError
+from ..model.retry import RetryPolicy
+from .workflow_context import WorkflowContext
+
+DAG_RUNTIME_VERSION = "1"
+"""part of every DAG's fingerprint: a runtime that issues other commands is another code
+version, so runs started under the old one are not replayed by the new one"""
+NODE_MARKER = "dag.node"
+RUN_FAILING_STATES = frozenset({"failed", "upstream_failed", "timed_out"})
+
+
+@dataclass(frozen=True)
+class DagDefinition(WorkflowDefinition):
+    """A DAG: a :class:`WorkflowDefinition` whose runs execute ``spec``'s graph."""
+
+    spec: DagSpec | None = field(default=None, compare=False)
+
+    @property
+    def graph(self) -> DagSpec:
+        assert self.spec is not None
+        return self.spec
+
+    def check_args(self, args: Sequence[Any]) -> None:
+        self.graph.bind(args)
+
+    def details(self) -> dict[str, Any] | None:
+        return {"dag": self.graph.to_json()}
+
+
+@overload
+def dag(fn: Callable[..., Any], /) -> DagDefinition: ...
+@overload
+def dag(
+    *,
+    name: str | None = None,
+    params: dict[str, type | None] | None = None,
+    queue: str = ...,
+    execution_timeout: Duration | None = ...,
+    schedule: str | None = ...,
+    timezone: str | None = ...,
+    catchup: str | None = ...,
+    max_active_runs: int | None = ...,
+) -> Callable[[Callable[..., Any]], DagDefinition]: ...
+
+
+def dag(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    params: dict[str, type | None] | None = None,
+    queue: str = DEFAULT_QUEUE,
+    execution_timeout: Duration | None = None,
+    schedule: str | None = None,
+    timezone: str | None = None,
+    catchup: str | None = None,
+    max_active_runs: int | None = None,
+) -> Any:
+    """Declare a DAG: ``fn(d: hs.Dag, *params)`` adds nodes with ``d.task`` and ``d.map``.
+
+    The function runs once, here, with placeholders for the params: the graph is checked
+    now (cycles, unknown upstreams, bad rules raise :class:`DagDefinitionError`) and does
+    not depend on a run's input. ``params`` maps each param to a type checked when a run
+    starts (by default the function's parameters, unchecked). Start it like a workflow::
+
+        @hs.dag(params={"day": str})
+        def nightly(d: hs.Dag, day: str) -> None:
+            raw = d.task(extract, day, retry=hs.RetryPolicy(max_attempts=3))
+            d.task(load, d.map(transform, over=raw, max_parallel=8))
+
+        run = client.start(nightly, "2026-12-01")
+        run.result()          # {"extract": ..., "transform": [...], "load": ...}
+    """
+    if any(v is not None for v in (schedule, timezone, catchup, max_active_runs)):
+        raise UsageError(
+            "schedules for DAGs (schedule=, timezone=, catchup=, max_active_runs=) are not "
+            "available yet; start runs with client.start()"
+        )
+
+    def wrap(builder: Callable[..., Any]) -> DagDefinition:
+        dag_name = name or builder.__name__
+        spec = build_spec(dag_name, builder, params)
+        digest = hashlib.sha256(
+            f"{fingerprint(builder)}:{DAG_RUNTIME_VERSION}".encode()
+        ).hexdigest()[:16]
+
+        async def run_dag(ctx: WorkflowContext, *args: Any) -> dict[str, Any]:
+            return await _DagRun(ctx, spec, spec.bind(args)).run()
+
+        run_dag.__name__ = dag_name
+        return DagDefinition(
+            name=dag_name,
+            fn=run_dag,
+            fingerprint=digest,
+            queue=queue,
+            execution_timeout=optional_seconds(execution_timeout),
+            spec=spec,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+class _DagRun:
+    """One run of a DAG, on the workflow's loop."""
+
+    def __init__(self, ctx: WorkflowContext, spec: DagSpec, params: dict[str, Any]) -> None:
+        self.ctx = ctx
+        self.spec = spec
+        self.params = params
+        self.state: dict[str, str] = {}
+        self.results: dict[str, Any] = {}
+        self.finished: dict[str, asyncio.Future[str]] = {}
+
+    async def run(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        for node in self.spec.nodes:
+            self.finished[node.name] = loop.create_future()
+        await asyncio.gather(*(self._node(node) for node in self.spec.nodes))
+        failing = {
+            n.name: self.state[n.name]
+            for n in self.spec.nodes
+            if self.state[n.name] in RUN_FAILING_STATES and n.on_failure != "continue"
+        }
+        if failing:
+            listed = ", ".join(f"{k} {v}" for k, v in failing.items())
+            raise DagFailedError(f"DAG {self.spec.name} failed: {listed}", failing)
+        return {n.name: self.results[n.name] for n in self.spec.nodes if n.name in self.results}
+
+    async def _node(self, node: NodeSpec) -> None:
+        try:
+            verdict = await self._wait_for_rule(node)
+            if verdict == "run":
+                await asyncio.gather(*(self.finished[u] for u in node.arg_upstream))
+                state, detail = await self._execute(node)
+            else:
+                state, detail = verdict, {}
+        except asyncio.CancelledError:
+            self._finish(node.name, "cancelled", None)
+            raise
+        self._finish(node.name, state, detail)
+
+    async def _wait_for_rule(self, node: NodeSpec) -> str:
+        waited = node.arg_upstream if node.trigger_rule == "always" else node.upstream
+        while True:
+            verdict = decide(node.trigger_rule, [self.state.get(u) for u in node.upstream])
+            if verdict is not None:
+                return verdict
+            pending = [self.finished[u] for u in waited if not self.finished[u].done()]
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _execute(self, node: NodeSpec) -> tuple[str, dict[str, Any]]:
+        if node.run_if is not None:
+            try:
+                go = node.run_if(*(self.results.get(u) for u in node.upstream))
+            except Exception as exc:
+                return "failed", {"error": f"run_if raised {type(exc).__name__}: {exc}"}
+            if not go:
+                return "skipped", {"run_if": False}
+        if node.kind == "map":
+            return await self._map(node)
+        try:
+            self.results[node.name] = await self._activity(node, node.name, self._args(node))
+        except ActivityError as exc:
+            return ("timed_out" if exc.timeout_type else "failed"), {"error": str(exc)}
+        except UsageError as exc:  # e.g. an upstream result that cannot be an argument
+            return "failed", {"error": str(exc)}
+        return "succeeded", {}
+
+    async def _map(self, node: NodeSpec) -> tuple[str, dict[str, Any]]:
+        assert node.over is not None
+        items = self.results.get(node.over)
+        if not isinstance(items, list):
+            kind = type(items).__name__
+            return "failed", {"error": f"map over {node.over}: needs a list, got {kind}"}
+        results: list[Any] = [None] * len(items)
+        outcomes: list[str] = ["not_started"] * len(items)
+        gate = asyncio.Semaphore(node.max_parallel or max(1, len(items)))
+        stop = False
+
+        async def item(index: int, value: Any) -> None:
+            nonlocal stop
+            async with gate:
+                if stop:
+                    return
+                try:
+                    results[index] = await self._activity(
+                        node, f"{node.name}[{index}]", [value, *self._args(node)]
+                    )
+                    outcomes[index] = "succeeded"
+                except ActivityError as exc:
+                    outcomes[index] = "timed_out" if exc.timeout_type else "failed"
+                    stop = node.map_failure == "fail_fast"
+
+        await asyncio.gather(*(item(i, v) for i, v in enumerate(items)))
+        counts = {k: outcomes.count(k) for k in ("succeeded", "failed", "timed_out", "not_started")}
+        if counts["succeeded"] == len(items):
+            self.results[node.name] = results
+            return "succeeded", {"items": len(items), **counts}
+        if node.map_failure == "collect":
+            self.results[node.name] = results  # partial: downstream all_done nodes see it
+        return "failed", {"items": len(items), **counts}
+
+    def _activity(self, node: NodeSpec, label: str, args: list[Any]) -> asyncio.Future[Any]:
+        overrides = {k: v for k, v in node.options.items() if k != "retry"}
+        retry = node.options.get("retry")
+        if isinstance(retry, RetryPolicy):
+            overrides["retry"] = retry.to_json()
+        overrides["node"] = label
+        activity = node.definition or node.activity
+        return self.ctx.schedule_activity(activity, args, overrides, node.queue)
+
+    def _args(self, node: NodeSpec) -> list[Any]:
+        def value(arg: Any) -> Any:
+            if isinstance(arg, Node):
+                return self.results.get(arg.name)
+            if isinstance(arg, Param):
+                return self.params[arg.name]
+            return arg
+
+        return [value(a) for a in node.args]
+
+    def _finish(self, name: str, state: str, detail: dict[str, Any] | None) -> None:
+        self.state[name] = state
+        if detail is not None:
+            self.ctx.record_marker(NODE_MARKER, {"node": name, "state": state, **detail})
+        future = self.finished[name]
+        if not future.done():
+            future.set_result(state)
+
+
+__all__ = ["DagDefinition", "DagDefinitionError", "dag"]
