@@ -353,3 +353,76 @@ def test_a_param_cannot_be_formatted_while_building() -> None:
 def test_schedules_are_refused_until_they_exist() -> None:
     with pytest.raises(hs.UsageError, match="not available yet"):
         hs.dag(schedule="0 2 * * *")
+
+
+# ---------------------------------------------------------------------------------------
+# retrying failed nodes
+# ---------------------------------------------------------------------------------------
+broken = {"on": True}
+ran: list[str] = []
+
+
+@hs.activity(start_to_close="10s")
+def source(ctx: hs.ActivityContext) -> list[int]:
+    ran.append("source")
+    return [0, 1, 2, 3]
+
+
+@hs.activity(start_to_close="10s", retry=hs.RetryPolicy(max_attempts=1))
+def square(ctx: hs.ActivityContext, item: int) -> int:
+    ran.append(f"square {item}")
+    if broken["on"] and item == 2:
+        raise RuntimeError("item 2 is broken")
+    return item * item
+
+
+@hs.activity(start_to_close="10s", retry=hs.RetryPolicy(max_attempts=1))
+def side(ctx: hs.ActivityContext) -> str:
+    ran.append("side")
+    if broken["on"]:
+        raise RuntimeError("side is broken")
+    return "side ok"
+
+
+@hs.activity(start_to_close="10s")
+def total(ctx: hs.ActivityContext, squares: list[int], extra: str) -> str:
+    ran.append("total")
+    return f"{sum(squares)} {extra}"
+
+
+@hs.dag
+def repairable(d: hs.Dag) -> None:
+    items = d.task(source)
+    squares = d.map(square, over=items, failure="collect")
+    extra = d.task(side, upstream=[items])
+    d.task(total, squares, extra)
+
+
+def test_retry_failed_nodes_keeps_what_succeeded(
+    client: hs.Client, start_worker: Callable[..., hs.Worker]
+) -> None:
+    broken["on"] = True
+    ran.clear()
+    start_worker(workflows=[repairable], activities=[source, square, side, total])
+    first = client.start(repairable)
+    with pytest.raises(hs.WorkflowFailedError, match="squares|square failed|side failed"):
+        first.result(timeout=30)
+    states = {k: v.state for k, v in client.dag_run(first.run_id).nodes.items()}
+    assert states["square"] == "failed" and states["side"] == "failed"
+    assert states["total"] == "upstream_failed"
+
+    broken["on"] = False
+    ran.clear()
+    second = client.retry_failed_nodes(first.run_id)
+    assert second.result(timeout=30)["total"] == "14 side ok"
+    assert sorted(ran) == ["side", "square 2", "total"]  # nothing that succeeded ran again
+    info = client.dag_run(second.run_id)
+    assert info.nodes["source"].reused_from == first.run_id
+    assert info.nodes["source"].result == [0, 1, 2, 3]
+    assert info.nodes["square"].result == [0, 1, 4, 9]
+    assert info.nodes["square"].counts["reused"] == 3
+    assert info.nodes["square[0]"].reused_from == first.run_id
+    assert info.nodes["square[2]"].reused_from is None and info.nodes["square[2]"].attempts == 1
+    assert second.workflow_id == first.workflow_id
+    with pytest.raises(hs.UsageError, match="nothing to retry"):
+        client.retry_failed_nodes(second.run_id)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import store
+from ..model.dag import RETRY_KEY, split_retry
 from ..model.dag_runs import node_infos
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import (
@@ -22,6 +23,16 @@ from ._flow import FlowClient
 from ._retry import retried
 from .handles import AsyncRunHandle
 from .info import TERMINAL_STATUSES, DagRunInfo, RunInfo, RunPage, _decode_page_token
+
+
+def _succeeded_items(info: DagRunInfo, map_name: str) -> dict[str, Any]:
+    prefix = f"{map_name}["
+    return {
+        name[len(prefix) : -1]: node.result
+        for name, node in info.nodes.items()
+        if node.kind == "item" and name.startswith(prefix) and node.state == "succeeded"
+    }
+
 
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
@@ -52,6 +63,32 @@ class AsyncClient(FlowClient):
         name = dag.name if isinstance(dag, WorkflowDefinition) else dag
         page = await self.list(workflow_type=name, limit=limit)
         return [await self.dag_run(run.run_id) for run in page.runs]
+
+    async def retry_failed_nodes(self, ref: str) -> AsyncRunHandle:
+        """Start a new run of an ended DAG run's DAG, with its params, that keeps the results
+        of the nodes (and map items) that succeeded and runs the others again. The new run
+        has the same workflow id; its history says which nodes were reused, and from where."""
+        info = await self.dag_run(ref)
+        if info.status == "RUNNING":
+            raise UsageError(f"run {ref} is still running; retry its failed nodes once it ends")
+        nodes: dict[str, Any] = {}
+        items: dict[str, dict[str, Any]] = {}
+        for name, node in info.nodes.items():
+            if node.kind == "item":
+                continue
+            if node.state == "succeeded":
+                nodes[name] = node.result
+            elif node.kind == "map":
+                items[name] = _succeeded_items(info, name)
+        if len(nodes) == sum(n.kind != "item" for n in info.nodes.values()):
+            raise UsageError(f"every node of run {ref} succeeded; there is nothing to retry")
+        history = await self.history(info.id, limit=1)
+        params, _ = split_retry(getattr(history[0].event, "args", []))
+        retry = {RETRY_KEY: {"from": info.id, "nodes": nodes, "items": items}}
+        return await self.start(
+            info.run.workflow_type, *params, retry, id=info.run.workflow_id,
+            memo={"retry_of": info.id},
+        )
 
     @retried(True)
     async def tree(self, ref: str) -> list[RunInfo]:

@@ -24,6 +24,7 @@ from ..model.dag import (
     Param,
     build_spec,
     decide,
+    split_retry,
 )
 from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, fingerprint
 from ..model.durations import Duration, optional_seconds
@@ -50,7 +51,7 @@ class DagDefinition(WorkflowDefinition):
         return self.spec
 
     def check_args(self, args: Sequence[Any]) -> None:
-        self.graph.bind(args)
+        self.graph.bind(split_retry(args)[0])
 
     def details(self) -> dict[str, Any] | None:
         return {"dag": self.graph.to_json()}
@@ -114,7 +115,8 @@ def dag(
         ).hexdigest()[:16]
 
         async def run_dag(ctx: WorkflowContext, *args: Any) -> dict[str, Any]:
-            return await _DagRun(ctx, spec, spec.bind(args)).run()
+            params, reuse = split_retry(args)
+            return await _DagRun(ctx, spec, spec.bind(params), reuse).run()
 
         run_dag.__name__ = dag_name
         return DagDefinition(
@@ -132,10 +134,20 @@ def dag(
 class _DagRun:
     """One run of a DAG, on the workflow's loop."""
 
-    def __init__(self, ctx: WorkflowContext, spec: DagSpec, params: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        ctx: WorkflowContext,
+        spec: DagSpec,
+        params: dict[str, Any],
+        reuse: dict[str, Any] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.spec = spec
         self.params = params
+        reuse = reuse or {}
+        self.retry_of = reuse.get("from")
+        self.reused_nodes: dict[str, Any] = dict(reuse.get("nodes") or {})
+        self.reused_items: dict[str, dict[str, Any]] = dict(reuse.get("items") or {})
         self.state: dict[str, str] = {}
         self.results: dict[str, Any] = {}
         self.finished: dict[str, asyncio.Future[str]] = {}
@@ -156,6 +168,15 @@ class _DagRun:
         return {n.name: self.results[n.name] for n in self.spec.nodes if n.name in self.results}
 
     async def _node(self, node: NodeSpec) -> None:
+        if node.name in self.reused_nodes:
+            # succeeded in the run this one retries: its result, recorded here, stands
+            self.results[node.name] = self.reused_nodes[node.name]
+            self._finish(
+                node.name,
+                "succeeded",
+                {"reused_from": self.retry_of, "result": self.results[node.name]},
+            )
+            return
         try:
             verdict = await self._wait_for_rule(node)
             if verdict == "run":
@@ -203,11 +224,15 @@ class _DagRun:
             return "failed", {"error": f"map over {node.over}: needs a list, got {kind}"}
         results: list[Any] = [None] * len(items)
         outcomes: list[str] = ["not_started"] * len(items)
+        reused = self.reused_items.get(node.name, {})
         gate = asyncio.Semaphore(node.max_parallel or max(1, len(items)))
         stop = False
 
         async def item(index: int, value: Any) -> None:
             nonlocal stop
+            if str(index) in reused:  # succeeded in the run this one retries
+                results[index], outcomes[index] = reused[str(index)], "succeeded"
+                return
             async with gate:
                 if stop:
                     return
@@ -222,12 +247,16 @@ class _DagRun:
 
         await asyncio.gather(*(item(i, v) for i, v in enumerate(items)))
         counts = {k: outcomes.count(k) for k in ("succeeded", "failed", "timed_out", "not_started")}
+        detail: dict[str, Any] = {"items": len(items), **counts}
+        if reused:
+            kept = {str(i): results[i] for i in range(len(items)) if str(i) in reused}
+            detail.update(reused=len(kept), reused_from=self.retry_of, reused_results=kept)
         if counts["succeeded"] == len(items):
             self.results[node.name] = results
-            return "succeeded", {"items": len(items), **counts}
+            return "succeeded", detail
         if node.map_failure == "collect":
             self.results[node.name] = results  # partial: downstream all_done nodes see it
-        return "failed", {"items": len(items), **counts}
+        return "failed", detail
 
     def _activity(self, node: NodeSpec, label: str, args: list[Any]) -> asyncio.Future[Any]:
         overrides = {k: v for k, v in node.options.items() if k != "retry"}

@@ -47,6 +47,19 @@ ON_FAILURE = ("fail_dag", "continue", "retry_forever")
 MAP_FAILURE = ("fail_fast", "collect")
 
 
+RETRY_KEY = "$dag_retry"
+"""a last start argument ``{RETRY_KEY: {"from", "nodes", "items"}}`` makes a run that
+retries an earlier one: the results it names are reused, not computed again"""
+
+
+def split_retry(args: Sequence[Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A DAG run's start arguments without the retry instructions, and those (or ``{}``)."""
+    if args and isinstance(args[-1], dict) and set(args[-1]) == {RETRY_KEY}:
+        reuse = args[-1][RETRY_KEY]
+        return list(args[:-1]), reuse if isinstance(reuse, dict) else {}
+    return list(args), {}
+
+
 class DagDefinitionError(UsageError):
     """A DAG that cannot run: a cycle, an unknown upstream, a bad rule or option."""
 

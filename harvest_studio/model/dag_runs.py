@@ -33,7 +33,8 @@ RUN_ENDED_WITHOUT_NODES = {"CANCELLED", "TERMINATED", "TIMED_OUT", "FAILED", "CO
 @dataclass
 class NodeInfo:
     """Where one node of a DAG run is. ``kind`` is ``task``, ``map`` or ``item`` (one item of
-    a map, named ``map[i]``); ``counts`` gives a map's items by outcome."""
+    a map, named ``map[i]``); ``counts`` gives a map's items by outcome (and how many were
+    ``reused``)."""
 
     name: str
     kind: str = "task"
@@ -44,6 +45,8 @@ class NodeInfo:
     result: Any = None
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    reused_from: str | None = None
+    """the run whose result this node kept (a run made by ``retry_failed_nodes``)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,7 @@ class NodeInfo:
             "result": self.result,
             "error": self.error,
             "counts": self.counts,
+            "reused_from": self.reused_from,
         }
 
 
@@ -116,10 +120,21 @@ def node_infos(
                 info.state, info.ended_at = "timed_out", record.at
         elif isinstance(event, MarkerRecorded) and event.name == NODE_MARKER:
             _apply_marker(nodes, event.details, record.at)
-    for map_name, labels in items.items():
-        parent = nodes.get(map_name)
-        if parent is not None and parent.state in ("succeeded", "failed"):
-            parent.result = [nodes[label].result for label in sorted(labels, key=_item_index)]
+            if isinstance(event.details, dict) and "reused_results" in event.details:
+                map_name = str(event.details.get("node"))
+                for index, value in dict(event.details["reused_results"]).items():
+                    label = f"{map_name}[{index}]"
+                    nodes[label] = NodeInfo(
+                        label, kind="item", state="succeeded", result=value,
+                        ended_at=record.at, reused_from=event.details.get("reused_from"),
+                    )
+                    items.setdefault(map_name, []).append(label)
+    for info in nodes.values():
+        if info.kind == "map" and info.state in ("succeeded", "failed") and "items" in info.counts:
+            values: list[Any] = [None] * info.counts["items"]
+            for label in items.get(info.name, []):
+                values[_item_index(label)] = nodes[label].result
+            info.result = values
     if run_status in RUN_ENDED_WITHOUT_NODES:
         for info in nodes.values():
             if info.state not in FINAL_STATES:
@@ -137,9 +152,15 @@ def _apply_marker(nodes: dict[str, NodeInfo], details: Any, at: datetime) -> Non
     info.ended_at = info.ended_at or at
     if details.get("error"):
         info.error = str(details["error"])
-    counts = {k: v for k, v in details.items() if k not in ("node", "state", "error", "run_if")}
+    if details.get("reused_from"):
+        info.reused_from = str(details["reused_from"])
+        if "result" in details:
+            info.result = details["result"]
+    counts = {
+        k: v for k, v in details.items() if isinstance(v, int) and not isinstance(v, bool)
+    }
     if counts:
-        info.counts = {k: int(v) for k, v in counts.items() if isinstance(v, int)}
+        info.counts = counts
 
 
 def _ordered(
