@@ -103,6 +103,11 @@ class Client:
         """See :meth:`AsyncClient.dag_runs`."""
         return self._run(self.aio.dag_runs(dag, limit=limit))  # type: ignore[no-any-return]
 
+    def retry_failed_nodes(self, ref: str) -> RunHandle:
+        """See :meth:`AsyncClient.retry_failed_nodes`."""
+        handle = self._run(self.aio.retry_failed_nodes(ref))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
     def set_limits(self, **limits: Any) -> FlowLimit | None:
         """See :meth:`AsyncClient.set_limits`."""
         return self._run(self.aio.set_limits(**limits))  # type: ignore[no-any-return]
