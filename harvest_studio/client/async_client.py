@@ -46,8 +46,8 @@ class AsyncClient(FlowClient):
 
     @retried(True)
     async def dag_run(self, ref: str) -> DagRunInfo:
-        """A DAG run with each node's state, attempts, times and result
-        (:class:`UsageError` if ``ref`` is not a run of a DAG)."""
+        """A DAG run with each node's state, attempts, times and result, and the graph of
+        its code version (:class:`UsageError` if ``ref`` is not a run of a DAG)."""
         info = await self.describe(ref)
         async with self.pool.connection() as conn:
             details = await store.workflow_details(
@@ -56,13 +56,28 @@ class AsyncClient(FlowClient):
         if not isinstance(details, dict) or "dag" not in details:
             raise UsageError(f"run {ref} is a run of {info.workflow_type}, which is not a DAG")
         history = await self.history(info.run_id)
-        return DagRunInfo(info, node_infos(details["dag"], history, info.status))
+        graph = details["dag"]
+        return DagRunInfo(info, node_infos(graph, history, info.status), graph)
 
     async def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
         """The DAG's runs, newest first (at most ``limit``), each as :meth:`dag_run` gives it."""
         name = dag.name if isinstance(dag, WorkflowDefinition) else dag
         page = await self.list(workflow_type=name, limit=limit)
         return [await self.dag_run(run.run_id) for run in page.runs]
+
+    async def approve(
+        self, ref: str, node: str, *, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """Open the approval node ``node`` of a DAG run (``d.approval``)."""
+        await self.signal(ref, f"approve:{node}", {"approved": True, "by": by, "comment": comment})
+
+    async def reject(
+        self, ref: str, node: str, *, by: str | None = None, comment: str | None = None
+    ) -> None:
+        """Refuse the approval node ``node`` of a DAG run: the node fails."""
+        await self.signal(
+            ref, f"approve:{node}", {"approved": False, "by": by, "comment": comment}
+        )
 
     async def retry_failed_nodes(self, ref: str) -> AsyncRunHandle:
         """Start a new run of an ended DAG run's DAG, with its params, that keeps the results

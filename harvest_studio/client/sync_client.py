@@ -1,8 +1,8 @@
 """The sync face: :class:`Client` drives an :class:`AsyncClient` on a private loop thread, so
 scripts and notebooks can call it without ``await`` (:func:`connect` makes one);
-:class:`RunHandle` is its run handle. A handle's notebook views (the explorer and the run
-card) live in the studio layer above this one, so the top-level package registers them here
-(:func:`set_run_views`)."""
+:class:`RunHandle` is its run handle. A handle's notebook views (the explorer, the run
+card, a DAG run's graph) live in layers above this one, so the top-level package registers
+them here (:func:`set_run_views`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .info import DagRunInfo, ResetResult, RunInfo, RunPage
 
 
 class RunViews(Protocol):
-    """The notebook views of a run, as :meth:`RunHandle.explore` and ``card`` show them."""
+    """The views of a run, as :meth:`RunHandle.explore`, ``card`` and ``graph`` show them."""
 
     def explore(self, client: Client, ref: str, **options: Any) -> Any:
         """The history explorer widget for run ``ref``."""
@@ -27,6 +27,10 @@ class RunViews(Protocol):
 
     def card(self, client: Client, ref: str, **options: Any) -> Any:
         """A compact live card for run ``ref``."""
+        ...
+
+    def graph(self, client: Client, ref: str, **options: Any) -> Any:
+        """The graph of DAG run ``ref`` as SVG, coloured by its nodes' states."""
         ...
 
 
@@ -102,6 +106,14 @@ class Client:
     def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
         """See :meth:`AsyncClient.dag_runs`."""
         return self._run(self.aio.dag_runs(dag, limit=limit))  # type: ignore[no-any-return]
+
+    def approve(self, ref: str, node: str, **who: Any) -> None:
+        """See :meth:`AsyncClient.approve` (``by=``, ``comment=``)."""
+        self._run(self.aio.approve(ref, node, **who))
+
+    def reject(self, ref: str, node: str, **who: Any) -> None:
+        """See :meth:`AsyncClient.reject` (``by=``, ``comment=``)."""
+        self._run(self.aio.reject(ref, node, **who))
 
     def retry_failed_nodes(self, ref: str) -> RunHandle:
         """See :meth:`AsyncClient.retry_failed_nodes`."""
@@ -270,6 +282,12 @@ class RunHandle:
     def card(self, **options: Any) -> Any:
         """A compact live card: status, current activity, pending timers, last error."""
         return run_views().card(self.client, self.ref, **options)
+
+    def graph(self, **options: Any) -> Any:
+        """This DAG run's graph as SVG (a ``DagGraph``: ``.svg``, ``.save(path)``, shown in
+        a notebook), each node coloured by its state; ``engine="auto" | "dot" | "python"``.
+        :class:`UsageError` if the run is not a run of a DAG."""
+        return run_views().graph(self.client, self.ref, **options)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """In a notebook a run handle shows as its live card; elsewhere as text."""

@@ -11,25 +11,33 @@ map, its counts); every activity a node schedules carries the node's name in its
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, overload
 
 from ..model.dag import (
+    GATE_KINDS,
     DagDefinitionError,
     DagSpec,
     Node,
     NodeSpec,
     Param,
     build_spec,
-    decide,
     split_retry,
 )
-from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, fingerprint
+from ..model.definitions import (
+    DEFAULT_QUEUE,
+    ActivityDefinition,
+    WorkflowDefinition,
+    fingerprint,
+)
 from ..model.durations import Duration, optional_seconds
 from ..model.errors import ActivityError, DagFailedError, UsageError
 from ..model.retry import RetryPolicy
+from ..model.trigger_rules import decide
 from .workflow_context import WorkflowContext
 
 DAG_RUNTIME_VERSION = "1"
@@ -37,6 +45,7 @@ DAG_RUNTIME_VERSION = "1"
 version, so runs started under the old one are not replayed by the new one"""
 NODE_MARKER = "dag.node"
 RUN_FAILING_STATES = frozenset({"failed", "upstream_failed", "timed_out"})
+_TIMED_OUT = object()  # what a gate's wait_signal returns when its timeout passed
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ def dag(
     params: dict[str, type | None] | None = None,
     queue: str = ...,
     execution_timeout: Duration | None = ...,
+    sla: Duration | None = ...,
+    on_sla_miss: ActivityDefinition | str | None = ...,
     schedule: str | None = ...,
     timezone: str | None = ...,
     catchup: str | None = ...,
@@ -81,6 +92,8 @@ def dag(
     params: dict[str, type | None] | None = None,
     queue: str = DEFAULT_QUEUE,
     execution_timeout: Duration | None = None,
+    sla: Duration | None = None,
+    on_sla_miss: ActivityDefinition | str | None = None,
     schedule: str | None = None,
     timezone: str | None = None,
     catchup: str | None = None,
@@ -91,7 +104,9 @@ def dag(
     The function runs once, here, with placeholders for the params: the graph is checked
     now (cycles, unknown upstreams, bad rules raise :class:`DagDefinitionError`) and does
     not depend on a run's input. ``params`` maps each param to a type checked when a run
-    starts (by default the function's parameters, unchecked). Start it like a workflow::
+    starts (by default the function's parameters, unchecked). ``sla``: a run still going
+    that long after its start records a ``dag.sla_missed`` marker and runs the activity
+    ``on_sla_miss(dag name, sla seconds)`` if given. Start it like a workflow::
 
         @hs.dag(params={"day": str})
         def nightly(d: hs.Dag, day: str) -> None:
@@ -110,6 +125,10 @@ def dag(
     def wrap(builder: Callable[..., Any]) -> DagDefinition:
         dag_name = name or builder.__name__
         spec = build_spec(dag_name, builder, params)
+        spec.sla = optional_seconds(sla)
+        if on_sla_miss is not None and spec.sla is None:
+            raise DagDefinitionError(f"DAG {dag_name}: on_sla_miss needs an sla")
+        spec.on_sla_miss = on_sla_miss
         digest = hashlib.sha256(
             f"{fingerprint(builder)}:{DAG_RUNTIME_VERSION}".encode()
         ).hexdigest()[:16]
@@ -156,7 +175,11 @@ class _DagRun:
         loop = asyncio.get_running_loop()
         for node in self.spec.nodes:
             self.finished[node.name] = loop.create_future()
+        if self.spec.sla is not None:
+            watch = asyncio.ensure_future(self._watch_sla(self.spec.sla))
         await asyncio.gather(*(self._node(node) for node in self.spec.nodes))
+        if self.spec.sla is not None and not watch.done():
+            watch.cancel()
         failing = {
             n.name: self.state[n.name]
             for n in self.spec.nodes
@@ -189,6 +212,14 @@ class _DagRun:
             raise
         self._finish(node.name, state, detail)
 
+    async def _watch_sla(self, seconds: float) -> None:
+        await self.ctx.sleep(seconds)
+        self.ctx.record_marker("dag.sla_missed", {"dag": self.spec.name, "sla": seconds})
+        hook = self.spec.on_sla_miss
+        if hook is not None:
+            with contextlib.suppress(ActivityError):  # a broken hook does not fail the DAG
+                await self.ctx.schedule_activity(hook, [self.spec.name, seconds], {})
+
     async def _wait_for_rule(self, node: NodeSpec) -> str:
         waited = node.arg_upstream if node.trigger_rule == "always" else node.upstream
         while True:
@@ -206,6 +237,14 @@ class _DagRun:
                 return "failed", {"error": f"run_if raised {type(exc).__name__}: {exc}"}
             if not go:
                 return "skipped", {"run_if": False}
+        if node.kind in GATE_KINDS:
+            return await self._gate(node)
+        if node.delay is not None or node.not_before is not None:
+            self._mark(node.name, "waiting", {"until": node.not_before, "delay": node.delay})
+            if node.delay is not None:
+                await self.ctx.sleep(node.delay)
+            if node.not_before is not None:
+                await self.ctx.sleep_until(datetime.fromisoformat(node.not_before))
         if node.kind == "map":
             return await self._map(node)
         try:
@@ -214,6 +253,25 @@ class _DagRun:
             return ("timed_out" if exc.timeout_type else "failed"), {"error": str(exc)}
         except UsageError as exc:  # e.g. an upstream result that cannot be an argument
             return "failed", {"error": str(exc)}
+        return "succeeded", {}
+
+    async def _gate(self, node: NodeSpec) -> tuple[str, dict[str, Any]]:
+        assert node.signal is not None
+        self._mark(node.name, "waiting", {"signal": node.signal})
+        value = await self.ctx.wait_signal(node.signal, timeout=node.timeout, default=_TIMED_OUT)
+        if value is _TIMED_OUT:
+            if node.on_timeout == "continue":
+                self.results[node.name] = None
+                return "succeeded", {"timed_out": True}
+            return "timed_out", {"error": f"no signal {node.signal!r} within {node.timeout} s"}
+        if node.kind == "approval":
+            decision = value if isinstance(value, dict) else {"approved": bool(value)}
+            if not decision.get("approved"):
+                who = decision.get("by") or "someone"
+                why = f": {decision['comment']}" if decision.get("comment") else ""
+                return "failed", {"error": f"rejected by {who}{why}"}
+            value = decision
+        self.results[node.name] = value
         return "succeeded", {}
 
     async def _map(self, node: NodeSpec) -> tuple[str, dict[str, Any]]:
@@ -277,10 +335,13 @@ class _DagRun:
 
         return [value(a) for a in node.args]
 
+    def _mark(self, name: str, state: str, detail: dict[str, Any]) -> None:
+        self.ctx.record_marker(NODE_MARKER, {"node": name, "state": state, **detail})
+
     def _finish(self, name: str, state: str, detail: dict[str, Any] | None) -> None:
         self.state[name] = state
         if detail is not None:
-            self.ctx.record_marker(NODE_MARKER, {"node": name, "state": state, **detail})
+            self._mark(name, state, detail)
         future = self.finished[name]
         if not future.done():
             future.set_result(state)

@@ -306,10 +306,12 @@ class WorkflowContext:
         self._instance.emit(MarkerRecorded(name=name, details=serde.check(details)))
 
     # -- signals and cancellation ---------------------------------------------------------
-    async def wait_signal(self, name: str, *, timeout: Duration | None = None) -> Any:
+    async def wait_signal(
+        self, name: str, *, timeout: Duration | None = None, default: Any = None
+    ) -> Any:
         """Wait for the next signal called ``name`` and return its payload.
 
-        With ``timeout`` (a durable timer), returns ``None`` if no signal came in time.
+        With ``timeout`` (a durable timer), returns ``default`` if no signal came in time.
         Signals that arrived earlier are buffered, so none is missed.
         """
         inst = self._instance
@@ -324,7 +326,7 @@ class WorkflowContext:
         index, value = await self.wait_first(waiter, timer)
         if index == 1:
             waiter.cancel()
-            return None
+            return default
         self._instance.cancel_timer(timer)
         return value
 

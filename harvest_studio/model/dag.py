@@ -1,5 +1,6 @@
 """DAGs as data: the graph an ``@hs.dag`` builder describes (nodes, edges, trigger rules and
-per-node options), its checks at definition time, and the trigger-rule table.
+per-node options) and its checks at definition time (the rules themselves are in
+:mod:`.trigger_rules`).
 
 A builder runs once, when the DAG is defined, with placeholders for its params: the graph
 does not depend on a run's input, so it can be drawn, stored per code version and checked
@@ -12,6 +13,7 @@ import dataclasses
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from . import serde
@@ -19,31 +21,11 @@ from .definitions import ActivityDefinition, check_priority
 from .durations import Duration, optional_seconds
 from .errors import UsageError
 from .retry import RetryPolicy
+from .trigger_rules import TRIGGER_RULES
 
-TRIGGER_RULES = (
-    "all_success",
-    "all_done",
-    "all_failed",
-    "one_success",
-    "one_failed",
-    "none_failed",
-    "none_failed_min_one_success",
-    "always",
-)
-NODE_STATES = (
-    "pending",
-    "running",
-    "succeeded",
-    "failed",
-    "upstream_failed",
-    "skipped",
-    "cancelled",
-    "timed_out",
-    "waiting",
-)
-FAILED_STATES = frozenset({"failed", "upstream_failed", "timed_out", "cancelled"})
-"""what the trigger rules count as a failed upstream"""
 ON_FAILURE = ("fail_dag", "continue", "retry_forever")
+ON_TIMEOUT = ("fail", "continue")
+GATE_KINDS = ("signal", "approval")
 MAP_FAILURE = ("fail_fast", "collect")
 
 
@@ -120,6 +102,12 @@ class NodeSpec:
     map_failure: str = "fail_fast"
     definition: ActivityDefinition | None = None
     """the ``@activity`` given (its own options apply), or None when given by name"""
+    signal: str | None = None
+    """gate nodes: the signal they wait for"""
+    timeout: float | None = None
+    on_timeout: str = "fail"
+    delay: float | None = None
+    not_before: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -135,6 +123,11 @@ class NodeSpec:
             "max_parallel": self.max_parallel,
             "map_failure": self.map_failure,
             "queue": self.queue,
+            "signal": self.signal,
+            "timeout": self.timeout,
+            "on_timeout": self.on_timeout,
+            "delay": self.delay,
+            "not_before": self.not_before,
         }
 
 
@@ -181,18 +174,82 @@ class Dag:
         queue: str | None = None,
         priority: int | None = None,
         on_failure: str = "fail_dag",
+        delay: Duration | None = None,
+        not_before: datetime | str | None = None,
     ) -> Node:
         """Run ``activity(*args)`` once its upstreams allow (``trigger_rule``). A
         :class:`Node` among ``args`` is an edge and its result; ``upstream=`` adds edges
         without results (nodes or node names). ``run_if(*upstream results)`` returning false
         skips the node. ``on_failure``: ``fail_dag`` (the run fails, other branches go on),
-        ``continue`` (this node's failure does not fail the run) or ``retry_forever``."""
-        return self._add(
+        ``continue`` (this node's failure does not fail the run) or ``retry_forever``.
+        ``delay`` waits that long once the node may run; ``not_before`` (an aware datetime
+        or ISO string) holds it until then; both are durable timers."""
+        node = self._add(
             "task", activity, list(args), name, upstream, trigger_rule, run_if,
             _options(retry, start_to_close, schedule_to_start, schedule_to_close,
                      heartbeat_timeout, priority, on_failure),
             queue, on_failure,
         )
+        spec = self.nodes[-1]
+        spec.delay = optional_seconds(delay)
+        spec.not_before = _moment(not_before, node.name)
+        return node
+
+    def wait_signal(
+        self,
+        signal: str,
+        *,
+        timeout: Duration | None = None,
+        on_timeout: str = "fail",
+        name: str | None = None,
+        upstream: Sequence[Node | str] = (),
+        trigger_rule: str = "all_success",
+        on_failure: str = "fail_dag",
+    ) -> Node:
+        """A gate: once its upstreams allow, wait for the signal ``signal`` sent to the run
+        (``client.signal(run, signal, payload)``); its payload is the node's result. If
+        ``timeout`` passes first, ``on_timeout="fail"`` ends the node ``timed_out`` and
+        ``"continue"`` lets it succeed with ``None``."""
+        if not isinstance(signal, str) or not signal:
+            raise DagDefinitionError(f"wait_signal needs a signal name, got {signal!r}")
+        return self._gate("signal", signal, name or signal, timeout, on_timeout, upstream,
+                          trigger_rule, on_failure)
+
+    def approval(
+        self,
+        *,
+        name: str | None = None,
+        timeout: Duration | None = None,
+        on_timeout: str = "fail",
+        upstream: Sequence[Node | str] = (),
+        trigger_rule: str = "all_success",
+        on_failure: str = "fail_dag",
+    ) -> Node:
+        """A gate a person opens: it waits for ``client.approve(run, node)`` (or
+        ``client.reject``), i.e. the signal ``approve:<node name>`` with
+        ``{"approved": bool, "by": ..., "comment": ...}``. Approved: the node succeeds with
+        that payload; rejected: it fails. ``timeout``/``on_timeout`` as for ``wait_signal``."""
+        node_name = name or self._default_name("approval")
+        return self._gate("approval", f"approve:{node_name}", node_name, timeout, on_timeout,
+                          upstream, trigger_rule, on_failure)
+
+    def _gate(
+        self,
+        kind: str,
+        signal: str,
+        name: str,
+        timeout: Duration | None,
+        on_timeout: str,
+        upstream: Sequence[Node | str],
+        trigger_rule: str,
+        on_failure: str,
+    ) -> Node:
+        if on_timeout not in ON_TIMEOUT:
+            raise DagDefinitionError(f"on_timeout must be one of {ON_TIMEOUT}, got {on_timeout!r}")
+        node = self._add(kind, "", [], name, upstream, trigger_rule, None, {}, None, on_failure)
+        spec = self.nodes[-1]
+        spec.signal, spec.timeout, spec.on_timeout = signal, optional_seconds(timeout), on_timeout
+        return node
 
     def map(
         self,
@@ -252,7 +309,7 @@ class Dag:
     ) -> Node:
         if isinstance(activity, ActivityDefinition):
             activity_name = activity.name
-        elif isinstance(activity, str) and activity:
+        elif isinstance(activity, str) and (activity or kind in GATE_KINDS):
             activity_name = activity
         else:
             raise DagDefinitionError(f"a DAG node needs an @activity or its name, got {activity!r}")
@@ -319,6 +376,21 @@ class Dag:
         return candidate
 
 
+def _moment(value: datetime | str | None, node: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        moment = None
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise DagDefinitionError(
+            f"node {node}: not_before must be a timezone-aware datetime or ISO string, "
+            f"got {value!r}"
+        )
+    return moment.isoformat()
+
+
 def _options(
     retry: RetryPolicy | None,
     start_to_close: Duration | None,
@@ -352,6 +424,9 @@ class DagSpec:
     params: dict[str, type | None]
     defaults: dict[str, Any]
     nodes: list[NodeSpec]
+    sla: float | None = None
+    """seconds from the run's start; a run still going then records ``dag.sla_missed``"""
+    on_sla_miss: ActivityDefinition | str | None = None
 
     @property
     def by_name(self) -> dict[str, NodeSpec]:
@@ -365,10 +440,13 @@ class DagSpec:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        hook = self.on_sla_miss
         return {
             "name": self.name,
             "params": {k: (t.__name__ if t is not None else None) for k, t in self.params.items()},
             "nodes": [n.to_json() for n in self.nodes],
+            "sla": self.sla,
+            "on_sla_miss": hook.name if isinstance(hook, ActivityDefinition) else hook,
         }
 
     def bind(self, args: Sequence[Any]) -> dict[str, Any]:
@@ -456,56 +534,3 @@ def _in_order(dag_name: str, nodes: list[NodeSpec]) -> list[NodeSpec]:
     for node in nodes:
         visit(node, [])
     return ordered
-
-
-# ---------------------------------------------------------------------------------------
-# trigger rules
-# ---------------------------------------------------------------------------------------
-def decide(rule: str, states: Sequence[str | None]) -> str | None:
-    """What a node does given its upstreams' states (``None``: not finished yet):
-    ``"run"``, ``"skipped"``, ``"upstream_failed"``, or ``None`` to wait for more.
-
-    Rules are vacuously satisfied by a node without upstreams. A rule decides as soon as
-    the outcome cannot change (``one_success`` runs at the first success, ``all_success``
-    fails at the first failure), as in Airflow.
-    """
-    if rule == "always" or not states:
-        return "run"
-    done = [s for s in states if s is not None]
-    failed = sum(s in FAILED_STATES for s in done)
-    succeeded = sum(s == "succeeded" for s in done)
-    skipped = sum(s == "skipped" for s in done)
-    finished = len(done) == len(states)
-    if rule == "all_success":
-        if failed:
-            return "upstream_failed"
-        if not finished:
-            return None
-        return "skipped" if skipped else "run"
-    if rule == "all_done":
-        return "run" if finished else None
-    if rule == "all_failed":
-        if succeeded or skipped:
-            return "skipped"
-        return "run" if finished else None
-    if rule == "one_success":
-        if succeeded:
-            return "run"
-        if not finished:
-            return None
-        return "skipped" if skipped == len(states) else "upstream_failed"
-    if rule == "one_failed":
-        if failed:
-            return "run"
-        return "skipped" if finished else None
-    if rule == "none_failed":
-        if failed:
-            return "upstream_failed"
-        return "run" if finished else None
-    if rule == "none_failed_min_one_success":
-        if failed:
-            return "upstream_failed"
-        if not finished:
-            return None
-        return "run" if succeeded else "skipped"
-    raise DagDefinitionError(f"unknown trigger rule {rule!r}")
