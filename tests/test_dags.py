@@ -512,3 +512,50 @@ def test_a_missed_sla_is_recorded_and_calls_the_hook(
     assert held.started_at is not None
     assert (held.started_at - kept.describe().created_at).total_seconds() >= 0.4
     assert hook_calls == [("late", 0.3)]
+
+
+@hs.activity(start_to_close="30s", heartbeat_timeout="5s")
+async def slow(ctx: hs.ActivityContext) -> str:
+    import asyncio
+
+    for _ in range(100):
+        await asyncio.sleep(0.05)
+        ctx.heartbeat()
+        if ctx.is_cancelled:
+            return "stopped"
+    return "slept"
+
+
+@hs.dag
+def markable(d: hs.Dag) -> None:
+    gate = d.wait_signal("never")
+    d.task(ok, gate, name="after_gate")
+    d.task(slow, name="long")
+
+
+def test_nodes_can_be_marked_by_hand(
+    client: hs.Client, start_worker: Callable[..., hs.Worker]
+) -> None:
+    start_worker(workflows=[markable], activities=[ok, slow])
+    run = client.start(markable)
+    wait_for(lambda: client.dag_run(run.run_id).nodes["long"].state == "running")
+    client.mark_node(run.run_id, "never", result={"by": "hand"}, by="ann", reason="files came")
+    client.mark_node(run.run_id, "long", "skipped", by="ann", reason="not needed today")
+    began = time.monotonic()
+    result = run.result(timeout=20)
+    assert time.monotonic() - began < 4  # the 5 s activity did not have to finish
+    assert result == {"never": {"by": "hand"}, "after_gate": "ok"}
+    info = client.dag_run(run.run_id)
+    assert info.nodes["long"].state == "skipped"
+    markers = [
+        e.event.details for e in run.history()
+        if e.event_type == "MarkerRecorded" and e.event.details.get("node") == "never"
+        and e.event.details.get("state") == "succeeded"
+    ]
+    assert markers == [
+        {"node": "never", "state": "succeeded", "marked_by": "ann", "reason": "files came"}
+    ]
+    with pytest.raises(hs.UsageError, match="cannot be marked"):
+        client.mark_node(run.run_id, "after_gate")
+    with pytest.raises(hs.UsageError, match="no DAG node 'nope'"):
+        client.mark_node(run.run_id, "nope")

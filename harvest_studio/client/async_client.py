@@ -79,6 +79,35 @@ class AsyncClient(FlowClient):
             ref, f"approve:{node}", {"approved": False, "by": by, "comment": comment}
         )
 
+    async def mark_node(
+        self,
+        ref: str,
+        node: str,
+        state: str = "succeeded",
+        *,
+        result: Any = None,
+        by: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """End a node of a running DAG run by hand, as ``succeeded`` (with ``result``) or
+        ``skipped``: what it was doing (waiting, running its activity) is cancelled and its
+        downstream nodes go on by their rules. The marker in history names ``by`` and
+        ``reason``. Only a node that has not finished can be marked."""
+        if state not in ("succeeded", "skipped"):
+            raise UsageError(f"a node can be marked succeeded or skipped, not {state!r}")
+        info = await self.dag_run(ref)
+        found = info.nodes.get(node)
+        if found is None or found.kind == "item":
+            raise UsageError(f"run {ref} has no DAG node {node!r}")
+        if info.status != "RUNNING" or found.state not in ("pending", "running", "waiting"):
+            raise UsageError(
+                f"node {node} is {found.state} in a {info.status} run; it cannot be marked"
+            )
+        await self.signal(
+            info.id, f"dag.mark:{node}",
+            {"state": state, "result": result, "by": by, "reason": reason},
+        )
+
     async def retry_failed_nodes(self, ref: str) -> AsyncRunHandle:
         """Start a new run of an ended DAG run's DAG, with its params, that keeps the results
         of the nodes (and map items) that succeeded and runs the others again. The new run

@@ -115,6 +115,10 @@ class Client:
         """See :meth:`AsyncClient.reject` (``by=``, ``comment=``)."""
         self._run(self.aio.reject(ref, node, **who))
 
+    def mark_node(self, ref: str, node: str, state: str = "succeeded", **details: Any) -> None:
+        """See :meth:`AsyncClient.mark_node` (``result=``, ``by=``, ``reason=``)."""
+        self._run(self.aio.mark_node(ref, node, state, **details))
+
     def retry_failed_nodes(self, ref: str) -> RunHandle:
         """See :meth:`AsyncClient.retry_failed_nodes`."""
         handle = self._run(self.aio.retry_failed_nodes(ref))

@@ -46,6 +46,8 @@ version, so runs started under the old one are not replayed by the new one"""
 NODE_MARKER = "dag.node"
 RUN_FAILING_STATES = frozenset({"failed", "upstream_failed", "timed_out"})
 _TIMED_OUT = object()  # what a gate's wait_signal returns when its timeout passed
+MARK_SIGNAL = "dag.mark:"
+"""the signal ``dag.mark:<node>`` ends a node by hand (``client.mark_node``)"""
 
 
 @dataclass(frozen=True)
@@ -200,17 +202,36 @@ class _DagRun:
                 {"reused_from": self.retry_of, "result": self.results[node.name]},
             )
             return
+        mark = asyncio.ensure_future(self.ctx.wait_signal(MARK_SIGNAL + node.name))
+        work = asyncio.ensure_future(self._work(node))
         try:
-            verdict = await self._wait_for_rule(node)
-            if verdict == "run":
-                await asyncio.gather(*(self.finished[u] for u in node.arg_upstream))
-                state, detail = await self._execute(node)
-            else:
-                state, detail = verdict, {}
+            await asyncio.wait({mark, work}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
+            mark.cancel()
+            work.cancel()
             self._finish(node.name, "cancelled", None)
             raise
+        if work.done():
+            mark.cancel()
+            state, detail = work.result()
+        else:  # marked by hand before it finished: what it was doing is cancelled
+            work.cancel()
+            state, detail = self._marked(node.name, mark.result())
         self._finish(node.name, state, detail)
+
+    async def _work(self, node: NodeSpec) -> tuple[str, dict[str, Any]]:
+        verdict = await self._wait_for_rule(node)
+        if verdict != "run":
+            return verdict, {}
+        await asyncio.gather(*(self.finished[u] for u in node.arg_upstream))
+        return await self._execute(node)
+
+    def _marked(self, name: str, payload: Any) -> tuple[str, dict[str, Any]]:
+        mark = payload if isinstance(payload, dict) else {}
+        state = "skipped" if mark.get("state") == "skipped" else "succeeded"
+        if state == "succeeded":
+            self.results[name] = mark.get("result")
+        return state, {"marked_by": mark.get("by") or "someone", "reason": mark.get("reason")}
 
     async def _watch_sla(self, seconds: float) -> None:
         await self.ctx.sleep(seconds)
