@@ -19,6 +19,7 @@ Quick start::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
 from ._version import __version__ as __version__
@@ -32,6 +33,8 @@ from .client import (
     RunHandle,
     RunInfo,
     RunPage,
+    ScheduleInfo,
+    ScheduleLogEntry,
     connect,
 )
 from .client import set_run_views as _set_run_views
@@ -71,6 +74,10 @@ from .model.errors import (
 )
 from .model.events import HistoryEvent
 from .model.retry import RetryPolicy
+from .model.schedules import ScheduleError
+
+if _TYPE_CHECKING:
+    from .commands.render.dag_graph import DagGraph
 
 
 def load_ipython_extension(ipython: _Any) -> None:
@@ -87,8 +94,35 @@ def unload_ipython_extension(ipython: _Any) -> None:
     unload(ipython)
 
 
+def graph(dag: DagDefinition | DagRunInfo | RunHandle, *, engine: str = "auto") -> DagGraph:
+    """Draw a DAG as SVG: a :class:`DagDefinition` (every node pending), a
+    :class:`DagRunInfo` from ``client.dag_run`` or a DAG run's :class:`RunHandle` (each node
+    coloured by its state, with its duration and, for a map, its items by outcome).
+
+    The result has ``.svg``, ``.save(path)`` and shows itself in a notebook. ``engine``:
+    ``auto`` lays it out with Graphviz's ``dot`` when installed and with a pure-Python
+    layered layout otherwise (then ``.note`` says how to get the better one), ``python``
+    forces the latter, ``dot`` raises :class:`UsageError` without it.
+    """
+    from .commands.render.dag_graph import dag_svg
+
+    if isinstance(dag, DagDefinition):
+        return dag_svg(dag.graph.to_json(), None, engine=engine)
+    if isinstance(dag, DagRunInfo):
+        if not dag.graph:
+            raise UsageError(f"run {dag.id} carries no graph: read it with client.dag_run()")
+        return dag_svg(dag.graph, dag.nodes, engine=engine)
+    if isinstance(dag, RunHandle):
+        return dag.graph(engine=engine)  # type: ignore[no-any-return]
+    raise UsageError(
+        "hs.graph() draws a DAG (@hs.dag), a DagRunInfo (client.dag_run()) or a run handle, "
+        f"not {type(dag).__name__}"
+    )
+
+
 class _StudioRunViews:
-    """``RunHandle.explore()`` / ``.card()``: the studio's widgets, imported on first use."""
+    """``RunHandle.explore()`` / ``.card()``: the studio's widgets, imported on first use;
+    ``.graph()``: the command layer's SVG drawing."""
 
     def explore(self, client: Client, ref: str, **options: _Any) -> _Any:
         from .studio.widgets.explorer import explore
@@ -99,6 +133,12 @@ class _StudioRunViews:
         from .studio.widgets.card import run_card
 
         return run_card(client, ref, **options)
+
+    def graph(self, client: Client, ref: str, **options: _Any) -> _Any:
+        from .commands.render.dag_graph import dag_svg
+
+        info = client.dag_run(ref)
+        return dag_svg(info.graph, info.nodes, **options)
 
 
 _set_run_views(_StudioRunViews())
@@ -142,6 +182,9 @@ __all__ = [
     "RunNotRunningError",
     "RunPage",
     "RunTimeoutError",
+    "ScheduleError",
+    "ScheduleInfo",
+    "ScheduleLogEntry",
     "UnknownQueryError",
     "UnknownWorkflowError",
     "UpdateFailedError",
@@ -158,5 +201,6 @@ __all__ = [
     "activity",
     "connect",
     "dag",
+    "graph",
     "workflow",
 ]

@@ -7,6 +7,7 @@ through ``store``; the notebook views of a run are registered in :mod:`.sync_cli
 from __future__ import annotations
 
 from ._flow import KEEP, FlowLimit, Keep, QueueInfo
+from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
 from .info import (
@@ -39,6 +40,8 @@ __all__ = [
     "RunInfo",
     "RunPage",
     "RunViews",
+    "ScheduleInfo",
+    "ScheduleLogEntry",
     "connect",
     "run_views",
     "set_run_views",

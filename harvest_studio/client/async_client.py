@@ -1,5 +1,6 @@
 """The async client: every operation on runs of one database and namespace, in layers
-(``_base``: pool, lookups, waiting; ``_talking``; ``_starting``; ``_resets``; ``_flow``), plus
+(``_base``: pool, lookups, waiting; ``_talking``; ``_starting``; ``_resets``; ``_flow``;
+``_schedules``), plus
 listing, run trees and chains, and namespaces."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from ..model.errors import (
     UsageError,
 )
 from ..model.filters import parse_filter
-from ._flow import FlowClient
 from ._retry import retried
+from ._schedules import SchedulesClient
 from .handles import AsyncRunHandle
 from .info import TERMINAL_STATUSES, DagRunInfo, RunInfo, RunPage, _decode_page_token
 
@@ -37,7 +38,7 @@ def _succeeded_items(info: DagRunInfo, map_name: str) -> dict[str, Any]:
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
-class AsyncClient(FlowClient):
+class AsyncClient(SchedulesClient):
     """Async access to one database and namespace. Use :func:`connect` for the sync face."""
 
     def handle(self, ref: str) -> AsyncRunHandle:

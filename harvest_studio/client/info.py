@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -203,10 +203,13 @@ class RunPage:
 @dataclass(frozen=True)
 class DagRunInfo:
     """A run of a DAG and where each of its nodes is (``nodes``: name -> :class:`NodeInfo`,
-    in graph order, each map followed by its items ``map[0]``, ``map[1]``…)."""
+    in graph order, each map followed by its items ``map[0]``, ``map[1]``…), and the graph
+    recorded for the run's code version (``graph``: the DAG's graph JSON, as
+    ``DagSpec.to_json()`` gives it; ``hs.graph(info)`` draws it)."""
 
     run: RunInfo
     nodes: dict[str, NodeInfo]
+    graph: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

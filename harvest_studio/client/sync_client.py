@@ -13,6 +13,7 @@ from ..model.errors import UsageError
 from ..model.events import HistoryEvent
 from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
+from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
 from .info import DagRunInfo, ResetResult, RunInfo, RunPage
@@ -123,6 +124,39 @@ class Client:
         """See :meth:`AsyncClient.retry_failed_nodes`."""
         handle = self._run(self.aio.retry_failed_nodes(ref))
         return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    # -- schedules ----------------------------------------------------------------------
+    def create_schedule(
+        self, name: str, workflow: WorkflowDefinition | str, *args: Any, **options: Any
+    ) -> ScheduleInfo:
+        """See :meth:`AsyncClient.create_schedule`."""
+        return self._run(self.aio.create_schedule(name, workflow, *args, **options))  # type: ignore[no-any-return]
+
+    def schedules(self) -> list[ScheduleInfo]:
+        return self._run(self.aio.schedules())  # type: ignore[no-any-return]
+
+    def describe_schedule(self, name: str) -> ScheduleInfo:
+        return self._run(self.aio.describe_schedule(name))  # type: ignore[no-any-return]
+
+    def pause_schedule(self, name: str, note: str | None = None) -> ScheduleInfo:
+        return self._run(self.aio.pause_schedule(name, note))  # type: ignore[no-any-return]
+
+    def resume_schedule(self, name: str, note: str | None = None) -> ScheduleInfo:
+        return self._run(self.aio.resume_schedule(name, note))  # type: ignore[no-any-return]
+
+    def trigger_schedule(self, name: str) -> RunHandle:
+        handle = self._run(self.aio.trigger_schedule(name))
+        return RunHandle(self, handle.workflow_id, handle.run_id)
+
+    def backfill_schedule(self, name: str, start: Any, end: Any) -> list[RunHandle]:
+        handles = self._run(self.aio.backfill_schedule(name, start, end))
+        return [RunHandle(self, h.workflow_id, h.run_id) for h in handles]
+
+    def delete_schedule(self, name: str) -> bool:
+        return bool(self._run(self.aio.delete_schedule(name)))
+
+    def schedule_log(self, name: str, limit: int = 50) -> list[ScheduleLogEntry]:
+        return self._run(self.aio.schedule_log(name, limit))  # type: ignore[no-any-return]
 
     def set_limits(self, **limits: Any) -> FlowLimit | None:
         """See :meth:`AsyncClient.set_limits`."""

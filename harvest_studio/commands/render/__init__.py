@@ -3,7 +3,9 @@
 Plain text only (ASCII punctuation, no colour, no extra dependency), so the same strings
 serve a terminal, a log file and a notebook cell. Times are shown in local time.
 :mod:`.format` holds the shared formatters; :mod:`.runs`, :mod:`.history`,
-:mod:`.actions` and :mod:`.flow` render the results of the commands.
+:mod:`.actions` and :mod:`.flow` render the results of the commands. The one picture is
+:mod:`.dag_graph`: a DAG's graph as SVG (Graphviz's ``dot`` when installed, else the
+layered layout of :mod:`.dag_layout`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from .actions import (
     render_result,
     render_started,
     render_update,
+)
+from .dag_graph import (
+    PALETTE,
+    DagGraph,
+    dag_svg,
 )
 from .flow import (
     describe_limits,
@@ -54,7 +61,10 @@ from .runs import (
 __all__ = [
     "CELL_WIDTH",
     "ELLIPSIS",
+    "PALETTE",
+    "DagGraph",
     "compact",
+    "dag_svg",
     "describe_limits",
     "dumps",
     "fmt_clock",

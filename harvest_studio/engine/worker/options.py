@@ -19,3 +19,5 @@ class WorkerOptions:
     cache_size: int = 2000
     drain_timeout: float = 30.0
     heartbeat_flush_interval: float = 1.0
+    run_scheduler: bool = True
+    """decide due schedules (every worker may: they share the work safely)"""

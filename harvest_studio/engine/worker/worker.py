@@ -11,7 +11,8 @@ One asyncio loop runs a handful of cooperating parts, each in its own module:
   at once;
 * the query answerer (``queries.py``);
 * the sweeper (``sweeper.py``): lease renewal, reclaiming dead workers' tasks, timers,
-  timeouts.
+  timeouts;
+* the scheduler (``scheduler.py``): starts the runs of due schedule slots.
 
 Batching is what keeps commits per activity low under load; the eager hand-offs (activity
 tasks created already claimed by the deciding worker, and workflow tasks created already
@@ -43,6 +44,7 @@ from .core import Row, WorkerCore
 from .decisions import DecisionLoop
 from .options import WorkerOptions
 from .queries import QueryAnswerer
+from .scheduler import Scheduler
 from .sweeper import Sweeper
 
 log = logging.getLogger("harvest_studio.worker")
@@ -203,6 +205,7 @@ class Worker:
 
         claimer = Claimer(core, self.url, accept)
         sweeper = Sweeper(core)
+        scheduler = Scheduler(core)
         tasks: list[asyncio.Task[None]] = []
         try:
             async with pool.connection() as conn:
@@ -217,6 +220,8 @@ class Worker:
                 sweeper.timer_loop(),
                 sweeper.maintenance_loop(),
             ]
+            if self.options.run_scheduler:
+                loops.append(scheduler.loop())
             tasks = [asyncio.create_task(c) for c in loops]
             self._serving = True
             self._started.set()

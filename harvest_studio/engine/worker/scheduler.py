@@ -1,0 +1,230 @@
+"""The scheduler every worker runs: it locks due schedules (``SKIP LOCKED``: any number of
+workers share the work) and decides their slots in one transaction per schedule — catch-up,
+overlap, buffering, failure counting — starting each fired slot's run in the transaction
+that records the slot. So a slot starts at most one run (the slot key), never before its
+time (the database clock decides what is due), and a fired slot always has its run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from ... import store
+from ...model.schedules import LATE_AFTER, MAX_SLOTS, ScheduleSpec, kept_by_catchup
+from .core import WorkerCore
+
+log = logging.getLogger("harvest_studio.worker")
+BATCH = 50
+FAILED_STATUSES = {"FAILED", "TIMED_OUT", "TERMINATED", "CANCELLED"}
+
+
+class Scheduler:
+    def __init__(self, core: WorkerCore) -> None:
+        self.core = core
+
+    async def loop(self) -> None:
+        core = self.core
+        while True:
+            wait = core.options.poll_interval
+            try:
+                async with core.pool.connection() as conn:
+                    handled = await self.tick(conn)
+                    if handled >= BATCH:
+                        continue
+                    soonest = await store.next_fire_at(conn, core.namespace)
+                    now = await _now(conn)
+                if soonest is not None:
+                    wait = max(0.0, min(wait, (soonest - now).total_seconds()))
+            except psycopg.Error as exc:
+                log.warning("scheduler pass failed (%s); trying again", exc)
+            await asyncio.sleep(wait + 0.002)
+
+    async def tick(self, conn: psycopg.AsyncConnection[Any]) -> int:
+        """Decide every due schedule once; returns how many were looked at."""
+        async with conn.transaction():
+            rows = await store.lock_due_schedules(conn, self.core.namespace, BATCH)
+            for row in rows:
+                try:
+                    async with conn.transaction():  # a savepoint: one bad schedule stays alone
+                        await decide_schedule(conn, self.core.namespace, row)
+                except psycopg.Error as exc:
+                    if store.is_transient(exc):
+                        raise
+                    log.exception(
+                        "schedule %s could not be decided; it is tried again", row["name"]
+                    )
+        return len(rows)
+
+
+async def _now(conn: psycopg.AsyncConnection[Any]) -> datetime:
+    cur = await conn.execute("SELECT now()")
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+async def decide_schedule(conn: psycopg.AsyncConnection[Any], namespace: str, row: Any) -> None:
+    """One locked schedule: count its last run's outcome, start a buffered slot whose turn
+    came, then decide every slot now due. Call inside a transaction."""
+    name = row["name"]
+    now: datetime = row["now"]
+    spec = ScheduleSpec.from_json(row["spec"])
+    changes: dict[str, Any] = {}
+    last_status = await store.schedule_run_status(conn, row["last_run_id"])
+    if (
+        row["last_run_id"]
+        and row["last_run_id"] != row["counted_run_id"]
+        and last_status
+        not in (
+            None,
+            "RUNNING",
+        )
+    ):
+        failures = row["consecutive_failures"] + 1 if last_status in FAILED_STATUSES else 0
+        changes.update(consecutive_failures=failures, counted_run_id=row["last_run_id"])
+        limit = row["failure_limit"]
+        if limit and failures >= limit:
+            note = f"paused after {failures} consecutive failed runs"
+            changes.update(paused=True, note=note)
+            await store.log_schedule(conn, namespace, name, "auto_paused", detail=note)
+            await store.update_schedule(conn, namespace, name, changes)
+            return
+    running = last_status == "RUNNING"
+    buffered = row["buffered"]
+    if buffered and not running:
+        slot = await store.oldest_buffered_slot(conn, namespace, name)
+        if slot is not None:
+            run_id = str(uuid.uuid4())
+            await store.start_slot_run(conn, namespace, row, slot, run_id)
+            await store.log_schedule(
+                conn,
+                namespace,
+                name,
+                "started",
+                slot=slot,
+                run_id=run_id,
+                detail="buffered slot: the previous run ended",
+            )
+            changes.update(last_run_id=run_id, runs_started=row["runs_started"] + 1)
+            running, buffered = True, buffered - 1
+            row = {**row, "runs_started": row["runs_started"] + 1, "last_run_id": run_id}
+        else:
+            buffered = 0
+        changes["buffered"] = buffered
+    due: list[datetime] = []
+    upcoming: datetime | None = None
+    if row["next_slot"] is not None and row["fire_at"] is not None and row["fire_at"] <= now:
+        for slot in spec.slots_after(row["next_slot"] - timedelta(microseconds=1)):
+            if slot + timedelta(seconds=spec.jitter_for(name, slot)) > now or len(due) >= MAX_SLOTS:
+                upcoming = slot
+                break
+            due.append(slot)
+        kept = set(kept_by_catchup(row["catchup"], due, now))
+        started = row["runs_started"]
+        for slot in due:
+            if slot not in kept:
+                if await store.claim_slot(conn, namespace, name, slot, "skipped"):
+                    await store.log_schedule(
+                        conn,
+                        namespace,
+                        name,
+                        "skipped_catchup",
+                        slot=slot,
+                        detail=f"missed (catchup {row['catchup']})",
+                    )
+                continue
+            if row["max_runs"] is not None and started >= row["max_runs"]:
+                upcoming = None
+                await store.log_schedule(
+                    conn, namespace, name, "finished", detail=f"max_runs {row['max_runs']} reached"
+                )
+                break
+            late = (now - slot).total_seconds()
+            detail = f"caught up {late:.0f} s late" if late > LATE_AFTER else None
+            outcome = await _fire(conn, namespace, row, slot, running, buffered, detail)
+            if outcome is None:
+                continue
+            action, new_run = outcome
+            if action == "buffered":
+                buffered += 1
+                changes["buffered"] = buffered
+            elif new_run is not None:
+                started += 1
+                running = True
+                changes.update(last_run_id=new_run, runs_started=started)
+                row = {**row, "last_run_id": new_run}
+        changes["last_slot"] = due[-1] if due else row["last_slot"]
+        changes["next_slot"] = upcoming
+        changes["fire_at"] = spec.fire_at(name, upcoming)
+    if changes:
+        await store.update_schedule(conn, namespace, name, changes)
+
+
+async def _fire(
+    conn: psycopg.AsyncConnection[Any],
+    namespace: str,
+    row: Any,
+    slot: datetime,
+    running: bool,
+    buffered: int,
+    detail: str | None = None,
+) -> tuple[str, str | None] | None:
+    """Decide one due slot by the overlap policy; ``(action, run id)``, or ``None`` if the
+    slot was decided before (a backfill or another scheduler got there first)."""
+    name, policy = row["name"], row["overlap"]
+    if (running and policy == "skip") or (running and policy == "buffer_one" and buffered >= 1):
+        if await store.claim_slot(conn, namespace, name, slot, "skipped"):
+            await store.log_schedule(
+                conn,
+                namespace,
+                name,
+                "skipped_overlap",
+                slot=slot,
+                run_id=row["last_run_id"],
+                detail=f"overlap {policy}: still running",
+            )
+            return "skipped", None
+        return None
+    if running and policy in ("buffer_one", "buffer_all"):
+        if await store.claim_slot(conn, namespace, name, slot, "buffered"):
+            await store.log_schedule(
+                conn,
+                namespace,
+                name,
+                "buffered",
+                slot=slot,
+                run_id=row["last_run_id"],
+                detail=f"overlap {policy}",
+            )
+            return "buffered", None
+        return None
+    if not await store.claim_slot(conn, namespace, name, slot, "started"):
+        return None
+    if running and policy in ("cancel_other", "terminate_other"):
+        await store.stop_run(conn, row["last_run_id"], policy, name)
+        await store.log_schedule(
+            conn, namespace, name, policy, slot=slot, run_id=row["last_run_id"]
+        )
+    run_id = str(uuid.uuid4())
+    try:
+        async with conn.transaction():
+            await store.start_slot_run(conn, namespace, row, slot, run_id)
+    except psycopg.errors.UniqueViolation:  # a run with the slot's workflow id is open
+        await store.log_schedule(
+            conn,
+            namespace,
+            name,
+            "not_started",
+            slot=slot,
+            detail="a run with this slot's workflow id is still open",
+        )
+        return "skipped", None
+    await store.log_schedule(
+        conn, namespace, name, "started", slot=slot, run_id=run_id, detail=detail
+    )
+    return "started", run_id

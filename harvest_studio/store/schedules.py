@@ -1,0 +1,285 @@
+"""Schedules: the ``harvest.schedules`` rows, their slot keys (``schedule_slots``: a slot
+starts at most one run, whoever decides it) and the decision log (``schedule_log``), and
+starting a slot's run in the same transaction that records the slot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from ..model import serde
+from ..model.events import CancelRequested, WorkflowStarted
+from ..model.schedules import slot_iso, slot_workflow_id
+from ._sql import Row
+from .inbox import close_runs, queue_event
+from .registry import registered_workflow
+from .runs import insert_run
+
+_COLUMNS = (
+    "namespace, name, workflow_type, args, spec, overlap, catchup, max_runs, failure_limit,"
+    " paused, note, source, next_slot, fire_at, last_slot, last_run_id::text AS last_run_id,"
+    " counted_run_id::text AS counted_run_id, runs_started, consecutive_failures, buffered,"
+    " created_at, updated_at"
+)
+_SETTABLE = (
+    "workflow_type",
+    "args",
+    "spec",
+    "overlap",
+    "catchup",
+    "max_runs",
+    "failure_limit",
+    "paused",
+    "note",
+    "source",
+    "next_slot",
+    "fire_at",
+    "last_slot",
+    "last_run_id",
+    "counted_run_id",
+    "runs_started",
+    "consecutive_failures",
+    "buffered",
+)
+
+
+async def upsert_schedule(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    name: str,
+    fields: dict[str, Any],
+    *,
+    replace: bool,
+) -> Row | None:
+    """Create a schedule (``replace``: or overwrite one of that name); returns its row, or
+    ``None`` if it exists and ``replace`` is false."""
+    cols = ["namespace", "name", *fields]
+    values = ", ".join(f"%({c})s" for c in cols)
+    conflict = (
+        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in fields) + ", updated_at = now()"
+        if replace
+        else "DO NOTHING"
+    )
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"INSERT INTO harvest.schedules ({', '.join(cols)}) VALUES ({values})"
+        f" ON CONFLICT (namespace, name) {conflict} RETURNING {_COLUMNS}",
+        {"namespace": namespace, "name": name, **_jsonable(fields)},
+    )
+    return await cur.fetchone()
+
+
+def _jsonable(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (json.dumps(v) if k in ("args", "spec") else v) for k, v in fields.items()}
+
+
+async def update_schedule(
+    conn: AsyncConnection[Any], namespace: str, name: str, fields: dict[str, Any]
+) -> None:
+    unknown = set(fields) - set(_SETTABLE)
+    if unknown:
+        raise ValueError(f"not schedule fields: {sorted(unknown)}")
+    sets = ", ".join(f"{c} = %({c})s" for c in fields)
+    await conn.execute(
+        f"UPDATE harvest.schedules SET {sets}, updated_at = now()"
+        " WHERE namespace = %(namespace)s AND name = %(name)s",
+        {"namespace": namespace, "name": name, **_jsonable(fields)},
+    )
+
+
+async def get_schedule(
+    conn: AsyncConnection[Any], namespace: str, name: str, *, lock: bool = False
+) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM harvest.schedules WHERE namespace = %s AND name = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (namespace, name),
+    )
+    return await cur.fetchone()
+
+
+async def list_schedules(conn: AsyncConnection[Any], namespace: str) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM harvest.schedules WHERE namespace = %s ORDER BY name",
+        (namespace,),
+    )
+    return await cur.fetchall()
+
+
+async def delete_schedule(conn: AsyncConnection[Any], namespace: str, name: str) -> bool:
+    """Delete a schedule with its slot keys (its log stays; runs it started are kept)."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "DELETE FROM harvest.schedules WHERE namespace = %s AND name = %s", (namespace, name)
+        )
+        await conn.execute(
+            "DELETE FROM harvest.schedule_slots WHERE namespace = %s AND schedule = %s",
+            (namespace, name),
+        )
+    return cur.rowcount == 1
+
+
+async def lock_due_schedules(conn: AsyncConnection[Any], namespace: str, limit: int) -> list[Row]:
+    """Schedules a scheduler should look at now (a slot is due, or a buffered slot may
+    start), locked; schedules another scheduler holds are skipped. In a transaction."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS}, now() AS now FROM harvest.schedules"
+        " WHERE namespace = %s AND NOT paused AND (fire_at <= now() OR buffered > 0)"
+        " ORDER BY fire_at NULLS LAST LIMIT %s FOR UPDATE SKIP LOCKED",
+        (namespace, limit),
+    )
+    return await cur.fetchall()
+
+
+async def next_fire_at(conn: AsyncConnection[Any], namespace: str) -> datetime | None:
+    cur = await conn.execute(
+        "SELECT min(fire_at) FROM harvest.schedules WHERE namespace = %s AND NOT paused",
+        (namespace,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def run_status(conn: AsyncConnection[Any], run_id: str | None) -> str | None:
+    if run_id is None:
+        return None
+    cur = await conn.execute("SELECT status FROM harvest.runs WHERE run_id = %s", (run_id,))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def log(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    schedule: str,
+    action: str,
+    *,
+    slot: datetime | None = None,
+    run_id: str | None = None,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO harvest.schedule_log (namespace, schedule, slot, action, run_id, detail)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (namespace, schedule, slot, action, run_id, detail),
+    )
+
+
+async def read_log(
+    conn: AsyncConnection[Any], namespace: str, schedule: str, limit: int
+) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT id, slot, action, run_id::text AS run_id, detail, at FROM harvest.schedule_log"
+        " WHERE namespace = %s AND schedule = %s ORDER BY id DESC LIMIT %s",
+        (namespace, schedule, limit),
+    )
+    return await cur.fetchall()
+
+
+async def claim_slot(
+    conn: AsyncConnection[Any], namespace: str, schedule: str, slot: datetime, state: str
+) -> bool:
+    """Record a slot's decision; False if the slot was decided before (by anyone)."""
+    cur = await conn.execute(
+        "INSERT INTO harvest.schedule_slots (namespace, schedule, slot, state)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (namespace, schedule, slot, state),
+    )
+    return cur.rowcount == 1
+
+
+async def oldest_buffered_slot(
+    conn: AsyncConnection[Any], namespace: str, schedule: str
+) -> datetime | None:
+    cur = await conn.execute(
+        "SELECT slot FROM harvest.schedule_slots WHERE namespace = %s AND schedule = %s"
+        " AND state = 'buffered' ORDER BY slot LIMIT 1",
+        (namespace, schedule),
+    )
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def start_slot_run(
+    conn: AsyncConnection[Any], namespace: str, schedule: Row, slot: datetime, run_id: str
+) -> None:
+    """Start the run of a slot (workflow id ``sched:{name}:{slot ISO UTC}``, search
+    attributes ``schedule`` and ``scheduled_at``) and mark the slot started. Call inside the
+    transaction that claimed the slot."""
+    name, workflow_type = schedule["name"], schedule["workflow_type"]
+    registered = await registered_workflow(conn, namespace, workflow_type)
+    fingerprint = registered["fingerprint"] if registered else None
+    queue = registered["queue"] if registered else "default"
+    timeout = registered["execution_timeout"] if registered else None
+    workflow_id = slot_workflow_id(name, slot)
+    args = list(schedule["args"] or [])
+    started = WorkflowStarted(
+        workflow_type=workflow_type,
+        workflow_id=workflow_id,
+        namespace=namespace,
+        queue=queue,
+        args=args,
+        fingerprint=fingerprint,
+        execution_timeout=timeout,
+    )
+    await insert_run(
+        conn,
+        run_id=run_id,
+        namespace=namespace,
+        workflow_id=workflow_id,
+        workflow_type=workflow_type,
+        queue=queue,
+        input_json=serde.dumps(args),
+        started_json=serde.dumps(started.fields()),
+        fingerprint=fingerprint,
+        execution_timeout=timeout,
+        idempotency_key=None,
+        search_attributes_json=serde.dumps({"schedule": name, "scheduled_at": slot_iso(slot)}),
+    )
+    await conn.execute(
+        "UPDATE harvest.schedule_slots SET state = 'started', run_id = %s"
+        " WHERE namespace = %s AND schedule = %s AND slot = %s",
+        (run_id, namespace, name, slot),
+    )
+
+
+async def stop_run(conn: AsyncConnection[Any], run_id: str, how: str, schedule: str) -> None:
+    """Cancel (``cancel_other``) or terminate (``terminate_other``) a schedule's last run."""
+    reason = f"schedule {schedule} started a newer run"
+    if how == "cancel_other":
+        await queue_event(
+            conn,
+            run_id,
+            "CancelRequested",
+            serde.dumps(CancelRequested(reason=reason).fields()),
+            dedupe_key="cancel",
+        )
+    else:
+        await close_runs(
+            conn,
+            [run_id],
+            status="TERMINATED",
+            event_type="WorkflowTerminated",
+            payload_json=serde.dumps({"reason": reason}),
+            error_json=serde.dumps({"type": "Terminated", "message": reason}),
+        )
+
+
+async def slot_runs(
+    conn: AsyncConnection[Any], namespace: str, schedule: str, slots: Sequence[datetime]
+) -> dict[datetime, str | None]:
+    cur = await conn.execute(
+        "SELECT slot, run_id::text FROM harvest.schedule_slots"
+        " WHERE namespace = %s AND schedule = %s AND slot = ANY(%s::timestamptz[])",
+        (namespace, schedule, list(slots)),
+    )
+    return {row[0]: row[1] for row in await cur.fetchall()}
