@@ -74,6 +74,7 @@ from .model.errors import (
 )
 from .model.events import HistoryEvent
 from .model.retry import RetryPolicy
+from .model.schedules import ScheduleDeclaration as Schedule
 from .model.schedules import ScheduleError
 
 if _TYPE_CHECKING:
@@ -182,6 +183,7 @@ __all__ = [
     "RunNotRunningError",
     "RunPage",
     "RunTimeoutError",
+    "Schedule",
     "ScheduleError",
     "ScheduleInfo",
     "ScheduleLogEntry",

@@ -263,3 +263,61 @@ def test_schedule_input_errors(client: hs.Client) -> None:
     assert client.delete_schedule("x") and client.schedules() == []
     with pytest.raises(hs.UsageError, match="no schedule 'x'"):
         client.trigger_schedule("x")
+
+
+# ---------------------------------------------------------------------------------------
+# schedules declared in code
+# ---------------------------------------------------------------------------------------
+@hs.activity(start_to_close="10s")
+def stamp_day(ctx: hs.ActivityContext, day: str) -> str:
+    return f"loaded {day}"
+
+
+@hs.dag(every="1s", params={"day": str})
+def every_second(d: hs.Dag, day: str) -> None:
+    d.task(stamp_day, day)
+
+
+@hs.dag(schedule="0 2 * * *", timezone="Europe/Berlin", catchup="most_recent",
+        max_active_runs=1, params={"day": str})
+def nightly_etl(d: hs.Dag, day: str) -> None:
+    d.task(stamp_day, day)
+
+
+def test_the_public_face_declares_a_nightly_schedule() -> None:
+    declared = nightly_etl.schedule
+    assert declared is not None and declared.name == "nightly_etl"
+    assert declared.overlap == "buffer_all" and declared.catchup == "most_recent"
+    assert declared.args == ("{slot_date}",)
+    assert declared.spec.cron == "0 2 * * *" and declared.spec.timezone == "Europe/Berlin"
+    with pytest.raises(hs.UsageError, match="max_active_runs can be 1"):
+        hs.dag(every=60, max_active_runs=3)(lambda d: d.task(stamp_day, "x"))
+
+    def typed(d: hs.Dag, n: int) -> None:
+        d.task(stamp_day, n)
+
+    with pytest.raises(hs.DagDefinitionError, match="give schedule_args"):
+        hs.dag(every=60, params={"n": int})(typed)
+
+
+def test_workers_keep_declared_schedules(
+    client: hs.Client, start_worker: Callable[..., hs.Worker], db_url: str
+) -> None:
+    plain = hs.Schedule.make("ticker", "tick", ["declared"], every=3600)
+    start_worker(workflows=[every_second, *WORKFLOWS], activities=[stamp_day],
+                 schedules=[plain])
+    start_worker(workflows=[every_second, *WORKFLOWS], activities=[stamp_day],
+                 schedules=[plain])  # a second worker changes nothing
+    wait_for(lambda: len(runs_of(db_url, "every_second")) >= 2, timeout=15)
+    client.pause_schedule("every_second")
+    assert [e.action for e in client.schedule_log("every_second")].count("created") == 1
+    assert client.describe_schedule("ticker").args == ["declared"]
+    run_id = sql(db_url, "SELECT run_id::text FROM harvest.runs"
+                 " WHERE search_attributes->>'schedule' = 'every_second' LIMIT 1")[0][0]
+    slot = client.describe(run_id).search_attributes["scheduled_at"]
+    result = client.result(run_id, timeout=10)
+    assert result["stamp_day"] == f"loaded {slot[:10]}"  # the slot's date, UTC here
+    changed = hs.Schedule.make("ticker", "tick", ["changed"], every=1800)
+    start_worker(workflows=WORKFLOWS, schedules=[changed])
+    assert client.describe_schedule("ticker").args == ["changed"]
+    assert [e.action for e in client.schedule_log("ticker")][:1] == ["updated"]

@@ -3,30 +3,25 @@ delete, preview and the decision log. Workers' schedulers start the runs."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from .. import store
-from ..model import serde
 from ..model.definitions import WorkflowDefinition
 from ..model.durations import Duration
 from ..model.errors import UsageError
 from ..model.schedules import (
     MAX_SLOTS,
+    ScheduleDeclaration,
     ScheduleError,
     ScheduleSpec,
-    check_catchup,
-    check_overlap,
     slot_workflow_id,
 )
 from ._flow import FlowClient
 from ._retry import retried
 from .handles import AsyncRunHandle
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -109,12 +104,6 @@ class ScheduleLogEntry:
     detail: str | None
 
 
-def _positive(value: int | None, what: str) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ScheduleError(f"{what} must be an int >= 1, got {value!r}")
-    return value
-
-
 class SchedulesClient(FlowClient):
     """Schedules: when to start runs of a workflow or DAG."""
 
@@ -154,21 +143,6 @@ class SchedulesClient(FlowClient):
             client.create_schedule("nightly", nightly, "2026-12-01", cron="0 2 * * *",
                                    timezone="Europe/Berlin", catchup="most_recent")
         """
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise ScheduleError(f"bad schedule name {name!r}: 1-100 letters, digits, '-_.'")
-        spec = ScheduleSpec.make(
-            cron=cron,
-            every=every,
-            anchor=anchor,
-            timezone=timezone,
-            jitter=jitter,
-            start_at=start_at,
-            end_at=end_at,
-        )
-        check_overlap(overlap)
-        check_catchup(catchup)
-        _positive(max_runs, "max_runs")
-        _positive(failure_limit, "failure_limit")
         if isinstance(workflow, WorkflowDefinition):
             workflow.check_args(args)
             type_name = workflow.name
@@ -178,7 +152,22 @@ class SchedulesClient(FlowClient):
             raise UsageError(
                 f"a schedule needs a @workflow, a DAG or a workflow name, got {workflow!r}"
             )
-        serde.dumps(list(args), what="schedule arguments")
+        declared = ScheduleDeclaration.make(
+            name,
+            type_name,
+            args,
+            cron=cron,
+            every=every,
+            anchor=anchor,
+            timezone=timezone,
+            jitter=jitter,
+            start_at=start_at,
+            end_at=end_at,
+            overlap=overlap,
+            catchup=catchup,
+            max_runs=max_runs,
+            failure_limit=failure_limit,
+        )
         async with self.pool.connection() as conn:
             await self._check_namespace(conn)
             if isinstance(workflow, WorkflowDefinition):
@@ -187,26 +176,12 @@ class SchedulesClient(FlowClient):
                 )
             elif await store.registered_workflow(conn, self.namespace, type_name) is None:
                 raise UsageError(f"no workflow type {type_name!r} is known in {self.namespace!r}")
-            now = datetime.now(UTC)
-            first = next(iter(spec.slots_after(now)), None)
             fields = {
-                "workflow_type": type_name,
-                "args": list(args),
-                "spec": spec.to_json(),
-                "overlap": overlap,
-                "catchup": catchup,
-                "max_runs": max_runs,
-                "failure_limit": failure_limit,
+                **declared.definition_fields(),
+                **declared.fresh_state(datetime.now(UTC)),
                 "paused": paused,
                 "note": note,
-                "next_slot": first,
-                "fire_at": spec.fire_at(name, first),
-                "last_slot": None,
-                "last_run_id": None,
-                "counted_run_id": None,
-                "runs_started": 0,
-                "consecutive_failures": 0,
-                "buffered": 0,
+                "source": "api",
             }
             async with conn.transaction():
                 row = await store.upsert_schedule(
@@ -217,7 +192,7 @@ class SchedulesClient(FlowClient):
                         f"a schedule {name!r} exists; pass replace=True to overwrite it"
                     )
                 await store.log_schedule(
-                    conn, self.namespace, name, "created", detail=spec.describe()
+                    conn, self.namespace, name, "created", detail=declared.spec.describe()
                 )
         return ScheduleInfo.from_row(row)
 

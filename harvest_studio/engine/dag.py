@@ -37,6 +37,7 @@ from ..model.definitions import (
 from ..model.durations import Duration, optional_seconds
 from ..model.errors import ActivityError, DagFailedError, UsageError
 from ..model.retry import RetryPolicy
+from ..model.schedules import ScheduleDeclaration
 from ..model.trigger_rules import decide
 from .workflow_context import WorkflowContext
 
@@ -55,6 +56,8 @@ class DagDefinition(WorkflowDefinition):
     """A DAG: a :class:`WorkflowDefinition` whose runs execute ``spec``'s graph."""
 
     spec: DagSpec | None = field(default=None, compare=False)
+    schedule: ScheduleDeclaration | None = field(default=None, compare=False)
+    """the schedule declared with the DAG (workers that serve it keep it in the database)"""
 
     @property
     def graph(self) -> DagSpec:
@@ -80,9 +83,13 @@ def dag(
     sla: Duration | None = ...,
     on_sla_miss: ActivityDefinition | str | None = ...,
     schedule: str | None = ...,
+    every: Duration | None = ...,
     timezone: str | None = ...,
-    catchup: str | None = ...,
+    catchup: str = ...,
     max_active_runs: int | None = ...,
+    overlap: str | None = ...,
+    jitter: Duration | None = ...,
+    schedule_args: Sequence[Any] | None = ...,
 ) -> Callable[[Callable[..., Any]], DagDefinition]: ...
 
 
@@ -97,9 +104,13 @@ def dag(
     sla: Duration | None = None,
     on_sla_miss: ActivityDefinition | str | None = None,
     schedule: str | None = None,
+    every: Duration | None = None,
     timezone: str | None = None,
-    catchup: str | None = None,
+    catchup: str = "most_recent",
     max_active_runs: int | None = None,
+    overlap: str | None = None,
+    jitter: Duration | None = None,
+    schedule_args: Sequence[Any] | None = None,
 ) -> Any:
     """Declare a DAG: ``fn(d: hs.Dag, *params)`` adds nodes with ``d.task`` and ``d.map``.
 
@@ -108,7 +119,15 @@ def dag(
     not depend on a run's input. ``params`` maps each param to a type checked when a run
     starts (by default the function's parameters, unchecked). ``sla``: a run still going
     that long after its start records a ``dag.sla_missed`` marker and runs the activity
-    ``on_sla_miss(dag name, sla seconds)`` if given. Start it like a workflow::
+    ``on_sla_miss(dag name, sla seconds)`` if given.
+
+    ``schedule`` (cron, in ``timezone``) or ``every`` declares a schedule named after the
+    DAG, kept in the database by the workers that serve it (``catchup``, ``jitter``,
+    ``overlap`` as for :meth:`Client.create_schedule`; ``max_active_runs=1`` means
+    ``overlap="buffer_all"``: a slot that comes while a run is going waits its turn).
+    ``schedule_args`` are the scheduled runs' params; by default each param without a
+    default gets ``"{slot_date}"``, the slot's date in the schedule's timezone (Airflow's
+    ``ds``). Start runs by hand like a workflow::
 
         @hs.dag(params={"day": str})
         def nightly(d: hs.Dag, day: str) -> None:
@@ -118,10 +137,10 @@ def dag(
         run = client.start(nightly, "2026-12-01")
         run.result()          # {"extract": ..., "transform": [...], "load": ...}
     """
-    if any(v is not None for v in (schedule, timezone, catchup, max_active_runs)):
+    if max_active_runs is not None and max_active_runs != 1:
         raise UsageError(
-            "schedules for DAGs (schedule=, timezone=, catchup=, max_active_runs=) are not "
-            "available yet; start runs with client.start()"
+            "max_active_runs can be 1 (later runs wait their turn) or left out; for runs "
+            "that overlap freely use overlap='allow_all'"
         )
 
     def wrap(builder: Callable[..., Any]) -> DagDefinition:
@@ -140,6 +159,15 @@ def dag(
             return await _DagRun(ctx, spec, spec.bind(params), reuse).run()
 
         run_dag.__name__ = dag_name
+        declared = None
+        if schedule is not None or every is not None:
+            args = _schedule_args(spec, schedule_args)
+            spec.bind(args)
+            declared = ScheduleDeclaration.make(
+                dag_name, dag_name, args, cron=schedule, every=every, timezone=timezone,
+                jitter=jitter, catchup=catchup,
+                overlap=overlap or ("buffer_all" if max_active_runs == 1 else "skip"),
+            )
         return DagDefinition(
             name=dag_name,
             fn=run_dag,
@@ -147,9 +175,26 @@ def dag(
             queue=queue,
             execution_timeout=optional_seconds(execution_timeout),
             spec=spec,
+            schedule=declared,
         )
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _schedule_args(spec: DagSpec, given: Sequence[Any] | None) -> list[Any]:
+    if given is not None:
+        return list(given)
+    args: list[Any] = []
+    for name, kind in spec.params.items():
+        if name in spec.defaults:
+            break
+        if kind not in (None, str):
+            raise DagDefinitionError(
+                f"DAG {spec.name}: param {name!r} ({kind.__name__}) needs a value for scheduled "
+                "runs: give schedule_args="
+            )
+        args.append("{slot_date}")
+    return args
 
 
 class _DagRun:

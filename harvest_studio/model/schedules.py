@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from . import serde
 from .durations import Duration, optional_seconds, to_seconds
 from .errors import UsageError
 
@@ -45,6 +47,10 @@ MAX_SLOTS = 1000
 """most slots one catch-up, backfill or preview produces"""
 LATE_AFTER = 60.0
 """a slot more than this many seconds past is *missed* (downtime), not merely due"""
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+PLACEHOLDERS = ("{slot}", "{slot_local}", "{slot_date}")
 
 
 class ScheduleError(UsageError):
@@ -264,3 +270,114 @@ def kept_by_catchup(policy: str, slots: list[datetime], now: datetime) -> list[d
     else:
         kept = []
     return kept + on_time
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ScheduleError(f"bad schedule name {name!r}: 1-100 letters, digits, '-_.'")
+    return name
+
+
+def check_count(value: int | None, what: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ScheduleError(f"{what} must be an int >= 1, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class ScheduleDeclaration:
+    """A schedule as code declares it (``hs.Schedule(...)``, or ``@hs.dag(schedule=...)``):
+    a worker that serves it creates or updates it when it starts."""
+
+    name: str
+    workflow_type: str
+    args: tuple[Any, ...]
+    spec: ScheduleSpec
+    overlap: str = "skip"
+    catchup: str = "most_recent"
+    max_runs: int | None = None
+    failure_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        check_name(self.name)
+        check_overlap(self.overlap)
+        check_catchup(self.catchup)
+        check_count(self.max_runs, "max_runs")
+        check_count(self.failure_limit, "failure_limit")
+
+    @classmethod
+    def make(
+        cls,
+        name: str,
+        workflow_type: str,
+        args: Sequence[Any] = (),
+        *,
+        cron: str | None = None,
+        every: Duration | None = None,
+        anchor: datetime | str | None = None,
+        timezone: str | None = None,
+        jitter: Duration | None = None,
+        start_at: datetime | str | None = None,
+        end_at: datetime | str | None = None,
+        overlap: str = "skip",
+        catchup: str = "most_recent",
+        max_runs: int | None = None,
+        failure_limit: int | None = None,
+    ) -> ScheduleDeclaration:
+        """A checked declaration; :class:`ScheduleError` names what is wrong."""
+        check_name(name)
+        if not isinstance(workflow_type, str) or not workflow_type:
+            raise ScheduleError(f"a schedule needs a workflow type, got {workflow_type!r}")
+        spec = ScheduleSpec.make(
+            cron=cron, every=every, anchor=anchor, timezone=timezone, jitter=jitter,
+            start_at=start_at, end_at=end_at,
+        )
+        serde.dumps(list(args), what="schedule arguments")
+        return cls(name, workflow_type, tuple(args), spec, overlap, catchup, max_runs,
+                   failure_limit)
+
+    def definition_fields(self) -> dict[str, Any]:
+        """The columns that say what the schedule is (not where it stands)."""
+        return {
+            "workflow_type": self.workflow_type,
+            "args": list(self.args),
+            "spec": self.spec.to_json(),
+            "overlap": self.overlap,
+            "catchup": self.catchup,
+            "max_runs": self.max_runs,
+            "failure_limit": self.failure_limit,
+        }
+
+    def fresh_state(self, now: datetime) -> dict[str, Any]:
+        """Where a new (or redefined) schedule starts: its first slot after ``now``."""
+        first = next(iter(self.spec.slots_after(now)), None)
+        return {
+            "next_slot": first,
+            "fire_at": self.spec.fire_at(self.name, first),
+            "last_slot": None,
+            "last_run_id": None,
+            "counted_run_id": None,
+            "runs_started": 0,
+            "consecutive_failures": 0,
+            "buffered": 0,
+        }
+
+
+def fill_placeholders(args: list[Any], slot: datetime, timezone: str) -> list[Any]:
+    """A slot's run arguments: in string arguments, ``{slot}`` becomes the slot in ISO UTC,
+    ``{slot_local}`` in ISO in the schedule's timezone, ``{slot_date}`` its local date."""
+    local = slot.astimezone(ZoneInfo(timezone))
+    values = {
+        "{slot}": slot_iso(slot),
+        "{slot_local}": local.isoformat(),
+        "{slot_date}": local.date().isoformat(),
+    }
+
+    def fill(value: Any) -> Any:
+        if not isinstance(value, str) or "{" not in value:
+            return value
+        for token, text in values.items():
+            value = value.replace(token, text)
+        return value
+
+    return [fill(a) for a in args]

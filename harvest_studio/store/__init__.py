@@ -125,6 +125,7 @@ from .schedules import (
     slot_runs,
     start_slot_run,
     stop_run,
+    sync_declared_schedule,
     update_schedule,
     upsert_schedule,
 )
@@ -236,6 +237,7 @@ __all__ = [
     "start_slot_run",
     "stop_run",
     "submit_query",
+    "sync_declared_schedule",
     "time_out_runs",
     "unserved_queues",
     "update_schedule",

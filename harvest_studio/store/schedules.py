@@ -14,7 +14,12 @@ from psycopg.rows import dict_row
 
 from ..model import serde
 from ..model.events import CancelRequested, WorkflowStarted
-from ..model.schedules import slot_iso, slot_workflow_id
+from ..model.schedules import (
+    ScheduleDeclaration,
+    fill_placeholders,
+    slot_iso,
+    slot_workflow_id,
+)
 from ._sql import Row
 from .inbox import close_runs, queue_event
 from .registry import registered_workflow
@@ -221,7 +226,8 @@ async def start_slot_run(
     queue = registered["queue"] if registered else "default"
     timeout = registered["execution_timeout"] if registered else None
     workflow_id = slot_workflow_id(name, slot)
-    args = list(schedule["args"] or [])
+    timezone = (schedule["spec"] or {}).get("timezone") or "UTC"
+    args = fill_placeholders(list(schedule["args"] or []), slot, timezone)
     started = WorkflowStarted(
         workflow_type=workflow_type,
         workflow_id=workflow_id,
@@ -283,3 +289,34 @@ async def slot_runs(
         (namespace, schedule, list(slots)),
     )
     return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+async def sync_declared_schedule(
+    conn: AsyncConnection[Any], namespace: str, declared: ScheduleDeclaration
+) -> str:
+    """Create or update a schedule that code declares: ``"created"``, ``"updated"`` (its
+    definition changed: it starts again from the next slot) or ``"unchanged"`` (its state,
+    pause and log are left alone). Any number of workers may call this at once."""
+    wanted = declared.definition_fields()
+    async with conn.transaction():
+        current = await get_schedule(conn, namespace, declared.name, lock=True)
+        if (
+            current is not None
+            and current["source"] == "code"
+            and all(current[k] == v for k, v in wanted.items())
+        ):
+            return "unchanged"
+        cur = await conn.execute("SELECT now()")
+        row = await cur.fetchone()
+        assert row is not None
+        fields = {**wanted, **declared.fresh_state(row[0]), "source": "code"}
+        if current is None:
+            await upsert_schedule(conn, namespace, declared.name, fields, replace=True)
+            outcome = "created"
+        else:
+            await update_schedule(conn, namespace, declared.name, fields)
+            outcome = "updated"
+        await log(
+            conn, namespace, declared.name, outcome, detail=f"from code: {declared.spec.describe()}"
+        )
+    return outcome

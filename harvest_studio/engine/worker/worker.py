@@ -37,6 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from ... import store
 from ...model.definitions import ActivityDefinition, WorkflowDefinition
 from ...model.errors import NamespaceNotFoundError, UsageError
+from ...model.schedules import ScheduleDeclaration
 from ...store.connection import database_url, ensure_migrated
 from .activities import ActivityExecutor
 from .claimer import Claimer
@@ -69,6 +70,7 @@ class Worker:
         *,
         workflows: Iterable[WorkflowDefinition] = (),
         activities: Iterable[ActivityDefinition] = (),
+        schedules: Iterable[ScheduleDeclaration] = (),
         queues: Sequence[str] | None = None,
         namespace: str | None = None,
         url: str | None = None,
@@ -78,6 +80,14 @@ class Worker:
     ) -> None:
         self.workflows = {w.name: w for w in workflows}
         self.activities = {a.name: a for a in activities}
+        self.schedules = list(schedules) + [
+            declared
+            for w in self.workflows.values()
+            if (declared := getattr(w, "schedule", None)) is not None
+        ]
+        for declared in self.schedules:
+            if not isinstance(declared, ScheduleDeclaration):
+                raise UsageError(f"not a schedule (hs.Schedule.make(...)): {declared!r}")
         for definition in [*self.workflows.values(), *self.activities.values()]:
             if not isinstance(definition, WorkflowDefinition | ActivityDefinition):
                 raise UsageError(f"not a @workflow or @activity: {definition!r}")
@@ -260,6 +270,10 @@ class Worker:
                 for a in self.activities.values()
             ],
         )
+        for declared in self.schedules:
+            outcome = await store.sync_declared_schedule(conn, self.namespace, declared)
+            if outcome != "unchanged":
+                log.info("schedule %s %s from code", declared.name, outcome)
         await store.upsert_worker(
             conn, self.worker_id, self.namespace, socket.gethostname(), os.getpid(), self.queues,
             self.options.lease_seconds,
