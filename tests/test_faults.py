@@ -459,3 +459,66 @@ def test_chaos_kills_and_restarts(pg: RestartablePostgres) -> None:
     assert early == []
     results = dict(sql(pg.url, "SELECT workflow_id, result FROM harvest.runs"))
     assert results == {f"c{i}": 3 * i + 6 for i in range(runs)}
+
+
+# ---------------------------------------------------------------------------------------
+# schedulers killed: every slot starts exactly once, none early
+# ---------------------------------------------------------------------------------------
+def test_scheduler_chaos_every_slot_once(pg: RestartablePostgres) -> None:
+    """Three worker processes run the scheduler of a 1-second schedule while they are
+    SIGKILLed at random (and replaced): every one of its 200 slots starts exactly one run,
+    none before its time."""
+    import os
+    import random
+    import signal as signals
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    slots = 200
+    first = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ, "HARVEST_DATABASE_URL": pg.url,
+        "HARVEST_TEST_SLOTS_FROM": first.isoformat(), "HARVEST_TEST_SLOTS": str(slots),
+    }
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.apps.run_worker", "tests.apps.schedule_app"],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    chance = random.Random(11)
+    workers = [spawn() for _ in range(3)]
+    kills = 0
+    try:
+        end = first + timedelta(seconds=slots + 2)
+        while datetime.now(UTC) < end:
+            time.sleep(chance.uniform(0.5, 2.5))
+            victim = chance.randrange(len(workers))
+            workers[victim].send_signal(signals.SIGKILL)
+            workers[victim].wait()
+            workers[victim] = spawn()
+            kills += 1
+        _wait(
+            lambda: int(sql(pg.url, "SELECT count(*) FROM harvest.runs")[0][0]) >= slots,
+            60, "every slot started",
+        )
+        time.sleep(2.0)  # a duplicate, if any, would show up now
+    finally:
+        for proc in workers:
+            proc.kill()
+            proc.wait()
+    assert kills >= 50
+    rows = sql(
+        pg.url,
+        "SELECT (search_attributes->>'scheduled_at')::timestamptz AS slot, created_at"
+        " FROM harvest.runs ORDER BY 1",
+    )
+    started = [slot for slot, _ in rows]
+    assert started == [first + timedelta(seconds=i) for i in range(slots)]  # each once, all
+    assert all(created >= slot for slot, created in rows)  # never early
+    assert sql(pg.url, "SELECT state, count(*) FROM harvest.schedule_slots GROUP BY 1") == [
+        ("started", slots)
+    ]

@@ -21,6 +21,7 @@ def main() -> None:
     worker = hs.Worker(
         workflows=[v for v in values if isinstance(v, hs.WorkflowDefinition)],
         activities=[v for v in values if isinstance(v, hs.ActivityDefinition)],
+        schedules=[v for v in values if isinstance(v, hs.Schedule)],
         **FAST,
     )
     asyncio.run(worker.run())
