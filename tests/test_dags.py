@@ -350,10 +350,6 @@ def test_a_param_cannot_be_formatted_while_building() -> None:
         hs.dag(builder)
 
 
-def test_schedules_are_refused_until_they_exist() -> None:
-    with pytest.raises(hs.UsageError, match="not available yet"):
-        hs.dag(schedule="0 2 * * *")
-
 
 # ---------------------------------------------------------------------------------------
 # retrying failed nodes

@@ -11,7 +11,17 @@ from .. import commands
 from .._version import __version__
 from ..client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
 from ..commands.argtypes import nonnegative_int, positive_int, seconds
+from ..commands.render.dag_graph import ENGINES
+from ..model.schedules import OVERLAP_POLICIES
 from .common import PROG, CommandLineError
+from .handlers_dags import (
+    _cmd_dag_graph,
+    _cmd_dag_list,
+    _cmd_dag_mark,
+    _cmd_dag_retry,
+    _cmd_dag_runs,
+    _cmd_dag_show,
+)
 from .handlers_flow import (
     _cmd_flow_limit,
     _cmd_flow_list,
@@ -43,6 +53,17 @@ from .handlers_runs import (
     _cmd_show,
     _cmd_start,
 )
+from .handlers_schedules import (
+    _cmd_schedule_backfill,
+    _cmd_schedule_create,
+    _cmd_schedule_delete,
+    _cmd_schedule_list,
+    _cmd_schedule_log,
+    _cmd_schedule_pause,
+    _cmd_schedule_preview,
+    _cmd_schedule_show,
+    _cmd_schedule_trigger,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,6 +73,24 @@ class _Parser(argparse.ArgumentParser):
         where = self.prog.partition(" ")[2]
         prefix = f"{where}: " if where else ""
         raise CommandLineError(f"{prefix}{message} (see `{self.prog} --help`)")
+
+
+class _IntermixedParser(_Parser):
+    """A subcommand whose JSON arguments may follow its options (``schedule create NAME
+    --workflow W --every 1h '"x"'``): positionals and options are parsed intermixed."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # parse_known_intermixed_args calls back in here
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -277,5 +316,127 @@ def build_parser() -> argparse.ArgumentParser:
                        help="attempts running at once across all workers (0 holds them "
                             "all); none lifts the cap")
 
+    _dag_commands(sub, command)
+    _schedule_commands(sub, command)
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser
+
+
+_Command = Callable[..., argparse.ArgumentParser]
+
+
+def _dag_commands(sub: Any, command: _Command) -> None:
+    about = "DAG runs node by node, their graphs, retrying failed nodes, marking a node"
+    group = sub.add_parser("dag", help=about, description=about)
+    actions = group.add_subparsers(dest="dag_command", metavar="ACTION", required=True)
+    command("list", "the DAGs of the namespace, with their newest run", _cmd_dag_list, actions)
+    p = command("show", "a DAG run: its status and a table of its nodes (state, attempts, "
+                        "start, duration, error)", _cmd_dag_show, actions)
+    p.add_argument("ref", metavar="RUN", help="run id or workflow id of a DAG run")
+    p.add_argument("--items", action="store_true",
+                   help="list each map's items after it (default: folded into its row)")
+    p = command("graph", "draw a DAG run (each node coloured by its state) or a DAG as SVG",
+                _cmd_dag_graph, actions)
+    p.add_argument("target", metavar="DAG|RUN",
+                   help="a run id or workflow id, or a DAG name (its newest registered "
+                        "graph, every node pending)")
+    p.add_argument("-o", "--output", metavar="FILE.svg",
+                   help="write the SVG to this file (default: print it)")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default): Graphviz's dot when installed, else the Python "
+                        "layout; dot: require Graphviz; python: the Python layout")
+    p = command("runs", "a DAG's runs, newest first, with their nodes by state",
+                _cmd_dag_runs, actions)
+    p.add_argument("dag", metavar="DAG", help="DAG name")
+    p.add_argument("--limit", type=positive_int, default=20, metavar="N",
+                   help="at most N runs (default 20)")
+    p = command("retry", "start a new run of an ended DAG run that keeps what succeeded and "
+                         "runs its failed nodes again", _cmd_dag_retry, actions)
+    p.add_argument("ref", metavar="RUN", help="run id or workflow id of a DAG run")
+    p = command("mark", "end a node of a running DAG run by hand: succeeded (with --result) "
+                        "or --skipped", _cmd_dag_mark, actions)
+    p.add_argument("ref", metavar="RUN", help="run id or workflow id of a DAG run")
+    p.add_argument("node", metavar="NODE", help="node name")
+    p.add_argument("--skipped", action="store_true", help="mark it skipped (default: succeeded)")
+    p.add_argument("--result", metavar="JSON",
+                   help="its result, one JSON value, handed to its downstream nodes")
+    p.add_argument("--by", metavar="WHO", help="who marked it (recorded in the history)")
+    p.add_argument("--reason", metavar="TEXT", help="why (recorded in the history)")
+
+
+def _schedule_commands(sub: Any, command: _Command) -> None:
+    about = "schedules: start runs of a workflow or DAG on a cron expression or an interval"
+    group = sub.add_parser("schedule", help=about, description=about)
+    actions = group.add_subparsers(dest="schedule_command", metavar="ACTION", required=True,
+                                   parser_class=_IntermixedParser)
+
+    def name(p: argparse.ArgumentParser) -> None:
+        p.add_argument("name", metavar="NAME", help="schedule name")
+
+    p = command("create", "create a schedule", _cmd_schedule_create, actions)
+    name(p)
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="the workflow's arguments, each one JSON value")
+    p.add_argument("--workflow", required=True, metavar="W", help="workflow or DAG name")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR",
+                      help="five-field cron expression or @hourly/@daily/..., e.g. '0 2 * * *'")
+    when.add_argument("--every", metavar="DURATION", help="an interval, e.g. 15m (>= 1s)")
+    p.add_argument("--timezone", metavar="TZ",
+                   help="IANA zone the cron expression is read in (default UTC)")
+    p.add_argument("--overlap", default="skip", metavar="POLICY",
+                   help=f"while the previous run is going: {', '.join(OVERLAP_POLICIES)} "
+                        "(default skip)")
+    p.add_argument("--catchup", default="most_recent", metavar="POLICY",
+                   help="slots missed during downtime: skip_all, most_recent (default), all, "
+                        "window:DURATION")
+    p.add_argument("--jitter", metavar="DURATION",
+                   help="delay each slot's start by a fixed per-slot amount below this")
+    p.add_argument("--start-at", metavar="ISO", help="no slot before this time")
+    p.add_argument("--end-at", metavar="ISO", help="no slot after this time")
+    p.add_argument("--max-runs", type=positive_int, metavar="N", help="stop after N runs")
+    p.add_argument("--failure-limit", type=positive_int, metavar="N",
+                   help="pause after N failed runs in a row")
+    p.add_argument("--paused", action="store_true", help="create it paused")
+    p.add_argument("--note", metavar="TEXT", help="shown by `schedule show`")
+    p.add_argument("--replace", action="store_true",
+                   help="overwrite a schedule of that name (else exit 2)")
+
+    command("list", "list the schedules with their next firing", _cmd_schedule_list, actions)
+    p = command("show", "one schedule: what it starts, when, its policies, where it stands",
+                _cmd_schedule_show, actions)
+    name(p)
+    p = command("preview", "the next slots of a saved schedule (NAME) or of --cron/--every, in "
+                           "its timezone and in UTC (a spec not saved touches no database)",
+                _cmd_schedule_preview, actions)
+    p.add_argument("name", nargs="?", metavar="NAME", help="a saved schedule")
+    p.add_argument("--cron", metavar="EXPR", help="preview this cron expression")
+    p.add_argument("--every", metavar="DURATION", help="preview this interval")
+    p.add_argument("--timezone", metavar="TZ", help="with --cron/--every: its zone (default UTC)")
+    p.add_argument("--from", dest="start", metavar="ISO",
+                   help="slots after this time (default: a saved schedule's next slot, else now)")
+    p.add_argument("--count", type=positive_int, default=commands.PREVIEW_COUNT, metavar="N",
+                   help=f"how many slots (default {commands.PREVIEW_COUNT})")
+    for verb, help in (("pause", "stop starting runs (slots that pass meanwhile are not caught "
+                                 "up)"),
+                       ("resume", "start runs again from the next slot after now")):
+        p = command(verb, help, _cmd_schedule_pause, actions)
+        name(p)
+        p.add_argument("--note", metavar="TEXT", help="recorded in the log and shown by `show`")
+    p = command("trigger", "start a run of the schedule now, whatever its overlap policy",
+                _cmd_schedule_trigger, actions)
+    name(p)
+    p = command("backfill", "start the run of every slot in a window that has none (a second "
+                            "backfill starts nothing new)", _cmd_schedule_backfill, actions)
+    name(p)
+    p.add_argument("--from", dest="start", required=True, metavar="ISO",
+                   help="first time of the window")
+    p.add_argument("--to", dest="end", required=True, metavar="ISO",
+                   help="last time of the window")
+    p = command("delete", "delete a schedule (its runs and log are kept)",
+                _cmd_schedule_delete, actions)
+    name(p)
+    p = command("log", "a schedule's decisions, newest first", _cmd_schedule_log, actions)
+    name(p)
+    p.add_argument("--limit", type=positive_int, default=50, metavar="N",
+                   help="at most N entries (default 50)")

@@ -245,9 +245,10 @@ class SchedulesClient(FlowClient):
             now_row = await cur.fetchone()
             assert now_row is not None
             slot: datetime = now_row[0]
-            await store.claim_slot(conn, self.namespace, name, slot, "started")
             run_id = str(uuid.uuid4())
-            await store.start_slot_run(conn, self.namespace, row, slot, run_id)
+            await store.claim_slot(conn, self.namespace, name, slot, "started", run_id)
+            if not await store.start_slot_run(conn, self.namespace, row, slot, run_id):
+                raise UsageError(f"a run of {slot_workflow_id(name, slot)} is still open")
             await store.update_schedule(
                 conn,
                 self.namespace,
@@ -276,13 +277,16 @@ class SchedulesClient(FlowClient):
                 raise ScheduleError(f"a backfill covers at most {MAX_SLOTS} slots; narrow it")
             started = 0
             for slot in slots:
-                if await store.claim_slot(conn, self.namespace, name, slot, "started"):
-                    run_id = str(uuid.uuid4())
-                    await store.start_slot_run(conn, self.namespace, row, slot, run_id)
-                    await store.log_schedule(
-                        conn, self.namespace, name, "backfill", slot=slot, run_id=run_id
-                    )
-                    started += 1
+                run_id = str(uuid.uuid4())
+                if not await store.claim_slot(conn, self.namespace, name, slot, "started", run_id):
+                    continue
+                if not await store.start_slot_run(conn, self.namespace, row, slot, run_id):
+                    await store.unclaim_start(conn, self.namespace, name, slot)  # id taken
+                    continue
+                await store.log_schedule(
+                    conn, self.namespace, name, "backfill", slot=slot, run_id=run_id
+                )
+                started += 1
             if started:
                 await store.update_schedule(
                     conn, self.namespace, name, {"runs_started": row["runs_started"] + started}

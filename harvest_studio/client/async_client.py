@@ -23,7 +23,14 @@ from ..model.filters import parse_filter
 from ._retry import retried
 from ._schedules import SchedulesClient
 from .handles import AsyncRunHandle
-from .info import TERMINAL_STATUSES, DagRunInfo, RunInfo, RunPage, _decode_page_token
+from .info import (
+    TERMINAL_STATUSES,
+    DagRunInfo,
+    DagTypeInfo,
+    RunInfo,
+    RunPage,
+    _decode_page_token,
+)
 
 
 def _succeeded_items(info: DagRunInfo, map_name: str) -> dict[str, Any]:
@@ -59,6 +66,22 @@ class AsyncClient(SchedulesClient):
         history = await self.history(info.run_id)
         graph = details["dag"]
         return DagRunInfo(info, node_infos(graph, history, info.status), graph)
+
+    @retried(True)
+    async def dags(self) -> list[DagTypeInfo]:
+        """The DAG types known in the namespace (by name): newest graph, newest run."""
+        async with self.pool.connection() as conn:
+            rows = await store.dag_types(conn, self.namespace)
+        return [DagTypeInfo(**row) for row in rows]
+
+    @retried(True)
+    async def dag_graph(self, name: str) -> dict[str, Any]:
+        """The graph recorded for the newest registered version of the DAG ``name``."""
+        async with self.pool.connection() as conn:
+            details = await store.workflow_details(conn, self.namespace, name, None)
+        if not isinstance(details, dict) or "dag" not in details:
+            raise UsageError(f"no DAG {name!r} is registered in namespace {self.namespace!r}")
+        return dict(details["dag"])
 
     async def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
         """The DAG's runs, newest first (at most ``limit``), each as :meth:`dag_run` gives it."""

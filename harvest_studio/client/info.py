@@ -226,3 +226,33 @@ class DagRunInfo:
             "status": self.run.status,
             "nodes": {name: node.to_json() for name, node in self.nodes.items()},
         }
+
+
+@dataclass(frozen=True)
+class DagTypeInfo:
+    """A DAG type of the namespace: its newest recorded graph and its newest run."""
+
+    name: str
+    fingerprint: str
+    graph: dict[str, Any]
+    last_seen: datetime
+    last_run_id: str | None
+    last_status: str | None
+    last_started_at: datetime | None
+
+    @property
+    def nodes(self) -> int:
+        return len(self.graph.get("nodes") or [])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "nodes": self.nodes,
+            "last_seen": self.last_seen.isoformat(),
+            "last_run_id": self.last_run_id,
+            "last_status": self.last_status,
+            "last_started_at": (
+                None if self.last_started_at is None else self.last_started_at.isoformat()
+            ),
+        }

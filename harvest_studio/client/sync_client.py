@@ -16,7 +16,7 @@ from ._loop_thread import LoopThread
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
-from .info import DagRunInfo, ResetResult, RunInfo, RunPage
+from .info import DagRunInfo, DagTypeInfo, ResetResult, RunInfo, RunPage
 
 
 class RunViews(Protocol):
@@ -103,6 +103,10 @@ class Client:
     def dag_run(self, ref: str) -> DagRunInfo:
         """See :meth:`AsyncClient.dag_run`."""
         return self._run(self.aio.dag_run(ref))  # type: ignore[no-any-return]
+
+    def dags(self) -> list[DagTypeInfo]:
+        """See :meth:`AsyncClient.dags`."""
+        return self._run(self.aio.dags())  # type: ignore[no-any-return]
 
     def dag_runs(self, dag: WorkflowDefinition | str, *, limit: int = 20) -> list[DagRunInfo]:
         """See :meth:`AsyncClient.dag_runs`."""

@@ -43,3 +43,4 @@ class NamespaceMissingError(HarvestError):
 
 # A filter that parses but compares a built-in field with a value it cannot take.
 BadFilterValueError = FilterError
+

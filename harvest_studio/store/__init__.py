@@ -99,6 +99,7 @@ from .reads import (
 )
 from .registry import (
     Registration,
+    dag_types,
     register_types,
     registered_workflow,
     registered_workflow_names,
@@ -119,6 +120,7 @@ from .schedules import (
     get_schedule,
     list_schedules,
     lock_due_schedules,
+    mark_slot_started,
     next_fire_at,
     oldest_buffered_slot,
     read_log,
@@ -126,11 +128,12 @@ from .schedules import (
     start_slot_run,
     stop_run,
     sync_declared_schedule,
+    unclaim_start,
     update_schedule,
     upsert_schedule,
 )
 from .schedules import log as log_schedule
-from .schedules import run_status as schedule_run_status
+from .schedules import log_entries as log_schedule_entries
 from .schema import (
     MIGRATION_LOCK,
     Migration,
@@ -181,6 +184,7 @@ __all__ = [
     "commit_decisions",
     "compile_filter",
     "create_namespace",
+    "dag_types",
     "dead_letters",
     "delete_namespace",
     "delete_schedule",
@@ -207,6 +211,8 @@ __all__ = [
     "lock_due_schedules",
     "lock_timed_out_activities",
     "log_schedule",
+    "log_schedule_entries",
+    "mark_slot_started",
     "migrate",
     "namespace_exists",
     "next_fire_at",
@@ -229,7 +235,6 @@ __all__ = [
     "run_last_seq",
     "run_status",
     "run_tree",
-    "schedule_run_status",
     "seconds_to_next_timer",
     "set_paused",
     "set_worker_status",
@@ -239,6 +244,7 @@ __all__ = [
     "submit_query",
     "sync_declared_schedule",
     "time_out_runs",
+    "unclaim_start",
     "unserved_queues",
     "update_schedule",
     "upsert_schedule",

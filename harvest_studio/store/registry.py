@@ -117,6 +117,24 @@ async def workflow_details(
     return None if row is None else row[0]
 
 
+async def dag_types(conn: AsyncConnection[Any], namespace: str) -> list[Row]:
+    """The DAG types of a namespace: the newest version's graph, and the newest run."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT DISTINCT ON (g.name) g.name, g.fingerprint, g.last_seen,"
+        " g.details->'dag' AS graph, r.run_id::text AS last_run_id, r.status AS last_status,"
+        " r.created_at AS last_started_at"
+        " FROM harvest.registry g"
+        " LEFT JOIN LATERAL (SELECT run_id, status, created_at FROM harvest.runs"
+        "   WHERE namespace = g.namespace AND workflow_type = g.name"
+        "   ORDER BY created_at DESC LIMIT 1) r ON true"
+        " WHERE g.namespace = %s AND g.kind = 'workflow' AND g.details ? 'dag'"
+        " ORDER BY g.name, g.last_seen DESC",
+        (namespace,),
+    )
+    return await cur.fetchall()
+
+
 async def upsert_worker(
     conn: AsyncConnection[Any],
     worker_id: str,

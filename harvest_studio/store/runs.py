@@ -56,16 +56,20 @@ async def insert_run(
     parent: tuple[str, int, str] | None = None,
     priority: int | None = None,
     fairness_key: str | None = None,
-) -> None:
+    if_absent: bool = False,
+) -> bool:
     """Insert the run, its ``WorkflowStarted`` event (then any signals sent with the start)
     and its first workflow task: one statement, so in autocommit mode one round trip.
 
     ``priority`` and ``fairness_key`` default to those of the run continued from, or of the
     parent. A run with a fairness key gets its round: one after its key's previous run in
     the queue, or the round at the head of the queue if that is later (start-time fair
-    queuing), so a key with a thousand runs waiting does not hold up a key with one."""
-    await conn.execute(
-        _INSERT_RUN_SQL,
+    queuing), so a key with a thousand runs waiting does not hold up a key with one.
+
+    ``if_absent``: a run of ``workflow_id`` still open is not an error; nothing is written
+    and False is returned (a schedule's slot whose id is taken)."""
+    cur = await conn.execute(
+        _INSERT_RUN_IF_ABSENT_SQL if if_absent else _INSERT_RUN_SQL,
         {
             "run_id": run_id,
             "namespace": namespace,
@@ -91,6 +95,7 @@ async def insert_run(
             "fairness_key": fairness_key,
         },
     )
+    return cur.rowcount > 0
 
 
 _INSERT_RUN_SQL = """
@@ -154,3 +159,9 @@ task AS (
 )
 SELECT pg_notify(%(channel)s, %(queue)s) FROM task
 """
+
+_INSERT_RUN_IF_ABSENT_SQL = _INSERT_RUN_SQL.replace(
+    "    RETURNING run_id, priority, fair_round",
+    "    ON CONFLICT DO NOTHING\n    RETURNING run_id, priority, fair_round",
+)
+assert _INSERT_RUN_IF_ABSENT_SQL != _INSERT_RUN_SQL

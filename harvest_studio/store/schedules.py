@@ -136,9 +136,11 @@ async def lock_due_schedules(conn: AsyncConnection[Any], namespace: str, limit: 
     start), locked; schedules another scheduler holds are skipped. In a transaction."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"SELECT {_COLUMNS}, now() AS now FROM harvest.schedules"
+        f"SELECT {_COLUMNS}, now() AS now,"
+        " (SELECT r.status FROM harvest.runs r WHERE r.run_id = s.last_run_id) AS last_status"
+        " FROM harvest.schedules s"
         " WHERE namespace = %s AND NOT paused AND (fire_at <= now() OR buffered > 0)"
-        " ORDER BY fire_at NULLS LAST LIMIT %s FOR UPDATE SKIP LOCKED",
+        " ORDER BY fire_at NULLS LAST LIMIT %s FOR UPDATE OF s SKIP LOCKED",
         (namespace, limit),
     )
     return await cur.fetchall()
@@ -151,14 +153,6 @@ async def next_fire_at(conn: AsyncConnection[Any], namespace: str) -> datetime |
     )
     row = await cur.fetchone()
     return None if row is None else row[0]
-
-
-async def run_status(conn: AsyncConnection[Any], run_id: str | None) -> str | None:
-    if run_id is None:
-        return None
-    cur = await conn.execute("SELECT status FROM harvest.runs WHERE run_id = %s", (run_id,))
-    row = await cur.fetchone()
-    return None if row is None else str(row[0])
 
 
 async def log(
@@ -178,6 +172,28 @@ async def log(
     )
 
 
+async def log_entries(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    entries: Sequence[tuple[str, str, datetime | None, str | None, str | None]],
+) -> None:
+    """Many ``(schedule, action, slot, run_id, detail)`` log entries, in order."""
+    await conn.execute(
+        "INSERT INTO harvest.schedule_log (namespace, schedule, action, slot, run_id, detail)"
+        " SELECT %s, e.schedule, e.action, e.slot, e.run_id::uuid, e.detail"
+        " FROM unnest(%b::text[], %b::text[], %s::timestamptz[], %b::text[], %b::text[])"
+        " WITH ORDINALITY AS e(schedule, action, slot, run_id, detail, n) ORDER BY e.n",
+        (
+            namespace,
+            [e[0] for e in entries],
+            [e[1] for e in entries],
+            [e[2] for e in entries],
+            [e[3] for e in entries],
+            [e[4] for e in entries],
+        ),
+    )
+
+
 async def read_log(
     conn: AsyncConnection[Any], namespace: str, schedule: str, limit: int
 ) -> list[Row]:
@@ -191,15 +207,43 @@ async def read_log(
 
 
 async def claim_slot(
-    conn: AsyncConnection[Any], namespace: str, schedule: str, slot: datetime, state: str
+    conn: AsyncConnection[Any],
+    namespace: str,
+    schedule: str,
+    slot: datetime,
+    state: str,
+    run_id: str | None = None,
 ) -> bool:
-    """Record a slot's decision; False if the slot was decided before (by anyone)."""
+    """Record a slot's decision (``started`` with the id its run will have); False if the
+    slot was decided before (by anyone)."""
     cur = await conn.execute(
-        "INSERT INTO harvest.schedule_slots (namespace, schedule, slot, state)"
-        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (namespace, schedule, slot, state),
+        "INSERT INTO harvest.schedule_slots (namespace, schedule, slot, state, run_id)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (namespace, schedule, slot, state, run_id),
     )
     return cur.rowcount == 1
+
+
+async def mark_slot_started(
+    conn: AsyncConnection[Any], namespace: str, schedule: str, slot: datetime, run_id: str
+) -> None:
+    """A buffered slot whose turn came: it starts ``run_id``."""
+    await conn.execute(
+        "UPDATE harvest.schedule_slots SET state = 'started', run_id = %s"
+        " WHERE namespace = %s AND schedule = %s AND slot = %s",
+        (run_id, namespace, schedule, slot),
+    )
+
+
+async def unclaim_start(
+    conn: AsyncConnection[Any], namespace: str, schedule: str, slot: datetime
+) -> None:
+    """A claimed slot whose run could not start (its workflow id is taken): skipped."""
+    await conn.execute(
+        "UPDATE harvest.schedule_slots SET state = 'skipped', run_id = NULL"
+        " WHERE namespace = %s AND schedule = %s AND slot = %s",
+        (namespace, schedule, slot),
+    )
 
 
 async def oldest_buffered_slot(
@@ -215,13 +259,20 @@ async def oldest_buffered_slot(
 
 
 async def start_slot_run(
-    conn: AsyncConnection[Any], namespace: str, schedule: Row, slot: datetime, run_id: str
-) -> None:
-    """Start the run of a slot (workflow id ``sched:{name}:{slot ISO UTC}``, search
-    attributes ``schedule`` and ``scheduled_at``) and mark the slot started. Call inside the
-    transaction that claimed the slot."""
+    conn: AsyncConnection[Any],
+    namespace: str,
+    schedule: Row,
+    slot: datetime,
+    run_id: str,
+    registered: Row | None = None,
+) -> bool:
+    """Start the run of a slot claimed with ``run_id`` (workflow id
+    ``sched:{name}:{slot ISO UTC}``, search attributes ``schedule`` and ``scheduled_at``),
+    in the transaction that claimed it. False, writing nothing, if a run of that workflow
+    id is still open. ``registered``: the workflow type's registry row, if already read."""
     name, workflow_type = schedule["name"], schedule["workflow_type"]
-    registered = await registered_workflow(conn, namespace, workflow_type)
+    if registered is None:
+        registered = await registered_workflow(conn, namespace, workflow_type)
     fingerprint = registered["fingerprint"] if registered else None
     queue = registered["queue"] if registered else "default"
     timeout = registered["execution_timeout"] if registered else None
@@ -237,8 +288,9 @@ async def start_slot_run(
         fingerprint=fingerprint,
         execution_timeout=timeout,
     )
-    await insert_run(
+    return await insert_run(
         conn,
+        if_absent=True,
         run_id=run_id,
         namespace=namespace,
         workflow_id=workflow_id,
@@ -250,11 +302,6 @@ async def start_slot_run(
         execution_timeout=timeout,
         idempotency_key=None,
         search_attributes_json=serde.dumps({"schedule": name, "scheduled_at": slot_iso(slot)}),
-    )
-    await conn.execute(
-        "UPDATE harvest.schedule_slots SET state = 'started', run_id = %s"
-        " WHERE namespace = %s AND schedule = %s AND slot = %s",
-        (run_id, namespace, name, slot),
     )
 
 

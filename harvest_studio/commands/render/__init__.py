@@ -3,8 +3,9 @@
 Plain text only (ASCII punctuation, no colour, no extra dependency), so the same strings
 serve a terminal, a log file and a notebook cell. Times are shown in local time.
 :mod:`.format` holds the shared formatters; :mod:`.runs`, :mod:`.history`,
-:mod:`.actions` and :mod:`.flow` render the results of the commands. The one picture is
-:mod:`.dag_graph`: a DAG's graph as SVG (Graphviz's ``dot`` when installed, else the
+:mod:`.actions`, :mod:`.flow`, :mod:`.dags` and :mod:`.schedules` render the results of
+the commands (times of schedules also in the schedule's timezone and UTC). The one picture
+is :mod:`.dag_graph`: a DAG's graph as SVG (Graphviz's ``dot`` when installed, else the
 layered layout of :mod:`.dag_layout`).
 """
 
@@ -25,6 +26,16 @@ from .dag_graph import (
     PALETTE,
     DagGraph,
     dag_svg,
+)
+from .dags import (
+    describe_states,
+    node_state,
+    render_dag_list,
+    render_dag_picture,
+    render_dag_retry,
+    render_dag_run,
+    render_dag_runs,
+    render_node_mark,
 )
 from .flow import (
     describe_limits,
@@ -57,6 +68,15 @@ from .runs import (
     run_status,
     waiting_for_worker,
 )
+from .schedules import (
+    render_preview,
+    render_schedule,
+    render_schedule_action,
+    render_schedule_log,
+    render_schedule_runs,
+    render_schedules,
+    zoned,
+)
 
 __all__ = [
     "CELL_WIDTH",
@@ -66,25 +86,39 @@ __all__ = [
     "compact",
     "dag_svg",
     "describe_limits",
+    "describe_states",
     "dumps",
     "fmt_clock",
     "fmt_duration",
     "fmt_time",
     "key_values",
+    "node_state",
     "render_action",
     "render_chain",
+    "render_dag_list",
+    "render_dag_picture",
+    "render_dag_retry",
+    "render_dag_run",
+    "render_dag_runs",
     "render_db_status",
     "render_flow_action",
     "render_history",
     "render_limits",
     "render_namespace_action",
     "render_namespaces",
+    "render_node_mark",
+    "render_preview",
     "render_query",
     "render_queues",
     "render_reset",
     "render_result",
     "render_run",
     "render_runs",
+    "render_schedule",
+    "render_schedule_action",
+    "render_schedule_log",
+    "render_schedule_runs",
+    "render_schedules",
     "render_started",
     "render_tree",
     "render_update",
@@ -94,4 +128,5 @@ __all__ = [
     "table",
     "to_json",
     "waiting_for_worker",
+    "zoned",
 ]

@@ -23,6 +23,33 @@ BATCH = 50
 FAILED_STATUSES = {"FAILED", "TIMED_OUT", "TERMINATED", "CANCELLED"}
 
 
+class Journal:
+    """The decision log entries of one batch, written with one statement at its end."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.entries: list[tuple[str, str, datetime | None, str | None, str | None]] = []
+
+    def add(
+        self,
+        schedule: str,
+        action: str,
+        *,
+        slot: datetime | None = None,
+        run_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.entries.append((schedule, action, slot, run_id, detail))
+
+    def drop(self, schedule: str) -> None:
+        """Forget a schedule's entries (its decisions were rolled back)."""
+        self.entries = [e for e in self.entries if e[0] != schedule]
+
+    async def write(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if self.entries:
+            await store.log_schedule_entries(conn, self.namespace, self.entries)
+
+
 class Scheduler:
     def __init__(self, core: WorkerCore) -> None:
         self.core = core
@@ -45,19 +72,36 @@ class Scheduler:
             await asyncio.sleep(wait + 0.002)
 
     async def tick(self, conn: psycopg.AsyncConnection[Any]) -> int:
-        """Decide every due schedule once; returns how many were looked at."""
+        """Decide every due schedule once; returns how many were looked at. A batch is one
+        transaction; if a schedule in it fails, the batch is decided again with a savepoint
+        around each schedule, so the others go on while that one waits to be looked at."""
+        try:
+            return await self._batch(conn, isolate=False)
+        except psycopg.Error as exc:
+            if store.is_transient(exc):
+                raise
+            return await self._batch(conn, isolate=True)
+
+    async def _batch(self, conn: psycopg.AsyncConnection[Any], *, isolate: bool) -> int:
+        registry: dict[str, Any] = {}
         async with conn.transaction():
             rows = await store.lock_due_schedules(conn, self.core.namespace, BATCH)
+            journal = Journal(self.core.namespace)
             for row in rows:
+                if not isolate:
+                    await decide_schedule(conn, self.core.namespace, row, journal, registry)
+                    continue
                 try:
-                    async with conn.transaction():  # a savepoint: one bad schedule stays alone
-                        await decide_schedule(conn, self.core.namespace, row)
+                    async with conn.transaction():
+                        await decide_schedule(conn, self.core.namespace, row, journal, registry)
                 except psycopg.Error as exc:
                     if store.is_transient(exc):
                         raise
+                    journal.drop(row["name"])
                     log.exception(
                         "schedule %s could not be decided; it is tried again", row["name"]
                     )
+            await journal.write(conn)
         return len(rows)
 
 
@@ -68,14 +112,20 @@ async def _now(conn: psycopg.AsyncConnection[Any]) -> datetime:
     return row[0]  # type: ignore[no-any-return]
 
 
-async def decide_schedule(conn: psycopg.AsyncConnection[Any], namespace: str, row: Any) -> None:
+async def decide_schedule(
+    conn: psycopg.AsyncConnection[Any],
+    namespace: str,
+    row: Any,
+    journal: Journal,
+    registry: dict[str, Any] | None = None,
+) -> None:
     """One locked schedule: count its last run's outcome, start a buffered slot whose turn
     came, then decide every slot now due. Call inside a transaction."""
     name = row["name"]
     now: datetime = row["now"]
     spec = ScheduleSpec.from_json(row["spec"])
     changes: dict[str, Any] = {}
-    last_status = await store.schedule_run_status(conn, row["last_run_id"])
+    last_status = row["last_status"]
     if (
         row["last_run_id"]
         and row["last_run_id"] != row["counted_run_id"]
@@ -91,19 +141,18 @@ async def decide_schedule(conn: psycopg.AsyncConnection[Any], namespace: str, ro
         if limit and failures >= limit:
             note = f"paused after {failures} consecutive failed runs"
             changes.update(paused=True, note=note)
-            await store.log_schedule(conn, namespace, name, "auto_paused", detail=note)
+            journal.add(name, "auto_paused", detail=note)
             await store.update_schedule(conn, namespace, name, changes)
             return
     running = last_status == "RUNNING"
     buffered = row["buffered"]
     if buffered and not running:
         slot = await store.oldest_buffered_slot(conn, namespace, name)
-        if slot is not None:
-            run_id = str(uuid.uuid4())
-            await store.start_slot_run(conn, namespace, row, slot, run_id)
-            await store.log_schedule(
-                conn,
-                namespace,
+        run_id = str(uuid.uuid4())
+        if slot is not None and await _start(
+            conn, namespace, row, slot, run_id, journal, registry, True
+        ):
+            journal.add(
                 name,
                 "started",
                 slot=slot,
@@ -129,9 +178,7 @@ async def decide_schedule(conn: psycopg.AsyncConnection[Any], namespace: str, ro
         for slot in due:
             if slot not in kept:
                 if await store.claim_slot(conn, namespace, name, slot, "skipped"):
-                    await store.log_schedule(
-                        conn,
-                        namespace,
+                    journal.add(
                         name,
                         "skipped_catchup",
                         slot=slot,
@@ -140,13 +187,13 @@ async def decide_schedule(conn: psycopg.AsyncConnection[Any], namespace: str, ro
                 continue
             if row["max_runs"] is not None and started >= row["max_runs"]:
                 upcoming = None
-                await store.log_schedule(
-                    conn, namespace, name, "finished", detail=f"max_runs {row['max_runs']} reached"
-                )
+                journal.add(name, "finished", detail=f"max_runs {row['max_runs']} reached")
                 break
             late = (now - slot).total_seconds()
             detail = f"caught up {late:.0f} s late" if late > LATE_AFTER else None
-            outcome = await _fire(conn, namespace, row, slot, running, buffered, detail)
+            outcome = await _fire(
+                conn, namespace, row, slot, running, buffered, detail, journal, registry
+            )
             if outcome is None:
                 continue
             action, new_run = outcome
@@ -172,16 +219,16 @@ async def _fire(
     slot: datetime,
     running: bool,
     buffered: int,
-    detail: str | None = None,
+    detail: str | None,
+    journal: Journal,
+    registry: dict[str, Any] | None,
 ) -> tuple[str, str | None] | None:
     """Decide one due slot by the overlap policy; ``(action, run id)``, or ``None`` if the
     slot was decided before (a backfill or another scheduler got there first)."""
     name, policy = row["name"], row["overlap"]
     if (running and policy == "skip") or (running and policy == "buffer_one" and buffered >= 1):
         if await store.claim_slot(conn, namespace, name, slot, "skipped"):
-            await store.log_schedule(
-                conn,
-                namespace,
+            journal.add(
                 name,
                 "skipped_overlap",
                 slot=slot,
@@ -192,9 +239,7 @@ async def _fire(
         return None
     if running and policy in ("buffer_one", "buffer_all"):
         if await store.claim_slot(conn, namespace, name, slot, "buffered"):
-            await store.log_schedule(
-                conn,
-                namespace,
+            journal.add(
                 name,
                 "buffered",
                 slot=slot,
@@ -203,28 +248,45 @@ async def _fire(
             )
             return "buffered", None
         return None
-    if not await store.claim_slot(conn, namespace, name, slot, "started"):
+    run_id = str(uuid.uuid4())
+    if not await store.claim_slot(conn, namespace, name, slot, "started", run_id):
         return None
     if running and policy in ("cancel_other", "terminate_other"):
         await store.stop_run(conn, row["last_run_id"], policy, name)
-        await store.log_schedule(
-            conn, namespace, name, policy, slot=slot, run_id=row["last_run_id"]
-        )
-    run_id = str(uuid.uuid4())
-    try:
-        async with conn.transaction():
-            await store.start_slot_run(conn, namespace, row, slot, run_id)
-    except psycopg.errors.UniqueViolation:  # a run with the slot's workflow id is open
-        await store.log_schedule(
-            conn,
-            namespace,
-            name,
-            "not_started",
-            slot=slot,
-            detail="a run with this slot's workflow id is still open",
-        )
+        journal.add(name, policy, slot=slot, run_id=row["last_run_id"])
+    if not await _start(conn, namespace, row, slot, run_id, journal, registry, False):
         return "skipped", None
-    await store.log_schedule(
-        conn, namespace, name, "started", slot=slot, run_id=run_id, detail=detail
-    )
+    journal.add(name, "started", slot=slot, run_id=run_id, detail=detail)
     return "started", run_id
+
+
+async def _start(
+    conn: psycopg.AsyncConnection[Any],
+    namespace: str,
+    row: Any,
+    slot: datetime,
+    run_id: str,
+    journal: Journal,
+    registry: dict[str, Any] | None,
+    buffered: bool,
+) -> bool:
+    """Start a claimed slot's run (a buffered slot is claimed for it here). A slot whose
+    workflow id has an open run is skipped instead, and logged."""
+    name, workflow_type = row["name"], row["workflow_type"]
+    registered = None if registry is None else registry.get(workflow_type)
+    if registered is None:
+        registered = await store.registered_workflow(conn, namespace, workflow_type)
+        if registry is not None and registered is not None:
+            registry[workflow_type] = registered
+    if buffered:
+        await store.mark_slot_started(conn, namespace, name, slot, run_id)
+    if await store.start_slot_run(conn, namespace, row, slot, run_id, registered):
+        return True
+    await store.unclaim_start(conn, namespace, name, slot)
+    journal.add(
+        name,
+        "not_started",
+        slot=slot,
+        detail="a run with this slot's workflow id is still open",
+    )
+    return False

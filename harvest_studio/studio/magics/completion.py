@@ -1,12 +1,13 @@
 """Tab completion after ``%harvest``: subcommands and their actions, options and their
-choices, workflow names, activity names and run ids (recent runs are read at most every
-``completion_cache_seconds``)."""
+choices, workflow names, activity names, schedule names and run ids (recent runs and the
+schedules are read at most every ``completion_cache_seconds``)."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import time
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,8 +15,18 @@ from IPython.core.completer import CompletionContext, SimpleCompletion, SimpleMa
 
 from ... import commands
 from ...client import Client, RunPage
+from ...model.schedules import CATCHUP_POLICIES, OVERLAP_POLICIES
 from .context import MagicsContext
-from .parser import ACTION_SUBPARSERS, REF_COMMANDS, SUBPARSERS, WORKER_ACTIONS
+from .parser import (
+    ACTION_SUBPARSERS,
+    REF_COMMANDS,
+    SCHEDULE_NAMED,
+    SUBPARSERS,
+    WORKER_ACTIONS,
+)
+
+# `dag ACTION` whose first positional argument is a run
+DAG_REF_ACTIONS = ("dag show", "dag retry", "dag mark")
 
 
 def remember_runs(magics: MagicsContext, runs: Sequence[Any]) -> None:
@@ -39,6 +50,7 @@ def refresh_recent(magics: MagicsContext) -> None:
         page: RunPage = client._run(commands.list_runs(client.aio, limit=100), timeout=2.0)
         magics.recent_runs = [(r.run_id, r.workflow_id, r.workflow_type) for r in page.runs]
         magics.recent_types = client._run(_registered_types(client), timeout=2.0)
+        magics.recent_schedules = client._run(_schedule_names(client), timeout=2.0)
     except Exception:
         pass  # completion must never fail; try again after the cache period
 
@@ -49,6 +61,11 @@ def workflow_names(magics: MagicsContext) -> list[str]:
     names = set(magics.versions.workflow_names()) | set(magics.recent_types)
     names |= {t for _, _, t in magics.recent_runs}
     return sorted(names)
+
+
+def schedule_names(magics: MagicsContext) -> list[str]:
+    refresh_recent(magics)
+    return list(magics.recent_schedules)
 
 
 def refs(magics: MagicsContext) -> list[str]:
@@ -101,6 +118,15 @@ def candidates(
         return current, [(a, "action") for a in WORKER_ACTIONS]
     if command == "start" and index == 0:
         return current, [(n, "workflow") for n in workflow_names(magics)]
+    if command in DAG_REF_ACTIONS and index == 0:
+        return current, [(r, "run") for r in refs(magics)]
+    if command == "dag runs" and index == 0:
+        return current, [(n, "dag") for n in workflow_names(magics)]
+    if command == "dag graph" and index == 0:
+        names = [(n, "dag") for n in workflow_names(magics)]
+        return current, names + [(r, "run") for r in refs(magics)]
+    if command in {f"schedule {a}" for a in SCHEDULE_NAMED} and index == 0:
+        return current, [(n, "schedule") for n in schedule_names(magics)]
     if command in REF_COMMANDS and index == 0:
         return current, [(r, "run") for r in refs(magics)]
     return current, []
@@ -113,8 +139,16 @@ def _option_values(
         return []
     if action.choices:
         return [(str(c), "choice") for c in action.choices]
-    if action.dest == "type" or (command == "start" and action.dest == "workflow"):
+    if action.dest == "type" or (
+        command in ("start", "schedule create") and action.dest == "workflow"
+    ):
         return [(n, "workflow") for n in workflow_names(magics)]
+    if action.dest == "timezone":
+        return [(z, "timezone") for z in sorted(zoneinfo.available_timezones())]
+    if action.dest == "overlap":
+        return [(p, "overlap policy") for p in OVERLAP_POLICIES]
+    if action.dest == "catchup":
+        return [(p, "catch-up policy") for p in (*CATCHUP_POLICIES, "window:")]
     if action.dest in ("rate", "burst", "max_concurrent"):
         return [("none", "lift the limit")]
     if action.dest == "status":
@@ -180,3 +214,7 @@ def _positional_index(words: Sequence[str], options: Mapping[str, argparse.Actio
 
 async def _registered_types(client: Client) -> list[str]:
     return await client.aio.registered_workflows()
+
+
+async def _schedule_names(client: Client) -> list[str]:
+    return [s.name for s in await client.aio.schedules()]

@@ -63,3 +63,4 @@ class MagicsContext(Protocol):
     recent_at: float  # monotonic time of the last read; 0.0: read again next time
     recent_runs: list[tuple[str, str, str]]  # run id, workflow id, workflow type
     recent_types: list[str]  # registered workflow types
+    recent_schedules: list[str]  # names of the namespace's schedules

@@ -20,7 +20,7 @@ from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
 from ..display import HarvestOutput
 from ..kernel_worker import KernelWorker
-from . import completion, flow, notebook, resets, runs, talking
+from . import completion, dags, flow, notebook, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
 from .context import MagicsContext
 from .parser import CELL_COMMANDS, HELP, PARSER, _HelpShown, one_line, split_line, usage_from
@@ -58,6 +58,7 @@ class HarvestMagics(Magics):
         self.recent_at = 0.0
         self.recent_runs: list[tuple[str, str, str]] = []  # run id, workflow id, type
         self.recent_types: list[str] = []
+        self.recent_schedules: list[str] = []
         # Magics.__init__ adds the instance to shell.configurables (so `%config` sees it)
         # and takes the shell's configuration (`c.HarvestMagics...`)
         try:
@@ -256,6 +257,8 @@ HANDLERS: dict[str, Handler] = {
     "explore": notebook.do_explore,
     "queue": flow.do_queue,
     "activity": flow.do_activity,
+    "dag": dags.do_dag,
+    "schedule": dags.do_schedule,
     "worker": notebook.do_worker,
 }
 

@@ -14,7 +14,9 @@ from IPython.core.error import UsageError as IPythonUsageError
 from ... import commands
 from ...client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
 from ...commands.argtypes import nonnegative_int, positive_int, seconds
+from ...commands.render.dag_graph import ENGINES
 from ...model.errors import HarvestError
+from ...model.schedules import OVERLAP_POLICIES
 
 PROG = "%harvest"
 REF_COMMANDS = (
@@ -25,6 +27,14 @@ WORKER_ACTIONS = ("start", "stop", "status")
 # flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`
 FLOW_COMMANDS = ("queue", "activity")
 FLOW_ACTIONS = ("list", "pause", "resume", "limit")
+# `%harvest dag ACTION ...`, `%harvest schedule ACTION ...`
+DAG_ACTIONS = ("list", "show", "graph", "runs", "retry", "mark")
+SCHEDULE_ACTIONS = (
+    "create", "list", "show", "preview", "pause", "resume", "trigger", "backfill", "delete",
+    "log",
+)
+# the actions whose first positional argument is a schedule name
+SCHEDULE_NAMED = ("show", "preview", "pause", "resume", "trigger", "backfill", "delete", "log")
 # commands whose Python arguments may come from the cell body (%%harvest)
 CELL_COMMANDS = ("start", "signal", "query", "update")
 
@@ -53,6 +63,24 @@ class _Parser(argparse.ArgumentParser):
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         raise IPythonUsageError(f"usage_error: {message or 'bad arguments'}".strip())
+
+
+class _IntermixedParser(_Parser):
+    """A subcommand whose JSON arguments may follow its options (``schedule create NAME
+    --workflow W --every 1h '"x"'``): positionals and options are parsed intermixed."""
+
+    _intermixing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._intermixing:  # parse_known_intermixed_args calls back in here
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def build_parser() -> _Parser:
@@ -222,6 +250,9 @@ def build_parser() -> _Parser:
                        help="attempts running at once across all workers (0 holds them "
                             "all); none lifts the cap")
 
+    _dag_commands(command)
+    _schedule_commands(command)
+
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
                           "stop, status")
@@ -231,6 +262,101 @@ def build_parser() -> _Parser:
     p.add_argument("--concurrency", type=positive_int, metavar="N",
                    help="tasks run at once (default 32)")
     return parser
+
+
+def _dag_commands(command: Any) -> None:
+    group = command("dag", "DAG runs node by node, their graphs, retrying failed nodes, "
+                           "marking a node")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
+        return p
+
+    def run(p: argparse.ArgumentParser) -> None:
+        p.add_argument("ref", metavar="RUN", help="run id or workflow id of a DAG run")
+
+    action("list", "the DAGs of the namespace, with their newest run")
+    p = action("show", "a DAG run: its status and a table of its nodes")
+    run(p)
+    p.add_argument("--items", action="store_true", help="list each map's items after it")
+    p = action("graph", "draw a DAG run (nodes coloured by state) or a DAG as SVG")
+    p.add_argument("target", metavar="DAG|RUN",
+                   help="a run id or workflow id, or a DAG name (defined in this notebook, "
+                        "else its newest registered graph)")
+    p.add_argument("-o", "--output", metavar="FILE.svg", help="also write the SVG to FILE")
+    p.add_argument("--engine", choices=ENGINES, default="auto",
+                   help="auto (default), dot (require Graphviz) or python")
+    p = action("runs", "a DAG's runs, newest first, with their nodes by state")
+    p.add_argument("dag", metavar="DAG", help="DAG name")
+    p.add_argument("--limit", type=positive_int, default=20, metavar="N")
+    p = action("retry", "a new run of an ended DAG run: keeps what succeeded, runs the rest")
+    run(p)
+    p = action("mark", "end a node of a running DAG run by hand: succeeded or --skipped")
+    run(p)
+    p.add_argument("node", metavar="NODE", help="node name")
+    p.add_argument("--skipped", action="store_true", help="mark it skipped (default: succeeded)")
+    p.add_argument("--result", metavar="JSON", help="its result, one JSON value")
+    p.add_argument("--by", metavar="WHO", help="who marked it (recorded in the history)")
+    p.add_argument("--reason", metavar="TEXT", help="why (recorded in the history)")
+
+
+def _schedule_commands(command: Any) -> None:
+    group = command("schedule", "schedules: start runs of a workflow or DAG on a cron "
+                                "expression or an interval")
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                   parser_class=_IntermixedParser)
+
+    def action(name: str, help: str, named: bool = True) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
+        if named:
+            p.add_argument("name", metavar="NAME", help="schedule name")
+        return p
+
+    p = action("create", "create a schedule (WORKFLOW: defined in this notebook, or "
+                         "registered by a worker)")
+    p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON",
+                   help="the workflow's arguments, each one JSON value")
+    p.add_argument("--workflow", required=True, metavar="W", help="workflow or DAG name")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", metavar="EXPR", help="cron expression, e.g. '0 2 * * *'")
+    when.add_argument("--every", metavar="DURATION", help="an interval, e.g. 15m")
+    p.add_argument("--timezone", metavar="TZ", help="IANA zone of the cron expression")
+    p.add_argument("--overlap", default="skip", metavar="POLICY",
+                   help=f"{', '.join(OVERLAP_POLICIES)} (default skip)")
+    p.add_argument("--catchup", default="most_recent", metavar="POLICY",
+                   help="skip_all, most_recent (default), all, window:DURATION")
+    p.add_argument("--jitter", metavar="DURATION")
+    p.add_argument("--start-at", metavar="ISO", help="no slot before this time")
+    p.add_argument("--end-at", metavar="ISO", help="no slot after this time")
+    p.add_argument("--max-runs", type=positive_int, metavar="N")
+    p.add_argument("--failure-limit", type=positive_int, metavar="N",
+                   help="pause after N failed runs in a row")
+    p.add_argument("--paused", action="store_true", help="create it paused")
+    p.add_argument("--note", metavar="TEXT")
+    p.add_argument("--replace", action="store_true", help="overwrite a schedule of that name")
+    action("list", "list the schedules with their next firing", named=False)
+    action("show", "one schedule: what it starts, when, its policies, where it stands")
+    p = action("preview", "the next slots of a saved schedule (NAME) or of --cron/--every, "
+                          "in its timezone and in UTC", named=False)
+    p.add_argument("name", nargs="?", metavar="NAME", help="a saved schedule")
+    p.add_argument("--cron", metavar="EXPR")
+    p.add_argument("--every", metavar="DURATION")
+    p.add_argument("--timezone", metavar="TZ", help="with --cron/--every (default UTC)")
+    p.add_argument("--from", dest="start", metavar="ISO",
+                   help="slots after this time (default: its next slot, else now)")
+    p.add_argument("--count", type=positive_int, default=commands.PREVIEW_COUNT, metavar="N")
+    for verb, help in (("pause", "stop starting runs"),
+                       ("resume", "start runs again from the next slot after now")):
+        p = action(verb, help)
+        p.add_argument("--note", metavar="TEXT", help="recorded in the log")
+    action("trigger", "start a run of the schedule now, whatever its overlap policy")
+    p = action("backfill", "start the run of every slot in a window that has none")
+    p.add_argument("--from", dest="start", required=True, metavar="ISO")
+    p.add_argument("--to", dest="end", required=True, metavar="ISO")
+    action("delete", "delete a schedule (its runs and log are kept)")
+    p = action("log", "a schedule's decisions, newest first")
+    p.add_argument("--limit", type=positive_int, default=50, metavar="N")
 
 
 def _help_text(parser: _Parser, width: int = 88) -> str:
