@@ -1226,3 +1226,11 @@ def test_console_script_query_update_reset_filter_namespaces(
     done = harvest("namespace", "delete", "sub-ns")
     assert done.returncode == 1
     assert done.stderr.startswith("harvest: error: namespace_not_found: ")
+
+
+def test_worker_modules_may_declare_schedules() -> None:
+    from harvest_studio import commands
+
+    app = commands.load_app("tests.apps.schedule_app")
+    assert [s.name for s in app.schedules] == ["chaos-beat"]
+    assert app.to_json()["schedules"] == ["chaos-beat"]

@@ -555,3 +555,31 @@ def test_nodes_can_be_marked_by_hand(
         client.mark_node(run.run_id, "after_gate")
     with pytest.raises(hs.UsageError, match="no DAG node 'nope'"):
         client.mark_node(run.run_id, "nope")
+
+
+attempts_seen: list[int] = []
+
+
+@hs.activity(start_to_close="10s", retry=hs.RetryPolicy(max_attempts=1, initial_interval=0.01))
+def stubborn(ctx: hs.ActivityContext) -> int:
+    attempts_seen.append(ctx.attempt)
+    if ctx.attempt < 4:
+        raise ConnectionError("not yet")
+    return ctx.attempt
+
+
+@hs.dag
+def persistent(d: hs.Dag) -> None:
+    d.task(stubborn, on_failure="retry_forever",
+           retry=hs.RetryPolicy(max_attempts=2, initial_interval=0.01))
+
+
+def test_retry_forever_outlasts_the_retry_policy(
+    client: hs.Client, start_worker: Callable[..., hs.Worker]
+) -> None:
+    attempts_seen.clear()
+    start_worker(workflows=[persistent], activities=[stubborn])
+    run = client.start(persistent)
+    assert run.result(timeout=20) == {"stubborn": 4}
+    assert attempts_seen == [1, 2, 3, 4]
+    assert client.dag_run(run.run_id).nodes["stubborn"].attempts == 4

@@ -321,3 +321,14 @@ def test_workers_keep_declared_schedules(
     start_worker(workflows=WORKFLOWS, schedules=[changed])
     assert client.describe_schedule("ticker").args == ["changed"]
     assert [e.action for e in client.schedule_log("ticker")][:1] == ["updated"]
+
+
+def test_max_runs_ends_a_schedule(
+    client: hs.Client, start_worker: Callable[..., hs.Worker], db_url: str
+) -> None:
+    start_worker(workflows=WORKFLOWS)
+    client.create_schedule("twice", tick, "t", every="1s", max_runs=2)
+    wait_for(lambda: actions(client, "twice")["finished"] == 1, timeout=15)
+    asyncio.run(asyncio.sleep(1.5))
+    assert len(runs_of(db_url, "twice")) == 2
+    assert client.describe_schedule("twice").next_fire_at is None

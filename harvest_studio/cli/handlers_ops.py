@@ -155,6 +155,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         workflows=app.workflows,
         activities=app.activities,
+        schedules=app.schedules,
         queues=args.queue or None,
         **tuning,
     )

@@ -9,6 +9,7 @@ from typing import Any
 from ..client import FlowLimit, QueueInfo, RunInfo
 from ..model.definitions import ActivityDefinition, WorkflowDefinition
 from ..model.events import HistoryEvent
+from ..model.schedules import ScheduleDeclaration
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,14 @@ class App:
     module: str
     workflows: list[WorkflowDefinition]
     activities: list[ActivityDefinition]
+    schedules: list[ScheduleDeclaration] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "module": self.module,
             "workflows": [w.name for w in self.workflows],
             "activities": [a.name for a in self.activities],
+            "schedules": [s.name for s in self.schedules],
         }
 
 
