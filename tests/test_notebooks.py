@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .notebook_cells import PARAMETERS, SETUP, Cell, code, md
+from .notebook_dags import DAGS_AND_SCHEDULES
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TIMEOUT = 60  # seconds a notebook may wait on a run (the notebooks' `timeout` parameter)
@@ -29,37 +31,6 @@ TIMEOUT = 60  # seconds a notebook may wait on a run (the notebooks' `timeout` p
 # ---------------------------------------------------------------------------------------
 # the notebooks' sources: (cell type, source, tags)
 # ---------------------------------------------------------------------------------------
-Cell = tuple[str, str, tuple[str, ...]]
-
-
-def md(text: str) -> Cell:
-    return ("markdown", textwrap.dedent(text).strip(), ())
-
-
-def code(text: str, *tags: str) -> Cell:
-    return ("code", textwrap.dedent(text).strip(), tags)
-
-
-PARAMETERS = code(
-    """
-    # Parameters (papermill and the tests set these; leave them as they are to use the
-    # default database: $HARVEST_DATABASE_URL, else the embedded PostgreSQL)
-    database_url = None
-    timeout = 60  # seconds to wait for a run
-    """,
-    "parameters",
-)
-
-SETUP = code(
-    """
-    import harvest_studio as hs
-
-    %load_ext harvest_studio
-    if database_url:
-        %config HarvestMagics.database_url = database_url
-    """
-)
-
 QUICKSTART: list[Cell] = [
     md(
         """
@@ -361,6 +332,7 @@ SOURCES: dict[str, list[Cell]] = {
     "01_quickstart.ipynb": QUICKSTART,
     "02_signals_timers_queries.ipynb": SIGNALS,
     "03_reset_and_replay.ipynb": RESET,
+    "04_dags_and_schedules.ipynb": DAGS_AND_SCHEDULES,
 }
 
 
@@ -517,6 +489,31 @@ def test_reset_and_replay(db_url: str, python3_kernel: str, tmp_path: Path) -> N
     assert status_of(db_url, "order-1")[-1] == "COMPLETED"
     assert len(status_of(db_url, "order-1")) == 2
     assert took < 30, f"took {took:.1f}s"
+
+
+def test_dags_and_schedules(db_url: str, python3_kernel: str, tmp_path: Path) -> None:
+    nb, took = execute("04_dags_and_schedules.ipynb", db_url, python3_kernel, tmp_path)
+    svgs = [
+        o["data"]["image/svg+xml"]
+        for c in nb.cells if c.cell_type == "code"
+        for o in c.get("outputs", []) if "image/svg+xml" in o.get("data", {})
+    ]
+    assert len(svgs) >= 2 and all('data-node="transform"' in svg for svg in svgs)
+    assert 'data-state="succeeded"' in svgs[-1]
+    shown = "\n".join(texts(nb))
+    assert "2026-03-29" in shown and "03:00" in shown
+    assert status_of(db_url, "nightly-manual") == ["COMPLETED"]
+    from .conftest import sql
+
+    scheduled = sql(
+        db_url,
+        "SELECT count(*), count(*) FILTER (WHERE input->>0 = to_char("
+        "(search_attributes->>'scheduled_at')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"
+        " FROM harvest.runs WHERE search_attributes->>'schedule' = 'demo'",
+    )[0]
+    assert scheduled[0] >= 2 and scheduled[0] == scheduled[1]  # day = the slot's date
+    assert "paused" in shown
+    assert took < 40, f"took {took:.1f}s"
 
 
 if __name__ == "__main__":
