@@ -17,6 +17,7 @@ from ..model.schedules import (
     ScheduleDeclaration,
     ScheduleError,
     ScheduleSpec,
+    aware_moment,
     slot_workflow_id,
 )
 from ._flow import FlowClient
@@ -269,7 +270,8 @@ class SchedulesClient(FlowClient):
         async with self.pool.connection() as conn, conn.transaction():
             row = await self._locked(conn, name)
             spec = ScheduleSpec.from_json(row["spec"])
-            begin, finish = _aware(start, "start"), _aware(end, "end")
+            begin, finish = aware_moment(start, "start"), aware_moment(end, "end")
+            assert begin is not None and finish is not None
             if finish < begin:
                 raise ScheduleError("a backfill's end must not be before its start")
             slots = spec.slots_between(begin, finish, MAX_SLOTS + 1)
@@ -320,13 +322,3 @@ class SchedulesClient(FlowClient):
         if row is None:
             raise UsageError(f"no schedule {name!r} in namespace {self.namespace!r}")
         return row
-
-
-def _aware(value: datetime | str, what: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
-        moment = None
-    if not isinstance(moment, datetime) or moment.tzinfo is None:
-        raise ScheduleError(f"{what} must be a timezone-aware datetime or ISO string")
-    return moment.astimezone(UTC)

@@ -101,11 +101,11 @@ class ScheduleSpec:
         spec = cls(
             cron=None if cron is None else _check_cron(cron),
             every=seconds,
-            anchor=_moment(anchor, "anchor"),
+            anchor=aware_moment(anchor, "anchor"),
             timezone=zone,
             jitter=optional_seconds(jitter) or 0.0,
-            start_at=_moment(start_at, "start_at"),
-            end_at=_moment(end_at, "end_at"),
+            start_at=aware_moment(start_at, "start_at"),
+            end_at=aware_moment(end_at, "end_at"),
         )
         if spec.start_at and spec.end_at and spec.end_at <= spec.start_at:
             raise ScheduleError("end_at must be after start_at")
@@ -222,7 +222,8 @@ def _check_cron(expression: str) -> str:
     return text
 
 
-def _moment(value: datetime | str | None, what: str) -> datetime | None:
+def aware_moment(value: datetime | str | None, what: str) -> datetime | None:
+    """An aware datetime (in UTC) from a datetime or ISO string; :class:`ScheduleError`."""
     if value is None:
         return None
     try:
