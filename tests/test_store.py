@@ -166,3 +166,21 @@ def test_stale_owner_cannot_write_after_reclaim(client: hs.Client, db_url: str) 
     assert complete("worker-b", fresh["attempt"]) == {stale["task_id"]}
     assert sql(db_url, "SELECT count(*) FROM harvest.inbox") == [(1,)]
     assert complete("worker-b", fresh["attempt"]) == set()  # and only once
+
+
+def test_claim_of_a_dirty_task_reports_an_inbox(client: hs.Client, db_url: str) -> None:
+    """A signal that commits between a claim's snapshot and its lock on the task is seen
+    only through the task's ``dirty`` flag (the snapshot misses the inbox row). The claim
+    clears the flag, so it must report the inbox; else the fresh run's first decision
+    closes its task and the signal waits for ever. The race is recreated here by marking
+    the task dirty with no inbox row the claim could see."""
+    run = client.start(one_step, force=True)
+    [quiet] = claim(db_url, "worker-a")
+    assert quiet["first_event"] is not None and quiet["has_inbox"] is False
+    sql(db_url, "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL, dirty = true"
+        " WHERE run_id = %s", (run.run_id,))
+    [woken] = claim(db_url, "worker-b")
+    assert woken["has_inbox"] is True
+    assert sql(db_url, "SELECT dirty FROM harvest.tasks WHERE run_id = %s", (run.run_id,)) == [
+        (False,)
+    ]

@@ -20,7 +20,9 @@ _CLAIM_COLUMNS = """
         (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
                                    'payload', h.payload)
          FROM harvest.history h WHERE h.run_id = t.run_id AND h.seq = 1) END AS first_event,
-    t.kind <> 'workflow'
+    -- (the statement's snapshot may predate an event that marked the task dirty just
+    -- before the pick locked it: the locked row's flag tells what the snapshot missed)
+    t.kind <> 'workflow' OR (SELECT p.dirty FROM picked p WHERE p.task_id = t.task_id)
         OR EXISTS (SELECT 1 FROM harvest.inbox b WHERE b.run_id = t.run_id) AS has_inbox
 """
 
@@ -34,8 +36,14 @@ _CLAIM_SET = """
 
 
 def claim_sql(pick: str) -> str:
-    """Claim the tasks ``pick`` selects (an ordered, limited, ``SKIP LOCKED`` scan of the
-    partial index), then read what a workflow task's claim needs of its run.
+    """Claim the tasks ``pick`` selects (``task_id`` and ``dirty`` of an ordered, limited,
+    ``SKIP LOCKED`` scan of the partial index), then read what a workflow task's claim
+    needs of its run.
+
+    The claim clears ``dirty``; the value the pick locked is what says an inbox event came
+    in after the statement's snapshot was taken (a signal that committed between the two).
+    Without it, a fresh run's claim would report no inbox, its first decision would close
+    the task, and the event would sit in the inbox with nothing to wake the run.
 
     The picked ids reach the ``UPDATE`` as ``task_id = ANY(ARRAY(...))``: an index lookup
     per claimed task whatever the plan. (Joined as a subquery instead, the generic plan of
@@ -44,9 +52,10 @@ def claim_sql(pick: str) -> str:
     per claim at 100,000 pending instead of 0.3 ms.)
     """
     return f"""
-WITH claimed AS (
+WITH picked AS MATERIALIZED ({pick}),
+claimed AS (
     UPDATE harvest.tasks t SET {_CLAIM_SET}
-    WHERE t.task_id = ANY(ARRAY({pick}))
+    WHERE t.task_id = ANY(ARRAY(SELECT task_id FROM picked))
     RETURNING t.*
 )
 SELECT {_CLAIM_COLUMNS}
@@ -56,7 +65,7 @@ LEFT JOIN harvest.runs r ON t.kind = 'workflow' AND r.run_id = t.run_id
 
 
 _CLAIM_SQL = claim_sql("""
-    SELECT p.task_id
+    SELECT p.task_id, p.dirty
     FROM harvest.tasks p
     LEFT JOIN harvest.runs pr ON p.kind = 'workflow' AND pr.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s

@@ -125,7 +125,7 @@ class ThrottledClaim:
 
 
 _THROTTLED_PICK = """
-    SELECT p.task_id
+    SELECT p.task_id, p.dirty
     FROM harvest.tasks p
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = ANY(%(types)s)
