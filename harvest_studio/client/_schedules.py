@@ -247,8 +247,8 @@ class SchedulesClient(FlowClient):
             assert now_row is not None
             slot: datetime = now_row[0]
             run_id = str(uuid.uuid4())
-            await store.claim_slot(conn, self.namespace, name, slot, "started", run_id)
-            if not await store.start_slot_run(conn, self.namespace, row, slot, run_id):
+            outcome = await store.claim_and_start_slot(conn, self.namespace, row, slot, run_id)
+            if outcome != "started":
                 raise UsageError(f"a run of {slot_workflow_id(name, slot)} is still open")
             await store.update_schedule(
                 conn,
@@ -277,13 +277,15 @@ class SchedulesClient(FlowClient):
             slots = spec.slots_between(begin, finish, MAX_SLOTS + 1)
             if len(slots) > MAX_SLOTS:
                 raise ScheduleError(f"a backfill covers at most {MAX_SLOTS} slots; narrow it")
+            registered = await store.registered_workflow(conn, self.namespace, row["workflow_type"])
             started = 0
             for slot in slots:
                 run_id = str(uuid.uuid4())
-                if not await store.claim_slot(conn, self.namespace, name, slot, "started", run_id):
-                    continue
-                if not await store.start_slot_run(conn, self.namespace, row, slot, run_id):
-                    await store.unclaim_start(conn, self.namespace, name, slot)  # id taken
+                # (a slot decided before keeps its run; one whose id is taken is skipped)
+                outcome = await store.claim_and_start_slot(
+                    conn, self.namespace, row, slot, run_id, registered
+                )
+                if outcome != "started":
                     continue
                 await store.log_schedule(
                     conn, self.namespace, name, "backfill", slot=slot, run_id=run_id

@@ -115,6 +115,7 @@ from .runs import (
     latest_run_for_id,
 )
 from .schedules import (
+    claim_and_start_slot,
     claim_slot,
     delete_schedule,
     get_schedule,
@@ -130,6 +131,7 @@ from .schedules import (
     sync_declared_schedule,
     unclaim_start,
     update_schedule,
+    update_schedules,
     upsert_schedule,
 )
 from .schedules import log as log_schedule
@@ -177,6 +179,7 @@ __all__ = [
     "available_migrations",
     "block_run",
     "change_flow_limit",
+    "claim_and_start_slot",
     "claim_slot",
     "claim_tasks",
     "claim_throttled",
@@ -247,6 +250,7 @@ __all__ = [
     "unclaim_start",
     "unserved_queues",
     "update_schedule",
+    "update_schedules",
     "upsert_schedule",
     "upsert_worker",
     "workflow_details",

@@ -68,42 +68,101 @@ async def insert_run(
 
     ``if_absent``: a run of ``workflow_id`` still open is not an error; nothing is written
     and False is returned (a schedule's slot whose id is taken)."""
-    cur = await conn.execute(
-        _INSERT_RUN_IF_ABSENT_SQL if if_absent else _INSERT_RUN_SQL,
-        {
-            "run_id": run_id,
-            "namespace": namespace,
-            "workflow_id": workflow_id,
-            "workflow_type": workflow_type,
-            "queue": queue,
-            "input": input_json,
-            "started": started_json,
-            "timeout": execution_timeout,
-            "key": idempotency_key,
-            "fingerprint": fingerprint,
-            "channel": TASKS_CHANNEL,
-            "signals": list(start_signals),
-            "last_seq": 1 + len(start_signals),
-            "continued_from": continued_from,
-            "sattrs": search_attributes_json,
-            "memo": memo_json,
-            "delay": start_delay or 0.0,
-            "parent": parent[0] if parent else None,
-            "parent_seq": parent[1] if parent else None,
-            "policy": parent[2] if parent else None,
-            "priority": priority,
-            "fairness_key": fairness_key,
-        },
+    return await insert_run_with(
+        conn,
+        run_params(
+            run_id=run_id,
+            namespace=namespace,
+            workflow_id=workflow_id,
+            workflow_type=workflow_type,
+            queue=queue,
+            input_json=input_json,
+            started_json=started_json,
+            fingerprint=fingerprint,
+            execution_timeout=execution_timeout,
+            idempotency_key=idempotency_key,
+            start_signals=start_signals,
+            continued_from=continued_from,
+            search_attributes_json=search_attributes_json,
+            memo_json=memo_json,
+            start_delay=start_delay,
+            parent=parent,
+            priority=priority,
+            fairness_key=fairness_key,
+        ),
+        if_absent=if_absent,
     )
+
+
+async def insert_run_with(
+    conn: AsyncConnection[Any], params: dict[str, Any], *, if_absent: bool = False
+) -> bool:
+    """:func:`insert_run` with parameters from :func:`run_params`."""
+    cur = await conn.execute(_INSERT_RUN_IF_ABSENT_SQL if if_absent else _INSERT_RUN_SQL, params)
     return cur.rowcount > 0
 
 
-_INSERT_RUN_SQL = """
-WITH src AS (
+def run_params(
+    *,
+    run_id: str,
+    namespace: str,
+    workflow_id: str,
+    workflow_type: str,
+    queue: str,
+    input_json: str,
+    started_json: str,
+    fingerprint: str | None,
+    execution_timeout: float | None,
+    idempotency_key: str | None,
+    start_signals: Sequence[str] = (),
+    continued_from: str | None = None,
+    search_attributes_json: str | None = None,
+    memo_json: str | None = None,
+    start_delay: float | None = None,
+    parent: tuple[str, int, str] | None = None,
+    priority: int | None = None,
+    fairness_key: str | None = None,
+) -> dict[str, Any]:
+    """The parameters of :func:`insert_run_ctes`."""
+    return {
+        "run_id": run_id,
+        "namespace": namespace,
+        "workflow_id": workflow_id,
+        "workflow_type": workflow_type,
+        "queue": queue,
+        "input": input_json,
+        "started": started_json,
+        "timeout": execution_timeout,
+        "key": idempotency_key,
+        "fingerprint": fingerprint,
+        "channel": TASKS_CHANNEL,
+        "signals": list(start_signals),
+        "last_seq": 1 + len(start_signals),
+        "continued_from": continued_from,
+        "sattrs": search_attributes_json,
+        "memo": memo_json,
+        "delay": start_delay or 0.0,
+        "parent": parent[0] if parent else None,
+        "parent_seq": parent[1] if parent else None,
+        "policy": parent[2] if parent else None,
+        "priority": priority,
+        "fairness_key": fairness_key,
+    }
+
+
+def insert_run_ctes(*, if_absent: bool = False, gate: str = "true") -> str:
+    """The CTEs that insert a run (``src``, ``fair``, ``run``, ``started``, ``task``), for a
+    ``WITH`` list; :func:`run_params` gives their parameters. The run is inserted only if
+    ``gate`` holds (a condition on CTEs placed before these), and with ``if_absent`` only
+    if no run of its workflow id is open."""
+    conflict = "ON CONFLICT DO NOTHING" if if_absent else ""
+    return f"""
+src AS (
     SELECT COALESCE(%(priority)s::int, p.priority, 0) AS priority,
            COALESCE(%(fairness_key)s::text, p.fairness_key) AS fairness_key
     FROM (SELECT 1) one
     LEFT JOIN harvest.runs p ON p.run_id = COALESCE(%(continued_from)s::uuid, %(parent)s::uuid)
+    WHERE {gate}
 ),
 fair AS (
     INSERT INTO harvest.fair_keys AS k (namespace, queue, fairness_key, last_round)
@@ -122,12 +181,12 @@ run AS (
         input, last_seq, deadline, idempotency_key, fingerprint, continued_from,
         search_attributes, memo, parent_run_id, parent_seq, parent_close_policy,
         priority, fairness_key, fair_round)
-    VALUES (%(run_id)s, %(namespace)s, %(workflow_id)s, %(workflow_type)s, %(queue)s,
-        'RUNNING', %(input)s::jsonb, %(last_seq)s,
-        now() + make_interval(secs => %(delay)s + %(timeout)s), %(key)s, %(fingerprint)s,
-        %(continued_from)s,
+    SELECT %(run_id)s::uuid, %(namespace)s::text, %(workflow_id)s::text,
+        %(workflow_type)s::text, %(queue)s::text, 'RUNNING', %(input)s::jsonb,
+        %(last_seq)s::int, now() + make_interval(secs => %(delay)s + %(timeout)s),
+        %(key)s::text, %(fingerprint)s::text, %(continued_from)s::uuid,
         COALESCE(%(sattrs)s::jsonb, (SELECT p.search_attributes FROM harvest.runs p
-                                     WHERE p.run_id = %(continued_from)s), '{}'::jsonb),
+                                     WHERE p.run_id = %(continued_from)s), '{{}}'::jsonb),
         COALESCE(%(memo)s::jsonb, (SELECT p.memo FROM harvest.runs p
                                    WHERE p.run_id = %(continued_from)s)),
         -- a continued child stays its parent's child
@@ -137,8 +196,9 @@ run AS (
                                        WHERE p.run_id = %(continued_from)s)),
         COALESCE(%(policy)s::text, (SELECT p.parent_close_policy FROM harvest.runs p
                                     WHERE p.run_id = %(continued_from)s)),
-        (SELECT priority FROM src), (SELECT fairness_key FROM src),
-        COALESCE((SELECT last_round FROM fair), 0))
+        src.priority, src.fairness_key, COALESCE((SELECT last_round FROM fair), 0)
+    FROM src
+    {conflict}
     RETURNING run_id, priority, fair_round
 ),
 started AS (
@@ -156,12 +216,10 @@ task AS (
            now() + make_interval(secs => %(delay)s), priority, fair_round
     FROM run
     RETURNING 1
-)
-SELECT pg_notify(%(channel)s, %(queue)s) FROM task
-"""
+)"""
 
-_INSERT_RUN_IF_ABSENT_SQL = _INSERT_RUN_SQL.replace(
-    "    RETURNING run_id, priority, fair_round",
-    "    ON CONFLICT DO NOTHING\n    RETURNING run_id, priority, fair_round",
-)
-assert _INSERT_RUN_IF_ABSENT_SQL != _INSERT_RUN_SQL
+
+_INSERT_RUN_SQL = f"""WITH {insert_run_ctes()}
+SELECT pg_notify(%(channel)s, %(queue)s) FROM task"""
+_INSERT_RUN_IF_ABSENT_SQL = f"""WITH {insert_run_ctes(if_absent=True)}
+SELECT pg_notify(%(channel)s, %(queue)s) FROM task"""

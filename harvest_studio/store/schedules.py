@@ -23,7 +23,7 @@ from ..model.schedules import (
 from ._sql import Row
 from .inbox import close_runs, queue_event
 from .registry import registered_workflow
-from .runs import insert_run
+from .runs import insert_run_ctes, insert_run_with, run_params
 
 _COLUMNS = (
     "namespace, name, workflow_type, args, spec, overlap, catchup, max_runs, failure_limit,"
@@ -95,6 +95,35 @@ async def update_schedule(
         " WHERE namespace = %(namespace)s AND name = %(name)s",
         {"namespace": namespace, "name": name, **_jsonable(fields)},
     )
+
+
+async def update_schedules(
+    conn: AsyncConnection[Any], namespace: str, changes: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Apply many ``(name, fields)`` changes in one statement (a scheduler's batch)."""
+    if not changes:
+        return
+    unknown = {k for _, fields in changes for k in fields} - set(_SETTABLE)
+    if unknown:
+        raise ValueError(f"not schedule fields: {sorted(unknown)}")
+    cols = ", ".join(_SETTABLE)
+    await conn.execute(
+        f"UPDATE harvest.schedules s SET ({cols}) ="
+        f" (SELECT {cols} FROM jsonb_populate_record(s, u.fields)), updated_at = now()"
+        " FROM unnest(%b::text[], %b::jsonb[]) AS u(name, fields)"
+        " WHERE s.namespace = %s AND s.name = u.name",
+        (
+            [name for name, _ in changes],
+            [json.dumps(fields, default=_json_value) for _, fields in changes],
+            namespace,
+        ),
+    )
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a schedule field")
 
 
 async def get_schedule(
@@ -258,21 +287,12 @@ async def oldest_buffered_slot(
     return None if row is None else row[0]
 
 
-async def start_slot_run(
-    conn: AsyncConnection[Any],
-    namespace: str,
-    schedule: Row,
-    slot: datetime,
-    run_id: str,
-    registered: Row | None = None,
-) -> bool:
-    """Start the run of a slot claimed with ``run_id`` (workflow id
-    ``sched:{name}:{slot ISO UTC}``, search attributes ``schedule`` and ``scheduled_at``),
-    in the transaction that claimed it. False, writing nothing, if a run of that workflow
-    id is still open. ``registered``: the workflow type's registry row, if already read."""
+def _slot_run_params(
+    namespace: str, schedule: Row, slot: datetime, run_id: str, registered: Row | None
+) -> dict[str, Any]:
+    """The run a slot starts: workflow id ``sched:{name}:{slot ISO UTC}``, the schedule's
+    args with placeholders filled, search attributes ``schedule`` and ``scheduled_at``."""
     name, workflow_type = schedule["name"], schedule["workflow_type"]
-    if registered is None:
-        registered = await registered_workflow(conn, namespace, workflow_type)
     fingerprint = registered["fingerprint"] if registered else None
     queue = registered["queue"] if registered else "default"
     timeout = registered["execution_timeout"] if registered else None
@@ -288,9 +308,7 @@ async def start_slot_run(
         fingerprint=fingerprint,
         execution_timeout=timeout,
     )
-    return await insert_run(
-        conn,
-        if_absent=True,
+    return run_params(
         run_id=run_id,
         namespace=namespace,
         workflow_id=workflow_id,
@@ -303,6 +321,70 @@ async def start_slot_run(
         idempotency_key=None,
         search_attributes_json=serde.dumps({"schedule": name, "scheduled_at": slot_iso(slot)}),
     )
+
+
+async def start_slot_run(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    schedule: Row,
+    slot: datetime,
+    run_id: str,
+    registered: Row | None = None,
+) -> bool:
+    """Start the run of a slot claimed with ``run_id`` (a buffered slot whose turn came), in
+    the transaction that claimed it. False, writing nothing, if a run of that workflow id
+    is still open. ``registered``: the workflow type's registry row, if already read."""
+    if registered is None:
+        registered = await registered_workflow(conn, namespace, schedule["workflow_type"])
+    params = _slot_run_params(namespace, schedule, slot, run_id, registered)
+    return await insert_run_with(conn, params, if_absent=True)
+
+_CLAIM_AND_START_SQL = f"""
+WITH slot AS (
+    INSERT INTO harvest.schedule_slots (namespace, schedule, slot, state, run_id)
+    SELECT %(namespace)s, %(schedule)s, %(slot)s, o.state,
+           CASE WHEN o.state = 'started' THEN %(run_id)s::uuid END
+    FROM (SELECT CASE WHEN EXISTS (
+              SELECT 1 FROM harvest.runs x WHERE x.namespace = %(namespace)s
+                AND x.workflow_id = %(workflow_id)s AND x.status = 'RUNNING')
+          THEN 'skipped' ELSE 'started' END AS state) o
+    ON CONFLICT DO NOTHING
+    RETURNING state
+),
+{insert_run_ctes(if_absent=True, gate="EXISTS (SELECT 1 FROM slot WHERE state = 'started')")},
+notified AS (SELECT pg_notify(%(channel)s, %(queue)s) FROM task)
+SELECT (SELECT state FROM slot), EXISTS (SELECT 1 FROM run), (SELECT count(*) FROM notified)
+"""
+
+
+async def claim_and_start_slot(
+    conn: AsyncConnection[Any],
+    namespace: str,
+    schedule: Row,
+    slot: datetime,
+    run_id: str,
+    registered: Row | None = None,
+) -> str:
+    """Record a due slot as started and start its run, in one statement: ``"started"``,
+    ``"decided"`` (someone decided the slot before: nothing written) or ``"taken"`` (a run
+    of the slot's workflow id is open: the slot is recorded as skipped). In a transaction.
+    ``registered``: the workflow type's registry row, if already read."""
+    if registered is None:
+        registered = await registered_workflow(conn, namespace, schedule["workflow_type"])
+    params = _slot_run_params(namespace, schedule, slot, run_id, registered)
+    cur = await conn.execute(
+        _CLAIM_AND_START_SQL, {**params, "schedule": schedule["name"], "slot": slot}
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    state, started = row[0], row[1]
+    if state is None:
+        return "decided"
+    if state == "started" and not started:
+        # the workflow id was taken between the check and the insert
+        await unclaim_start(conn, namespace, schedule["name"], slot)
+        return "taken"
+    return "started" if started else "taken"
 
 
 async def stop_run(conn: AsyncConnection[Any], run_id: str, how: str, schedule: str) -> None:

@@ -1,8 +1,10 @@
 """The scheduler every worker runs: it locks due schedules (``SKIP LOCKED``: any number of
-workers share the work) and decides their slots in one transaction per schedule — catch-up,
-overlap, buffering, failure counting — starting each fired slot's run in the transaction
-that records the slot. So a slot starts at most one run (the slot key), never before its
-time (the database clock decides what is due), and a fired slot always has its run."""
+workers share the work) and decides their slots, up to 50 schedules per transaction —
+catch-up, overlap, buffering, failure counting — starting each fired slot's run in the
+statement that records the slot. So a slot starts at most one run (the slot key), never
+before its time (the database clock decides what is due), and a fired slot always has its
+run. The batch's schedule changes and log entries are written at its end, one statement
+each."""
 
 from __future__ import annotations
 
@@ -21,14 +23,17 @@ from .core import WorkerCore
 log = logging.getLogger("harvest_studio.worker")
 BATCH = 50
 FAILED_STATUSES = {"FAILED", "TIMED_OUT", "TERMINATED", "CANCELLED"}
+TAKEN = "a run with this slot's workflow id is still open"
 
 
 class Journal:
-    """The decision log entries of one batch, written with one statement at its end."""
+    """What one batch writes at its end, one statement each: the decision log entries and
+    the schedules' changed fields."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.entries: list[tuple[str, str, datetime | None, str | None, str | None]] = []
+        self.changes: dict[str, dict[str, Any]] = {}
 
     def add(
         self,
@@ -41,11 +46,16 @@ class Journal:
     ) -> None:
         self.entries.append((schedule, action, slot, run_id, detail))
 
+    def change(self, schedule: str, fields: dict[str, Any]) -> None:
+        self.changes[schedule] = {**self.changes.get(schedule, {}), **fields}
+
     def drop(self, schedule: str) -> None:
-        """Forget a schedule's entries (its decisions were rolled back)."""
+        """Forget a schedule's entries and changes (its decisions were rolled back)."""
         self.entries = [e for e in self.entries if e[0] != schedule]
+        self.changes.pop(schedule, None)
 
     async def write(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await store.update_schedules(conn, self.namespace, list(self.changes.items()))
         if self.entries:
             await store.log_schedule_entries(conn, self.namespace, self.entries)
 
@@ -142,15 +152,15 @@ async def decide_schedule(
             note = f"paused after {failures} consecutive failed runs"
             changes.update(paused=True, note=note)
             journal.add(name, "auto_paused", detail=note)
-            await store.update_schedule(conn, namespace, name, changes)
+            journal.change(name, changes)
             return
     running = last_status == "RUNNING"
     buffered = row["buffered"]
     if buffered and not running:
         slot = await store.oldest_buffered_slot(conn, namespace, name)
         run_id = str(uuid.uuid4())
-        if slot is not None and await _start(
-            conn, namespace, row, slot, run_id, journal, registry, True
+        if slot is not None and await _start_buffered(
+            conn, namespace, row, slot, run_id, journal, registry
         ):
             journal.add(
                 name,
@@ -209,7 +219,7 @@ async def decide_schedule(
         changes["next_slot"] = upcoming
         changes["fire_at"] = spec.fire_at(name, upcoming)
     if changes:
-        await store.update_schedule(conn, namespace, name, changes)
+        journal.change(name, changes)
 
 
 async def _fire(
@@ -249,18 +259,35 @@ async def _fire(
             return "buffered", None
         return None
     run_id = str(uuid.uuid4())
-    if not await store.claim_slot(conn, namespace, name, slot, "started", run_id):
+    outcome = await store.claim_and_start_slot(
+        conn, namespace, row, slot, run_id, await _registered(conn, namespace, row, registry)
+    )
+    if outcome == "decided":
         return None
     if running and policy in ("cancel_other", "terminate_other"):
         await store.stop_run(conn, row["last_run_id"], policy, name)
         journal.add(name, policy, slot=slot, run_id=row["last_run_id"])
-    if not await _start(conn, namespace, row, slot, run_id, journal, registry, False):
+    if outcome == "taken":
+        journal.add(name, "not_started", slot=slot, detail=TAKEN)
         return "skipped", None
     journal.add(name, "started", slot=slot, run_id=run_id, detail=detail)
     return "started", run_id
 
 
-async def _start(
+async def _registered(
+    conn: psycopg.AsyncConnection[Any], namespace: str, row: Any, registry: dict[str, Any] | None
+) -> Any:
+    """The registry row of the schedule's workflow type, read once per batch."""
+    workflow_type = row["workflow_type"]
+    registered = None if registry is None else registry.get(workflow_type)
+    if registered is None:
+        registered = await store.registered_workflow(conn, namespace, workflow_type)
+        if registry is not None and registered is not None:
+            registry[workflow_type] = registered
+    return registered
+
+
+async def _start_buffered(
     conn: psycopg.AsyncConnection[Any],
     namespace: str,
     row: Any,
@@ -268,25 +295,14 @@ async def _start(
     run_id: str,
     journal: Journal,
     registry: dict[str, Any] | None,
-    buffered: bool,
 ) -> bool:
-    """Start a claimed slot's run (a buffered slot is claimed for it here). A slot whose
-    workflow id has an open run is skipped instead, and logged."""
-    name, workflow_type = row["name"], row["workflow_type"]
-    registered = None if registry is None else registry.get(workflow_type)
-    if registered is None:
-        registered = await store.registered_workflow(conn, namespace, workflow_type)
-        if registry is not None and registered is not None:
-            registry[workflow_type] = registered
-    if buffered:
-        await store.mark_slot_started(conn, namespace, name, slot, run_id)
+    """Start a buffered slot whose turn came. A slot whose workflow id has an open run is
+    skipped instead, and logged."""
+    name = row["name"]
+    await store.mark_slot_started(conn, namespace, name, slot, run_id)
+    registered = await _registered(conn, namespace, row, registry)
     if await store.start_slot_run(conn, namespace, row, slot, run_id, registered):
         return True
     await store.unclaim_start(conn, namespace, name, slot)
-    journal.add(
-        name,
-        "not_started",
-        slot=slot,
-        detail="a run with this slot's workflow id is still open",
-    )
+    journal.add(name, "not_started", slot=slot, detail=TAKEN)
     return False
