@@ -122,8 +122,8 @@ def graph(dag: DagDefinition | DagRunInfo | RunHandle, *, engine: str = "auto") 
 
 
 class _StudioRunViews:
-    """``RunHandle.explore()`` / ``.card()``: the studio's widgets, imported on first use;
-    ``.graph()``: the command layer's SVG drawing."""
+    """``RunHandle.explore()`` / ``.card()`` / ``.graph(live=True)``: the studio's widgets,
+    imported on first use; ``.graph()``: the command layer's SVG drawing."""
 
     def explore(self, client: Client, ref: str, **options: _Any) -> _Any:
         from .studio.widgets.explorer import explore
@@ -136,6 +136,10 @@ class _StudioRunViews:
         return run_card(client, ref, **options)
 
     def graph(self, client: Client, ref: str, **options: _Any) -> _Any:
+        if options.pop("live", False):
+            from .studio.widgets.dag_graph import dag_graph_view
+
+            return dag_graph_view(client, ref, **options)
         from .commands.render.dag_graph import dag_svg
 
         info = client.dag_run(ref)

@@ -474,3 +474,31 @@ def test_dag_list_and_graph_by_name(client: hs.Client, db_url: str, capsys: Any)
     ]
     assert harvest_main(["--database-url", db_url, "dag", "graph", "listed"]) == 0
     assert "noop_activity" in capsys.readouterr().out
+
+
+def test_magic_live_graph_follows_the_run(
+    ip: InteractiveShell, client: hs.Client, worker: hs.Worker, tmp_path: Path
+) -> None:
+    from harvest_studio.studio.widgets.dag_graph import DagGraphView
+
+    run = client.start(gated_load)
+    wait_for(lambda: client.dag_run(run.run_id).nodes["files_ready"].state == "waiting")
+    view = ok(ip, f"%harvest dag graph {run.run_id} --live --interval 0.2 --engine python")
+    try:
+        assert isinstance(view, DagGraphView) and view.live
+        assert view.summary["status"] == "RUNNING"
+        assert view.summary["nodes"] == {"waiting": 1, "pending": 1}
+        assert 'data-node="files_ready" data-state="waiting"' in view.svg
+        before = view.svg
+        run.signal("files_ready", {"files": 2})
+        wait_for(lambda: view.summary["status"] == "COMPLETED")
+        assert view.summary["nodes"] == {"succeeded": 2} and view.svg != before
+        wait_for(lambda: not view.live)  # the poller stops once the run has ended
+    finally:
+        view.close()
+    assert str(fails(ip, f"%harvest dag graph {run.run_id} --live -o {tmp_path / 'x.svg'}"))
+    assert "--interval must be more than 0" in str(
+        fails(ip, f"%harvest dag graph {run.run_id} --live --interval 0")
+    )
+    assert str(fails(ip, "%harvest dag graph cubes --live")).startswith("run_not_found")
+    assert completions(ip, "%harvest dag graph x --li") == ["--live"]

@@ -4,6 +4,7 @@ PostgreSQL, and what a person sees of it in Debian's headless Chromium."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
@@ -436,3 +437,103 @@ def test_a_person_sees_the_boxes_the_failure_and_the_legend(engine: str, tmp_pat
             assert swatch.evaluate("(el) => getComputedStyle(el).fill") == red
         finally:
             browser.close()
+
+
+@hs.dag
+def live_gate(d: hs.Dag) -> None:
+    files = d.wait_signal("files_ready", name="files")
+    d.task(report, files, name="notify")
+
+
+_LIVE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>%(css)s</style></head>
+<body><div id="el"></div><script type="module">
+const state = %(state)s;
+const subs = {};
+window.model = {
+  get: (k) => state[k],
+  set: (k, v) => { state[k] = v; (subs["change:" + k] || []).forEach((f) => f()); },
+  save_changes() {}, send() {},
+  on: (n, f) => (subs[n] = subs[n] || []).push(f),
+  off: (n, f) => { subs[n] = (subs[n] || []).filter((g) => g !== f); },
+};
+const src = %(js)s;
+const mod = await import(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
+mod.default.render({model: window.model, el: document.getElementById("el")});
+window.rendered = true;
+</script></body></html>"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped in CI)",
+)
+def test_a_person_sees_the_live_graph_move(
+    client: hs.Client, start_worker: Callable[..., hs.Worker], tmp_path: Path
+) -> None:
+    """The live widget against a real run, its synced state carried into the front end in
+    Chromium as the kernel would: the waiting node turns from yellow to green by itself."""
+    from playwright.sync_api import sync_playwright
+
+    from harvest_studio.studio.widgets.dag_graph import DagGraphView
+    from harvest_studio.studio.widgets.live import STATIC
+
+    start_worker(workflows=[live_gate], activities=[report])
+    run = client.start(live_gate)
+    view = run.graph(live=True, interval=0.2, engine="python")
+    assert isinstance(view, DagGraphView)
+
+    def colours() -> Any:
+        return page.evaluate(
+            """() => Object.fromEntries([...document.querySelectorAll('g.node')].map((g) => {
+                const shape = [...g.querySelectorAll('rect, path, polygon')]
+                    .find((el) => getComputedStyle(el).fill !== 'none');
+                return [g.dataset.node, getComputedStyle(shape).fill];
+            }))"""
+        )
+
+    def push() -> None:  # what the kernel's comm does when a synced trait changes
+        for name in ("svg", "summary", "live"):
+            page.evaluate("([k, v]) => window.model.set(k, v)", [name, getattr(view, name)])
+
+    def rgb(state: str) -> str:
+        return "rgb({}, {}, {})".format(*(int(PALETTE[state][i : i + 2], 16) for i in (1, 3, 5)))
+
+    def until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        while not check():
+            assert datetime.now(UTC) < deadline, "the page did not change in time"
+            page.wait_for_timeout(100)
+            push()
+
+    state = {k: v for k, v in view.get_state().items() if not k.startswith("_")}
+    page_file = tmp_path / "live.html"
+    page_file.write_text(_LIVE_PAGE % {
+        "css": (STATIC / "explorer.css").read_text(),
+        "state": json.dumps(state),
+        "js": json.dumps((STATIC / "explorer.js").read_text()),
+    }, encoding="utf-8")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            try:
+                page = browser.new_page(viewport={"width": 900, "height": 500})
+                page.goto(page_file.as_uri())
+                page.wait_for_function("window.rendered === true")
+                until(lambda: colours().get("files") == rgb("waiting"))
+                head = page.locator(".hs-card-head")
+                assert "RUNNING" in head.inner_text() and "live" in head.inner_text()
+                assert colours()["notify"] == rgb("pending")
+                page.screenshot(path=str(tmp_path / "live-waiting.png"))
+                run.signal("files_ready", {"files": 2})
+                until(lambda: colours() == {"files": rgb("succeeded"), "notify": rgb("succeeded")})
+                until(lambda: "COMPLETED" in head.inner_text())
+                assert "2 succeeded" in head.inner_text()
+                until(lambda: "live" not in head.locator(".hs-tag").all_inner_texts())
+                page.screenshot(path=str(tmp_path / "live-done.png"))
+            finally:
+                browser.close()
+    finally:
+        view.close()

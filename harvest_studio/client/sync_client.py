@@ -328,7 +328,9 @@ class RunHandle:
     def graph(self, **options: Any) -> Any:
         """This DAG run's graph as SVG (a ``DagGraph``: ``.svg``, ``.save(path)``, shown in
         a notebook), each node coloured by its state; ``engine="auto" | "dot" | "python"``.
-        :class:`UsageError` if the run is not a run of a DAG."""
+        ``live=True`` (in a notebook) gives a widget that redraws it every ``interval``
+        seconds (default 1) while the run goes on. :class:`UsageError` if the run is not a
+        run of a DAG."""
         return run_views().graph(self.client, self.ref, **options)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:

@@ -41,8 +41,10 @@ def _defined_dag(magics: MagicsContext, name: str) -> WorkflowDefinition | None:
     return found if isinstance(details, dict) and "dag" in details else None
 
 
-def _dag_graph(magics: MagicsContext, args: argparse.Namespace) -> HarvestOutput:
+def _dag_graph(magics: MagicsContext, args: argparse.Namespace) -> Any:
     commands.check_engine(args.engine)
+    if args.live:
+        return _live_graph(magics, args)
     defined = _defined_dag(magics, args.target)
     picture: commands.DagPicture
     if defined is not None:  # the notebook's own definition: no database
@@ -58,7 +60,17 @@ def _dag_graph(magics: MagicsContext, args: argparse.Namespace) -> HarvestOutput
     return GraphOutput(picture, render.render_dag_picture(picture))
 
 
-def do_dag(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+def _live_graph(magics: MagicsContext, args: argparse.Namespace) -> Any:
+    if args.output:
+        raise IPythonUsageError("usage_error: dag graph: --live draws in the notebook; drop -o")
+    if args.interval <= 0:
+        raise IPythonUsageError("usage_error: dag graph: --interval must be more than 0 s")
+    from ..widgets.dag_graph import dag_graph_view
+
+    return dag_graph_view(magics.client, args.target, interval=args.interval, engine=args.engine)
+
+
+def do_dag(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:
     if args.action == "list":
         dags: commands.DagList = magics.run(commands.dag_list)
         return HarvestOutput(dags, render.render_dag_list(dags))

@@ -287,6 +287,10 @@ def _dag_commands(command: Any) -> None:
     p.add_argument("-o", "--output", metavar="FILE.svg", help="also write the SVG to FILE")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (default), dot (require Graphviz) or python")
+    p.add_argument("--live", action="store_true",
+                   help="a widget that redraws a run's graph while the run goes on")
+    p.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                   help="how often --live redraws (default 1 s)")
     p = action("runs", "a DAG's runs, newest first, with their nodes by state")
     p.add_argument("dag", metavar="DAG", help="DAG name")
     p.add_argument("--limit", type=positive_int, default=20, metavar="N")

@@ -1,4 +1,4 @@
-// Harvest Studio history explorer and run card (anywidget front end).
+// Harvest Studio history explorer, run card and live DAG graph (anywidget front end).
 // Plain ES module: no dependencies, no CDN, no build step.
 const SVGNS = "http://www.w3.org/2000/svg";
 const ROW = 22; // lane height in px
@@ -105,6 +105,31 @@ function renderCard({ model, el }) {
   subs.on("change:summary", draw);
   subs.on("change:live", draw);
   draw();
+  return () => subs.off();
+}
+
+// ---------------------------------------------------------------- live DAG graph
+function renderGraph({ model, el }) {
+  const head = h("div", { class: "hs-card-head" });
+  const body = h("div", { class: "hs-graph" });
+  el.append(h("div", { class: "hs-card hs-graph-card" }, head, body));
+  const drawHead = () => {
+    const sm = model.get("summary") || {};
+    const counts = Object.entries(sm.nodes || {}).map(([state, n]) => `${n} ${state}`).join(" · ");
+    fill(head,
+      h("strong", {}, sm.workflow_type || "?"), " ",
+      h("code", {}, sm.workflow_id || ""), " ", badge(sm.status),
+      model.get("live") ? h("span", { class: "hs-tag hs-live" }, "live") : null,
+      h("span", { class: "hs-graph-counts" }, counts));
+  };
+  // the SVG is drawn by the kernel (commands/render/dag_graph.py), never from user text
+  const drawGraph = () => { body.innerHTML = model.get("svg") || ""; };
+  const subs = listener(model);
+  subs.on("change:summary", drawHead);
+  subs.on("change:live", drawHead);
+  subs.on("change:svg", drawGraph);
+  drawHead();
+  drawGraph();
   return () => subs.off();
 }
 
@@ -477,7 +502,10 @@ function renderExplorer({ model, el }) {
 }
 
 function render({ model, el }) {
-  return model.get("view") === "card" ? renderCard({ model, el }) : renderExplorer({ model, el });
+  const view = model.get("view");
+  if (view === "card") return renderCard({ model, el });
+  if (view === "graph") return renderGraph({ model, el });
+  return renderExplorer({ model, el });
 }
 
 export default { render };
