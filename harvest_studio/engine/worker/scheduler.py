@@ -22,6 +22,7 @@ from .core import WorkerCore
 
 log = logging.getLogger("harvest_studio.worker")
 BATCH = 50
+HELPERS = 4  # batches decided side by side when many schedules are due at once
 FAILED_STATUSES = {"FAILED", "TIMED_OUT", "TERMINATED", "CANCELLED"}
 TAKEN = "a run with this slot's workflow id is still open"
 
@@ -69,10 +70,12 @@ class Scheduler:
         while True:
             wait = core.options.poll_interval
             try:
+                # a full batch means more are due: the next batches are decided side by
+                # side on their own connections (SKIP LOCKED keeps them apart)
+                handled = await self._pass(1)
+                while handled >= BATCH:
+                    handled = await self._pass(HELPERS)
                 async with core.pool.connection() as conn:
-                    handled = await self.tick(conn)
-                    if handled >= BATCH:
-                        continue
                     soonest = await store.next_fire_at(conn, core.namespace)
                     now = await _now(conn)
                 if soonest is not None:
@@ -80,6 +83,16 @@ class Scheduler:
             except psycopg.Error as exc:
                 log.warning("scheduler pass failed (%s); trying again", exc)
             await asyncio.sleep(wait + 0.002)
+
+    async def _pass(self, parallel: int) -> int:
+        """``parallel`` batches at once; returns the most schedules one of them decided."""
+
+        async def one() -> int:
+            async with self.core.pool.connection() as conn:
+                return await self.tick(conn)
+
+        counts = await asyncio.gather(*(one() for _ in range(parallel)))
+        return max(counts)
 
     async def tick(self, conn: psycopg.AsyncConnection[Any]) -> int:
         """Decide every due schedule once; returns how many were looked at. A batch is one
