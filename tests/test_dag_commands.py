@@ -502,3 +502,20 @@ def test_magic_live_graph_follows_the_run(
     )
     assert str(fails(ip, "%harvest dag graph cubes --live")).startswith("run_not_found")
     assert completions(ip, "%harvest dag graph x --li") == ["--live"]
+
+
+def test_dag_graph_of_a_dag_name_and_one_of_its_runs(
+    cli: Cli, ip: InteractiveShell, client: hs.Client, worker: hs.Worker
+) -> None:
+    run_id = failed_cubes_run(client)
+    code, printed, err = cli("--json", "dag", "graph", "cubes", run_id)
+    assert code == 0, err
+    drawn = json.loads(printed)
+    assert (drawn["dag"], drawn["run_id"], drawn["status"]) == ("cubes", run_id, "FAILED")
+    code, _, err = cli("dag", "graph", "gated_load", run_id)
+    assert code == 2
+    assert "is a run of 'cubes', not of DAG 'gated_load'" in one_error_line(err, "usage_error")
+    graph = out(ip, f"%harvest dag graph cubes {run_id} --engine python")
+    assert graph.data.run_id == run_id and 'data-state="failed"' in graph.data.svg
+    assert "not of DAG 'gated_load'" in str(fails(ip, f"%harvest dag graph gated_load {run_id}"))
+    assert "not of DAG" in str(fails(ip, f"%harvest dag graph gated_load {run_id} --live"))

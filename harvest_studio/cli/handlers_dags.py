@@ -46,7 +46,9 @@ def _cmd_dag_graph(args: argparse.Namespace) -> int:
     commands.check_engine(args.engine)  # before the database is touched
     path = _output_path(args.output)
     picture = asyncio.run(
-        _with_client(args, lambda c: commands.dag_graph(c, args.target, engine=args.engine))
+        _with_client(
+            args, lambda c: commands.dag_graph(c, args.target, args.run, engine=args.engine)
+        )
     )
     if path is None:
         _print(dumps(picture) if args.json else picture.svg)

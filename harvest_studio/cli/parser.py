@@ -340,6 +340,8 @@ def _dag_commands(sub: Any, command: _Command) -> None:
     p.add_argument("target", metavar="DAG|RUN",
                    help="a run id or workflow id, or a DAG name (its newest registered "
                         "graph, every node pending)")
+    p.add_argument("run", metavar="RUN", nargs="?",
+                   help="after a DAG name: one of its runs (the same as giving the run alone)")
     p.add_argument("-o", "--output", metavar="FILE.svg",
                    help="write the SVG to this file (default: print it)")
     p.add_argument("--engine", choices=ENGINES, default="auto",

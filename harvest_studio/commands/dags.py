@@ -66,12 +66,16 @@ async def dag_runs(client: AsyncClient, dag: str, *, limit: int = 20) -> DagRunL
     return DagRunList(dag, await client.dag_runs(dag, limit=limit))
 
 
-async def dag_graph(client: AsyncClient, target: str, *, engine: str = "auto") -> DagPicture:
+async def dag_graph(
+    client: AsyncClient, target: str, run: str | None = None, *, engine: str = "auto"
+) -> DagPicture:
     """``target`` drawn as SVG: a run (or workflow id) of a DAG, each node coloured by its
     state; else a DAG name, the graph recorded for its newest registered version with every
-    node pending."""
+    node pending. With ``run``, ``target`` is a DAG name and ``run`` one of its runs."""
     check_engine(engine)
     _need(target, "a DAG name or a run")
+    if run is not None:
+        return _picture(await dag_run_of(client, target, run), engine)
     try:
         info = await client.dag_run(target)
     except RunNotFoundError:
@@ -87,6 +91,16 @@ async def dag_graph(client: AsyncClient, target: str, *, engine: str = "auto") -
             target, drawn.svg, drawn.engine, drawn.note, nodes=len(graph.get("nodes") or [])
         )
     return _picture(info, engine)
+
+
+async def dag_run_of(client: AsyncClient, dag: str, ref: str) -> DagRunInfo:
+    """Run ``ref``, which must be a run of DAG ``dag`` (else :class:`UsageError`)."""
+    info = await client.dag_run(_need(ref, "a run"))
+    if info.run.workflow_type != dag:
+        raise UsageError(
+            f"run {info.id} is a run of {info.run.workflow_type!r}, not of DAG {dag!r}"
+        )
+    return info
 
 
 def draw_definition(dag: WorkflowDefinition, *, engine: str = "auto") -> DagPicture:

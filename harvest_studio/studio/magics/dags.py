@@ -45,12 +45,14 @@ def _dag_graph(magics: MagicsContext, args: argparse.Namespace) -> Any:
     commands.check_engine(args.engine)
     if args.live:
         return _live_graph(magics, args)
-    defined = _defined_dag(magics, args.target)
+    defined = None if args.run else _defined_dag(magics, args.target)
     picture: commands.DagPicture
     if defined is not None:  # the notebook's own definition: no database
         picture = commands.draw_definition(defined, engine=args.engine)
     else:
-        picture = magics.run(lambda c: commands.dag_graph(c, args.target, engine=args.engine))
+        picture = magics.run(
+            lambda c: commands.dag_graph(c, args.target, args.run, engine=args.engine)
+        )
     if args.output:
         try:
             picture.save(args.output)
@@ -67,7 +69,10 @@ def _live_graph(magics: MagicsContext, args: argparse.Namespace) -> Any:
         raise IPythonUsageError("usage_error: dag graph: --interval must be more than 0 s")
     from ..widgets.dag_graph import dag_graph_view
 
-    return dag_graph_view(magics.client, args.target, interval=args.interval, engine=args.engine)
+    if args.run:  # NAME RUN: the run must be one of that DAG's
+        magics.run(lambda c: commands.dag_run_of(c, args.target, args.run))
+    ref = args.run or args.target
+    return dag_graph_view(magics.client, ref, interval=args.interval, engine=args.engine)
 
 
 def do_dag(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:

@@ -284,6 +284,8 @@ def _dag_commands(command: Any) -> None:
     p.add_argument("target", metavar="DAG|RUN",
                    help="a run id or workflow id, or a DAG name (defined in this notebook, "
                         "else its newest registered graph)")
+    p.add_argument("run", metavar="RUN", nargs="?",
+                   help="after a DAG name: one of its runs (the same as giving the run alone)")
     p.add_argument("-o", "--output", metavar="FILE.svg", help="also write the SVG to FILE")
     p.add_argument("--engine", choices=ENGINES, default="auto",
                    help="auto (default), dot (require Graphviz) or python")
