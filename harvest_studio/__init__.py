@@ -95,6 +95,15 @@ def unload_ipython_extension(ipython: _Any) -> None:
     unload(ipython)
 
 
+def __getattr__(name: str) -> _Any:
+    """``hs.analytics`` is imported on first use (it needs DuckDB: the analysis extra)."""
+    if name == "analytics":
+        import importlib
+
+        return importlib.import_module(".analytics", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def graph(dag: DagDefinition | DagRunInfo | RunHandle, *, engine: str = "auto") -> DagGraph:
     """Draw a DAG as SVG: a :class:`DagDefinition` (every node pending), a
     :class:`DagRunInfo` from ``client.dag_run`` or a DAG run's :class:`RunHandle` (each node

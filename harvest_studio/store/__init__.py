@@ -45,6 +45,7 @@ from .decisions import (
     load_history_tails,
     load_inbox,
 )
+from .exports import EVENT_COLUMNS, RUN_COLUMNS, export_runs_and_events
 from .filters import (
     RunFilter,
     compile_filter,
@@ -152,12 +153,14 @@ from .timers import (
 )
 
 __all__ = [
+    "EVENT_COLUMNS",
     "FLOW_CHANGED",
     "LIMIT_FIELDS",
     "MIGRATION_LOCK",
     "OPEN_STATUSES",
     "QUERIES_CHANNEL",
     "RUNS_CHANNEL",
+    "RUN_COLUMNS",
     "SCOPES",
     "TASKS_CHANNEL",
     "ActivityOutcome",
@@ -191,6 +194,7 @@ __all__ = [
     "dead_letters",
     "delete_namespace",
     "delete_schedule",
+    "export_runs_and_events",
     "find_run_by_idempotency_key",
     "fire_due_timers",
     "flow_limits",

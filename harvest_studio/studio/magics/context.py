@@ -32,6 +32,9 @@ class MagicsContext(Protocol):
     @property
     def kernel_worker(self) -> KernelWorker: ...
 
+    history_db: Any
+    """the histories ``%harvest load`` put in DuckDB (a ``HistoryDB``), or None"""
+
     # -- the database -----------------------------------------------------------------------
     @property
     def client(self) -> Client:

@@ -20,7 +20,7 @@ from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
 from ..display import HarvestOutput
 from ..kernel_worker import KernelWorker
-from . import completion, dags, flow, notebook, resets, runs, talking
+from . import analysis, completion, dags, flow, notebook, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
 from .context import MagicsContext
 from .parser import CELL_COMMANDS, HELP, PARSER, _HelpShown, one_line, split_line, usage_from
@@ -54,6 +54,7 @@ class HarvestMagics(Magics):
         self.versions = CodeVersions()
         self.kernel_worker = KernelWorker(self.versions)
         self._client: Client | None = None
+        self.history_db: Any = None  # the histories %harvest load put in DuckDB
         # what tab completion remembers (see .completion)
         self.recent_at = 0.0
         self.recent_runs: list[tuple[str, str, str]] = []  # run id, workflow id, type
@@ -260,6 +261,8 @@ HANDLERS: dict[str, Handler] = {
     "dag": dags.do_dag,
     "schedule": dags.do_schedule,
     "worker": notebook.do_worker,
+    "load": analysis.do_load,
+    "sql": analysis.do_sql,
 }
 
 

@@ -36,7 +36,7 @@ SCHEDULE_ACTIONS = (
 # the actions whose first positional argument is a schedule name
 SCHEDULE_NAMED = ("show", "preview", "pause", "resume", "trigger", "backfill", "delete", "log")
 # commands whose Python arguments may come from the cell body (%%harvest)
-CELL_COMMANDS = ("start", "signal", "query", "update")
+CELL_COMMANDS = ("start", "signal", "query", "update", "sql")
 
 
 # ---------------------------------------------------------------------------------------
@@ -205,6 +205,25 @@ def build_parser() -> _Parser:
 
     p = command("chain", "show the continue-as-new chain of a run, oldest first")
     ref(p)
+
+    p = command("load", "load run histories into DuckDB for %%harvest sql (again: only "
+                        "what is new)")
+    p.add_argument("--since", metavar="WHEN",
+                   help="runs created, open or closed since then: a duration back (7d, 12h) "
+                        "or an ISO time (default: all)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--namespace", metavar="NAME",
+                       help="this namespace (default: the client's)")
+    where.add_argument("--all-namespaces", action="store_true", help="every namespace")
+    p.add_argument("--file", metavar="PATH.duckdb",
+                   help="keep the loaded histories in this DuckDB file (default: in memory); "
+                        "only with the first load of the kernel")
+
+    p = command("sql", "DuckDB SQL over the loaded histories (%%harvest sql takes the query "
+                       "as the cell); :name or {name} binds a notebook variable")
+    p.add_argument("query", nargs="*", metavar="SQL", help="the query (or the cell body)")
+    p.add_argument("-o", "--output", metavar="NAME",
+                   help="also store the result as a pandas DataFrame in this variable")
 
     p = command("replay", "replay a run's history through this notebook's code, locally "
                           "(writes nothing): replays cleanly, or the first divergence")

@@ -1,0 +1,45 @@
+"""``%harvest load`` and ``%%harvest sql``: run histories in DuckDB, queried from cells.
+The kernel keeps one loaded database; a second load adds only what is new."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from IPython.core.error import UsageError as IPythonUsageError
+
+from ..display import HarvestOutput
+from .context import MagicsContext
+
+
+def do_load(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    from ...tools.analysis import HistoryDB
+
+    db: HistoryDB | None = magics.history_db
+    if db is None:
+        db = HistoryDB(magics.client, file=args.file)
+        magics.history_db = db
+    elif args.file and (db.file is None or str(db.file) != args.file):
+        raise IPythonUsageError(
+            "usage_error: load: --file goes with the kernel's first load (this kernel's "
+            f"histories are in {db.file or 'memory'})"
+        )
+    report = db.load(
+        since=args.since, namespace=args.namespace, all_namespaces=args.all_namespaces
+    )
+    return HarvestOutput(report, str(report), title="%harvest load")
+
+
+def do_sql(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:
+    query = body if body is not None else " ".join(args.query)
+    if not query.strip():
+        raise IPythonUsageError("usage_error: sql: give a query (on the line or as the cell)")
+    db = magics.history_db
+    if db is None:
+        raise IPythonUsageError("usage_error: sql: nothing loaded yet: run %harvest load first")
+    result = db.sql(query, magics.user_ns)
+    if args.output:
+        if not args.output.isidentifier():
+            raise IPythonUsageError(f"usage_error: sql: -o {args.output}: not a variable name")
+        magics.user_ns[args.output] = result.df()
+    return result

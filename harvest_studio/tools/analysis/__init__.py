@@ -1,0 +1,106 @@
+"""The analysis bench: run histories loaded into DuckDB for SQL (``HistoryDB``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...client import Client
+from .loading import LoadReport, load_into, open_database, since_moment
+from .querying import QueryResult, SqlError, bind
+from .tables import TABLES
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class HistoryDB:
+    """Run histories in a DuckDB database (in memory, or ``file``): the tables ``runs``,
+    ``events``, ``attempts``, ``timers``, ``signals`` and ``dag_nodes`` (docs/analysis.md).
+
+    >>> db = hs.analytics.load(client, since="7d")             # doctest: +SKIP
+    >>> db.sql("SELECT activity_type, quantile_cont(run_ms, 0.95) FROM attempts GROUP BY 1")
+    ... # doctest: +SKIP
+    >>> db.load()                                              # doctest: +SKIP
+    ... # a second load copies only what is new
+    """
+
+    def __init__(self, client: Client, *, file: str | Path | None = None) -> None:
+        self.client = client
+        self.file = None if file is None else Path(file)
+        self.con: duckdb.DuckDBPyConnection = open_database(self.file)
+        self.last: LoadReport | None = None
+
+    def load(
+        self,
+        *,
+        since: datetime | str | float | None = None,
+        namespace: str | None = None,
+        all_namespaces: bool = False,
+    ) -> LoadReport:
+        """Copy what is new since the last load: runs of the client's namespace (or
+        ``namespace``, or every one with ``all_namespaces``) created, open or closed since
+        ``since`` (a datetime, an ISO time, or a duration back from now such as ``"7d"``),
+        and their events after those already here."""
+        scope = None if all_namespaces else (namespace or self.client.namespace)
+        self.last = load_into(self.con, self.client, namespace=scope, since=since_moment(since))
+        return self.last
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        """Run DuckDB SQL over the loaded tables; ``:name`` and ``{name}`` take their values
+        from ``params``. Errors are :class:`SqlError` with DuckDB's one-line message."""
+        import duckdb
+
+        text, values = bind(query, params or {})
+        try:
+            cur = self.con.execute(text, values or None)
+            rows = cur.fetchall() if cur.description else []
+        except duckdb.Error as exc:
+            raise SqlError(str(exc).splitlines()[0]) from None
+        columns = [d[0] for d in cur.description or []]
+        return QueryResult(columns, rows)
+
+    def tables(self) -> dict[str, list[str]]:
+        """The tables and views, each with its columns (what completion offers)."""
+        found: dict[str, list[str]] = {}
+        for table, column in self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'main' ORDER BY table_name, ordinal_position"
+        ).fetchall():
+            found.setdefault(table, []).append(column)
+        return found
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __repr__(self) -> str:
+        where = "memory" if self.file is None else str(self.file)
+        counts = ", ".join(
+            f"{t} {self.con.execute(f'SELECT count(*) FROM {t}').fetchone()[0]}"  # type: ignore[index]
+            for t in TABLES
+            if t in self.tables()
+        )
+        return f"<HistoryDB in {where}: {counts}>"
+
+
+def load(
+    client: Client | None = None,
+    *,
+    since: datetime | str | float | None = None,
+    file: str | Path | None = None,
+    namespace: str | None = None,
+    all_namespaces: bool = False,
+    into: HistoryDB | None = None,
+) -> HistoryDB:
+    """Load run histories into DuckDB and return the database; ``into`` loads what is new
+    into one loaded before. ``client`` defaults to ``hs.connect()``."""
+    from ...client import connect
+
+    db = into or HistoryDB(client or connect(), file=file)
+    db.load(since=since, namespace=namespace, all_namespaces=all_namespaces)
+    return db
+
+
+__all__ = ["HistoryDB", "LoadReport", "QueryResult", "SqlError", "load"]

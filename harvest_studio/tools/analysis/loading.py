@@ -1,0 +1,159 @@
+"""Loading run histories from PostgreSQL into DuckDB, incrementally.
+
+PostgreSQL writes runs and events with ``COPY ... TO STDOUT (FORMAT csv)`` to temporary
+files in one snapshot (``store.export_runs_and_events``); DuckDB reads them with its own
+parallel CSV reader and the column types given (no DuckDB extension is needed: the
+``postgres`` one would be downloaded, and nothing may be downloaded here or on Binder). A
+load asks only for the events after the last seq it holds of each run, so a second load
+copies what is new; the derived tables are then rebuilt from ``events``."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ... import store
+from ...client import Client
+from ...model.durations import to_seconds
+from ...model.errors import UsageError
+from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """What one load copied: ``runs`` (new or changed), ``events`` (new), in ``seconds``."""
+
+    runs: int
+    events: int
+    seconds: float
+    namespace: str | None
+    since: datetime | None
+
+    def __str__(self) -> str:
+        scope = "all namespaces" if self.namespace is None else f"namespace {self.namespace}"
+        window = "" if self.since is None else f" since {self.since:%Y-%m-%d %H:%M:%S} UTC"
+        return (
+            f"loaded {self.runs} new or changed run(s) and {self.events} new event(s) of "
+            f"{scope}{window} in {self.seconds:.2f} s"
+        )
+
+
+def since_moment(
+    since: datetime | str | float | None, now: datetime | None = None
+) -> datetime | None:
+    """``since`` as an aware moment: a datetime, an ISO string, or a duration back from now
+    (``"7d"``, ``"12h"``, seconds)."""
+    if since is None or isinstance(since, datetime):
+        if isinstance(since, datetime) and since.tzinfo is None:
+            raise UsageError("since: give an aware datetime (with a timezone)")
+        return since
+    now = now or datetime.now(UTC)
+    if isinstance(since, str):
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError:
+            return now - timedelta(seconds=to_seconds(since))
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return now - timedelta(seconds=to_seconds(since))
+
+
+def open_database(file: str | Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database (in memory, or ``file``) with the base tables in place."""
+    import duckdb
+
+    con = duckdb.connect(":memory:" if file is None else str(file))
+    # never reach for the network: a missing extension fails at once instead
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    for statement in BASE_TABLES:
+        con.execute(statement)
+    return con
+
+
+def _csv(path: Path, types: dict[str, str]) -> str:
+    columns = "{" + ", ".join(f"'{c.strip(chr(34))}': '{t}'" for c, t in types.items()) + "}"
+    return (
+        f"read_csv('{path}', columns = {columns}, header = false, quote = '\"', "
+        "escape = '\"', nullstr = '', auto_detect = false)"
+    )
+
+
+def load_into(
+    con: duckdb.DuckDBPyConnection,
+    client: Client,
+    *,
+    namespace: str | None,
+    since: datetime | None,
+) -> LoadReport:
+    """Copy what is new of ``namespace`` (None: every namespace) into ``con``."""
+    began = time.perf_counter()
+    aio = client.aio
+    with tempfile.TemporaryDirectory(prefix="harvest-load-") as tmp:
+        runs_csv, events_csv = Path(tmp) / "runs.csv", Path(tmp) / "events.csv"
+        con.execute("DROP TABLE IF EXISTS harvest_new_runs")
+
+        def wanted() -> list[tuple[str, int]]:
+            con.execute(
+                "CREATE TEMP TABLE harvest_new_runs AS"
+                f" SELECT * FROM {_csv(runs_csv, RUNS_TYPES)}"
+            )
+            return [
+                (row[0], int(row[1]))
+                for row in con.execute(
+                    "SELECT n.run_id, COALESCE(r.last_seq, 0) FROM harvest_new_runs n"
+                    " LEFT JOIN runs r USING (run_id)"
+                    " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq"
+                ).fetchall()
+            ]
+
+        async def export() -> None:
+            with runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out:
+                async with aio.pool.connection() as conn:
+                    await store.export_runs_and_events(
+                        conn,
+                        namespace=namespace,
+                        since=since,
+                        runs_out=runs_out,
+                        events_out=events_out,
+                        wanted=wanted,
+                    )
+
+        client._run(export())
+        con.execute("BEGIN")
+        try:
+            events_before = _count(con, "events")
+            con.execute(f"INSERT INTO events SELECT * FROM {_csv(events_csv, EVENTS_TYPES)}")
+            events = _count(con, "events") - events_before
+            changed = _count(
+                con,
+                "harvest_new_runs n LEFT JOIN runs r USING (run_id)"
+                " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status",
+            )
+            con.execute("INSERT OR REPLACE INTO runs SELECT * FROM harvest_new_runs")
+            for statement in DERIVED:
+                con.execute(statement)
+            seconds = time.perf_counter() - began
+            con.execute(
+                "INSERT INTO harvest_loads VALUES (now(), ?, ?, ?, ?, ?)",
+                [namespace, since, changed, events, seconds],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute("DROP TABLE IF EXISTS harvest_new_runs")
+    return LoadReport(changed, events, seconds, namespace, since)
+
+
+def _count(con: duckdb.DuckDBPyConnection, source: str) -> int:
+    row = con.execute(f"SELECT count(*) FROM {source}").fetchone()
+    assert row is not None
+    return int(row[0])
