@@ -17,7 +17,7 @@ import harvest_studio as hs
 from harvest_studio.tools.analysis import HistoryDB, SqlError
 from harvest_studio.tools.analysis.querying import bind
 
-from .conftest import sql
+from .conftest import sql, wait_for
 
 flaky = {"left": 0}
 
@@ -70,7 +70,11 @@ def test_a_load_matches_postgres_and_a_second_adds_only_what_is_new(
     flaky["left"] = 2  # the first charge fails twice, then succeeds
     _finish(client, 5)
     client.start(tiny).result(timeout=30)
-    waiting = client.start(order, 100)  # still running at the first load
+    waiting = client.start(order, 100)  # still running at the first load: waiting for "go"
+    wait_for(
+        lambda: any(e.event_type == "TimerFired" for e in waiting.history())
+        and any(e.event_type == "TimerStarted" and e.seq > 5 for e in waiting.history())
+    )
 
     db = hs.analytics.load(client)
     assert db.last is not None and db.last.runs == 7
@@ -239,3 +243,16 @@ def test_magics_load_and_sql(
         shell.run_cell("%unload_ext harvest_studio")
         shell.reset(new_session=False)
         shell.config.pop("HarvestMagics", None)
+
+
+def test_an_unreachable_database_is_a_typed_error_and_loads_nothing(
+    client: hs.Client, db_url: str, pg_server_url: str
+) -> None:
+    db = HistoryDB(client)
+    name = sql(db_url, "SELECT current_database()")[0][0]
+    sql(pg_server_url, f"DROP DATABASE {name} WITH (FORCE)")  # the database goes away
+    with pytest.raises(hs.DatabaseUnavailableError, match="could not load histories") as raised:
+        db.load()
+    assert "\n" not in str(raised.value)
+    assert db.sql("SELECT count(*) FROM runs").rows == [(0,)]
+    assert db.sql("SELECT count(*) FROM harvest_loads").rows == [(0,)]

@@ -4,11 +4,11 @@ the events copied with it. The caller says which events it already has per run."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, sql
+import psycopg
+from psycopg import sql
 
 RUN_COLUMNS = (
     "run_id",
@@ -29,62 +29,90 @@ RUN_COLUMNS = (
 )
 EVENT_COLUMNS = ("run_id", "seq", "type", "at", "payload")
 
+_SCOPE = """({namespaces}) AND (%(since)s::timestamptz IS NULL OR r.created_at >= %(since)s
+     OR r.closed_at IS NULL OR r.closed_at >= %(since)s)"""
+
 _RUNS_SQL = """
 COPY (
     SELECT r.run_id, r.namespace, r.workflow_id, r.workflow_type, r.queue, r.status,
            r.created_at, r.closed_at, r.last_seq, r.fingerprint, r.parent_run_id,
            r.continued_from, r.priority, r.search_attributes, r.error->>'type'
     FROM harvest.runs r
-    WHERE ({namespaces}) AND (%(since)s::timestamptz IS NULL OR r.created_at >= %(since)s
-                              OR r.closed_at IS NULL OR r.closed_at >= %(since)s)
+    {known_join}
+    WHERE {scope} {known_filter}
 ) TO STDOUT (FORMAT csv)
 """
 
+# the events of the runs in scope, after the seq the caller holds of each (harvest_known)
 _EVENTS_SQL = """
 COPY (
     SELECT h.run_id, h.seq, h.event_type, h.at, h.payload
-    FROM pg_temp.harvest_wanted w
-    JOIN harvest.history h ON h.run_id = w.run_id AND h.seq > w.after_seq
+    FROM harvest.runs r
+    JOIN harvest.history h ON h.run_id = r.run_id
+    {known_join}
+    WHERE {scope} {known_filter}
 ) TO STDOUT (FORMAT csv)
 """
 
 
-async def export_runs_and_events(
-    conn: AsyncConnection[Any],
+def export_runs_and_events(
+    url: str,
     *,
     namespace: str | None,
     since: datetime | None,
+    known: str,
     runs_out: Any,
     events_out: Any,
-    wanted: Callable[[], Sequence[tuple[str, int]]],
 ) -> None:
     """Write the runs of ``namespace`` (all namespaces if None) created, open or closed
-    since ``since`` to ``runs_out`` as CSV (columns :data:`RUN_COLUMNS`); then call
-    ``wanted()``, which reads that file and returns ``(run_id, after_seq)`` for the runs
-    whose events it lacks, and write those events to ``events_out`` (columns
-    :data:`EVENT_COLUMNS`). One repeatable-read snapshot: a run's ``last_seq`` matches the
-    events copied with it, and nothing a worker writes meanwhile is half copied.
-    ``runs_out``/``events_out`` are binary files."""
+    since ``since`` to ``runs_out`` as CSV (columns :data:`RUN_COLUMNS`), and their events
+    to ``events_out`` (columns :data:`EVENT_COLUMNS`). ``known`` lists what the caller holds,
+    as COPY text lines ``run_id<TAB>seq<TAB>open`` (``t``/``f``): a run it holds closed is
+    left out (a closed run's history is final), of one it holds open only the events after
+    that seq are copied.
+
+    On a connection of its own, synchronous: psycopg's async copy costs twice as much per
+    row, and a copy may be a million rows. One repeatable-read snapshot: a run's
+    ``last_seq`` matches the events copied with it, and nothing a worker writes meanwhile
+    is half copied. The outputs are binary files."""
     namespaces = (
         sql.SQL("true") if namespace is None else sql.SQL("r.namespace = {}").format(namespace)
     )
-    async with conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    scope = sql.SQL(_SCOPE).format(namespaces=namespaces)  # type: ignore[arg-type]
+    runs_filter = events_filter = known_join = sql.SQL("")
+    if known:
+        # a run the caller holds as closed is final; one it holds open may have new events
+        known_join = sql.SQL("LEFT JOIN pg_temp.harvest_known k ON k.run_id = r.run_id")
+        runs_filter = sql.SQL("AND (k.run_id IS NULL OR k.open)")
+        events_filter = sql.SQL("AND (k.run_id IS NULL OR (k.open AND h.seq > k.after_seq))")
+    with psycopg.connect(url) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cur = conn.cursor()
-        runs_sql = sql.SQL(_RUNS_SQL).format(namespaces=namespaces)  # type: ignore[arg-type]
-        async with cur.copy(runs_sql, {"since": since}) as copy:
-            async for chunk in copy:
-                runs_out.write(chunk)
-        runs_out.flush()
-        pairs = wanted()
-        await conn.execute(
-            "CREATE TEMP TABLE harvest_wanted (run_id uuid, after_seq int) ON COMMIT DROP"
-        )
-        if pairs:
-            async with cur.copy("COPY pg_temp.harvest_wanted FROM STDIN") as copy:
-                for run_id, after in pairs:
-                    await copy.write_row((run_id, after))
-        async with cur.copy(_EVENTS_SQL) as copy:
-            async for chunk in copy:
-                events_out.write(chunk)
-        events_out.flush()
+        if known:
+            conn.execute(
+                "CREATE TEMP TABLE harvest_known (run_id uuid PRIMARY KEY, after_seq int,"
+                " open boolean)"
+                " ON COMMIT DROP"
+            )
+            with cur.copy("COPY pg_temp.harvest_known FROM STDIN") as copy:
+                copy.write(known)
+            conn.execute("ANALYZE pg_temp.harvest_known")
+        params = {"since": since}
+        for statement, out in (
+            (
+                sql.SQL(_RUNS_SQL).format(  # type: ignore[arg-type]
+                    scope=scope, known_join=known_join, known_filter=runs_filter
+                ),
+                runs_out,
+            ),
+            (
+                sql.SQL(_EVENTS_SQL).format(  # type: ignore[arg-type]
+                    scope=scope, known_join=known_join, known_filter=events_filter
+                ),
+                events_out,
+            ),
+        ):
+            with cur.copy(statement, params) as copy:
+                for chunk in copy:
+                    out.write(chunk)
+            out.flush()

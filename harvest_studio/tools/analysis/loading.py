@@ -16,10 +16,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from ... import store
 from ...client import Client
 from ...model.durations import to_seconds
-from ...model.errors import UsageError
+from ...model.errors import DatabaseUnavailableError, UsageError
+from ...store.connection import ensure_migrated, run_sync
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES
 
 if TYPE_CHECKING:
@@ -94,62 +97,62 @@ def load_into(
 ) -> LoadReport:
     """Copy what is new of ``namespace`` (None: every namespace) into ``con``."""
     began = time.perf_counter()
-    aio = client.aio
+    # what is here already, as COPY text lines: run_id<TAB>last_seq<TAB>still open
+    [(known,)] = con.execute(
+        "SELECT COALESCE(string_agg(run_id || chr(9) || last_seq || chr(9)"
+        " || CASE WHEN status = 'RUNNING' THEN 't' ELSE 'f' END, chr(10)) || chr(10), '')"
+        " FROM runs"
+    ).fetchall()
     with tempfile.TemporaryDirectory(prefix="harvest-load-") as tmp:
         runs_csv, events_csv = Path(tmp) / "runs.csv", Path(tmp) / "events.csv"
-        con.execute("DROP TABLE IF EXISTS harvest_new_runs")
 
-        def wanted() -> list[tuple[str, int]]:
+        try:
+            run_sync(ensure_migrated(client.url))
+            with runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out:
+                store.export_runs_and_events(
+                    client.url,
+                    namespace=namespace,
+                    since=since,
+                    known=known,
+                    runs_out=runs_out,
+                    events_out=events_out,
+                )
+        except psycopg.OperationalError as exc:  # nothing was loaded: the next load starts over
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DatabaseUnavailableError(f"could not load histories: {first}") from None
+        con.execute("BEGIN")
+        try:
             con.execute(
                 "CREATE TEMP TABLE harvest_new_runs AS"
                 f" SELECT * FROM {_csv(runs_csv, RUNS_TYPES)}"
             )
-            return [
-                (row[0], int(row[1]))
-                for row in con.execute(
-                    "SELECT n.run_id, COALESCE(r.last_seq, 0) FROM harvest_new_runs n"
-                    " LEFT JOIN runs r USING (run_id)"
-                    " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq"
-                ).fetchall()
-            ]
-
-        async def export() -> None:
-            with runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out:
-                async with aio.pool.connection() as conn:
-                    await store.export_runs_and_events(
-                        conn,
-                        namespace=namespace,
-                        since=since,
-                        runs_out=runs_out,
-                        events_out=events_out,
-                        wanted=wanted,
-                    )
-
-        client._run(export())
-        con.execute("BEGIN")
-        try:
-            events_before = _count(con, "events")
-            con.execute(f"INSERT INTO events SELECT * FROM {_csv(events_csv, EVENTS_TYPES)}")
-            events = _count(con, "events") - events_before
             changed = _count(
                 con,
                 "harvest_new_runs n LEFT JOIN runs r USING (run_id)"
                 " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status",
             )
-            con.execute("INSERT OR REPLACE INTO runs SELECT * FROM harvest_new_runs")
-            for statement in DERIVED:
-                con.execute(statement)
+            events_before = _count(con, "events")
+            con.execute(f"INSERT INTO events SELECT * FROM {_csv(events_csv, EVENTS_TYPES)}")
+            events = _count(con, "events") - events_before
+            if changed:
+                con.execute(
+                    "INSERT OR REPLACE INTO runs SELECT n.* FROM harvest_new_runs n"
+                    " LEFT JOIN runs r USING (run_id)"
+                    " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status"
+                )
+            if events:  # the derived tables come from events alone
+                for statement in DERIVED:
+                    con.execute(statement)
             seconds = time.perf_counter() - began
             con.execute(
                 "INSERT INTO harvest_loads VALUES (now(), ?, ?, ?, ?, ?)",
                 [namespace, since, changed, events, seconds],
             )
+            con.execute("DROP TABLE harvest_new_runs")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        finally:
-            con.execute("DROP TABLE IF EXISTS harvest_new_runs")
     return LoadReport(changed, events, seconds, namespace, since)
 
 
