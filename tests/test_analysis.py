@@ -115,6 +115,21 @@ def test_a_load_matches_postgres_and_a_second_adds_only_what_is_new(
         ("a", "succeeded"),
         ("b", "succeeded"),
     ]
+    # the ready-made views
+    assert db.sql("SELECT activity_type, retried_attempts FROM retries").rows == [("charge", 2)]
+    assert db.sql("SELECT error_type, attempts, final FROM failures_by_cause").rows == [
+        ("ConnectionError", 2, 0)
+    ]
+    durations = db.sql("SELECT workflow_type, status, runs, p50_ms > 0 FROM run_durations")
+    assert durations.rows == [("order", "COMPLETED", 5, True), ("tiny", "COMPLETED", 1, True)]
+    assert db.sql("SELECT count(*) FROM queue_waits WHERE p95_ms >= p50_ms").rows == [(1,)]
+    assert db.sql("SELECT workflow_type, timers FROM timer_lateness").rows == [
+        ("order", counts["TimerFired"])
+    ]
+    assert db.sql("SELECT node, runs, succeeded FROM dag_node_stats").rows == [
+        ("a", 1, 1),
+        ("b", 1, 1),
+    ]
 
     # the running run goes on and two more finish: the second load copies just that
     before = db.sql("SELECT count(*) FROM events").rows[0][0]
@@ -176,7 +191,8 @@ def test_sql_results_and_errors(client: hs.Client) -> None:
     with pytest.raises(SqlError) as raised:
         db.sql("SELECT * FROM no_such_table")
     assert "no_such_table" in str(raised.value) and "\n" not in str(raised.value)
-    assert set(db.tables()) >= {"runs", "events", "harvest_loads"}
+    assert set(db.tables()) >= {"runs", "events", "attempts", "harvest_loads", "retries"}
+    assert db.sql("SELECT count(*) FROM failures_by_cause").rows == [(0,)]  # empty, not missing
 
 
 # ------------------------------------------------------------------------------- magics

@@ -23,7 +23,7 @@ from ...client import Client
 from ...model.durations import to_seconds
 from ...model.errors import DatabaseUnavailableError, UsageError
 from ...store.connection import ensure_migrated, run_sync
-from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES
+from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
 if TYPE_CHECKING:
     import duckdb
@@ -77,7 +77,19 @@ def open_database(file: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     con.execute("SET autoload_known_extensions = false")
     for statement in BASE_TABLES:
         con.execute(statement)
+    if not _has_table(con, "attempts"):  # an empty database: the derived tables, empty
+        for statement in DERIVED:
+            con.execute(statement)
+    for statement in VIEWS:
+        con.execute(statement)
     return con
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def _csv(path: Path, types: dict[str, str]) -> str:

@@ -127,6 +127,55 @@ WHERE e.type = 'MarkerRecorded' AND e.payload->>'name' = 'dag.node'
 ORDER BY e.run_id, e.seq
 """
 
+# Ready-made views over the tables (docs/analysis.md lists them).
+VIEWS = [
+    """CREATE OR REPLACE VIEW run_durations AS
+    SELECT workflow_type, code_version, status, count(*) AS runs,
+           quantile_cont(epoch_ms(closed_at) - epoch_ms(created_at), 0.5) AS p50_ms,
+           quantile_cont(epoch_ms(closed_at) - epoch_ms(created_at), 0.9) AS p90_ms,
+           quantile_cont(epoch_ms(closed_at) - epoch_ms(created_at), 0.99) AS p99_ms,
+           max(epoch_ms(closed_at) - epoch_ms(created_at)) AS max_ms
+    FROM runs WHERE closed_at IS NOT NULL
+    GROUP BY ALL ORDER BY workflow_type, code_version, status""",
+    """CREATE OR REPLACE VIEW queue_waits AS
+    SELECT queue, activity_type, count(*) AS attempts,
+           quantile_cont(queue_ms, 0.5) AS p50_ms, quantile_cont(queue_ms, 0.95) AS p95_ms,
+           max(queue_ms) AS max_ms
+    FROM attempts WHERE started_at IS NOT NULL
+    GROUP BY ALL ORDER BY p95_ms DESC""",
+    """CREATE OR REPLACE VIEW retries AS
+    SELECT activity_type, count(DISTINCT (run_id, scheduled_seq)) AS activities,
+           count(*) AS attempts,
+           count(*) FILTER (WHERE attempt > 1) AS retried_attempts,
+           max(attempt) AS most_attempts
+    FROM attempts GROUP BY ALL ORDER BY retried_attempts DESC""",
+    """CREATE OR REPLACE VIEW failures_by_cause AS
+    SELECT activity_type, outcome, error_type, count(*) AS attempts,
+           count(*) FILTER (WHERE NOT retrying) AS final, max(ended_at) AS last_seen
+    FROM attempts WHERE outcome IN ('failed', 'timed_out')
+    GROUP BY ALL ORDER BY attempts DESC""",
+    """CREATE OR REPLACE VIEW timer_lateness AS
+    SELECT r.workflow_type, count(*) AS timers,
+           quantile_cont(t.late_ms, 0.5) AS p50_late_ms,
+           quantile_cont(t.late_ms, 0.99) AS p99_late_ms, max(t.late_ms) AS max_late_ms
+    FROM timers t JOIN runs r USING (run_id) WHERE t.state = 'fired'
+    GROUP BY ALL ORDER BY p99_late_ms DESC""",
+    """CREATE OR REPLACE VIEW dag_node_stats AS
+    SELECT dag, node, count(*) AS runs,
+           count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
+           count(*) FILTER (WHERE state IN ('failed', 'timed_out')) AS failed,
+           count(*) FILTER (WHERE state IN ('skipped', 'upstream_failed')) AS not_run
+    FROM dag_nodes GROUP BY ALL ORDER BY dag, node""",
+]
+VIEW_NAMES = (
+    "run_durations",
+    "queue_waits",
+    "retries",
+    "failures_by_cause",
+    "timer_lateness",
+    "dag_node_stats",
+)
+
 DERIVED = [ATTEMPTS, TIMERS, SIGNALS, DAG_NODES]
 
 TABLES = ("runs", "events", "attempts", "timers", "signals", "dag_nodes")
