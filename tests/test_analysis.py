@@ -272,3 +272,41 @@ def test_an_unreachable_database_is_a_typed_error_and_loads_nothing(
     assert "\n" not in str(raised.value)
     assert db.sql("SELECT count(*) FROM runs").rows == [(0,)]
     assert db.sql("SELECT count(*) FROM harvest_loads").rows == [(0,)]
+
+
+def test_export_parquet_from_the_command_line(
+    client: hs.Client, start_worker: Any, db_url: str, tmp_path: Path, capsys: Any
+) -> None:
+    import json
+
+    import duckdb
+
+    from harvest_studio.cli import main as harvest_main
+
+    start_worker(workflows=[order], activities=[charge])
+    _finish(client, 3)
+    target = tmp_path / "histories"
+    capsys.readouterr()
+    argv = ["--database-url", db_url, "--json", "export", "--parquet", str(target)]
+    assert harvest_main(argv) == 0
+    written = json.loads(capsys.readouterr().out)
+    [(pg_events,)] = sql(db_url, "SELECT count(*) FROM harvest.history")
+    assert written["rows"]["events"] == pg_events and written["rows"]["runs"] == 3
+    days = list((target / "events").iterdir())
+    assert days and all(d.name.startswith("day=") for d in days)
+    con = duckdb.connect()
+    [(n, runs)] = con.execute(
+        "SELECT count(*), count(DISTINCT run_id)"
+        f" FROM read_parquet('{target}/events/**/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    assert (n, runs) == (pg_events, 3)
+    # a second export into the same directory is refused before the database is read
+    before = sorted(p.name for p in target.rglob("*"))
+    code = harvest_main(["--database-url", db_url, "export", "--parquet", str(target)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "exists and is not an empty directory" in err
+    assert sorted(p.name for p in target.rglob("*")) == before
+    code = harvest_main(["--database-url", db_url, "export", "--parquet", "/no/such/dir/x"])
+    assert code == 2 and "no directory '/no/such/dir'" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["histories"]  # no staging left behind

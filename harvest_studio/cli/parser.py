@@ -14,6 +14,7 @@ from ..commands.argtypes import nonnegative_int, positive_int, seconds
 from ..commands.render.dag_graph import ENGINES
 from ..model.schedules import OVERLAP_POLICIES
 from .common import PROG, CommandLineError
+from .handlers_analysis import _cmd_export
 from .handlers_dags import (
     _cmd_dag_graph,
     _cmd_dag_list,
@@ -318,6 +319,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     _dag_commands(sub, command)
     _schedule_commands(sub, command)
+    p = command("export", "write run histories out for analysis elsewhere: the analysis "
+                          "tables (runs, events, attempts, timers, signals, dag_nodes) as "
+                          "Parquet partitioned by day", _cmd_export)
+    p.add_argument("--parquet", metavar="DIR", required=True,
+                   help="a directory that does not exist yet (or is empty)")
+    p.add_argument("--since", metavar="WHEN",
+                   help="runs created, open or closed since then: a duration back (7d) or an "
+                        "ISO time (default: all)")
+    p.add_argument("--all-namespaces", action="store_true",
+                   help="every namespace (default: --namespace)")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser
 
