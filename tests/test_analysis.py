@@ -310,3 +310,4 @@ def test_export_parquet_from_the_command_line(
     code = harvest_main(["--database-url", db_url, "export", "--parquet", "/no/such/dir/x"])
     assert code == 2 and "no directory '/no/such/dir'" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["histories"]  # no staging left behind
+

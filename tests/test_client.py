@@ -117,3 +117,13 @@ def test_result_timeout_is_typed(client: hs.Client) -> None:
     run = client.start(echo_flow, 1, force=True)
     with pytest.raises(hs.RunTimeoutError):
         run.result(timeout=0.3)
+
+
+def test_connecting_to_a_database_that_is_not_there_is_a_typed_error(db_url: str) -> None:
+    from psycopg.conninfo import make_conninfo
+
+    with pytest.raises(hs.DatabaseUnavailableError) as raised:
+        hs.connect(make_conninfo(db_url, dbname="no_such_database"))
+    message = str(raised.value)
+    assert message.startswith("cannot connect to ") and "no_such_database" in message
+    assert "\n" not in message

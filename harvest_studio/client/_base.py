@@ -14,13 +14,14 @@ from psycopg_pool import AsyncConnectionPool
 
 from .. import store
 from ..model.errors import (
+    DatabaseUnavailableError,
     NamespaceNotFoundError,
     RunNotFoundError,
     RunTimeoutError,
     UsageError,
 )
 from ..model.events import HistoryEvent, decode
-from ..store.connection import database_url, ensure_migrated
+from ..store.connection import database_url, describe_url, ensure_migrated
 from ._retry import retried
 from .info import TERMINAL_STATUSES, RunInfo, _outcome
 
@@ -43,13 +44,21 @@ class ClientBase:
         self._listener: asyncio.Task[None] | None = None
 
     async def open(self) -> Self:
+        """Connect (migrating the database if it needs it). A database that cannot be
+        reached is a :class:`DatabaseUnavailableError` with libpq's reason in one line."""
         if self._pool is None:
-            await ensure_migrated(self.url)
-            pool = AsyncConnectionPool(
-                self.url, min_size=1, max_size=4, kwargs={"autocommit": True}, open=False,
-                timeout=POOL_WAIT,
-            )
-            await pool.open(wait=True)
+            try:
+                await ensure_migrated(self.url)
+                pool = AsyncConnectionPool(
+                    self.url, min_size=1, max_size=4, kwargs={"autocommit": True},
+                    open=False, timeout=POOL_WAIT,
+                )
+                await pool.open(wait=True)
+            except psycopg.OperationalError as exc:
+                reason = " ".join(str(exc).split()) or type(exc).__name__
+                raise DatabaseUnavailableError(
+                    f"cannot connect to {describe_url(self.url)}: {reason}"
+                ) from None
             self._pool = pool
         return self
 
