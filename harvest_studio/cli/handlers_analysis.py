@@ -1,12 +1,12 @@
-"""Handlers of ``harvest export``: run histories out of PostgreSQL for analysis
-elsewhere (the analysis bench's tables as Parquet)."""
+"""Handlers of the analysis bench's commands: ``harvest export`` (run histories out of
+PostgreSQL as Parquet) and ``harvest lint`` (workflow code checked for determinism)."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..client import connect
-from .common import EXIT_OK, _emit
+from .common import EXIT_FAILURE, EXIT_OK, _emit
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -22,3 +22,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         client.close()
     _emit(args, written, str)
     return EXIT_OK
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from ..tools.lint import lint_paths
+
+    report = lint_paths(args.targets)
+    _emit(args, report, str)
+    return EXIT_OK if report.clean else EXIT_FAILURE

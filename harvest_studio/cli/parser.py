@@ -14,7 +14,7 @@ from ..commands.argtypes import nonnegative_int, positive_int, seconds
 from ..commands.render.dag_graph import ENGINES
 from ..model.schedules import OVERLAP_POLICIES
 from .common import PROG, CommandLineError
-from .handlers_analysis import _cmd_export
+from .handlers_analysis import _cmd_export, _cmd_lint
 from .handlers_dags import (
     _cmd_dag_graph,
     _cmd_dag_list,
@@ -329,6 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "ISO time (default: all)")
     p.add_argument("--all-namespaces", action="store_true",
                    help="every namespace (default: --namespace)")
+    p = command("lint", "check workflow code for what breaks replay (wall clock, random, "
+                        "I/O, ...): exit 0 clean, 1 findings, 2 usage", _cmd_lint)
+    p.add_argument("targets", nargs="+", metavar="PATH|MODULE",
+                   help="files, directories (searched recursively) or importable modules")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser
 
