@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
 
 import harvest_studio as hs
 from harvest_studio.cli import main as harvest_main
@@ -166,3 +168,36 @@ def test_a_real_workflow_module_with_a_violation() -> None:
     assert isinstance(namespace["nightly_report"], hs.WorkflowDefinition)
     [finding] = lint_source(source, "report.py").findings
     assert (finding.code, finding.line) == ("DET001", 7)
+
+
+class LintShell(InteractiveShell):
+    __test__ = False
+
+
+def test_the_magic_lints_the_notebook_cells() -> None:
+    config = Config()
+    config.HistoryAccessor.enabled = False
+    shell = LintShell.instance(config=config)
+    try:
+        for cell in (
+            "%load_ext harvest_studio",
+            "import time\nimport harvest_studio as hs",
+            "def helper():\n    return time.time()",
+            "@hs.workflow\nasync def noted(ctx):\n    await ctx.sleep(1)\n    return helper()",
+            "this is not python",
+        ):
+            shell.run_cell(cell, store_history=True)  # as a kernel runs cells
+        result = shell.run_cell("%harvest lint")
+        assert result.error_in_exec is None
+        report = result.result.data
+        [finding] = report.findings
+        assert (finding.code, finding.path, finding.line) == ("DET001", "<cell 3>", 2)
+        assert finding.workflow == "noted via helper()"
+        assert "1 finding(s) in 1 workflow(s)" in result.result.text
+        clean = shell.run_cell("%harvest lint harvest_studio.demo_app").result
+        assert clean.data.clean
+        missing = shell.run_cell("%harvest lint no_such_module_here").error_in_exec
+        assert missing is not None and "neither a file" in str(missing)
+    finally:
+        shell.run_cell("%unload_ext harvest_studio")
+        LintShell.clear_instance()

@@ -1,5 +1,6 @@
-"""``%harvest load`` and ``%%harvest sql``: run histories in DuckDB, queried from cells.
-The kernel keeps one loaded database; a second load adds only what is new."""
+"""``%harvest load`` and ``%%harvest sql`` (run histories in DuckDB, queried from cells: the
+kernel keeps one loaded database, a second load adds only what is new) and ``%harvest
+lint`` (the notebook's workflows, or files and modules, checked for determinism)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,14 @@ def do_sql(magics: MagicsContext, args: argparse.Namespace, body: str | None) ->
             raise IPythonUsageError(f"usage_error: sql: -o {args.output}: not a variable name")
         magics.user_ns[args.output] = result.df()
     return result
+
+
+def do_lint(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    from ...tools.lint import lint_cells, lint_paths
+
+    if args.targets:
+        report = lint_paths(args.targets)
+    else:
+        cells = magics.user_ns.get("_ih") or []
+        report = lint_cells([c for c in cells if isinstance(c, str)])
+    return HarvestOutput(report, str(report), title="%harvest lint")

@@ -263,6 +263,7 @@ HANDLERS: dict[str, Handler] = {
     "worker": notebook.do_worker,
     "load": analysis.do_load,
     "sql": analysis.do_sql,
+    "lint": analysis.do_lint,
 }
 
 

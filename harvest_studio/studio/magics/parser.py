@@ -225,6 +225,11 @@ def build_parser() -> _Parser:
     p.add_argument("-o", "--output", metavar="NAME",
                    help="also store the result as a pandas DataFrame in this variable")
 
+    p = command("lint", "check workflow code for what breaks replay: this notebook's cells, "
+                        "or files, directories and modules")
+    p.add_argument("targets", nargs="*", metavar="PATH|MODULE",
+                   help="what to check (default: the cells run in this kernel)")
+
     p = command("replay", "replay a run's history through this notebook's code, locally "
                           "(writes nothing): replays cleanly, or the first divergence")
     ref(p)

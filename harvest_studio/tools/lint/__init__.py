@@ -3,6 +3,8 @@ rules DET001-DET009; docs/analysis.md lists them with their fixes)."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 from pathlib import Path
 
 from ...model.errors import UsageError
@@ -39,4 +41,33 @@ def lint_paths(targets: list[str]) -> LintReport:
     return report
 
 
-__all__ = ["RULES", "Finding", "LintReport", "lint_paths", "lint_source"]
+def lint_cells(cells: list[str]) -> LintReport:
+    """Lint a notebook's executed cells as one module (imports, helpers and module-level
+    names of any cell count for the others); findings say ``<cell N>`` and the line in it.
+    Cells that do not parse are left out (they did not define anything)."""
+    kept: list[tuple[int, str]] = []
+    for number, cell in enumerate(cells):
+        try:
+            ast.parse(cell)
+        except SyntaxError:
+            continue
+        if cell.strip():
+            kept.append((number, cell))
+    source_lines: list[str] = []
+    origin: list[tuple[int, int]] = []  # line of the joined source -> (cell, line in cell)
+    for number, cell in kept:
+        for i, line in enumerate(cell.splitlines(), 1):
+            source_lines.append(line)
+            origin.append((number, i))
+    report = lint_source("\n".join(source_lines) + "\n", "<cells>")
+    report.files = [f"<cell {n}>" for n, _ in kept]
+    report.findings = [
+        dataclasses.replace(
+            f, path=f"<cell {origin[f.line - 1][0]}>", line=origin[f.line - 1][1]
+        )
+        for f in report.findings
+    ]
+    return report
+
+
+__all__ = ["RULES", "Finding", "LintReport", "lint_cells", "lint_paths", "lint_source"]
