@@ -163,7 +163,7 @@ def test_since_and_namespaces_and_a_file(
     assert reopened.sql("SELECT count(*) FROM runs").rows == [(1,)]
     assert reopened.load(all_namespaces=True).runs == 2
     assert reopened.load(namespace="nope").runs == 0
-    with pytest.raises(hs.UsageError, match="duration"):
+    with pytest.raises(hs.UsageError, match="not a time"):
         reopened.load(since="last tuesday")
     reopened.close()
 

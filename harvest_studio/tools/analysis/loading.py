@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,8 @@ import psycopg
 
 from ... import store
 from ...client import Client
-from ...model.durations import to_seconds
-from ...model.errors import DatabaseUnavailableError, UsageError
+from ...commands.inputs import parse_time
+from ...model.errors import DatabaseUnavailableError
 from ...store.connection import ensure_migrated, run_sync
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
@@ -41,30 +41,20 @@ class LoadReport:
 
     def __str__(self) -> str:
         scope = "all namespaces" if self.namespace is None else f"namespace {self.namespace}"
-        window = "" if self.since is None else f" since {self.since:%Y-%m-%d %H:%M:%S} UTC"
+        since = None if self.since is None else self.since.astimezone(UTC)
+        window = "" if since is None else f" since {since:%Y-%m-%d %H:%M:%S} UTC"
         return (
             f"loaded {self.runs} new or changed run(s) and {self.events} new event(s) of "
             f"{scope}{window} in {self.seconds:.2f} s"
         )
 
 
-def since_moment(
-    since: datetime | str | float | None, now: datetime | None = None
-) -> datetime | None:
-    """``since`` as an aware moment: a datetime, an ISO string, or a duration back from now
-    (``"7d"``, ``"12h"``, seconds)."""
-    if since is None or isinstance(since, datetime):
-        if isinstance(since, datetime) and since.tzinfo is None:
-            raise UsageError("since: give an aware datetime (with a timezone)")
-        return since
-    now = now or datetime.now(UTC)
-    if isinstance(since, str):
-        try:
-            moment = datetime.fromisoformat(since)
-        except ValueError:
-            return now - timedelta(seconds=to_seconds(since))
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return now - timedelta(seconds=to_seconds(since))
+def since_moment(since: datetime | str | float | None) -> datetime | None:
+    """``since`` as an aware moment, read as ``harvest list --since`` reads it (a datetime,
+    an ISO time, or an age such as ``"7d"``; a number is seconds ago)."""
+    if since is None:
+        return None
+    return parse_time(since if isinstance(since, datetime | str) else f"{since}s")
 
 
 def open_database(file: str | Path | None = None) -> duckdb.DuckDBPyConnection:
