@@ -14,7 +14,7 @@ from traitlets.config import Config
 
 import harvest_studio as hs
 from harvest_studio.cli import main as harvest_main
-from harvest_studio.tools.lint import RULES, lint_source
+from harvest_studio.tools.lint import RULES, lint_paths, lint_source
 
 HEADER = """
 import asyncio, os, random, threading, time, uuid
@@ -201,3 +201,66 @@ def test_the_magic_lints_the_notebook_cells() -> None:
     finally:
         shell.run_cell("%unload_ext harvest_studio")
         LintShell.clear_instance()
+
+
+DAG_MODULE = '''
+import harvest_studio as hs
+
+@hs.activity(start_to_close="1m", retry=hs.RetryPolicy(max_attempts=2))
+def careful(ctx, *args):
+    return [1, 2]
+
+@hs.activity
+def casual(ctx, *args):
+    return 1
+
+@hs.dag
+def {name}(d):
+{body}
+'''
+
+# code -> (a DAG body that breaks the rule, one that does not)
+DAG_CASES: dict[str, tuple[str, str]] = {
+    "DAG001": ("d.task(casual, retry=hs.RetryPolicy(max_attempts=2))",
+               "d.task(casual, retry=hs.RetryPolicy(max_attempts=2), start_to_close='5m')"),
+    "DAG002": ("d.task(casual, start_to_close='5m')",
+               "d.task(casual, start_to_close='5m', retry=hs.RetryPolicy(max_attempts=5))"),
+    "DAG003": ("d.map(careful, over=d.task(careful))",
+               "d.map(careful, over=d.task(careful), max_parallel=8)"),
+    "DAG004": ("d.map(careful, over=d.task(careful), max_parallel=500)",
+               "d.map(careful, over=d.task(careful), max_parallel=100)"),
+    "DAG005": ("gate = d.wait_signal('go')\n"
+               "d.task(careful, upstream=[gate], trigger_rule='one_failed', name='alert')",
+               "gate = d.wait_signal('go', timeout=60)\n"
+               "d.task(careful, upstream=[gate], trigger_rule='one_failed', name='alert')"),
+    "DAG006": ("gate = d.wait_signal('go')\n"
+               "d.task(careful, upstream=[gate], trigger_rule='all_failed', name='alert')\n"
+               "d.task(careful, upstream=['alert'], name='after')",
+               "gate = d.wait_signal('go')\n"
+               "d.task(careful, upstream=[gate], trigger_rule='all_failed', name='alert')\n"
+               "d.task(careful, upstream=['alert'], trigger_rule='all_done', name='after')"),
+}
+
+
+@pytest.mark.parametrize("code", sorted(DAG_CASES))
+def test_each_dag_rule_finds_its_case_and_not_the_right_way(code: str, tmp_path: Path) -> None:
+    bad, good = DAG_CASES[code]
+    for variant, body in (("bad", bad), ("good", good)):
+        path = tmp_path / f"{code.lower()}_{variant}.py"
+        name = f"{code.lower()}_{variant}"
+        path.write_text(DAG_MODULE.format(name=name, body=textwrap.indent(body, "    ")))
+        report = lint_paths([str(path)])
+        codes = [f.code for f in report.findings if f.code == code]
+        assert codes == ([code] if variant == "bad" else []), [str(f) for f in report.findings]
+        assert report.workflows == 1
+        if variant == "bad":
+            [finding] = [f for f in report.findings if f.code == code]
+            assert finding.workflow == name and finding.line == 13
+
+
+def test_a_dag_module_that_fails_to_import_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken_dag.py"
+    path.write_text("import harvest_studio as hs\nraise RuntimeError('no config')\n"
+                    "@hs.dag\ndef x(d):\n    pass\n")
+    with pytest.raises(hs.UsageError, match=r"importing .* failed: RuntimeError: no config"):
+        lint_paths([str(path)])

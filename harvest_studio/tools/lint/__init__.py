@@ -1,5 +1,5 @@
 """``harvest lint``: offline checks that keep workflow code replayable (the determinism
-rules DET001-DET009; docs/analysis.md lists them with their fixes)."""
+rules DET001-DET009) and DAGs sound (DAG001-DAG006); docs/analysis.md lists them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import dataclasses
 from pathlib import Path
 
 from ...model.errors import UsageError
+from .dags import check_dags, defines_dags
 from .determinism import check_module
 from .findings import RULES, Finding, LintReport, python_files
 
@@ -34,6 +35,10 @@ def lint_paths(targets: list[str]) -> LintReport:
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"lint: cannot read {path}: {exc}") from None
         one = lint_source(source, str(path))
+        dag_lines = defines_dags(ast.parse(source))
+        if dag_lines:  # a DAG's graph exists once its module is imported
+            one.findings += check_dags(str(path), source.splitlines(), dag_lines)
+            one.workflows += len(dag_lines)
         report.files.append(str(path))
         report.findings += one.findings
         report.suppressed += one.suppressed
