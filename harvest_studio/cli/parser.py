@@ -14,7 +14,7 @@ from ..commands.argtypes import nonnegative_int, positive_int, seconds
 from ..commands.render.dag_graph import ENGINES
 from ..model.schedules import OVERLAP_POLICIES
 from .common import PROG, CommandLineError
-from .handlers_analysis import _cmd_export, _cmd_lint
+from .handlers_analysis import _cmd_export, _cmd_lint, _cmd_replay_check
 from .handlers_dags import (
     _cmd_dag_graph,
     _cmd_dag_list,
@@ -333,6 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "I/O, ...): exit 0 clean, 1 findings, 2 usage", _cmd_lint)
     p.add_argument("targets", nargs="+", metavar="PATH|MODULE",
                    help="files, directories (searched recursively) or importable modules")
+    p = command("replay-check", "replay the stored runs of a module's workflows against its "
+                                "code as it is now: exit 1 if any would diverge",
+                _cmd_replay_check)
+    p.add_argument("module", metavar="MODULE", help="the module defining the workflows")
+    p.add_argument("--since", metavar="WHEN",
+                   help="runs started since then: an age (7d) or an ISO time (default: all)")
+    p.add_argument("--type", action="append", metavar="WORKFLOW",
+                   help="only this workflow type (repeatable; default: every one the module "
+                        "defines)")
+    p.add_argument("--sample", type=positive_int, metavar="N",
+                   help="at most N runs per workflow type, chosen at random")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser
 
