@@ -95,3 +95,40 @@ def test_replay_check_finds_the_change_that_would_block_runs(
     assert code == 2 and "defines no workflow nope" in err and err.count("\n") == 1
     code, _, err = _cli(capsys, db_url, "replay-check", "no_such_module_anywhere")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_exported_histories_and_the_pytest_helper(
+    client: hs.Client, start_worker: Any, db_url: str, modules: dict[str, Any], capsys: Any,
+    tmp_path: Path,
+) -> None:
+    from harvest_studio.testing import assert_replays
+
+    v1, v2 = modules["billing_v1"], modules["billing_v2"]
+    start_worker(workflows=[v1.billing], activities=[v1.charge, v1.receipt])
+    for n in (3, 4):
+        client.start(v1.billing, n).result(timeout=30)
+    target = tmp_path / "histories"
+    code, out, err = _cli(capsys, db_url, "export", "--histories", str(target), "--type", "billing")
+    assert code == 0, err
+    assert out.strip() == f"wrote {target}: billing 2"
+    files = sorted((target / "billing").glob("*.json"))
+    assert len(files) == 2 and json.loads(files[0].read_text())["history"][0]["type"] == (
+        "WorkflowStarted"
+    )
+    # the files alone, no database: v1 replays, v2 does not
+    code, out, _ = _cli(capsys, db_url, "replay-check", "billing_v1", "--histories", str(target))
+    assert code == 0 and out.strip() == "2 run(s) of billing replayed: all replay cleanly"
+    code, out, _ = _cli(capsys, db_url, "replay-check", "billing_v2", "--histories", str(target))
+    assert code == 1 and out.strip().endswith("2 diverge")
+    assert assert_replays(target, v1).checked == 2
+    with pytest.raises(AssertionError, match="diverges at event 2"):
+        assert_replays(target, v2)
+    # bad input: one line, exit 2, nothing written
+    code, _, err = _cli(capsys, db_url, "export", "--histories", str(target))
+    assert code == 2 and "exists and is not an empty directory" in err
+    code, _, err = _cli(capsys, db_url, "export", "--parquet", str(tmp_path / "p"), "--type", "x")
+    assert code == 2 and "--type goes with --histories" in err
+    assert not (tmp_path / "p").exists()
+    code, _, err = _cli(capsys, db_url, "replay-check", "billing_v1", "--histories",
+                        str(tmp_path / "none"))
+    assert code == 2 and "no directory" in err

@@ -319,11 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     _dag_commands(sub, command)
     _schedule_commands(sub, command)
-    p = command("export", "write run histories out for analysis elsewhere: the analysis "
-                          "tables (runs, events, attempts, timers, signals, dag_nodes) as "
-                          "Parquet partitioned by day", _cmd_export)
-    p.add_argument("--parquet", metavar="DIR", required=True,
-                   help="a directory that does not exist yet (or is empty)")
+    p = command("export", "write run histories out: the analysis tables as Parquet "
+                          "partitioned by day, or each run's history as JSON", _cmd_export)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--parquet", metavar="DIR",
+                      help="the analysis tables as Parquet, into a directory that does not "
+                           "exist yet (or is empty)")
+    what.add_argument("--histories", metavar="DIR",
+                      help="one JSON file per run (DIR/<workflow>/<run id>.json), for "
+                           "replay-check --histories and its pytest helper")
+    p.add_argument("--type", action="append", metavar="WORKFLOW",
+                   help="with --histories: only runs of this workflow type (repeatable)")
     p.add_argument("--since", metavar="WHEN",
                    help="runs created, open or closed since then: a duration back (7d) or an "
                         "ISO time (default: all)")
@@ -344,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "defines)")
     p.add_argument("--sample", type=positive_int, metavar="N",
                    help="at most N runs per workflow type, chosen at random")
+    p.add_argument("--histories", metavar="DIR",
+                   help="replay the files `harvest export --histories` wrote instead of the "
+                        "database's runs")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
     return parser
 

@@ -26,6 +26,7 @@ from ..commands.render import key_values
 from ..engine.replay import WorkflowInstance
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import NonDeterminismError, UsageError
+from ..model.events import HistoryEvent
 from .code_versions import CodeVersions
 
 Code = WorkflowDefinition | CodeVersions | Iterable[WorkflowDefinition]
@@ -144,8 +145,32 @@ async def areplay_run(
     """:func:`replay_run` for the async client."""
     info = await client.describe(ref)
     history = await client.history(info.run_id)
-    definition, chosen = choose_code(workflow, info.workflow_type, info.fingerprint)
-    instance = WorkflowInstance(definition, info.run_id)
+    return replay_history(
+        history,
+        workflow,
+        run_id=info.run_id,
+        workflow_id=info.workflow_id,
+        workflow_type=info.workflow_type,
+        status=info.status,
+        fingerprint=info.fingerprint,
+        blocked=info.blocked,
+    )
+
+
+def replay_history(
+    history: list[HistoryEvent],
+    workflow: Code | None,
+    *,
+    run_id: str,
+    workflow_id: str,
+    workflow_type: str,
+    status: str,
+    fingerprint: str | None,
+    blocked: dict[str, Any] | None = None,
+) -> ReplayReport:
+    """Replay one run's ``history`` (from the database or a file) through local code."""
+    definition, chosen = choose_code(workflow, workflow_type, fingerprint)
+    instance = WorkflowInstance(definition, run_id)
     report: dict[str, Any] = {"ok": True}
     try:
         instance.replay(history)
@@ -159,15 +184,15 @@ async def areplay_run(
     finally:
         instance.evict()
     return ReplayReport(
-        run_id=info.run_id,
-        workflow_id=info.workflow_id,
-        workflow_type=info.workflow_type,
-        status=info.status,
+        run_id=run_id,
+        workflow_id=workflow_id,
+        workflow_type=workflow_type,
+        status=status,
         events=len(history),
-        run_fingerprint=info.fingerprint,
+        run_fingerprint=fingerprint,
         local_fingerprint=definition.fingerprint,
         chosen=chosen,
-        blocked=info.blocked,
+        blocked=blocked,
         **report,
     )
 

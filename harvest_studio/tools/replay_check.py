@@ -5,17 +5,22 @@ change that would block production runs does not land."""
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..client import AsyncClient, Client
 from ..commands.inputs import parse_time
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import UsageError
-from .replay import ReplayReport, areplay_run, describe_command
+from ..model.events import HistoryEvent, decode
+from .replay import ReplayReport, areplay_run, describe_command, replay_history
 
 PAGE = 500
 
@@ -82,16 +87,7 @@ async def areplay_check(
     report = ReplayCheckReport(types=chosen)
     rng = random.Random(seed)
     for workflow_type in chosen:
-        run_ids: list[str] = []
-        token: str | None = None
-        while True:
-            page = await client.list(
-                workflow_type=workflow_type, started_after=after, limit=PAGE, page_token=token
-            )
-            run_ids += [r.run_id for r in page.runs]
-            token = page.next_page_token
-            if token is None:
-                break
+        run_ids = [run_id for run_id, _ in await _runs(client, workflow_type, after)]
         if sample is not None and len(run_ids) > sample:
             run_ids = rng.sample(run_ids, sample)
         for run_id in run_ids:
@@ -100,6 +96,135 @@ async def areplay_check(
             if not replayed.ok:
                 report.diverged.append(replayed)
     return report
+
+
+async def _runs(
+    client: AsyncClient, workflow_type: str | None, after: datetime | None
+) -> list[tuple[str, str]]:
+    """``(run_id, workflow_type)`` of the runs of a type (every type: None) since ``after``."""
+    found: list[tuple[str, str]] = []
+    token: str | None = None
+    while True:
+        page = await client.list(
+            workflow_type=workflow_type, started_after=after, limit=PAGE, page_token=token
+        )
+        found += [(r.run_id, r.workflow_type) for r in page.runs]
+        token = page.next_page_token
+        if token is None:
+            return found
+
+
+# ---------------------------------------------------------------------------------------
+# history files: `harvest export --histories DIR`, `replay-check --histories DIR`
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HistoriesExport:
+    """What ``export_histories`` wrote: runs per workflow type, under ``directory``."""
+
+    directory: str
+    runs: dict[str, int]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"directory": self.directory, "runs": self.runs}
+
+    def __str__(self) -> str:
+        counts = ", ".join(f"{t} {n}" for t, n in self.runs.items()) or "no runs"
+        return f"wrote {self.directory}: {counts}"
+
+
+async def aexport_histories(
+    client: AsyncClient,
+    directory: Path,
+    *,
+    since: datetime | str | None = None,
+    types: Sequence[str] = (),
+) -> HistoriesExport:
+    """One JSON file per run, ``DIR/<workflow type>/<run id>.json``: the run's ids, status,
+    code fingerprint and history (events as ``HistoryEvent.to_json`` gives them). Written
+    beside ``directory`` and moved into place at the end."""
+    from .analysis.exporting import check_target
+
+    target = check_target(directory)
+    after = None if since is None else parse_time(since)
+    found: list[tuple[str, str]] = []
+    wanted: list[str | None] = [*types] if types else [None]
+    for workflow_type in wanted:
+        found += await _runs(client, workflow_type, after)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        runs: dict[str, int] = {}
+        for run_id, workflow_type in found:
+            folder = staging / workflow_type
+            folder.mkdir(exist_ok=True)
+            info = await client.describe(run_id)
+            history = await client.history(run_id)
+            document = {
+                "run_id": info.run_id,
+                "workflow_id": info.workflow_id,
+                "workflow_type": info.workflow_type,
+                "status": info.status,
+                "fingerprint": info.fingerprint,
+                "history": [e.to_json() for e in history],
+            }
+            (folder / f"{run_id}.json").write_text(json.dumps(document), encoding="utf-8")
+            runs[workflow_type] = runs.get(workflow_type, 0) + 1
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return HistoriesExport(str(target), runs)
+
+
+def replay_files(
+    directory: str | Path, workflows: Sequence[WorkflowDefinition], *, types: Sequence[str] = ()
+) -> ReplayCheckReport:
+    """Replay the exported histories under ``directory`` (of the workflow types
+    ``workflows`` define, or ``types``) against those definitions; no database."""
+    by_type = {w.name: w for w in workflows}
+    root = Path(directory)
+    if not root.is_dir():
+        raise UsageError(f"replay-check: no directory {str(root)!r} of exported histories")
+    unknown = sorted(set(types) - set(by_type))
+    if unknown:
+        raise UsageError(f"replay-check: the module defines no workflow {', '.join(unknown)}")
+    chosen = [t for t in by_type if not types or t in types]
+    report = ReplayCheckReport(types=chosen)
+    for workflow_type in chosen:
+        for path in sorted((root / workflow_type).glob("*.json")):
+            try:
+                doc = json.loads(path.read_text(encoding="utf-8"))
+                history = [
+                    HistoryEvent(e["seq"], datetime.fromisoformat(e["at"]),
+                                 decode(e["type"], e["data"]))
+                    for e in doc["history"]
+                ]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise UsageError(
+                    f"replay-check: {path} is not an exported history: {exc}"
+                ) from None
+            replayed = replay_history(
+                history,
+                by_type[workflow_type],
+                run_id=doc["run_id"],
+                workflow_id=doc["workflow_id"],
+                workflow_type=workflow_type,
+                status=doc["status"],
+                fingerprint=doc.get("fingerprint"),
+            )
+            report.checked += 1
+            if not replayed.ok:
+                report.diverged.append(replayed)
+    return report
+
+
+def export_histories(client: Client, directory: str | Path, **options: Any) -> HistoriesExport:
+    """:func:`aexport_histories` for the sync client."""
+    result: HistoriesExport = client._run(
+        aexport_histories(client.aio, Path(directory), **options)
+    )
+    return result
 
 
 def replay_check(
