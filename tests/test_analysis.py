@@ -311,3 +311,13 @@ def test_export_parquet_from_the_command_line(
     assert code == 2 and "no directory '/no/such/dir'" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["histories"]  # no staging left behind
 
+
+
+def test_without_duckdb_the_error_says_which_extra(
+    client: hs.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if it were not installed
+    with pytest.raises(hs.UsageError, match=r"pip install 'harvest-studio\[analysis\]'"):
+        hs.analytics.load(client)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...client import Client
-from .loading import LoadReport, load_into, open_database, since_moment
+from .loading import LoadReport, duckdb_module, load_into, open_database, since_moment
 from .querying import QueryResult, SqlError, bind
 from .tables import TABLES
 
@@ -51,13 +51,11 @@ class HistoryDB:
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> QueryResult:
         """Run DuckDB SQL over the loaded tables; ``:name`` and ``{name}`` take their values
         from ``params``. Errors are :class:`SqlError` with DuckDB's one-line message."""
-        import duckdb
-
         text, values = bind(query, params or {})
         try:
             cur = self.con.execute(text, values or None)
             rows = cur.fetchall() if cur.description else []
-        except duckdb.Error as exc:
+        except duckdb_module().Error as exc:
             raise SqlError(str(exc).splitlines()[0]) from None
         columns = [d[0] for d in cur.description or []]
         return QueryResult(columns, rows)

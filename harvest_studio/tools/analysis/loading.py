@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ... import store
 from ...client import Client
 from ...commands.inputs import parse_time
-from ...model.errors import DatabaseUnavailableError
+from ...model.errors import DatabaseUnavailableError, UsageError
 from ...store.connection import ensure_migrated, run_sync
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
@@ -57,11 +57,22 @@ def since_moment(since: datetime | str | float | None) -> datetime | None:
     return parse_time(since if isinstance(since, datetime | str) else f"{since}s")
 
 
+def duckdb_module() -> Any:
+    """The ``duckdb`` module, or a :class:`UsageError` saying which extra brings it."""
+    try:
+        import duckdb
+    except ImportError:
+        raise UsageError(
+            "the analysis bench needs DuckDB: pip install 'harvest-studio[analysis]'"
+        ) from None
+    return duckdb
+
+
 def open_database(file: str | Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB database (in memory, or ``file``) with the base tables in place."""
-    import duckdb
-
-    con = duckdb.connect(":memory:" if file is None else str(file))
+    con: duckdb.DuckDBPyConnection = duckdb_module().connect(
+        ":memory:" if file is None else str(file)
+    )
     # never reach for the network: a missing extension fails at once instead
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
