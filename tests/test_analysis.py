@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from IPython.core.completer import provisionalcompleter
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
@@ -249,6 +250,14 @@ def test_magics_load_and_sql(
         assert "<table" in data["text/html"] and "charge" in data["text/plain"]
         assert "no value for parameter 'nobody'" in _fails(shell, "%harvest sql SELECT :nobody")
         assert "sql_error" in _fails(shell, "%harvest sql SELEC 1")
+        with provisionalcompleter():
+            line = "%harvest sql SELECT queue_ms FROM att"
+            offered = [c.text for c in shell.Completer.completions(line, len(line))]
+        assert "attempts" in offered and "retries" not in offered
+        with provisionalcompleter():
+            line = "%harvest sql SELECT queue_"
+            offered = [c.text for c in shell.Completer.completions(line, len(line))]
+        assert "queue_ms" in offered
         _finish(client, 1)
         again = _ok(shell, "%harvest load")
         assert again.text.startswith("loaded 1 new or changed run(s)")

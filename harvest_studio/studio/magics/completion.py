@@ -129,6 +129,10 @@ def candidates(
         return current, [(n, "schedule") for n in schedule_names(magics)]
     if command in REF_COMMANDS and index == 0:
         return current, [(r, "run") for r in refs(magics)]
+    if command == "sql" and magics.history_db is not None:  # the loaded tables' names
+        tables = magics.history_db.tables()
+        columns = dict.fromkeys(c for cols in tables.values() for c in cols)
+        return current, [(t, "table") for t in tables] + [(c, "column") for c in columns]
     return current, []
 
 
