@@ -104,6 +104,23 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def profile(run: RunHandle) -> _Any:
+    """Where run ``run``'s time went: a ``RunProfile`` with ``.critical_path`` (the chain of
+    activities, timers, signal waits and child runs that decided when it ended, each step
+    with name, kind, start and end in seconds), ``.breakdown`` (seconds per kind: work,
+    queue, backoff, timer, signal, child, workflow) and a Gantt chart in a notebook.
+
+    >>> prof = hs.profile(client.handle("order-42"))     # doctest: +SKIP
+    >>> prof.breakdown["queue"]                           # doctest: +SKIP
+    0.012
+    """
+    from .tools.profile import profile_run
+
+    if not isinstance(run, RunHandle):
+        raise UsageError(f"hs.profile() takes a run handle, not {type(run).__name__}")
+    return profile_run(run.client, run.run_id or run.workflow_id)
+
+
 def graph(dag: DagDefinition | DagRunInfo | RunHandle, *, engine: str = "auto") -> DagGraph:
     """Draw a DAG as SVG: a :class:`DagDefinition` (every node pending), a
     :class:`DagRunInfo` from ``client.dag_run`` or a DAG run's :class:`RunHandle` (each node
@@ -217,5 +234,6 @@ __all__ = [
     "connect",
     "dag",
     "graph",
+    "profile",
     "workflow",
 ]

@@ -55,3 +55,9 @@ def do_lint(magics: MagicsContext, args: argparse.Namespace, body: str | None) -
         cells = magics.user_ns.get("_ih") or []
         report = lint_cells([c for c in cells if isinstance(c, str)])
     return HarvestOutput(report, str(report), title="%harvest lint")
+
+
+def do_profile(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:
+    from ...tools.profile import aprofile_run
+
+    return magics.run(lambda c: aprofile_run(c, args.ref))

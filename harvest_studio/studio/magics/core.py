@@ -264,6 +264,7 @@ HANDLERS: dict[str, Handler] = {
     "load": analysis.do_load,
     "sql": analysis.do_sql,
     "lint": analysis.do_lint,
+    "profile": analysis.do_profile,
 }
 
 

@@ -22,6 +22,7 @@ PROG = "%harvest"
 REF_COMMANDS = (
     "show", "history", "result", "signal", "cancel", "terminate", "pause", "resume",
     "query", "update", "reset", "retry", "rerun", "children", "chain", "replay", "explore",
+    "profile",
 )
 WORKER_ACTIONS = ("start", "stop", "status")
 # flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`
@@ -224,6 +225,10 @@ def build_parser() -> _Parser:
     p.add_argument("query", nargs="*", metavar="SQL", help="the query (or the cell body)")
     p.add_argument("-o", "--output", metavar="NAME",
                    help="also store the result as a pandas DataFrame in this variable")
+
+    p = command("profile", "where a run's time went: its critical path, the time by kind "
+                           "(work, queue, backoff, timer, signal, child, workflow), a Gantt chart")
+    ref(p)
 
     p = command("lint", "check workflow code for what breaks replay: this notebook's cells, "
                         "or files, directories and modules")
