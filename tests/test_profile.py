@@ -4,7 +4,9 @@ and the time by kind adding up to the run's duration."""
 from __future__ import annotations
 
 import itertools
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +124,54 @@ def test_the_magic_returns_the_profile(client: hs.Client, start_worker: Any, db_
     finally:
         shell.run_cell("%unload_ext harvest_studio")
         ProfileShell.clear_instance()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"),
+    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped in CI)",
+)
+def test_a_person_sees_the_bars_where_the_spans_ran(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import sync_playwright
+
+    from harvest_studio.tools.profile import RunProfile
+
+    spans = [Span("extract #1", "work", 0.0, 1.0, 3), Span("extract #1 backoff", "backoff",
+             1.0, 1.5, 4), Span("extract #2", "work", 1.5, 2.0, 6),
+             Span("side #1", "work", 0.2, 0.4, 5), Span("timer 1.00 s", "timer", 2.0, 3.0, 8)]
+    chain = critical_path(spans, 3.0)
+    prof = RunProfile("r1", "etl", "COMPLETED", datetime.now(UTC), 3.0, spans, chain,
+                      breakdown(chain, 3.0))
+    page_file = tmp_path / "gantt.html"
+    page_file.write_text(f"<!doctype html><html><body>{prof._repr_html_()}</body></html>")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 500})
+            page.goto(page_file.as_uri())
+            page.screenshot(path=str(tmp_path / "gantt.png"))
+            seen = page.evaluate("""() => [...document.querySelectorAll('g.span')].map((g) => {
+                const bar = g.querySelector('rect').getBoundingClientRect();
+                const label = g.querySelector('text').getBoundingClientRect();
+                return {name: g.querySelector('title').textContent.split(':')[0],
+                        left: bar.left, right: bar.right, labelRight: label.right,
+                        critical: g.classList.contains('critical'),
+                        stroke: getComputedStyle(g.querySelector('rect')).strokeWidth};
+            })""")
+        finally:
+            browser.close()
+    by_name = {s["name"]: s for s in seen}
+    assert len(seen) == 5
+    px_per_second = (by_name["timer 1.00 s"]["right"] - by_name["extract #1"]["left"]) / 3.0
+    for span in spans:  # each bar sits where its span ran, and is as long as it lasted
+        bar = by_name[span.name]
+        assert bar["left"] - by_name["extract #1"]["left"] == pytest.approx(
+            span.start * px_per_second, abs=2)
+        assert bar["right"] - bar["left"] == pytest.approx(span.seconds * px_per_second, abs=2)
+        assert bar["labelRight"] <= by_name["extract #1"]["left"]  # labels left of the bars
+    assert {s["name"] for s in seen if s["critical"]} == {
+        "extract #1", "extract #1 backoff", "extract #2", "timer 1.00 s"}
+    assert by_name["extract #2"]["stroke"] == "2px" and by_name["side #1"]["stroke"] != "2px"

@@ -243,7 +243,8 @@ def gantt_html(profile: RunProfile, width: int = 720) -> str:
             f'fill="{_COLOURS[span.kind]}"{outline}/></g>'
         )
     parts.append(f'<text x="200" y="{height - 6}">0</text>'
-                 f'<text x="{width - 60}" y="{height - 6}">{_secs(profile.duration)}</text>')
+                 f'<text x="{width - 2}" y="{height - 6}" text-anchor="end">'
+                 f'{_secs(profile.duration)}</text>')
     parts.append("</svg>")
     text = html.escape(str(profile)).replace("\n", "<br>")
     return f"<div class='hs-profile'>{''.join(parts)}<pre>{text}</pre></div>"
