@@ -330,3 +330,63 @@ def test_without_duckdb_the_error_says_which_extra(
     monkeypatch.setitem(sys.modules, "duckdb", None)  # as if it were not installed
     with pytest.raises(hs.UsageError, match=r"pip install 'harvest-studio\[analysis\]'"):
         hs.analytics.load(client)
+
+
+tries = {"left": 0}
+
+
+@hs.activity(retry=hs.RetryPolicy(max_attempts=6, initial_interval=0.01, jitter=0.0))
+def stubborn(ctx: hs.ActivityContext) -> str:
+    if tries["left"] > 0:
+        tries["left"] -= 1
+        raise TimeoutError("upstream slow")  # its own TimeoutError: a failure, not a crash
+    return "x" * (1100 * 1024)  # a result over 1 MiB
+
+
+@hs.workflow
+async def wasteful(ctx: hs.WorkflowContext) -> int:
+    total = 0
+    for amount in (1, 2, 3):  # one at a time, though they do not depend on each other
+        total += int(await ctx.execute_activity(charge, amount))
+    await ctx.sleep(0)
+    await ctx.execute_activity(stubborn)
+    return total
+
+
+@hs.workflow
+async def tidy(ctx: hs.WorkflowContext) -> int:
+    results = await ctx.gather(*(ctx.execute_activity(charge, a) for a in (1, 2, 3)))
+    return sum(int(r) for r in results)
+
+
+def test_history_rules_over_loaded_runs(
+    client: hs.Client, start_worker: Any, shell: InteractiveShell, db_url: str
+) -> None:
+    tries["left"] = 4  # five attempts
+    start_worker(workflows=[wasteful, tidy], activities=[charge, stubborn])
+    bad = client.start(wasteful)
+    bad.result(timeout=60)
+    client.start(tidy).result(timeout=30)
+    db = hs.analytics.load(client)
+    report = db.lint()
+    found = sorted((f.code, f.workflow) for f in report.findings)
+    assert found == [("HIS001", "wasteful"), ("HIS002", "wasteful"), ("HIS003", "wasteful"),
+                     ("HIS004", "wasteful")]
+    assert all(f.path == f"run {bad.run_id}" for f in report.findings)
+    his004 = next(f for f in report.findings if f.code == "HIS004")
+    assert "charge: 3 in a row" in his004.message and "ctx.gather" in his004.hint
+    assert str(his004).startswith(f"run {bad.run_id}, event ")
+    assert str(report).endswith("4 finding(s) in 2 loaded run(s)")
+    # the same from the notebook
+    _ok(shell, "%load_ext harvest_studio")
+    try:
+        _ok(shell, f"%config HarvestMagics.database_url = {db_url!r}")
+        assert "run %harvest load first" in _fails(shell, "%harvest lint --history")
+        _ok(shell, "%harvest load")
+        shown = _ok(shell, "%harvest lint --history")
+        assert sorted(f.code for f in shown.data.findings) == ["HIS001", "HIS002", "HIS003",
+                                                                "HIS004"]
+    finally:
+        shell.run_cell("%unload_ext harvest_studio")
+        shell.reset(new_session=False)
+        shell.config.pop("HarvestMagics", None)

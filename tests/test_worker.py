@@ -508,3 +508,28 @@ def test_runs_in_progress_go_ahead_of_a_backlog_of_new_runs(
         time.sleep(0.01)
     begun = sql(db_url, "SELECT count(*) FROM harvest.runs WHERE last_seq > 1")[0][0]
     assert begun <= 30, f"{begun} of 40 runs had begun when the first one finished"
+
+
+@hs.activity(retry=hs.RetryPolicy(max_attempts=1))
+async def raises_its_own_timeout(ctx: hs.ActivityContext) -> None:
+    raise TimeoutError("the upstream API timed out")
+
+
+@hs.workflow
+async def calls_a_timing_out_api(ctx: hs.WorkflowContext) -> None:
+    await ctx.execute_activity(raises_its_own_timeout, start_to_close="30s")
+
+
+def test_an_activity_raising_timeout_error_fails_like_any_error(
+    client: hs.Client, start_worker: Any
+) -> None:
+    """A TimeoutError from the activity's own code is a failure of the attempt, written at
+    once; only the start-to-close deadline passing is a timeout (it was taken for one, the
+    outcome was dropped, and the task was quarantined as a crash)."""
+    start_worker(workflows=[calls_a_timing_out_api], activities=[raises_its_own_timeout])
+    run = client.start(calls_a_timing_out_api)
+    with pytest.raises(hs.WorkflowFailedError, match="the upstream API timed out"):
+        run.result(timeout=15)
+    failed = [e for e in run.history() if e.event_type == "ActivityFailed"]
+    assert len(failed) == 1 and failed[0].event.error["type"] == "TimeoutError"
+    assert client.describe(run.run_id).blocked is None

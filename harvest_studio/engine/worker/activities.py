@@ -65,12 +65,13 @@ class ActivityExecutor:
         events: list[Event] = [started]
         policy = row["retry_policy"] or {}
         outcome: store.ActivityOutcome | None
+        deadline: asyncio.Timeout | None = None
         try:
             args = row["input"] or []
             if definition.is_async:
-                coro = definition.fn(ctx, *args)
                 limit = row["start_to_close"]
-                result = await (asyncio.wait_for(coro, limit + 1.0) if limit else coro)
+                async with asyncio.timeout(limit + 1.0 if limit else None) as deadline:
+                    result = await definition.fn(ctx, *args)
             else:
                 call = functools.partial(definition.fn, ctx, *args)
                 context = contextvars.copy_context()
@@ -78,10 +79,13 @@ class ActivityExecutor:
                     self.threads, context.run, call
                 )
             result = serde.check(result, what=f"result of activity {definition.name}")
-        except TimeoutError:
-            # The start-to-close deadline passed here; the sweeper writes the timeout
-            # (the database clock is the only judge of deadlines).
-            outcome = None
+        except TimeoutError as exc:
+            if deadline is not None and deadline.expired():
+                # The start-to-close deadline passed here; the sweeper writes the timeout
+                # (the database clock is the only judge of deadlines).
+                outcome = None
+            else:  # the activity's own code raised TimeoutError: an ordinary failure
+                outcome = self.failure(row, ctx, events, policy, exc)
         except Exception as exc:
             outcome = self.failure(row, ctx, events, policy, exc)
         else:

@@ -49,7 +49,15 @@ def do_sql(magics: MagicsContext, args: argparse.Namespace, body: str | None) ->
 def do_lint(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
     from ...tools.lint import lint_cells, lint_paths
 
-    if args.targets:
+    if args.history:
+        if args.targets:
+            raise IPythonUsageError("usage_error: lint: --history reads the loaded runs, not files")
+        if magics.history_db is None:
+            raise IPythonUsageError(
+                "usage_error: lint: --history needs loaded runs: run %harvest load first"
+            )
+        report = magics.history_db.lint()
+    elif args.targets:
         report = lint_paths(args.targets)
     else:
         cells = magics.user_ns.get("_ih") or []

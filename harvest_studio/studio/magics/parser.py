@@ -234,6 +234,8 @@ def build_parser() -> _Parser:
                         "or files, directories and modules")
     p.add_argument("targets", nargs="*", metavar="PATH|MODULE",
                    help="what to check (default: the cells run in this kernel)")
+    p.add_argument("--history", action="store_true",
+                   help="the history rules (HIS001-HIS004) over the runs %%harvest load loaded")
 
     p = command("replay", "replay a run's history through this notebook's code, locally "
                           "(writes nothing): replays cleanly, or the first divergence")

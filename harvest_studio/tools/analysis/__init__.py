@@ -60,6 +60,17 @@ class HistoryDB:
         columns = [d[0] for d in cur.description or []]
         return QueryResult(columns, rows)
 
+    def lint(self) -> Any:
+        """The history rules of ``harvest lint`` (HIS001-HIS004) over the loaded runs: a
+        ``LintReport`` whose findings name a run and an event."""
+        from ..lint import LintReport
+        from ..lint.history import check_history
+
+        [(runs,)] = self.con.execute("SELECT count(*) FROM runs").fetchall()
+        report = LintReport(files=[], findings=check_history(self.con), workflows=0)
+        report.runs = int(runs)
+        return report
+
     def tables(self) -> dict[str, list[str]]:
         """The tables and views, each with its columns (what completion offers)."""
         found: dict[str, list[str]] = {}

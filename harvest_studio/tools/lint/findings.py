@@ -63,10 +63,12 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        return (
-            f"{self.path}:{self.line}:{self.column}: {self.code} {self.message}"
-            f" (in {self.workflow}) -> {self.hint}"
+        # a history finding (column 0) points at a run's event, not at a line of code
+        where = (
+            f"{self.path}, event {self.line}" if self.column == 0
+            else f"{self.path}:{self.line}:{self.column}"
         )
+        return f"{where}: {self.code} {self.message} (in {self.workflow}) -> {self.hint}"
 
 
 @dataclass
@@ -77,6 +79,8 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     suppressed: int = 0
     workflows: int = 0
+    runs: int | None = None
+    """set when the report is over loaded runs (the history rules) rather than code"""
 
     @property
     def clean(self) -> bool:
@@ -85,6 +89,7 @@ class LintReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "files": self.files,
+            "runs": self.runs,
             "workflows": self.workflows,
             "findings": [f.to_json() for f in self.findings],
             "suppressed": self.suppressed,
@@ -95,6 +100,8 @@ class LintReport:
         tail = (
             f"{len(self.findings)} finding(s) in {self.workflows} workflow(s) of "
             f"{len(self.files)} file(s)"
+            if self.runs is None
+            else f"{len(self.findings)} finding(s) in {self.runs} loaded run(s)"
         )
         if self.suppressed:
             tail += f"; {self.suppressed} allowed with a reason"
