@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +62,17 @@ class ReplayCheckReport:
         return "\n".join(lines)
 
 
+def _chosen(
+    workflows: Sequence[WorkflowDefinition], types: Sequence[str]
+) -> tuple[dict[str, WorkflowDefinition], list[str]]:
+    """The definitions by type, and the types to replay (``types``, or every one)."""
+    by_type = {w.name: w for w in workflows}
+    unknown = sorted(set(types) - set(by_type))
+    if unknown:
+        raise UsageError(f"replay-check: the module defines no workflow {', '.join(unknown)}")
+    return by_type, [t for t in by_type if not types or t in types]
+
+
 async def areplay_check(
     client: AsyncClient,
     workflows: Sequence[WorkflowDefinition],
@@ -76,13 +85,9 @@ async def areplay_check(
     """Replay the runs of ``workflows`` (only ``types`` of them if given) started since
     ``since`` against those definitions; with ``sample``, at most that many runs per type,
     chosen at random (``seed``) among them."""
-    by_type = {w.name: w for w in workflows}
-    unknown = sorted(set(types) - set(by_type))
-    if unknown:
-        raise UsageError(f"replay-check: the module defines no workflow {', '.join(unknown)}")
+    by_type, chosen = _chosen(workflows, types)
     if sample is not None and sample < 1:
         raise UsageError("replay-check: --sample must be at least 1")
-    chosen = [t for t in by_type if not types or t in types]
     after = None if since is None else parse_time(since)
     report = ReplayCheckReport(types=chosen)
     rng = random.Random(seed)
@@ -142,7 +147,7 @@ async def aexport_histories(
     """One JSON file per run, ``DIR/<workflow type>/<run id>.json``: the run's ids, status,
     code fingerprint and history (events as ``HistoryEvent.to_json`` gives them). Written
     beside ``directory`` and moved into place at the end."""
-    from .analysis.exporting import check_target
+    from .analysis.exporting import check_target, staged_directory
 
     target = check_target(directory)
     after = None if since is None else parse_time(since)
@@ -150,9 +155,8 @@ async def aexport_histories(
     wanted: list[str | None] = [*types] if types else [None]
     for workflow_type in wanted:
         found += await _runs(client, workflow_type, after)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        runs: dict[str, int] = {}
+    runs: dict[str, int] = {}
+    with staged_directory(target) as staging:
         for run_id, workflow_type in found:
             folder = staging / workflow_type
             folder.mkdir(exist_ok=True)
@@ -168,12 +172,6 @@ async def aexport_histories(
             }
             (folder / f"{run_id}.json").write_text(json.dumps(document), encoding="utf-8")
             runs[workflow_type] = runs.get(workflow_type, 0) + 1
-        if target.exists():
-            target.rmdir()
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return HistoriesExport(str(target), runs)
 
 
@@ -182,14 +180,10 @@ def replay_files(
 ) -> ReplayCheckReport:
     """Replay the exported histories under ``directory`` (of the workflow types
     ``workflows`` define, or ``types``) against those definitions; no database."""
-    by_type = {w.name: w for w in workflows}
     root = Path(directory)
     if not root.is_dir():
         raise UsageError(f"replay-check: no directory {str(root)!r} of exported histories")
-    unknown = sorted(set(types) - set(by_type))
-    if unknown:
-        raise UsageError(f"replay-check: the module defines no workflow {', '.join(unknown)}")
-    chosen = [t for t in by_type if not types or t in types]
+    by_type, chosen = _chosen(workflows, types)
     report = ReplayCheckReport(types=chosen)
     for workflow_type in chosen:
         for path in sorted((root / workflow_type).glob("*.json")):

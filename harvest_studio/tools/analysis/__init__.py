@@ -86,10 +86,11 @@ class HistoryDB:
 
     def __repr__(self) -> str:
         where = "memory" if self.file is None else str(self.file)
+        present = self.tables()  # read once, not once per table
         counts = ", ".join(
             f"{t} {self.con.execute(f'SELECT count(*) FROM {t}').fetchone()[0]}"  # type: ignore[index]
             for t in TABLES
-            if t in self.tables()
+            if t in present
         )
         return f"<HistoryDB in {where}: {counts}>"
 

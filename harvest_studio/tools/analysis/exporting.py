@@ -5,9 +5,11 @@ DIR and moved into place at the end, so DIR is whole or absent."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +56,23 @@ def check_target(directory: str | Path) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def staged_directory(directory: str | Path) -> Iterator[Path]:
+    """A directory to write an export into, beside ``directory`` (checked with
+    :func:`check_target`), moved into its place when the block ends well and removed when
+    it does not: ``directory`` is whole or absent."""
+    target = check_target(directory)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        yield staging
+        if target.exists():
+            target.rmdir()  # empty (checked above)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def export_parquet(
     client: Client,
     directory: str | Path,
@@ -71,9 +90,8 @@ def export_parquet(
     try:
         scope = None if all_namespaces else (namespace or client.namespace)
         load_into(con, client, namespace=scope, since=moment)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
-            rows: dict[str, int] = {}
+        rows: dict[str, int] = {}
+        with staged_directory(target) as staging:
             for table, moment_column in PARTITIONS.items():
                 row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                 rows[table] = int(row[0]) if row else 0
@@ -84,12 +102,6 @@ def export_parquet(
                     f"COPY (SELECT *, CAST({moment_column} AS DATE) AS day FROM {table})"
                     f" TO '{out}' (FORMAT parquet, PARTITION_BY (day))"
                 )
-            if target.exists():
-                target.rmdir()  # empty (checked above)
-            staging.rename(target)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
     finally:
         con.close()
     return ParquetExport(str(target), rows, time.perf_counter() - began)

@@ -101,6 +101,13 @@ def _csv(path: Path, types: dict[str, str]) -> str:
     )
 
 
+# the copied runs that are new here, or moved on since the last load
+_CHANGED_RUNS = (
+    "harvest_new_runs n LEFT JOIN runs r USING (run_id)"
+    " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status"
+)
+
+
 def load_into(
     con: duckdb.DuckDBPyConnection,
     client: Client,
@@ -139,20 +146,12 @@ def load_into(
                 "CREATE TEMP TABLE harvest_new_runs AS"
                 f" SELECT * FROM {_csv(runs_csv, RUNS_TYPES)}"
             )
-            changed = _count(
-                con,
-                "harvest_new_runs n LEFT JOIN runs r USING (run_id)"
-                " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status",
-            )
+            changed = _count(con, _CHANGED_RUNS)
             events_before = _count(con, "events")
             con.execute(f"INSERT INTO events SELECT * FROM {_csv(events_csv, EVENTS_TYPES)}")
             events = _count(con, "events") - events_before
             if changed:
-                con.execute(
-                    "INSERT OR REPLACE INTO runs SELECT n.* FROM harvest_new_runs n"
-                    " LEFT JOIN runs r USING (run_id)"
-                    " WHERE r.run_id IS NULL OR n.last_seq > r.last_seq OR n.status <> r.status"
-                )
+                con.execute(f"INSERT OR REPLACE INTO runs SELECT n.* FROM {_CHANGED_RUNS}")
             if events:  # the derived tables come from events alone
                 for statement in DERIVED:
                     con.execute(statement)
