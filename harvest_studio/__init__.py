@@ -96,11 +96,12 @@ def unload_ipython_extension(ipython: _Any) -> None:
 
 
 def __getattr__(name: str) -> _Any:
-    """``hs.analytics`` is imported on first use (it needs DuckDB: the analysis extra)."""
-    if name == "analytics":
+    """``hs.analytics`` and ``hs.simulation`` are imported on first use (they need DuckDB
+    and numpy: the analysis extra)."""
+    if name in ("analytics", "simulation"):
         import importlib
 
-        return importlib.import_module(".analytics", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -119,6 +120,23 @@ def profile(run: RunHandle) -> _Any:
     if not isinstance(run, RunHandle):
         raise UsageError(f"hs.profile() takes a run handle, not {type(run).__name__}")
     return profile_run(run.client, run.run_id or run.workflow_id)
+
+
+def simulate(dag: DagDefinition, runs: int = 10_000, **options: _Any) -> _Any:
+    """Monte-Carlo simulation of ``runs`` runs of DAG ``dag``: a ``Simulation`` with
+    ``.makespan`` (``p50``, ``p90``, ``p99`` seconds, trigger to end, queue waits included),
+    ``.criticality`` per node, ``.utilisation``, ``.queue_waits``, and ``.compare(...)``
+    for a what-if with the same random numbers. Durations come from the loaded histories
+    (``durations="history"``, the default) or are given; see
+    :func:`harvest_studio.tools.simulation.simulate` for every option.
+
+    >>> sim = hs.simulate(nightly, runs=10_000, durations="history", workers=4)
+    ... # doctest: +SKIP
+    >>> sim.compare(workers=8)                                   # doctest: +SKIP
+    """
+    from .simulation import simulate as run
+
+    return run(dag, runs, **options)
 
 
 def graph(dag: DagDefinition | DagRunInfo | RunHandle, *, engine: str = "auto") -> DagGraph:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...client import Client
 from .loading import LoadReport, duckdb_module, load_into, open_database, since_moment
@@ -27,6 +27,9 @@ class HistoryDB:
     ... # a second load copies only what is new
     """
 
+    latest: ClassVar[HistoryDB | None] = None
+    """the database of this process's last load (what ``hs.simulate`` reads by default)"""
+
     def __init__(self, client: Client, *, file: str | Path | None = None) -> None:
         self.client = client
         self.file = None if file is None else Path(file)
@@ -46,6 +49,7 @@ class HistoryDB:
         and their events after those already here."""
         scope = None if all_namespaces else (namespace or self.client.namespace)
         self.last = load_into(self.con, self.client, namespace=scope, since=since_moment(since))
+        HistoryDB.latest = self
         return self.last
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> QueryResult:

@@ -50,7 +50,8 @@ ATTEMPTS = """
 CREATE OR REPLACE TABLE attempts AS
 WITH scheduled AS (
     SELECT run_id, seq AS scheduled_seq, "at" AS scheduled_at,
-           payload->>'activity_type' AS activity_type, payload->>'queue' AS queue
+           payload->>'activity_type' AS activity_type, payload->>'queue' AS queue,
+           payload->'options'->>'node' AS node
     FROM events WHERE type = 'ActivityScheduled'
 ),
 started AS (
@@ -72,7 +73,8 @@ ended AS (
     FROM events WHERE type IN ('ActivityCompleted', 'ActivityFailed', 'ActivityTimedOut')
 ),
 joined AS (
-    SELECT s.run_id, s.scheduled_seq, s.activity_type, s.queue, st.attempt, s.scheduled_at,
+    SELECT s.run_id, s.scheduled_seq, s.activity_type, s.node, s.queue, st.attempt,
+           s.scheduled_at,
            st.started_at, e.ended_at, COALESCE(e.outcome, 'running') AS outcome,
            e.error_type, e.retrying, e.backoff_s, st.worker
     FROM scheduled s
@@ -86,7 +88,7 @@ ready AS (
     FROM joined
     WINDOW w AS (PARTITION BY run_id, scheduled_seq ORDER BY attempt)
 )
-SELECT run_id, scheduled_seq, activity_type, queue, attempt, scheduled_at, ready_at,
+SELECT run_id, scheduled_seq, activity_type, node, queue, attempt, scheduled_at, ready_at,
        started_at, ended_at,
        greatest(epoch_ms(started_at) - epoch_ms(ready_at), 0) AS queue_ms,
        epoch_ms(ended_at) - epoch_ms(started_at) AS run_ms,
