@@ -249,3 +249,37 @@ def test_the_simulation_matches_200_real_runs(client: hs.Client, start_worker: A
     assert sim.attempts["clean"] == pytest.approx(1 / 0.85, rel=0.1)
     assert 2 <= sim.attempts["each"] <= 5 and sim.criticality["extract"] == 1.0
     db.close()
+
+
+@hs.workflow
+async def checkout(ctx: hs.WorkflowContext) -> None:
+    await ctx.execute_activity(timed, 0.05, 0.15, 0.0)
+    await ctx.gather(ctx.execute_activity(timed, 0.05, 0.1, 0.0),
+                     ctx.execute_activity(split_up))
+    await ctx.sleep(0.2)
+    await ctx.execute_activity(timed, 0.1, 0.2, 0.0)
+
+
+def test_a_plain_workflow_is_simulated_in_its_most_common_shape(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[checkout], activities=[timed, split_up])
+    for _wave in range(4):
+        runs = [client.start(checkout) for _ in range(10)]
+        for run in runs:
+            run.result(timeout=60)
+    db = hs.analytics.load(client)
+    sim = hs.simulate(checkout, runs=5000, history=db)
+    assert sim.note == "the shape of 40 of 40 runs (5 steps)"
+    assert list(sim.criticality) == ["timed #1", "timed #2", "split_up", "sleep 0.2s",
+                                     "timed #3"]
+    assert sim.criticality["sleep 0.2s"] == 1.0 and sim.criticality["timed #3"] == 1.0
+    [(p50,)] = db.con.execute(
+        "SELECT quantile_cont(epoch_ms(closed_at) - epoch_ms(created_at), 0.5) / 1000.0"
+        " FROM runs WHERE workflow_type = 'checkout'").fetchall()
+    assert sim.makespan.p50 == pytest.approx(p50, rel=0.15)
+    by_name = hs.simulate("checkout", runs=100, history=db)
+    assert by_name.note == sim.note
+    with pytest.raises(hs.UsageError, match="no finished runs of nothing"):
+        hs.simulate("nothing", history=db)
+    db.close()

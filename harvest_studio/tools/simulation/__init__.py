@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ...model.dag import DagSpec
+from ...model.definitions import WorkflowDefinition
 from ...model.errors import UsageError
 from ...model.retry import RetryPolicy
 from .inputs import (
@@ -24,6 +25,7 @@ from .inputs import (
 from .kernel import item_counts, run_kernel
 from .plan import Resources, build_plan
 from .result import Comparison, Makespan, Simulation
+from .shapes import workflow_shape
 
 if TYPE_CHECKING:
     from ..analysis import HistoryDB
@@ -52,6 +54,11 @@ def simulate(
     """Simulate ``runs`` runs of ``dag`` (an ``@hs.dag``) and return their makespan
     distribution, each node's criticality, utilisation and queue waits.
 
+    ``dag`` may also be a plain ``@hs.workflow`` (or its type's name): its most common
+    shape in the loaded histories is simulated as a DAG whose nodes are its activities and
+    timers, each depending on the steps that had ended before it was scheduled (the
+    result's ``note`` says how many runs had that shape).
+
     ``durations="history"`` draws each node's attempt durations, failure rate, ``run_if``
     skip rate and map item counts, and the engine's own latencies, from the loaded
     histories (``history``, else the last ``hs.analytics.load`` of this process, else a
@@ -67,27 +74,43 @@ def simulate(
     ... # doctest: +SKIP
     >>> sim.makespan.p90, sim.compare(workers=8)                 # doctest: +SKIP
     """
-    spec = _spec_of(dag)
     if isinstance(runs, bool) or not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
         raise UsageError(f"runs must be a whole number from 1 to {MAX_RUNS:,}, got {runs!r}")
-    names = [node.name for node in spec.nodes]
-    from_history = None
-    if durations == "history" or history is not None:
-        from_history = history_inputs(_history_db(history), spec.name, names)
-    elif not isinstance(durations, Mapping):
+    if not isinstance(durations, Mapping) and durations != "history":
         raise UsageError(f"durations must be 'history' or a mapping of node to seconds, "
                          f"got {durations!r}")
+    spec, from_history, note = _what_to_simulate(dag, durations, history)
+    names = [node.name for node in spec.nodes]
     base = given_inputs(names, durations if isinstance(durations, Mapping) else {},
                         failures or {}, items or {}, from_history)
     if latency is not None:
         base = Inputs(base.nodes, latency, base.runs_seen)
     settings = {"workers": workers, "slots": slots, "caps": caps, "retry": retry,
                 "faster": faster}
-    return _run(spec, base, runs, seed, settings)
+    return _run(spec, base, runs, seed, settings, note)
+
+
+def _what_to_simulate(
+    target: Any, durations: Any, history: HistoryDB | None
+) -> tuple[DagSpec, Inputs | None, str]:
+    """The DAG to simulate, the inputs read from histories (or None), and a note on where
+    a plain workflow's shape came from."""
+    spec = _spec_of(target)
+    if spec is not None:
+        if durations == "history" or history is not None:
+            names = [node.name for node in spec.nodes]
+            return spec, history_inputs(_history_db(history), spec.name, names), ""
+        return spec, None, ""
+    name = target if isinstance(target, str) else getattr(target, "name", None)
+    if not isinstance(name, str) or not isinstance(target, str | WorkflowDefinition):
+        raise UsageError(f"simulate takes a DAG made with @hs.dag, a workflow or a workflow "
+                         f"type's name, got {target!r}")
+    shape = workflow_shape(_history_db(history), name)
+    return shape.spec, shape.inputs, shape.note
 
 
 def _run(spec: DagSpec, base: Inputs, runs: int, seed: int,
-         settings: dict[str, Any]) -> Simulation:
+         settings: dict[str, Any], note: str = "") -> Simulation:
     inputs = base.faster(settings["faster"] or {})
     resources = Resources(_workers(settings["workers"]), _slots(settings["slots"]),
                           _caps(settings["caps"]))
@@ -103,6 +126,7 @@ def _run(spec: DagSpec, base: Inputs, runs: int, seed: int,
     raw = run_kernel(plan, inputs, runs, seed, counts)
     result = Simulation.of(spec.name, plan.nodes, plan.group_names, plan.group_slots, raw,
                            {k: v for k, v in settings.items() if v is not None})
+    result.note = note
 
     def rerun(**changes: Any) -> Simulation:
         allowed = {"workers", "slots", "caps", "retry", "faster", "durations", "failures",
@@ -117,19 +141,17 @@ def _run(spec: DagSpec, base: Inputs, runs: int, seed: int,
                                    changes.get("failures") or {}, changes.get("items") or {},
                                    base)
         merged = settings | {k: v for k, v in changes.items() if k in settings}
-        return _run(spec, changed, runs, seed, merged)
+        return _run(spec, changed, runs, seed, merged, note)
 
     result._rerun = rerun
     return result
 
 
-def _spec_of(dag: Any) -> DagSpec:
+def _spec_of(dag: Any) -> DagSpec | None:
     if isinstance(dag, DagSpec):
         return dag
     spec = getattr(dag, "spec", None)
-    if isinstance(spec, DagSpec):
-        return spec
-    raise UsageError(f"simulate takes a DAG made with @hs.dag, got {dag!r}")
+    return spec if isinstance(spec, DagSpec) else None
 
 
 def _history_db(given: HistoryDB | None) -> HistoryDB:

@@ -216,7 +216,7 @@ def history_inputs(db: HistoryDB, dag: str, nodes: Sequence[str]) -> Inputs:
             items=empirical(states["items"][name], f"{name} items")
             if name in states["items"] else None,
         )
-    return Inputs(found, _latency(db, dag), int(runs))
+    return Inputs(found, latency_of(db, dag), int(runs))
 
 
 def _node_states(db: HistoryDB, dag: str) -> dict[str, dict[str, Any]]:
@@ -248,11 +248,12 @@ def _node_states(db: HistoryDB, dag: str) -> dict[str, dict[str, Any]]:
     }
 
 
-def _latency(db: HistoryDB, dag: str) -> Latency:
+def latency_of(db: HistoryDB, workflow_type: str) -> Latency:
+    """The engine's latencies (medians) in the loaded runs of ``workflow_type``."""
     [(start, decide, claim, end)] = db.con.execute(
         """
         WITH a AS (SELECT a.* FROM attempts a JOIN runs r USING (run_id)
-                   WHERE r.workflow_type = $dag),
+                   WHERE r.workflow_type = $type),
         firsts AS (SELECT run_id, min(scheduled_at) AS first_at,
                           max(ended_at) AS last_at FROM a GROUP BY run_id),
         gaps AS (
@@ -269,7 +270,7 @@ def _latency(db: HistoryDB, dag: str) -> Latency:
           (SELECT median(epoch_ms(r.closed_at) - epoch_ms(f.last_at))
              FROM firsts f JOIN runs r USING (run_id) WHERE r.closed_at IS NOT NULL)
         """,
-        {"dag": dag},
+        {"type": workflow_type},
     ).fetchall()
 
     def seconds(ms: Any) -> float:

@@ -26,6 +26,9 @@ RULE_CODES = {name: i for i, name in enumerate(TRIGGER_RULES)}
 TASK, GATE, ITEM, JOIN = 0, 1, 2, 3
 """column kinds: an activity, a wait for a signal (no slot), a map item, a map's join"""
 
+TIMER_KIND = "timer"
+"""a node that is a workflow's timer (see :mod:`.shapes`): it needs no slot"""
+
 UNLIMITED_ATTEMPTS = 100
 """what ``max_attempts=0`` (retry for ever) is simulated as"""
 
@@ -141,7 +144,7 @@ def build_plan(
             "groups": (pool, cap, -1),
             "upstream": [f"{u}" for u in node.upstream],
         }
-        if node.kind in GATE_KINDS:
+        if node.kind in GATE_KINDS or node.kind == TIMER_KIND:
             base.update(kind=GATE, groups=(-1, -1, -1), start_to_close=np.inf,
                         max_attempts=1)
             if node.timeout is not None:

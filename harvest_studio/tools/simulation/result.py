@@ -55,6 +55,8 @@ class Simulation:
     attempts: dict[str, float]
     failure_rate: float
     samples: np.ndarray = field(repr=False)
+    note: str = ""
+    """for a plain workflow: which shape of its runs was simulated"""
     _rerun: Callable[..., Simulation] | None = field(default=None, repr=False)
 
     @classmethod
@@ -101,7 +103,9 @@ class Simulation:
 
     def __str__(self) -> str:
         m = self.makespan
-        lines = [f"{self.dag}: {self.runs:,} simulated runs ({_describe(self.settings)})",
+        shape = f", {self.note}" if self.note else ""
+        lines = [f"{self.dag}: {self.runs:,} simulated runs ({_describe(self.settings)}"
+                 f"{shape})",
                  f"  makespan p50 {_secs(m.p50)}, p90 {_secs(m.p90)}, p99 {_secs(m.p99)}",
                  f"  runs failed {self.failure_rate:.1%}"]
         critical = ", ".join(f"{n} {s:.0%}" for n, s in self.most_critical() if s > 0)
