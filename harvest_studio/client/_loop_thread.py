@@ -4,11 +4,13 @@ loop is already running) can drive async code."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+_CLEANUP_SECONDS = 10.0
 
 
 class LoopThread:
@@ -25,7 +27,15 @@ class LoopThread:
         if threading.current_thread() is self._thread:
             raise RuntimeError("cannot block on the client loop from inside it")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout)
+        try:
+            return future.result(timeout)
+        except KeyboardInterrupt:
+            # Ctrl-C here: stop the coroutine too, and let it clean up (a half-written
+            # export is removed, a transaction rolled back) before returning
+            if not future.done():
+                future.cancel()
+                concurrent.futures.wait([future], timeout=_CLEANUP_SECONDS)
+            raise
 
     def stop(self) -> None:
         if self.loop.is_running():

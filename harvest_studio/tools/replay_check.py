@@ -18,6 +18,7 @@ from ..commands.inputs import parse_time
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import UsageError
 from ..model.events import HistoryEvent, decode
+from .progress import progress
 from .replay import ReplayReport, areplay_run, describe_command, replay_history
 
 PAGE = 500
@@ -81,6 +82,7 @@ async def areplay_check(
     types: Sequence[str] = (),
     sample: int | None = None,
     seed: int = 0,
+    show: bool | None = None,
 ) -> ReplayCheckReport:
     """Replay the runs of ``workflows`` (only ``types`` of them if given) started since
     ``since`` against those definitions; with ``sample``, at most that many runs per type,
@@ -91,15 +93,19 @@ async def areplay_check(
     after = None if since is None else parse_time(since)
     report = ReplayCheckReport(types=chosen)
     rng = random.Random(seed)
+    todo: list[tuple[str, str]] = []
     for workflow_type in chosen:
         run_ids = [run_id for run_id, _ in await _runs(client, workflow_type, after)]
         if sample is not None and len(run_ids) > sample:
             run_ids = rng.sample(run_ids, sample)
-        for run_id in run_ids:
+        todo += [(workflow_type, run_id) for run_id in run_ids]
+    with progress(len(todo), "replaying", unit="run", show=show) as bar:
+        for workflow_type, run_id in todo:
             replayed = await areplay_run(client, run_id, by_type[workflow_type])
             report.checked += 1
             if not replayed.ok:
                 report.diverged.append(replayed)
+            bar.update(1)
     return report
 
 
@@ -143,6 +149,7 @@ async def aexport_histories(
     *,
     since: datetime | str | None = None,
     types: Sequence[str] = (),
+    show: bool | None = None,
 ) -> HistoriesExport:
     """One JSON file per run, ``DIR/<workflow type>/<run id>.json``: the run's ids, status,
     code fingerprint and history (events as ``HistoryEvent.to_json`` gives them). Written
@@ -156,7 +163,8 @@ async def aexport_histories(
     for workflow_type in wanted:
         found += await _runs(client, workflow_type, after)
     runs: dict[str, int] = {}
-    with staged_directory(target) as staging:
+    with (staged_directory(target) as staging,
+          progress(len(found), "exporting histories", unit="run", show=show) as bar):
         for run_id, workflow_type in found:
             folder = staging / workflow_type
             folder.mkdir(exist_ok=True)
@@ -172,11 +180,16 @@ async def aexport_histories(
             }
             (folder / f"{run_id}.json").write_text(json.dumps(document), encoding="utf-8")
             runs[workflow_type] = runs.get(workflow_type, 0) + 1
+            bar.update(1)
     return HistoriesExport(str(target), runs)
 
 
 def replay_files(
-    directory: str | Path, workflows: Sequence[WorkflowDefinition], *, types: Sequence[str] = ()
+    directory: str | Path,
+    workflows: Sequence[WorkflowDefinition],
+    *,
+    types: Sequence[str] = (),
+    show: bool | None = None,
 ) -> ReplayCheckReport:
     """Replay the exported histories under ``directory`` (of the workflow types
     ``workflows`` define, or ``types``) against those definitions; no database."""
@@ -185,8 +198,9 @@ def replay_files(
         raise UsageError(f"replay-check: no directory {str(root)!r} of exported histories")
     by_type, chosen = _chosen(workflows, types)
     report = ReplayCheckReport(types=chosen)
-    for workflow_type in chosen:
-        for path in sorted((root / workflow_type).glob("*.json")):
+    files = [(t, path) for t in chosen for path in sorted((root / t).glob("*.json"))]
+    with progress(len(files), "replaying", unit="run", show=show) as bar:
+        for workflow_type, path in files:
             try:
                 doc = json.loads(path.read_text(encoding="utf-8"))
                 history = [
@@ -210,6 +224,7 @@ def replay_files(
             report.checked += 1
             if not replayed.ok:
                 report.diverged.append(replayed)
+            bar.update(1)
     return report
 
 

@@ -160,6 +160,8 @@ class HarvestMagics(Magics):
             raise
         except (HarvestError, psycopg.Error) as exc:
             raise usage_from(exc) from None
+        except KeyboardInterrupt:  # one line, not a traceback through the client's loop
+            raise IPythonUsageError(f"interrupted: %harvest {command} stopped") from None
 
     def run(self, action: Callable[[Any], Any]) -> Any:
         """Run one command-layer coroutine on the client's loop: ``action(async_client)``."""

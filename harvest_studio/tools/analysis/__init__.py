@@ -42,13 +42,17 @@ class HistoryDB:
         since: datetime | str | float | None = None,
         namespace: str | None = None,
         all_namespaces: bool = False,
+        progress: bool | None = None,
     ) -> LoadReport:
         """Copy what is new since the last load: runs of the client's namespace (or
         ``namespace``, or every one with ``all_namespaces``) created, open or closed since
         ``since`` (a datetime, an ISO time, or a duration back from now such as ``"7d"``),
-        and their events after those already here."""
+        and their events after those already here. A progress bar shows after half a
+        second where someone watches (``progress=False``: never); interrupted, a load
+        loads nothing."""
         scope = None if all_namespaces else (namespace or self.client.namespace)
-        self.last = load_into(self.con, self.client, namespace=scope, since=since_moment(since))
+        self.last = load_into(self.con, self.client, namespace=scope,
+                              since=since_moment(since), show=progress)
         HistoryDB.latest = self
         return self.last
 
@@ -107,13 +111,14 @@ def load(
     namespace: str | None = None,
     all_namespaces: bool = False,
     into: HistoryDB | None = None,
+    progress: bool | None = None,
 ) -> HistoryDB:
     """Load run histories into DuckDB and return the database; ``into`` loads what is new
     into one loaded before. ``client`` defaults to ``hs.connect()``."""
     from ...client import connect
 
     db = into or HistoryDB(client or connect(), file=file)
-    db.load(since=since, namespace=namespace, all_namespaces=all_namespaces)
+    db.load(since=since, namespace=namespace, all_namespaces=all_namespaces, progress=progress)
     return db
 
 

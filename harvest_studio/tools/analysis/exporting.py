@@ -17,6 +17,7 @@ from typing import Any
 
 from ...client import Client
 from ...model.errors import UsageError
+from ..progress import progress
 from .loading import load_into, open_database, since_moment
 
 # each table and the moment that puts a row in a day
@@ -80,6 +81,7 @@ def export_parquet(
     since: datetime | str | float | None = None,
     namespace: str | None = None,
     all_namespaces: bool = False,
+    show: bool | None = None,
 ) -> ParquetExport:
     """Load the histories (as ``hs.analytics.load`` would, into memory) and write every
     analysis table to ``directory`` as Parquet, partitioned by day."""
@@ -89,10 +91,12 @@ def export_parquet(
     con = open_database()
     try:
         scope = None if all_namespaces else (namespace or client.namespace)
-        load_into(con, client, namespace=scope, since=moment)
+        load_into(con, client, namespace=scope, since=moment, show=show)
         rows: dict[str, int] = {}
-        with staged_directory(target) as staging:
+        with (staged_directory(target) as staging,
+              progress(len(PARTITIONS), "writing Parquet", unit="table", show=show) as bar):
             for table, moment_column in PARTITIONS.items():
+                bar.update(1)
                 row = con.execute(f"SELECT count(*) FROM {table}").fetchone()
                 rows[table] = int(row[0]) if row else 0
                 if not rows[table]:

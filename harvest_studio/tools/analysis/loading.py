@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import psycopg
 
@@ -23,6 +23,7 @@ from ...client import Client
 from ...commands.inputs import parse_time
 from ...model.errors import DatabaseUnavailableError, UsageError
 from ...store.connection import ensure_migrated, run_sync
+from ..progress import progress
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
 if TYPE_CHECKING:
@@ -114,8 +115,11 @@ def load_into(
     *,
     namespace: str | None,
     since: datetime | None,
+    show: bool | None = None,
 ) -> LoadReport:
-    """Copy what is new of ``namespace`` (None: every namespace) into ``con``."""
+    """Copy what is new of ``namespace`` (None: every namespace) into ``con``, with a
+    progress bar (``show``: see :func:`..progress.progress`). Interrupted, it loads
+    nothing."""
     began = time.perf_counter()
     # what is here already, as COPY text lines: run_id<TAB>last_seq<TAB>still open
     [(known,)] = con.execute(
@@ -123,7 +127,8 @@ def load_into(
         " || CASE WHEN status = 'RUNNING' THEN 't' ELSE 'f' END, chr(10)) || chr(10), '')"
         " FROM runs"
     ).fetchall()
-    with tempfile.TemporaryDirectory(prefix="harvest-load-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="harvest-load-") as tmp,
+          progress(None, "copying histories", unit="B", unit_scale=True, show=show) as bar):
         runs_csv, events_csv = Path(tmp) / "runs.csv", Path(tmp) / "events.csv"
 
         try:
@@ -134,12 +139,13 @@ def load_into(
                     namespace=namespace,
                     since=since,
                     known=known,
-                    runs_out=runs_out,
-                    events_out=events_out,
+                    runs_out=_Counted(runs_out, bar),
+                    events_out=_Counted(events_out, bar),
                 )
         except psycopg.OperationalError as exc:  # nothing was loaded: the next load starts over
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailableError(f"could not load histories: {first}") from None
+        bar.set_description("loading into DuckDB")
         con.execute("BEGIN")
         try:
             con.execute(
@@ -166,6 +172,20 @@ def load_into(
             con.execute("ROLLBACK")
             raise
     return LoadReport(changed, events, seconds, namespace, since)
+
+
+class _Counted:
+    """A file that moves a progress bar by the bytes written to it."""
+
+    def __init__(self, out: BinaryIO, bar: Any) -> None:
+        self.out, self.bar = out, bar
+
+    def write(self, chunk: bytes | memoryview) -> int:
+        self.bar.update(len(chunk))
+        return self.out.write(chunk)
+
+    def flush(self) -> None:
+        self.out.flush()
 
 
 def _count(con: duckdb.DuckDBPyConnection, source: str) -> int:

@@ -50,6 +50,7 @@ def simulate(
     latency: Latency | None = None,
     history: HistoryDB | None = None,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> Simulation:
     """Simulate ``runs`` runs of ``dag`` (an ``@hs.dag``) and return their makespan
     distribution, each node's criticality, utilisation and queue waits.
@@ -68,7 +69,8 @@ def simulate(
     (or ``{queue: processes}``), each with ``slots`` slots (the worker's default, 32);
     ``caps`` caps activity types' concurrency, ``retry`` replaces retry policies (one for
     every node, or per node), ``faster`` makes nodes faster (``{"load": 0.3}``: 30% less
-    time). The same ``seed`` draws the same numbers.
+    time). The same ``seed`` draws the same numbers. A run longer than half a second
+    shows a progress bar where someone watches (``progress=False``: never).
 
     >>> sim = hs.simulate(nightly, runs=10_000, durations="history", workers=4)
     ... # doctest: +SKIP
@@ -86,7 +88,7 @@ def simulate(
     if latency is not None:
         base = Inputs(base.nodes, latency, base.runs_seen)
     settings = {"workers": workers, "slots": slots, "caps": caps, "retry": retry,
-                "faster": faster}
+                "faster": faster, "progress": progress}
     return _run(spec, base, runs, seed, settings, note)
 
 
@@ -123,9 +125,10 @@ def _run(spec: DagSpec, base: Inputs, runs: int, seed: int,
     counts = item_counts(inputs, maps, positions, runs, seed)
     plan = build_plan(spec, resources, {m: int(counts[m].max(initial=1)) for m in maps},
                       _retry(settings["retry"], spec))
-    raw = run_kernel(plan, inputs, runs, seed, counts)
+    raw = run_kernel(plan, inputs, runs, seed, counts, settings["progress"])
     result = Simulation.of(spec.name, plan.nodes, plan.group_names, plan.group_slots, raw,
-                           {k: v for k, v in settings.items() if v is not None})
+                           {k: v for k, v in settings.items()
+                            if v is not None and k != "progress"})
     result.note = note
 
     def rerun(**changes: Any) -> Simulation:

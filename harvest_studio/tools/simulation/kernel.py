@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import progress
 from .inputs import GRID, Inputs
 from .plan import GATE, ITEM, MAP_JOIN, Plan
 
@@ -356,25 +357,33 @@ class _State:
 
 
 def run_kernel(plan: Plan, inputs: Inputs, runs: int, seed: int,
-               counts: dict[str, np.ndarray]) -> Raw:
-    """Simulate ``runs`` runs of ``plan``."""
+               counts: dict[str, np.ndarray], show: bool | None = None) -> Raw:
+    """Simulate ``runs`` runs of ``plan`` (a progress bar counts events where someone
+    watches and it takes more than half a second)."""
     state = _State(plan, inputs, runs, seed, counts)
     state.start()
     rows = np.arange(runs)
     width = plan.columns + 1
-    while True:
-        column = state.events.argmin(axis=1)
-        now = state.events[rows, column]
-        going = now < np.inf
-        if not going.any():
-            return _collect(state)
-        # an attempt ending and another becoming ready at the same moment: the end first
-        ends = going & (column >= width)
-        starts = going & ~ends
-        if ends.any():
-            state.complete(rows[ends], column[ends] - width, now[ends])
-        if starts.any():
-            state.dispatch(rows[starts], column[starts], now[starts])
+    with progress(2 * runs * plan.columns, "simulating", unit="event", unit_scale=True,
+                  show=show) as bar:
+        while True:
+            column = state.events.argmin(axis=1)
+            now = state.events[rows, column]
+            going = now < np.inf
+            if not going.any():
+                return _collect(state)
+            bar.update(int(going.sum()))
+            _step(state, rows, column, now, going, width)
+
+
+def _step(state: _State, rows: np.ndarray, column: np.ndarray, now: np.ndarray,
+          going: np.ndarray, width: int) -> None:
+    ends = going & (column >= width)
+    starts = going & ~ends
+    if ends.any():
+        state.complete(rows[ends], column[ends] - width, now[ends])
+    if starts.any():
+        state.dispatch(rows[starts], column[starts], now[starts])
 
 
 def _collect(state: _State) -> Raw:
