@@ -105,20 +105,33 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def profile(run: RunHandle) -> _Any:
-    """Where run ``run``'s time went: a ``RunProfile`` with ``.critical_path`` (the chain of
-    activities, timers, signal waits and child runs that decided when it ended, each step
-    with name, kind, start and end in seconds), ``.breakdown`` (seconds per kind: work,
-    queue, backoff, timer, signal, child, workflow) and a Gantt chart in a notebook.
+def profile(run: RunHandle | WorkflowDefinition, *, history: _Any = None) -> _Any:
+    """Where time went. For a run (its :class:`RunHandle`): a ``RunProfile`` with
+    ``.critical_path`` (the chain of activities, timers, signal waits and child runs that
+    decided when it ended, each step with name, kind, start and end in seconds),
+    ``.breakdown`` (seconds per kind: work, queue, backoff, timer, signal, child, workflow),
+    a static Gantt chart in a notebook and ``.gantt()`` for the interactive one.
+
+    For a workflow or DAG (its definition): a ``TypeProfile`` of its finished runs in the
+    loaded histories (``history``, else this process's last ``hs.analytics.load``): the
+    duration distribution and the steps most often on the critical path.
 
     >>> prof = hs.profile(client.handle("order-42"))     # doctest: +SKIP
     >>> prof.breakdown["queue"]                           # doctest: +SKIP
     0.012
+    >>> hs.profile(nightly).criticality                   # doctest: +SKIP
+    {'extract': 1.0, 'transform': 0.93, ...}
     """
     from .tools.profile import profile_run
 
+    if isinstance(run, WorkflowDefinition):
+        from .tools.analysis import HistoryDB, load
+
+        db = history or HistoryDB.latest or load()
+        return db.profile(run.name)
     if not isinstance(run, RunHandle):
-        raise UsageError(f"hs.profile() takes a run handle, not {type(run).__name__}")
+        raise UsageError(
+            f"hs.profile() takes a run handle or a workflow, not {type(run).__name__}")
     return profile_run(run.client, run.run_id or run.workflow_id)
 
 

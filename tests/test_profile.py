@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,38 @@ def test_breakdown_counts_overlaps_once_and_gaps_as_the_workflow() -> None:
     assert [s.name for s in critical_path(spans, 2.0)] == ["x", "z"]
 
 
+@hs.dag
+def lanes(d: hs.Dag) -> None:
+    first = d.task(sleep_for, 0.2, name="first")
+    long = d.task(sleep_for, 0.6, name="long", upstream=[first])
+    short = d.task(sleep_for, 0.05, name="short", upstream=[first])
+    d.task(sleep_for, 0.1, name="last", upstream=[long, short])
+
+
+def test_profiles_across_runs_name_the_nodes_most_often_critical(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[lanes], activities=[sleep_for])
+    runs = [client.start(lanes) for _ in range(4)]
+    for run in runs:
+        run.result(timeout=30)
+    one = hs.profile(runs[0])
+    assert [s.name for s in one.critical_path if s.kind == "work"] == [
+        "first #1", "long #1", "last #1"]  # a DAG's spans go by node
+    db = hs.analytics.load(client)
+    many = hs.profile(lanes, history=db)
+    assert many.runs == 4 and len(many.durations) == 4
+    assert many.criticality["first"] == many.criticality["long"] == 1.0
+    assert many.criticality["last"] == 1.0 and "short" not in many.criticality
+    assert 0.9 <= many.p50 <= many.p99 < 5
+    assert many.breakdown["work"] == pytest.approx(0.9, abs=0.2)
+    assert "most often critical" in str(many) and "<svg" in many._repr_html_()
+    assert db.profile("lanes", limit=2).runs == 2
+    with pytest.raises(hs.UsageError, match="no finished runs of nothing"):
+        db.profile("nothing")
+    db.close()
+
+
 class ProfileShell(InteractiveShell):
     __test__ = False
 
@@ -121,6 +154,17 @@ def test_the_magic_returns_the_profile(client: hs.Client, start_worker: Any, db_
         assert "<svg" in data["text/html"] and "critical path:" in data["text/plain"]
         missing = shell.run_cell("%harvest profile nope").error_in_exec
         assert missing is not None and str(missing).startswith("run_not_found")
+        result = shell.run_cell("chart = %harvest profile profiled --interactive")
+        assert result.error_in_exec is None
+        assert "<iframe" in shell.display_formatter.format(shell.user_ns["chart"])[0][
+            "text/html"]
+        early = shell.run_cell("%harvest profile --type known").error_in_exec
+        assert early is not None and "run %harvest load first" in str(early)
+        shell.run_cell("%harvest load")
+        result = shell.run_cell("many = %harvest profile --type known")
+        assert result.error_in_exec is None and shell.user_ns["many"].runs == 1
+        both = shell.run_cell("%harvest profile profiled --type known").error_in_exec
+        assert both is not None and "either REF or --type" in str(both)
     finally:
         shell.run_cell("%unload_ext harvest_studio")
         ProfileShell.clear_instance()
@@ -175,3 +219,85 @@ def test_a_person_sees_the_bars_where_the_spans_ran(tmp_path: Path) -> None:
     assert {s["name"] for s in seen if s["critical"]} == {
         "extract #1", "extract #1 backoff", "extract #2", "timer 1.00 s"}
     assert by_name["extract #2"]["stroke"] == "2px" and by_name["side #1"]["stroke"] != "2px"
+
+
+_DEEP_TEXT = """() => {
+  const parts = [];
+  const walk = (node) => {
+    for (const child of node.childNodes) {
+      if (child.nodeType === 3) parts.push(child.textContent);
+      else if (child.nodeType === 1 && !['STYLE', 'SCRIPT'].includes(child.tagName)) {
+        if (child.shadowRoot) walk(child.shadowRoot);
+        walk(child);
+      }
+    }
+  };
+  walk(document.body);
+  return parts.join(' ').replace(/\\s+/g, ' ');
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"),
+    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped in CI)",
+)
+def test_the_interactive_gantt_draws_each_bar_where_it_ran_and_tells_on_hover(
+    tmp_path: Path,
+) -> None:
+    import io
+    from datetime import UTC, datetime
+
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    from harvest_studio.tools.profile import RunProfile
+    from harvest_studio.tools.profile_chart import COLOURS
+
+    spans = [Span("extract #1", "work", 0.0, 1.0, 3), Span("extract #1 backoff", "backoff",
+             1.0, 1.5, 4), Span("extract #2", "work", 1.5, 2.0, 6),
+             Span("side #1", "work", 0.2, 0.4, 5), Span("timer 1.00 s", "timer", 2.0, 3.0, 8)]
+    chain = critical_path(spans, 3.0)
+    prof = RunProfile("r1", "etl", "COMPLETED", datetime.now(UTC), 3.0, spans, chain,
+                      breakdown(chain, 3.0))
+    page_file = prof.gantt().save(tmp_path / "gantt.html")
+    text = page_file.read_text()
+    # BokehJS inline, no script or style fetched: works offline
+    assert not re.search(r"<script[^>]*\bsrc=|<link[^>]*\bhref=", text) and "Bokeh" in text
+    assert '<iframe class="hs-gantt"' in prof.gantt()._repr_html_()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 500})
+            page.goto(page_file.as_uri())
+            page.wait_for_function("() => window.Bokeh && [...Bokeh.index].some(v => v.frame)",
+                                   timeout=20_000)
+            bars = page.evaluate("""() => {
+              const v = [...Bokeh.index].find(v => v.frame);
+              const d = v.model.renderers[0].data_source.data;
+              const box = v.el.getBoundingClientRect();
+              const x = (s) => box.left + v.frame.x_scale.compute(s);
+              return d.name.map((name, i) => ({name, left: x(d.start[i]), right: x(d.end[i]),
+                y: box.top + v.frame.y_scale.compute(d.row[i]), zero: x(0), one: x(1)}));
+            }""")
+            shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+            by_name = {b["name"]: b for b in bars}
+            page.mouse.move((by_name["side #1"]["left"] + by_name["side #1"]["right"]) / 2,
+                            by_name["side #1"]["y"])
+            page.wait_for_timeout(400)
+            hovered = page.evaluate(_DEEP_TEXT)
+        finally:
+            browser.close()
+    scale = bars[0]["one"] - bars[0]["zero"]
+    for span in spans:  # each bar starts and ends where its span did, in the span's colour
+        bar = by_name[span.name]
+        assert bar["left"] - bar["zero"] == pytest.approx(span.start * scale, abs=1)
+        assert bar["right"] - bar["left"] == pytest.approx(span.seconds * scale, abs=1)
+        middle = shot.getpixel((int((bar["left"] + bar["right"]) / 2), int(bar["y"])))
+        expected = tuple(int(COLOURS[span.kind][i:i + 2], 16) for i in (1, 3, 5))
+        assert middle == pytest.approx(expected, abs=3), span.name
+        past = shot.getpixel((int(bar["right"]) + 6, int(bar["y"])))
+        assert past != middle or span.end == 3.0  # nothing drawn after the span ended
+    assert "span: side #1" in hovered and "took: 0.200 s" in hovered
+    assert "critical: no" in hovered

@@ -101,6 +101,14 @@ class RunProfile:
     def _repr_html_(self) -> str:
         return gantt_html(self)
 
+    def gantt(self) -> Any:
+        """The interactive Gantt chart (Bokeh, inline: no CDN): tooltips, zoom and pan
+        along time, ``.save(path)`` for a standalone page. The profile itself shows a
+        static chart, which a saved notebook keeps."""
+        from .profile_chart import GanttChart
+
+        return GanttChart(self)
+
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
 
@@ -125,7 +133,9 @@ def spans_of(history: list[HistoryEvent]) -> tuple[datetime, float, list[Span]]:
     for record in history:
         event, now = record.event, t(record.at)
         if isinstance(event, ActivityScheduled):
-            scheduled[record.seq] = (event.activity_type, now)
+            # a DAG node's activity goes by the node's name (a map item's: ``node[i]``)
+            scheduled[record.seq] = (str(event.options.get("node") or event.activity_type),
+                                     now)
             ready[record.seq] = now
         elif isinstance(event, ActivityStarted) and event.scheduled_seq in scheduled:
             name = scheduled[event.scheduled_seq][0]

@@ -68,4 +68,17 @@ def do_lint(magics: MagicsContext, args: argparse.Namespace, body: str | None) -
 def do_profile(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> Any:
     from ...tools.profile import aprofile_run
 
-    return magics.run(lambda c: aprofile_run(c, args.ref))
+    if args.workflow_type:
+        if args.ref or args.interactive:
+            raise IPythonUsageError("usage_error: profile: --type profiles many runs; give "
+                                    "either REF or --type")
+        if magics.history_db is None:
+            raise IPythonUsageError(
+                "usage_error: profile: --type reads the loaded runs: run %harvest load first")
+        return magics.history_db.profile(args.workflow_type, limit=args.limit)
+    if not args.ref:
+        raise IPythonUsageError("usage_error: profile: give a run (REF) or --type TYPE")
+    if args.limit is not None:
+        raise IPythonUsageError("usage_error: profile: --limit goes with --type")
+    prof = magics.run(lambda c: aprofile_run(c, args.ref))
+    return prof.gantt() if args.interactive else prof

@@ -227,8 +227,14 @@ def build_parser() -> _Parser:
                    help="also store the result as a pandas DataFrame in this variable")
 
     p = command("profile", "where a run's time went: its critical path, the time by kind "
-                           "(work, queue, backoff, timer, signal, child, workflow), a Gantt chart")
-    ref(p)
+                           "(work, queue, backoff, timer, signal, child, workflow), a Gantt "
+                           "chart; with --type, across the loaded runs of a workflow or DAG")
+    p.add_argument("ref", nargs="?", metavar="REF", help="run id or workflow id")
+    p.add_argument("--interactive", action="store_true",
+                   help="the interactive Gantt chart (Bokeh: zoom, pan, tooltips)")
+    p.add_argument("--type", dest="workflow_type", metavar="TYPE",
+                   help="profile the loaded, finished runs of this workflow type or DAG")
+    p.add_argument("--limit", type=int, metavar="N", help="with --type: the N latest runs")
 
     p = command("lint", "check workflow code for what breaks replay: this notebook's cells, "
                         "or files, directories and modules")

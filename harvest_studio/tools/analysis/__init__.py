@@ -79,6 +79,14 @@ class HistoryDB:
         report.runs = int(runs)
         return report
 
+    def profile(self, workflow_type: str, *, limit: int | None = None) -> Any:
+        """Where the time of the loaded, finished runs of ``workflow_type`` went: a
+        ``TypeProfile`` with the duration distribution (``p50``, ``p90``, ``p99``), the
+        steps most often on the critical path, and the mean time by kind."""
+        from .profiles import profile_type
+
+        return profile_type(self.con, workflow_type, limit=limit)
+
     def tables(self) -> dict[str, list[str]]:
         """The tables and views, each with its columns (what completion offers)."""
         found: dict[str, list[str]] = {}
