@@ -194,6 +194,17 @@ def test_the_magic_lints_the_notebook_cells() -> None:
         assert (finding.code, finding.path, finding.line) == ("DET001", "<cell 3>", 2)
         assert finding.workflow == "noted via helper()"
         assert "1 finding(s) in 1 workflow(s)" in result.result.text
+        assert "of 5 cell(s)" in result.result.text
+        shell.run_cell(
+            "@hs.activity\ndef step(ctx):\n    return 1\n\n\n@hs.dag\ndef wide(d):\n"
+            "    items = d.task(step, retry=hs.RetryPolicy(), start_to_close=5)\n"
+            "    d.map(step, over=items, retry=hs.RetryPolicy(), start_to_close=5)",
+            store_history=True,
+        )  # a DAG defined in a cell: its graph is checked too (an unbounded map)
+        with_dag = shell.run_cell("%harvest lint").result.data
+        assert [(f.code, f.path, f.line) for f in with_dag.findings] == [
+            ("DET001", "<cell 3>", 2), ("DAG003", "<cell 6>", 7)]
+        assert with_dag.workflows == 2
         clean = shell.run_cell("%harvest lint harvest_studio.demo_app").result
         assert clean.data.clean
         missing = shell.run_cell("%harvest lint no_such_module_here").error_in_exec

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from .notebook_analysis import ANALYSIS
 from .notebook_cells import PARAMETERS, SETUP, Cell, code, md
 from .notebook_dags import DAGS_AND_SCHEDULES
 
@@ -333,6 +334,7 @@ SOURCES: dict[str, list[Cell]] = {
     "02_signals_timers_queries.ipynb": SIGNALS,
     "03_reset_and_replay.ipynb": RESET,
     "04_dags_and_schedules.ipynb": DAGS_AND_SCHEDULES,
+    "05_analysis.ipynb": ANALYSIS,
 }
 
 
@@ -514,6 +516,27 @@ def test_dags_and_schedules(db_url: str, python3_kernel: str, tmp_path: Path) ->
     assert scheduled[0] >= 2 and scheduled[0] == scheduled[1]  # day = the slot's date
     assert "paused" in shown
     assert took < 40, f"took {took:.1f}s"
+
+
+def test_analysis(db_url: str, python3_kernel: str, tmp_path: Path) -> None:
+    nb, took = execute("05_analysis.ipynb", db_url, python3_kernel, tmp_path)
+    shown = texts(nb)
+    everything = "\n".join(shown)
+    assert "40 runs finished" in everything
+    assert "loaded 40 new or changed run(s)" in everything
+    by_node = next(t for t in shown if "p95_ms" in t)
+    for node in ("fetch", "clean", "enrich", "score", "publish"):
+        assert node in by_node, node
+    assert "critical path:" in everything and "most often critical" in everything
+    assert "10,000 simulated runs" in everything
+    assert "what if faster={'enrich': 0.5}" in everything
+    assert "what if retry=" in everything
+    htmls = [o["data"]["text/html"] for c in nb.cells if c.cell_type == "code"
+             for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
+    assert sum("hs-simulation" in h for h in htmls) >= 3  # the simulation and two what-ifs
+    assert any("hs-profile" in h and "<svg" in h for h in htmls)
+    assert "DAG00" in everything  # the lint found the DAG without timeouts
+    assert status_of(db_url, "nightly") == [] and took < 90, f"took {took:.1f}s"
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ its task). The **breakdown** adds the critical path's time up by kind."""
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -173,8 +174,21 @@ def spans_of(history: list[HistoryEvent]) -> tuple[datetime, float, list[Span]]:
     return start, t(history[-1].at), spans
 
 
+_ATTEMPT = re.compile(r" #\d+( queue| backoff)?$")
+
+
+def step_of(span_name: str) -> str:
+    """The step a span belongs to: ``extract #2 backoff`` -> ``extract``, any timer ->
+    ``timer``."""
+    if span_name.startswith("timer "):
+        return "timer"
+    return _ATTEMPT.sub("", span_name)
+
+
 def critical_path(spans: list[Span], end: float) -> list[Span]:
-    """The chain of spans that decided ``end``, in time order."""
+    """The chain of spans that decided ``end``, in time order. Of spans that ended at the
+    same moment, the one of the same step as the span after it wins (an attempt's own
+    queue wait before its work)."""
     chain: list[Span] = []
     cursor = end
     candidates = sorted(spans, key=lambda s: (s.end, s.seq))
@@ -183,6 +197,10 @@ def critical_path(spans: list[Span], end: float) -> list[Span]:
         if not before:
             break
         latest = before[-1]
+        if chain:
+            tied = [s for s in before if s.end >= latest.end - _EPSILON
+                    and step_of(s.name) == step_of(chain[-1].name)]
+            latest = tied[-1] if tied else latest
         chain.append(latest)
         cursor = latest.start
         candidates = [s for s in candidates if s is not latest]

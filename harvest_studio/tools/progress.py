@@ -20,7 +20,7 @@ class _Silent:
     def update(self, n: int = 1) -> None:
         self.n += n
 
-    def set_description(self, text: str) -> None:
+    def set_description(self, text: str, refresh: bool = True) -> None:
         pass
 
     def close(self) -> None:

@@ -61,7 +61,7 @@ def do_lint(magics: MagicsContext, args: argparse.Namespace, body: str | None) -
         report = lint_paths(args.targets)
     else:
         cells = magics.user_ns.get("_ih") or []
-        report = lint_cells([c for c in cells if isinstance(c, str)])
+        report = lint_cells([c for c in cells if isinstance(c, str)], magics.user_ns)
     return HarvestOutput(report, str(report), title="%harvest lint")
 
 

@@ -22,7 +22,6 @@ from ... import store
 from ...client import Client
 from ...commands.inputs import parse_time
 from ...model.errors import DatabaseUnavailableError, UsageError
-from ...store.connection import ensure_migrated, run_sync
 from ..progress import progress
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
@@ -132,7 +131,6 @@ def load_into(
         runs_csv, events_csv = Path(tmp) / "runs.csv", Path(tmp) / "events.csv"
 
         try:
-            run_sync(ensure_migrated(client.url))
             with runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out:
                 store.export_runs_and_events(
                     client.url,
@@ -145,7 +143,7 @@ def load_into(
         except psycopg.OperationalError as exc:  # nothing was loaded: the next load starts over
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DatabaseUnavailableError(f"could not load histories: {first}") from None
-        bar.set_description("loading into DuckDB")
+        bar.set_description("loading into DuckDB", refresh=False)
         con.execute("BEGIN")
         try:
             con.execute(

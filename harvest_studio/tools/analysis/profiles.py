@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 import statistics
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,21 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from ...model.errors import UsageError
 from ...model.events import HistoryEvent, decode
-from ..profile import KINDS, breakdown, critical_path, spans_of
+from ..profile import KINDS, breakdown, critical_path, spans_of, step_of
 
 if TYPE_CHECKING:
     import duckdb
-
-_ATTEMPT = re.compile(r" #\d+( queue| backoff)?$")
-
-
-def step_of(span_name: str) -> str:
-    """The step a span belongs to: ``extract #2 backoff`` -> ``extract``, any timer ->
-    ``timer``."""
-    if span_name.startswith("timer "):
-        return "timer"
-    return _ATTEMPT.sub("", span_name)
-
 
 @dataclass
 class TypeProfile:

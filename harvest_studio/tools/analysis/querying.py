@@ -82,6 +82,9 @@ class QueryResult:
             lines.append("(no rows)")
         return "\n".join(line.rstrip() for line in lines)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(

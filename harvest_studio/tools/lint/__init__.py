@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+from ...engine.dag import DagDefinition
 from ...model.errors import UsageError
-from .dags import check_dags, defines_dags
+from .dags import check_dag_values, check_dags, defines_dags
 from .determinism import check_module
 from .findings import RULES, Finding, LintReport, python_files
 
@@ -46,10 +49,11 @@ def lint_paths(targets: list[str]) -> LintReport:
     return report
 
 
-def lint_cells(cells: list[str]) -> LintReport:
+def lint_cells(cells: list[str], namespace: Mapping[str, Any] | None = None) -> LintReport:
     """Lint a notebook's executed cells as one module (imports, helpers and module-level
     names of any cell count for the others); findings say ``<cell N>`` and the line in it.
-    Cells that do not parse are left out (they did not define anything)."""
+    Cells that do not parse are left out (they did not define anything). The DAGs the
+    cells define are checked too, as the kernel's ``namespace`` holds them."""
     kept: list[tuple[int, str]] = []
     for number, cell in enumerate(cells):
         try:
@@ -64,7 +68,15 @@ def lint_cells(cells: list[str]) -> LintReport:
         for i, line in enumerate(cell.splitlines(), 1):
             source_lines.append(line)
             origin.append((number, i))
-    report = lint_source("\n".join(source_lines) + "\n", "<cells>")
+    joined = "\n".join(source_lines) + "\n"
+    report = lint_source(joined, "<cells>")
+    dag_lines = defines_dags(ast.parse(joined))
+    if dag_lines and namespace is not None:
+        dags = [(dag_lines[name], value) for name, value in namespace.items()
+                if name in dag_lines and isinstance(value, DagDefinition)
+                and value.spec is not None]
+        report.findings += check_dag_values("<cells>", source_lines, dags)
+        report.workflows += len(dags)
     report.files = [f"<cell {n}>" for n, _ in kept]
     report.findings = [
         dataclasses.replace(

@@ -8,7 +8,7 @@ import ast
 import hashlib
 import importlib.util
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -80,19 +80,30 @@ def import_file(path: Path) -> ModuleType:
 def check_dags(path: str, source_lines: list[str], lines: dict[str, int]) -> list[Finding]:
     """Import ``path`` and check each DAG it defines (``lines``: name -> def line)."""
     module = import_file(Path(path))
+    dags = [
+        (lines.get(value.spec.name, lines.get(getattr(value, "name", ""), 1)), value)
+        for value in vars(module).values()
+        if isinstance(value, DagDefinition) and value.spec is not None
+    ]
+    return check_dag_values(path, source_lines, dags)
+
+
+def check_dag_values(
+    path: str, source_lines: list[str], dags: Iterable[tuple[int, DagDefinition]]
+) -> list[Finding]:
+    """Check ``dags``, each with the line that defines it in ``source_lines``."""
     findings: list[Finding] = []
-    for value in vars(module).values():
-        if isinstance(value, DagDefinition) and value.spec is not None:
-            line = lines.get(value.spec.name, lines.get(getattr(value, "name", ""), 1))
-            allowed, _ = allowed_codes(source_lines, line)
-            for code, node, detail in _check(value.spec):
-                if code in allowed:
-                    continue
-                rule, hint = DAG_RULES[code]
-                findings.append(
-                    Finding(code, path, line, 1, value.spec.name,
-                            f"node {node} {rule}{detail}", hint)
-                )
+    for line, value in dags:
+        assert value.spec is not None
+        allowed, _ = allowed_codes(source_lines, line)
+        for code, node, detail in _check(value.spec):
+            if code in allowed:
+                continue
+            rule, hint = DAG_RULES[code]
+            findings.append(
+                Finding(code, path, line, 1, value.spec.name,
+                        f"node {node} {rule}{detail}", hint)
+            )
     return findings
 
 

@@ -95,11 +95,16 @@ class LintReport:
             "suppressed": self.suppressed,
         }
 
+    @property
+    def _unit(self) -> str:
+        cells = self.files and all(f.startswith("<cell") for f in self.files)
+        return "cell(s)" if cells else "file(s)"
+
     def __str__(self) -> str:
         lines = [str(f) for f in self.findings]
         tail = (
             f"{len(self.findings)} finding(s) in {self.workflows} workflow(s) of "
-            f"{len(self.files)} file(s)"
+            f"{len(self.files)} {self._unit}"
             if self.runs is None
             else f"{len(self.findings)} finding(s) in {self.runs} loaded run(s)"
         )
