@@ -6,12 +6,31 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..model.errors import UsageError
 
-if TYPE_CHECKING:
-    from .profile import RunProfile
+
+class _Span(Protocol):
+    name: str
+    kind: str
+    start: float
+    end: float
+    seq: int
+
+    @property
+    def seconds(self) -> float: ...
+
+
+class RunProfile(Protocol):
+    """What the chart needs of a run's profile (``tools.profile.RunProfile`` has it)."""
+
+    run_id: str
+    workflow_type: str
+    status: str
+    duration: float
+    spans: Any
+    critical_path: Any
 
 COLOURS = {"work": "#4c8bf5", "queue": "#f5b94c", "backoff": "#e35d5d", "timer": "#9b7fe3",
            "signal": "#5cc7a0", "child": "#7cc784", "workflow": "#b0b7c3"}

@@ -35,12 +35,9 @@ class _Silent:
 
 def watched() -> bool:
     """Is a person watching: a terminal on stderr, or a notebook kernel?"""
-    if "ipykernel" in sys.modules:
-        try:
-            from IPython import get_ipython
-        except ImportError:  # pragma: no cover
-            return False
-        shell = get_ipython()
+    ipython = sys.modules.get("IPython")  # loaded already in a kernel: never imported here
+    if "ipykernel" in sys.modules and ipython is not None:
+        shell = ipython.get_ipython()
         return shell is not None and getattr(shell, "kernel", None) is not None
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 

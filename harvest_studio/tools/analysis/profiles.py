@@ -68,7 +68,7 @@ class TypeProfile:
     def _repr_html_(self) -> str:
         import numpy as np
 
-        from ..simulation.result import histogram_svg
+        from ..charts import histogram_svg
 
         rows = "".join(
             f"<tr><td>{html.escape(step)}</td><td>{share:.0%}</td></tr>"

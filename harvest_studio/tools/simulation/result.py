@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..charts import histogram_svg
+from ..charts import seconds_text as _secs
 from .kernel import Raw
 
 
@@ -156,10 +158,6 @@ class Comparison:
         return _card([self.base, self.other], self)
 
 
-def _secs(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
-
-
 def _plain(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, int | float | str | dict | list | type(None)) else repr(v)
             for k, v in settings.items()}
@@ -167,50 +165,6 @@ def _plain(settings: dict[str, Any]) -> dict[str, Any]:
 
 def _describe(settings: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in settings.items() if v is not None) or "as is"
-
-
-_COLOURS = ("#4c8bf5", "#e3873b")
-
-
-def histogram_svg(samples: list[np.ndarray], labels: list[str], width: int = 520,
-                  height: int = 170) -> str:
-    """The makespan distributions as overlaid step histograms (inline SVG), p50 and p90
-    marked."""
-    joined = np.concatenate(samples)
-    low, high = float(np.quantile(joined, 0.001)), float(np.quantile(joined, 0.999))
-    high = max(high, low + 1e-6)
-    edges = np.linspace(low, high, 41)
-    left, bottom = 40, height - 24
-    scale_x = (width - left - 10) / (high - low)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             'font-family="Helvetica, Arial, sans-serif" font-size="11" class="hs-sim-plot">']
-    counts = [np.histogram(np.clip(s, low, high), bins=edges)[0] / len(s) for s in samples]
-    top = max(float(c.max()) for c in counts) or 1.0
-    for i, (share, label) in enumerate(zip(counts, labels, strict=True)):
-        colour = _COLOURS[i % len(_COLOURS)]
-        points = [f"{left},{bottom}"]
-        for k, value in enumerate(share):
-            y = bottom - value / top * (bottom - 14)
-            points += [f"{left + (edges[k] - low) * scale_x:.1f},{y:.1f}",
-                       f"{left + (edges[k + 1] - low) * scale_x:.1f},{y:.1f}"]
-        points.append(f"{left + (high - low) * scale_x:.1f},{bottom}")
-        parts.append(f'<polyline points="{" ".join(points)}" fill="{colour}" '
-                     f'fill-opacity="0.25" stroke="{colour}" stroke-width="1.5"/>')
-        for q, dash in ((0.5, ""), (0.9, ' stroke-dasharray="4 3"')):
-            x = left + (float(np.quantile(samples[i], q)) - low) * scale_x
-            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="10" y2="{bottom}" '
-                         f'stroke="{colour}"{dash}><title>{html.escape(label)} p{q * 100:.0f}'
-                         f'</title></line>')
-        parts.append(f'<text x="{width - 10}" y="{14 + 14 * i}" text-anchor="end" '
-                     f'fill="{colour}">{html.escape(label)}</text>')
-    parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{bottom}" y2="{bottom}" '
-                 'stroke="#888"/>')
-    for k in range(5):
-        value = low + (high - low) * k / 4
-        parts.append(f'<text x="{left + (value - low) * scale_x:.1f}" y="{height - 8}" '
-                     f'text-anchor="middle">{_secs(value)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _card(sims: list[Simulation], comparison: Comparison | None) -> str:
