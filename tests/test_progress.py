@@ -40,7 +40,7 @@ def test_a_bar_shows_only_where_asked_or_watched(monkeypatch: pytest.MonkeyPatch
     assert not progress_module.watched()  # pytest captures stderr: nobody watches
     silent = progress_module.progress(10, "quiet")
     silent.update(3)
-    assert type(silent).__name__ == "_Silent" and silent.n == 3
+    assert type(silent).__name__ == "Silent" and silent.n == 3
     out = io.StringIO()
     monkeypatch.setattr(progress_module.sys, "stderr", out)
     monkeypatch.setattr(progress_module, "SHOW_AFTER", 0.0)

@@ -12,7 +12,7 @@ SHOW_AFTER = 0.5
 """seconds before a bar appears: quick operations show none"""
 
 
-class _Silent:
+class Silent:
     """What stands in for a bar where none is shown."""
 
     n = 0
@@ -26,7 +26,7 @@ class _Silent:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> _Silent:
+    def __enter__(self) -> Silent:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -48,10 +48,10 @@ def progress(total: float | None, description: str, *, unit: str = "it",
     silent stand-in when ``show`` is False, nobody watches (``show=None``) or tqdm is
     missing."""
     if not (watched() if show is None else show):
-        return _Silent()
+        return Silent()
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        return _Silent()
+        return Silent()
     return tqdm(total=total, desc=description, unit=unit, unit_scale=unit_scale,
                 delay=SHOW_AFTER, leave=False, file=sys.stderr)

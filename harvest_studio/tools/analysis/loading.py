@@ -22,7 +22,7 @@ from ... import store
 from ...client import Client
 from ...commands.inputs import parse_time
 from ...model.errors import DatabaseUnavailableError, UsageError
-from ..progress import progress
+from ..progress import Silent, progress
 from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
 
 if TYPE_CHECKING:
@@ -137,8 +137,8 @@ def load_into(
                     namespace=namespace,
                     since=since,
                     known=known,
-                    runs_out=_Counted(runs_out, bar),
-                    events_out=_Counted(events_out, bar),
+                    runs_out=_counted(runs_out, bar),
+                    events_out=_counted(events_out, bar),
                 )
         except psycopg.OperationalError as exc:  # nothing was loaded: the next load starts over
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -172,17 +172,28 @@ def load_into(
     return LoadReport(changed, events, seconds, namespace, since)
 
 
+def _counted(out: BinaryIO, bar: Any) -> Any:
+    """``out``, moving ``bar`` by the bytes written to it when a bar is shown (the copy
+    writes a chunk per row: a million rows are a million writes)."""
+    return out if isinstance(bar, Silent) else _Counted(out, bar)
+
+
 class _Counted:
-    """A file that moves a progress bar by the bytes written to it."""
+    """A file that moves a progress bar by the bytes written to it, a megabyte at a time."""
 
     def __init__(self, out: BinaryIO, bar: Any) -> None:
-        self.out, self.bar = out, bar
+        self.out, self.bar, self.pending = out, bar, 0
 
     def write(self, chunk: bytes | memoryview) -> int:
-        self.bar.update(len(chunk))
+        self.pending += len(chunk)
+        if self.pending >= 1 << 20:
+            self.bar.update(self.pending)
+            self.pending = 0
         return self.out.write(chunk)
 
     def flush(self) -> None:
+        self.bar.update(self.pending)
+        self.pending = 0
         self.out.flush()
 
 
