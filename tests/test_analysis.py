@@ -148,6 +148,33 @@ def test_a_load_matches_postgres_and_a_second_adds_only_what_is_new(
     assert db.sql("SELECT count(*) FROM harvest_loads").rows == [(3,)]
 
 
+@hs.workflow
+async def beat(ctx: hs.WorkflowContext) -> str:
+    return "tick"
+
+
+def test_schedule_slots_load_and_a_second_load_adds_the_new_ones(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    start_worker(workflows=[beat])
+    client.create_schedule("pulse", beat, every="1s")
+    wait_for(lambda: sql(db_url, "SELECT count(*) FROM harvest.schedule_slots")[0][0] >= 2)
+    db = hs.analytics.load(client)
+    first = db.sql("SELECT count(*) FROM schedule_slots").rows[0][0]
+    wait_for(lambda: sql(db_url, "SELECT count(*) FROM harvest.schedule_slots")[0][0]
+             >= first + 2)
+    client.pause_schedule("pulse")
+    db.load()
+    [(in_pg,)] = sql(db_url, "SELECT count(*) FROM harvest.schedule_slots")
+    in_duck = db.sql("SELECT count(*), count(DISTINCT slot) FROM schedule_slots").rows[0]
+    assert in_duck == (in_pg, in_pg) and in_pg >= first + 2
+    [row] = db.sql("SELECT schedule, slots, started, p50_start_lag_ms FROM schedule_lateness"
+                   " WHERE schedule = 'pulse'").rows
+    assert row[0] == "pulse" and row[1] == in_pg and row[2] >= 1
+    assert row[3] is not None and 0 <= row[3] < 2000  # a run never starts before its slot
+    db.close()
+
+
 def test_since_and_namespaces_and_a_file(
     client: hs.Client, start_worker: Any, db_url: str, tmp_path: Path
 ) -> None:

@@ -28,6 +28,17 @@ RUN_COLUMNS = (
     "error_type",
 )
 EVENT_COLUMNS = ("run_id", "seq", "type", "at", "payload")
+SLOT_COLUMNS = ("namespace", "schedule", "slot", "state", "run_id")
+
+# schedules' decided slots in the window, from the first one the caller may not hold final
+_SLOTS_SQL = """
+COPY (
+    SELECT s.namespace, s.schedule, s.slot, s.state, s.run_id
+    FROM harvest.schedule_slots s
+    WHERE ({namespaces}) AND (%(since)s::timestamptz IS NULL OR s.slot >= %(since)s)
+      AND (%(slots_from)s::timestamptz IS NULL OR s.slot >= %(slots_from)s)
+) TO STDOUT (FORMAT csv)
+"""
 
 _SCOPE = """({namespaces}) AND (%(since)s::timestamptz IS NULL OR r.created_at >= %(since)s
      OR r.closed_at IS NULL OR r.closed_at >= %(since)s)"""
@@ -63,13 +74,17 @@ def export_runs_and_events(
     known: str,
     runs_out: Any,
     events_out: Any,
+    slots_out: Any = None,
+    slots_from: datetime | None = None,
 ) -> None:
     """Write the runs of ``namespace`` (all namespaces if None) created, open or closed
     since ``since`` to ``runs_out`` as CSV (columns :data:`RUN_COLUMNS`), and their events
     to ``events_out`` (columns :data:`EVENT_COLUMNS`). ``known`` lists what the caller holds,
     as COPY text lines ``run_id<TAB>seq<TAB>open`` (``t``/``f``): a run it holds closed is
     left out (a closed run's history is final), of one it holds open only the events after
-    that seq are copied.
+    that seq are copied. With ``slots_out``, the schedules' decided slots in the window
+    (from ``slots_from`` on: what the caller may not hold final) go there too (columns
+    :data:`SLOT_COLUMNS`).
 
     On a connection of its own, synchronous: psycopg's async copy costs twice as much per
     row, and a copy may be a million rows. One repeatable-read snapshot: a run's
@@ -97,8 +112,12 @@ def export_runs_and_events(
             with cur.copy("COPY pg_temp.harvest_known FROM STDIN") as copy:
                 copy.write(known)
             conn.execute("ANALYZE pg_temp.harvest_known")
-        params = {"since": since}
-        for statement, out in (
+        params = {"since": since, "slots_from": slots_from}
+        slot_namespaces = (
+            sql.SQL("true") if namespace is None
+            else sql.SQL("s.namespace = {}").format(namespace)
+        )
+        copies: list[tuple[sql.Composed, Any]] = [
             (
                 sql.SQL(_RUNS_SQL).format(  # type: ignore[arg-type]
                     scope=scope, known_join=known_join, known_filter=runs_filter
@@ -111,7 +130,11 @@ def export_runs_and_events(
                 ),
                 events_out,
             ),
-        ):
+        ]
+        if slots_out is not None:
+            slots_sql = sql.SQL(_SLOTS_SQL).format(namespaces=slot_namespaces)  # type: ignore[arg-type]
+            copies.append((slots_sql, slots_out))
+        for statement, out in copies:
             with cur.copy(statement, params) as copy:
                 for chunk in copy:
                     out.write(chunk)

@@ -28,6 +28,7 @@ PARTITIONS = {
     "timers": "started_at",
     "signals": '"at"',
     "dag_nodes": "ended_at",
+    "schedule_slots": "slot",
 }
 
 

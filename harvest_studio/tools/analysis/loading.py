@@ -23,7 +23,7 @@ from ...client import Client
 from ...commands.inputs import parse_time
 from ...model.errors import DatabaseUnavailableError, UsageError
 from ..progress import Silent, progress
-from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, VIEWS
+from .tables import BASE_TABLES, DERIVED, EVENTS_TYPES, RUNS_TYPES, SLOTS_TYPES, VIEWS
 
 if TYPE_CHECKING:
     import duckdb
@@ -126,12 +126,14 @@ def load_into(
         " || CASE WHEN status = 'RUNNING' THEN 't' ELSE 'f' END, chr(10)) || chr(10), '')"
         " FROM runs"
     ).fetchall()
+    slots_from = _slots_from(con, namespace)
     with (tempfile.TemporaryDirectory(prefix="harvest-load-") as tmp,
           progress(None, "copying histories", unit="B", unit_scale=True, show=show) as bar):
         runs_csv, events_csv = Path(tmp) / "runs.csv", Path(tmp) / "events.csv"
-
+        slots_csv = Path(tmp) / "slots.csv"
         try:
-            with runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out:
+            with (runs_csv.open("wb") as runs_out, events_csv.open("wb") as events_out,
+                  slots_csv.open("wb") as slots_out):
                 store.export_runs_and_events(
                     client.url,
                     namespace=namespace,
@@ -139,6 +141,8 @@ def load_into(
                     known=known,
                     runs_out=_counted(runs_out, bar),
                     events_out=_counted(events_out, bar),
+                    slots_out=slots_out,
+                    slots_from=slots_from,
                 )
         except psycopg.OperationalError as exc:  # nothing was loaded: the next load starts over
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -156,6 +160,8 @@ def load_into(
             events = _count(con, "events") - events_before
             if changed:
                 con.execute(f"INSERT OR REPLACE INTO runs SELECT n.* FROM {_CHANGED_RUNS}")
+            con.execute("INSERT OR REPLACE INTO schedule_slots SELECT * FROM"
+                        f" {_csv(slots_csv, SLOTS_TYPES)}")
             if events:  # the derived tables come from events alone
                 for statement in DERIVED:
                     con.execute(statement)
@@ -170,6 +176,19 @@ def load_into(
             con.execute("ROLLBACK")
             raise
     return LoadReport(changed, events, seconds, namespace, since)
+
+
+def _slots_from(con: duckdb.DuckDBPyConnection, namespace: str | None) -> datetime | None:
+    """The first schedule slot a load of ``namespace`` must copy again: the first one held
+    that may still change (buffered), else the last one held (None: copy them all)."""
+    if namespace is None:
+        return None
+    row = con.execute(
+        "SELECT least(min(slot) FILTER (WHERE state = 'buffered'), max(slot))"
+        " FROM schedule_slots WHERE namespace = ?",
+        [namespace],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def _counted(out: BinaryIO, bar: Any) -> Any:

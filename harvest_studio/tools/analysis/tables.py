@@ -36,9 +36,18 @@ def create_table(name: str, types: dict[str, str], extra: str = "") -> str:
     return f"CREATE TABLE IF NOT EXISTS {name} ({columns}{extra})"
 
 
+SLOTS_TYPES = {
+    "namespace": "VARCHAR",
+    "schedule": "VARCHAR",
+    "slot": "TIMESTAMPTZ",
+    "state": "VARCHAR",
+    "run_id": "VARCHAR",
+}
+
 BASE_TABLES = [
     create_table("runs", RUNS_TYPES, ", PRIMARY KEY (run_id)"),
     create_table("events", EVENTS_TYPES),
+    create_table("schedule_slots", SLOTS_TYPES, ", PRIMARY KEY (namespace, schedule, slot)"),
     "CREATE TABLE IF NOT EXISTS harvest_loads (loaded_at TIMESTAMPTZ, namespace VARCHAR,"
     " since TIMESTAMPTZ, runs BIGINT, events BIGINT, seconds DOUBLE)",
 ]
@@ -162,6 +171,16 @@ VIEWS = [
            quantile_cont(t.late_ms, 0.99) AS p99_late_ms, max(t.late_ms) AS max_late_ms
     FROM timers t JOIN runs r USING (run_id) WHERE t.state = 'fired'
     GROUP BY ALL ORDER BY p99_late_ms DESC""",
+    """CREATE OR REPLACE VIEW schedule_lateness AS
+    SELECT s.namespace, s.schedule, count(*) AS slots,
+           count(*) FILTER (WHERE s.state = 'started') AS started,
+           count(*) FILTER (WHERE s.state = 'skipped') AS skipped,
+           count(*) FILTER (WHERE s.state = 'buffered') AS buffered,
+           quantile_cont(epoch_ms(r.created_at) - epoch_ms(s.slot), 0.5) AS p50_start_lag_ms,
+           quantile_cont(epoch_ms(r.created_at) - epoch_ms(s.slot), 0.99) AS p99_start_lag_ms,
+           max(epoch_ms(r.created_at) - epoch_ms(s.slot)) AS max_start_lag_ms
+    FROM schedule_slots s LEFT JOIN runs r USING (run_id)
+    GROUP BY ALL ORDER BY p99_start_lag_ms DESC NULLS LAST""",
     """CREATE OR REPLACE VIEW dag_node_stats AS
     SELECT dag, node, count(*) AS runs,
            count(*) FILTER (WHERE state = 'succeeded') AS succeeded,
@@ -175,9 +194,10 @@ VIEW_NAMES = (
     "retries",
     "failures_by_cause",
     "timer_lateness",
+    "schedule_lateness",
     "dag_node_stats",
 )
 
 DERIVED = [ATTEMPTS, TIMERS, SIGNALS, DAG_NODES]
 
-TABLES = ("runs", "events", "attempts", "timers", "signals", "dag_nodes")
+TABLES = ("runs", "events", "attempts", "timers", "signals", "dag_nodes", "schedule_slots")

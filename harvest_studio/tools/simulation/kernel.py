@@ -150,7 +150,8 @@ class _State:
         self.width = shape[1]
         # flat views: indexing one dimension with ``run * width + column`` is much faster
         # than indexing two
-        self.f_ready = self.events.reshape(-1)  # ready at i + run * width, ending at + width
+        # ready at run * width + (run * width + column), its attempt's end a width later
+        self.f_events = self.events.reshape(-1)
         self.f_ended, self.f_outcome = self.ended.reshape(-1), self.outcome.reshape(-1)
         self.f_pending, self.f_attempt = self.pending.reshape(-1), self.attempt.reshape(-1)
         self.f_first_ready = self.first_ready.reshape(-1)
@@ -164,7 +165,7 @@ class _State:
         self.busy = np.zeros((runs, len(plan.group_slots)))
         offsets = np.cumsum([0, *plan.group_slots])
         self.group_offset = offsets[:-1]
-        self.slot_free = np.zeros((runs, int(offsets[-1])))
+        self.slot_free = np.full((runs, int(offsets[-1])), -np.inf)  # never used yet
         names = plan.nodes
         node_inputs = [inputs.nodes[names[n]] for n in plan.node_of]
         self.quantiles = np.vstack([np.array([i.ok.quantiles for i in node_inputs]),
@@ -250,15 +251,15 @@ class _State:
         waited = start - np.where(uses_slots, ready + self.latency.claim, ready)
         self.queue_wait[rows, nodes] += waited
         self.attempts[rows, nodes] += ~phantom
-        self.f_ready[event] = np.inf
-        self.f_ready[event + self.width] = end
+        self.f_events[event] = np.inf
+        self.f_events[event + self.width] = end
         self.f_pending[at] = outcome
 
     def complete(self, rows: np.ndarray, cols: np.ndarray, now: np.ndarray) -> None:
         plan = self.plan
         at = rows * self.width + cols
         event = rows * self.width + at
-        self.f_ready[event + self.width] = np.inf
+        self.f_events[event + self.width] = np.inf
         outcome = self.f_pending[at]
         done = self.f_attempt[at] + 1
         failing = (outcome == FAILED) | (outcome == TIMED_OUT)
@@ -269,7 +270,7 @@ class _State:
         again = now + wait
         retry = (failing & (done < plan.max_attempts[cols])
                  & (again - self.f_first_ready[at] <= plan.schedule_to_close[cols]))
-        self.f_ready[event[retry]] = again[retry]
+        self.f_events[event[retry]] = again[retry]
         self.f_attempt[at[retry]] = done[retry]
         last = ~retry
         self._finish(rows[last], cols[last], now[last], outcome[last])
@@ -328,7 +329,7 @@ class _State:
         verdict[skipped] = SKIPPED
         run &= ~skipped
         ready = now[run] + latency + plan.delay[cols[run]]
-        self.f_ready[rows[run] * self.width + at[run]] = ready
+        self.f_events[rows[run] * self.width + at[run]] = ready
         self.f_first_ready[at[run]] = ready
         ends = ~run
         delay = np.where(skipped, latency, 0.0)
