@@ -231,6 +231,30 @@ def test_start_list_show_history_result(ip: InteractiveShell) -> None:
     assert "ActivityCompleted" in history.text
 
 
+def test_what_a_magic_returns_about_a_run_is_its_handle(ip: InteractiveShell) -> None:
+    worker_up(ip)
+    ok(ip, "run = %harvest start counter 5 --id handled")
+    run = ip.user_ns["run"]
+    assert run.id == "handled" and run.run_id == run.data.run_id
+    assert run.update("add", 2) == 7 and run.query("total") == 7
+    assert run.signal("stop") is True
+    assert run.result(timeout=30) == 7
+    assert run.describe().status == "COMPLETED"
+    card = run.card()
+    assert type(card).__name__ == "RunCard"
+    assert type(run.explore()).__name__ == "HistoryExplorer"
+    assert "started counter: workflow id handled" in run.text  # still the rich display
+    shown = out(ip, "%harvest show handled")
+    assert shown.history()[-1].event_type == "WorkflowCompleted"
+    # signal-with-start: the result's `signal` field is read from .data, the handle's
+    # signal() is the method
+    ok(ip, "sws = %harvest start counter 1 --id sws --signal stop")
+    sws = ip.user_ns["sws"]
+    assert sws.data.signal == "stop" and callable(sws.signal)
+    assert sws.result(timeout=30) == 1
+    assert {"result", "signal", "explore", "run_id"} <= set(dir(sws))
+
+
 def test_rich_output_and_silencing(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
                                    ) -> None:
     worker_up(ip)

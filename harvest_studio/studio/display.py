@@ -14,13 +14,23 @@ from ..commands.render import to_json
 from ..commands.render.html import esc, html_table, pre_block
 from ..tools.replay import ReplayReport, describe_command
 
+RUN_HANDLE_NAMES = frozenset({
+    "id", "ref", "workflow_id", "run_id", "result", "describe", "history", "signal", "tree",
+    "chain", "explore", "card", "graph", "query", "update", "cancel", "terminate", "pause",
+    "resume",
+})
+"""what a result about one run answers as that run's handle (before its own fields)"""
+
 
 class HarvestOutput:
     """The result of a ``%harvest`` command.
 
     ``data`` is the command layer's result (a :class:`~harvest_studio.RunInfo`,
     ``StartedRun``, ``RunHistory``...); its public attributes can be read on this object
-    too: ``run = %harvest start greet '"ada"'`` then ``run.run_id``.
+    too: ``run = %harvest start greet '"ada"'`` then ``run.run_id``. A result about one run
+    is also that run's handle (``handle``): ``run.result()``, ``run.signal(...)``,
+    ``run.card()``, ``run.explore()``, ``run.id``... — a field of the result with the name
+    of a handle method (``signal``, of a signal-with-start) is read from ``run.data``.
     """
 
     def __init__(self, data: Any, text: str, html_text: str | None = None,
@@ -29,6 +39,7 @@ class HarvestOutput:
         self.text = text
         self.title = title
         self._html = html_text
+        self.handle: Any = None
 
     @property
     def html(self) -> str:
@@ -54,7 +65,26 @@ class HarvestOutput:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or "data" not in self.__dict__:
             raise AttributeError(name)
+        handle = self.__dict__.get("handle")
+        if handle is not None and name in RUN_HANDLE_NAMES:
+            return getattr(handle, name)
         return getattr(self.__dict__["data"], name)
+
+    def __dir__(self) -> list[str]:
+        names = set(super().__dir__())
+        names.update(n for n in dir(self.__dict__.get("data")) if not n.startswith("_"))
+        if self.__dict__.get("handle") is not None:
+            names.update(RUN_HANDLE_NAMES)
+        return sorted(names)
+
+
+def run_identity(data: Any) -> tuple[str, str] | None:
+    """The (workflow id, run id) of a command result about one run, else None."""
+    workflow_id = getattr(data, "workflow_id", None)
+    run_id = getattr(data, "run_id", None)
+    if isinstance(workflow_id, str) and isinstance(run_id, str) and workflow_id and run_id:
+        return workflow_id, run_id
+    return None
 
 
 def replay_html(report: ReplayReport) -> str:

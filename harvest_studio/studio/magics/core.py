@@ -18,7 +18,7 @@ from ... import commands
 from ...client import Client
 from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
-from ..display import HarvestOutput
+from ..display import HarvestOutput, run_identity
 from ..kernel_worker import KernelWorker
 from . import analysis, completion, dags, flow, notebook, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
@@ -155,13 +155,22 @@ class HarvestMagics(Magics):
         self.versions.scan(self.user_ns)
         handler = HANDLERS[command]
         try:
-            return handler(self, args, body)
+            return self._as_handle(handler(self, args, body))
         except IPythonUsageError:
             raise
         except (HarvestError, psycopg.Error) as exc:
             raise usage_from(exc) from None
         except KeyboardInterrupt:  # one line, not a traceback through the client's loop
             raise IPythonUsageError(f"interrupted: %harvest {command} stopped") from None
+
+    def _as_handle(self, output: Any) -> Any:
+        """A result about one run acts as that run's handle too."""
+        if isinstance(output, HarvestOutput) and output.handle is None:
+            identity = run_identity(output.data)
+            if identity is not None:
+                output.handle = self.client.handle(identity[0])
+                output.handle.run_id = identity[1]
+        return output
 
     def run(self, action: Callable[[Any], Any]) -> Any:
         """Run one command-layer coroutine on the client's loop: ``action(async_client)``."""
