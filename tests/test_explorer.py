@@ -138,6 +138,56 @@ def test_lanes_for_parallel_retried_timer_signal(client: hs.Client, start_worker
     explorer.close()
 
 
+@hs.activity(start_to_close=0.4, retry=hs.RetryPolicy(max_attempts=1))
+async def slow(ctx: hs.ActivityContext, seconds: float) -> float:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+@hs.workflow
+async def slow_then_stuck(ctx: hs.WorkflowContext) -> str:
+    await ctx.execute_activity(slow, 0.3)
+    try:
+        await ctx.execute_activity(slow, 5.0)  # past its start_to_close: times out
+    except hs.ActivityError:
+        pass
+    return "done"
+
+
+def test_attempts_are_drawn_when_they_ran_running_and_timed_out_ones_too(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[slow_then_stuck], activities=[slow])
+    run = client.start(slow_then_stuck)
+    wait_for(lambda: any(p.get("state") == "RUNNING" for p in run.describe().pending))
+    explorer = explore(client, run.run_id)
+    [running] = [lane for lane in explorer.lanes if lane["kind"] == "activity"]
+    kinds = [(i[2], i[1]) for i in running["items"]]
+    assert kinds[-1] == ("attempt", None)  # running now: open-ended, drawn to now
+    explorer.close()
+    assert run.result(timeout=20) == "done"
+    explorer = explore(client, run.run_id)
+    history = run.history()
+    started = [e for e in history if e.event_type == "ActivityStarted"]
+    ended = [e for e in history if e.event_type in ("ActivityCompleted", "ActivityTimedOut")]
+    assert len(started) == len(ended) == 2
+    origin = history[0].at
+    first, second = [lane for lane in explorer.lanes if lane["kind"] == "activity"]
+    for lane, start, end in zip((first, second), started, ended, strict=True):
+        bar = lane["items"][-1]
+        real_start = (datetime.fromisoformat(start.event.started_at) - origin).total_seconds()
+        assert bar[0] == pytest.approx(real_start, abs=0.002)  # its start, not the write
+        assert bar[1] == pytest.approx((end.at - origin).total_seconds(), abs=0.002)
+        assert lane["items"][0][2] == "scheduled" and lane["items"][0][1] == bar[0]
+    assert first["items"][-1][2] == "ok"
+    assert first["items"][-1][1] - first["items"][-1][0] == pytest.approx(0.3, abs=0.1)
+    assert second["items"][-1][2] == "timeout"  # drawn from its start to its deadline
+    assert second["items"][-1][1] - second["items"][-1][0] >= 0.4
+    explorer.close()
+
+
 def test_lanes_of_an_empty_history() -> None:
     assert compute_lanes([]) == []
 

@@ -252,6 +252,16 @@ def test_start_to_close_timeout_retries_then_fails(client: hs.Client, start_work
         ("start_to_close", True),
         ("start_to_close", False),
     ]
+    # each timed-out attempt's start is in the history, just before its timeout, with the
+    # moment it really started (the deadline is 0.5 s after it)
+    history = run.history()
+    for record in history:
+        if record.event_type == "ActivityTimedOut":
+            before = history[history.index(record) - 1]
+            assert before.event_type == "ActivityStarted"
+            assert before.event.attempt == record.event.attempt
+            started = datetime.fromisoformat(before.event.started_at)
+            assert 0.5 <= (record.at - started).total_seconds() < 3.0
 
 
 def test_heartbeat_timeout_and_details_survive_retry(client: hs.Client, start_worker: Any) -> None:

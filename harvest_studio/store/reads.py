@@ -46,7 +46,8 @@ async def run_activity_summary(conn: AsyncConnection[Any], run_id: str) -> list[
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT kind, type_name, state, activity_seq, retry_attempt, worker_id, visible_at,"
-        " last_error, crash_strikes FROM harvest.tasks WHERE run_id = %s::uuid ORDER BY task_id",
+        " last_error, crash_strikes, started_at, attempt_deadline, heartbeat_details"
+        " FROM harvest.tasks WHERE run_id = %s::uuid ORDER BY task_id",
         (run_id,),
     )
     tasks = await cur.fetchall()

@@ -100,7 +100,7 @@ async def reclaim_expired_leases(
 
 _TIMED_OUT_ACTIVITIES_SQL = """
 SELECT task_id, run_id::text AS run_id, worker_id, attempt, activity_seq, retry_attempt,
-       retry_policy, state,
+       retry_policy, state, started_at,
        CASE WHEN close_deadline <= now() THEN 'schedule_to_close'
             WHEN state = 'PENDING' AND start_deadline <= now() THEN 'schedule_to_start'
             WHEN state = 'RUNNING' AND attempt_deadline <= now() THEN 'start_to_close'

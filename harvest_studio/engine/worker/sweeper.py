@@ -11,7 +11,7 @@ import psycopg
 
 from ... import store
 from ...model import serde
-from ...model.events import ActivityTimedOut
+from ...model.events import ActivityStarted, ActivityTimedOut, Event
 from ...model.retry import is_retryable, retry_delay
 from .core import WorkerCore
 
@@ -94,6 +94,17 @@ class Sweeper:
                     retrying=delay is not None,
                     next_attempt_in=delay,
                 )
+                events: list[Event] = []
+                if row["state"] == "RUNNING" and row["started_at"] is not None:
+                    # the attempt started (its worker records that with the outcome, which
+                    # will not come now): its start belongs in the history too
+                    events.append(ActivityStarted(
+                        scheduled_seq=int(row["activity_seq"]),
+                        attempt=int(row["retry_attempt"]),
+                        worker_id=row["worker_id"] or "",
+                        started_at=row["started_at"].isoformat(),
+                    ))
+                events.append(event)
                 outcomes.append(
                     store.ActivityOutcome(
                         task_id=int(row["task_id"]),
@@ -101,7 +112,7 @@ class Sweeper:
                         attempt=int(row["attempt"]),
                         final=delay is None,
                         delay=delay or 0.0,
-                        events=[(event.type_name, serde.dumps(event.fields()))],
+                        events=[(e.type_name, serde.dumps(e.fields())) for e in events],
                         last_error_json=serde.dumps(
                             {"type": "TimeoutError", "message": f"{kind} timeout"}
                         ),

@@ -155,7 +155,8 @@ class HarvestMagics(Magics):
         self.versions.scan(self.user_ns)
         handler = HANDLERS[command]
         try:
-            return self._as_handle(handler(self, args, body))
+            output: HarvestOutput | None = self._as_handle(handler(self, args, body))
+            return output
         except IPythonUsageError:
             raise
         except (HarvestError, psycopg.Error) as exc:

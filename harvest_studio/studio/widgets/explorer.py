@@ -89,8 +89,12 @@ class HistoryExplorer(_Live):
             self._rebuild_view()
             with self.hold_sync():
                 self.summary = _jsonable(run_summary(info, self.history))
-                if new or not self.lanes:
-                    self.lanes = compute_lanes(self.history)
+                if new or not self.lanes or info.status == "RUNNING":
+                    # an attempt that started since shows before its events are written;
+                    # equal lanes are not sent again
+                    lanes = compute_lanes(self.history, info.pending)
+                    if lanes != self.lanes:
+                        self.lanes = lanes
                 types = sorted({e.event_type for e in self.history})
                 if types != self.event_types:
                     self.event_types = types

@@ -46,13 +46,18 @@ def _err(error: Any) -> str:
     return str(error or "")
 
 
-def compute_lanes(history: Sequence[HistoryEvent]) -> list[dict[str, Any]]:
+def compute_lanes(
+    history: Sequence[HistoryEvent], pending: Sequence[dict[str, Any]] = ()
+) -> list[dict[str, Any]]:
     """Lanes for the timeline, computed from a history.
 
     One ``workflow`` lane (start, the decisions the code made, the close), one lane per
     activity (its attempts, with retries, timeouts and backoffs), one per timer and child,
     and single ``signals`` and ``resets`` lanes with point items. Times are seconds since
-    the run started; items are ``[t0, t1, kind, label, seq0, seq1]``.
+    the run started; items are ``[t0, t1, kind, label, seq0, seq1]``. An attempt starts
+    when it really started (``ActivityStarted.started_at``: the event itself is written
+    with the attempt's outcome); ``pending`` (``RunInfo.pending``) adds the attempts
+    running now, open-ended.
     """
     if not history:
         return []
@@ -95,9 +100,10 @@ def compute_lanes(history: Sequence[HistoryEvent]) -> list[dict[str, Any]]:
             lane = lanes.get(event.scheduled_seq)
             if lane is None:
                 continue
-            _close_wait(lane, t, seq)
-            item: Item = [t, None, "attempt", f"attempt {event.attempt} on {event.worker_id}",
-                    seq, seq]
+            began = _started(event.started_at, origin, t)
+            _close_wait(lane, began, seq)
+            item: Item = [began, None, "attempt",
+                          f"attempt {event.attempt} on {event.worker_id}", seq, seq]
             lane["items"].append(item)
             attempt_open[event.scheduled_seq] = item
             lane["meta"]["attempts"] = max(lane["meta"]["attempts"], event.attempt)
@@ -184,9 +190,42 @@ def compute_lanes(history: Sequence[HistoryEvent]) -> list[dict[str, Any]]:
             resets["items"].append(
                 [t, t, "reset", f"reset to {event.new_run_id[:8]} at {event.boundary}",
                  seq, seq])
+    for task in pending:
+        _running_attempt(lanes, task, origin)
     out = [workflow, *lanes.values()]
     out += [lane for lane in (signals, resets) if lane["items"]]
     return out
+
+
+def _started(started_at: str, origin: datetime, fallback: float) -> float:
+    """When an attempt started, from its ``ActivityStarted.started_at`` (older histories
+    may lack it: then the event's own time)."""
+    try:
+        return _rel(datetime.fromisoformat(started_at), origin) if started_at else fallback
+    except ValueError:
+        return fallback
+
+
+def _running_attempt(lanes: dict[int, dict[str, Any]], task: dict[str, Any],
+                     origin: datetime) -> None:
+    """Draw an attempt running now (a pending activity task a worker holds)."""
+    if task.get("kind") != "activity" or task.get("state") != "RUNNING":
+        return
+    lane = lanes.get(task.get("activity_seq") or -1)
+    started = task.get("started_at")
+    if lane is None or not isinstance(started, datetime):
+        return
+    last = lane["items"][-1]
+    if last[2] == "attempt" and last[1] is None:
+        return  # already open
+    t = _rel(started, origin)
+    _close_wait(lane, t, last[5])
+    attempt = task.get("retry_attempt") or 1
+    worker = task.get("worker_id") or "a worker"
+    lane["items"].append([t, None, "attempt", f"attempt {attempt} on {worker} (running)",
+                          last[5], last[5]])
+    lane["meta"]["status"] = "running"
+    lane["meta"]["attempts"] = max(lane["meta"]["attempts"], int(attempt))
 
 
 def _close_wait(lane: dict[str, Any], t: float, seq: int) -> None:
