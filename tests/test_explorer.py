@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 import harvest_studio as hs
+from harvest_studio.commands.render import render_run
 from harvest_studio.model import serde
 from harvest_studio.model.events import HistoryEvent
 from harvest_studio.studio.widgets.card import RunCard, run_card
@@ -523,6 +524,72 @@ def test_front_end_renders_in_headless_chromium(
     assert result["unsubscribed"]
 
 
+@hs.workflow
+async def approval(ctx: hs.WorkflowContext) -> Any:
+    await ctx.execute_activity(shaky, 1)  # fails once, then succeeds: an error retried away
+    return await ctx.wait_signal("approve", timeout="7d", default="nobody")
+
+
+_CARD_PAGE = """<!doctype html><html><head><style>%(css)s</style></head><body>
+<div id="el" style="width:700px"></div><pre id="log"></pre>
+<script type="module">
+const state = %(state)s; const subs = {};
+const model = {
+  get: (k) => state[k], set: (k, v) => { state[k] = v; }, save_changes() {}, send() {},
+  on: (n, f) => (subs[n] = subs[n] || []).push(f), off() {},
+};
+const mod = await import(URL.createObjectURL(new Blob([%(js)s], {type: "text/javascript"})));
+const el = document.getElementById("el");
+mod.default.render({model, el});
+const lines = [...el.querySelectorAll(".hs-card-line")].map((l) => ({
+  text: l.textContent, red: getComputedStyle(l).color === "rgb(207, 34, 46)"}));
+document.getElementById("log").textContent = JSON.stringify(lines);
+</script></body></html>"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped in CI)",
+)
+def test_the_card_says_what_the_run_waits_for_and_keeps_retried_errors_quiet(
+    client: hs.Client, start_worker: Any, tmp_path: Path
+) -> None:
+    flaky["left"] = 1
+    start_worker(workflows=[approval], activities=[shaky])
+    run = client.start(approval)
+    wait_for(lambda: bool(run.describe().waiting))
+    [wait] = run.describe().waiting
+    assert wait["kind"] == "signal" and wait["name"] == "approve" and wait["timer_seq"]
+
+    def seen(card: RunCard) -> list[dict[str, Any]]:
+        state = {k: v for k, v in card.get_state().items() if not k.startswith("_")}
+        page = tmp_path / "card.html"
+        page.write_text(_CARD_PAGE % {"css": (STATIC / "explorer.css").read_text(),
+                                      "state": json.dumps(state),
+                                      "js": json.dumps((STATIC / "explorer.js").read_text())})
+        result: list[dict[str, Any]] = page_log(page, tmp_path)
+        return result
+
+    card = run_card(client, run.run_id, live=False)
+    lines = seen(card)
+    waiting = [line["text"] for line in lines if "approve" in line["text"]]
+    assert len(waiting) == 1
+    assert waiting[0].startswith("waiting for signal approve, times out in 6 d 23 h (")
+    assert not any(line["red"] for line in lines)  # the retried failure is no error of the run
+    assert any(line["text"] == "1 failed attempt retried" for line in lines)
+    assert "Waiting      waiting for signal approve, times out in 6 d 23 h" in render_run(
+        run.describe())  # `harvest show` says it too
+    run.signal("approve", "ada")
+    assert run.result(timeout=20) == "ada"
+    assert run.describe().waiting == ()
+    card.refresh()
+    done = seen(card)
+    assert not any("waiting" in line["text"] for line in done)
+    assert not any(line["red"] for line in done)
+    card.close()
+
+
 def test_summary_of_a_blocked_run_with_pending_work() -> None:
     from harvest_studio.client import RunInfo
     from harvest_studio.model.events import ActivityFailed, WorkflowStarted
@@ -552,7 +619,10 @@ def test_summary_of_a_blocked_run_with_pending_work() -> None:
          "last_error": None}
     ]
     assert summary["pending_timers"] == [{"seq": 6, "fires_at": "2026-01-01T00:00:30+00:00"}]
-    assert summary["last_error"] == "IOError: down"
+    # the failure was retried: the run has no error of its own, the card counts it
+    assert summary["last_error"] is None and summary["retried_errors"] == 1
+    assert [w["what"] for w in summary["waiting_on"]] == [
+        "timer (event 6)", "activity charge running (attempt 2) on w1"]
     json.dumps(summary)  # all plain JSON
 
 

@@ -61,6 +61,9 @@ class RunInfo:
     reset_from: str | None = None
     unserved_queues: tuple[str, ...] = ()
     """queues of this run's pending tasks that no live worker serves: the run waits for one"""
+    waiting: tuple[dict[str, Any], ...] = ()
+    """what the run's code waits on that tasks and timers do not show, as of its last
+    decision: ``{"kind": "signal", "name": ..., "timer_seq": the timeout's timer or None}``"""
 
     @classmethod
     def from_row(
@@ -95,6 +98,7 @@ class RunInfo:
             depth=int(row.get("depth") or 0),
             reset_from=row.get("reset_from"),
             unserved_queues=tuple(unserved_queues),
+            waiting=tuple(row.get("waiting") or ()),
         )
 
     @property

@@ -135,6 +135,8 @@ class WorkflowInstance:
         self.cancel_requested = False
         self.signal_buffer: dict[str, collections.deque[Any]] = {}
         self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
+        self.wait_timeouts: dict[int, int] = {}
+        """the timer that ends a wait, by the wait's future's id (the timer's seq)"""
         self.signal_handlers: dict[str, Callable[[Any], None]] = {}
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
@@ -488,6 +490,21 @@ class WorkflowInstance:
         future = self.register(record.seq)
         self.timer_seqs[id(future)] = record.seq
         return future
+
+    def waiting(self) -> list[dict[str, Any]]:
+        """What the code waits on that tasks and timers do not show: each signal it waits
+        for, with the seq of the timer that ends the wait (if it has a timeout)."""
+        found = []
+        for name, waiters in self.signal_waiters.items():
+            for waiter in waiters:
+                if not waiter.done():
+                    timer = self.wait_timeouts.get(id(waiter))
+                    found.append({"kind": "signal", "name": name, "timer_seq": timer})
+                    break
+        return found
+
+    def timer_seq(self, future: asyncio.Future[Any]) -> int | None:
+        return self.timer_seqs.get(id(future))
 
     def cancel_timer(self, future: asyncio.Future[Any]) -> None:
         """Stop a pending timer: its row is deleted, a late firing is ignored."""

@@ -147,6 +147,8 @@ class Decision:
     result_json: str | None = None
     error_json: str | None = None
     search_attributes_json: str | None = None
+    waiting_json: str | None = None
+    """what the code waits on after this decision (``runs.waiting``; None: nothing)"""
     continuation: Continuation | None = None
     children: list[ChildStart] = field(default_factory=list)
     update_outcomes: bool = False
@@ -171,8 +173,10 @@ _COMMIT_DECISIONS_SQL = (
 WITH input AS (
     SELECT * FROM unnest(%(task_ids)s::bigint[], %(attempts)s::int[], %(run_ids)s::uuid[],
                          %(expected)s::int[], %(new_seq)s::int[], %(status)b::text[],
-                         %(result)b::text[], %(error)b::text[], %(sattrs)b::text[])
-        AS i(task_id, attempt, run_id, expected, new_seq, status, result, error, sattrs)
+                         %(result)b::text[], %(error)b::text[], %(sattrs)b::text[],
+                         %(waiting)b::text[])
+        AS i(task_id, attempt, run_id, expected, new_seq, status, result, error, sattrs,
+             waiting)
 ),
 locked AS (
     -- the one lock order: a run's row before its tasks, runs in run_id order (signals,
@@ -194,7 +198,8 @@ advanced AS (
         blocked = NULL,
         blocked_count = 0,
         search_attributes = CASE WHEN i.sattrs IS NULL THEN r.search_attributes
-            ELSE jsonb_strip_nulls(r.search_attributes || i.sattrs::jsonb) END
+            ELSE jsonb_strip_nulls(r.search_attributes || i.sattrs::jsonb) END,
+        waiting = CASE WHEN i.status IS NULL THEN i.waiting::jsonb END
     FROM input i JOIN locked l USING (task_id)
     WHERE r.run_id = i.run_id AND r.last_seq = i.expected AND r.status = 'RUNNING'
       -- an event that arrived during a final decision keeps the run open: decide again
@@ -387,6 +392,7 @@ async def commit_decisions(
         "result": [d.result_json for d in decisions],
         "error": [d.error_json for d in decisions],
         "sattrs": [d.search_attributes_json for d in decisions],
+        "waiting": [d.waiting_json for d in decisions],
         "ev_runs": [e[0] for e in events],
         "ev_seqs": [e[1] for e in events],
         "ev_types": [e[2] for e in events],

@@ -18,6 +18,7 @@ from .format import (
     key_values,
     table,
 )
+from .pending import wait_line, waits
 
 
 def run_status(info: RunInfo) -> str:
@@ -157,6 +158,11 @@ def render_run(info: RunInfo) -> str:
         )
     if info.status == "RUNNING" and info.unserved_queues:
         pairs.append(("Waiting", waiting_for_worker(info.unserved_queues)))
+    if info.status == "RUNNING":
+        now = datetime.now(info.created_at.tzinfo)
+        for wait in waits(info):
+            if wait["kind"] == "signal":  # tasks and timers are in the Pending table
+                pairs.append(("Waiting", wait_line(wait, now)))
     if info.status == "RUNNING" and info.cancel_requested:
         pairs.append(
             ("Cancel", "requested: the code sees CancelledError when it next runs, "

@@ -269,6 +269,8 @@ class DecisionLoop:
                 decision.error_json = serde.dumps(
                     {"type": "Cancelled", "message": event.reason or "cancelled on request"}
                 )
+        waiting = instance.waiting()
+        decision.waiting_json = serde.dumps(waiting) if waiting else None
         return decision
 
     @staticmethod

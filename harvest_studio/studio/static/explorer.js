@@ -33,6 +33,32 @@ function fmtT(t) {
   return `${(t / 3600).toFixed(1)}h`;
 }
 
+// a span of time for people: 45 s, 12 min, 6 d 23 h
+function inWords(seconds) {
+  const sec = Math.max(0, seconds);
+  if (sec < 60) return `${sec.toFixed(0)} s`;
+  const min = sec / 60;
+  if (min < 60) return `${min.toFixed(0)} min`;
+  const hours = Math.floor(min / 60);
+  if (hours < 24) return min % 60 >= 1 ? `${hours} h ${Math.floor(min % 60)} min` : `${hours} h`;
+  return hours % 24 ? `${Math.floor(hours / 24)} d ${hours % 24} h` : `${Math.floor(hours / 24)} d`;
+}
+
+// "waiting for signal approve, times out in 6 d 23 h (Wed 14:02:10)": the moment in the
+// reader's own time zone, counted from now
+function waitLine(w) {
+  let text = w.what;
+  if (w.until) {
+    const until = new Date(w.until);
+    const left = (until.getTime() - Date.now()) / 1000;
+    const opts = left >= 86400 ? { weekday: "short", hour: "2-digit", minute: "2-digit", second: "2-digit" }
+      : { hour: "2-digit", minute: "2-digit", second: "2-digit" };
+    text += `, ${w.until_label} in ${inWords(left)} (${until.toLocaleString([], opts)})`;
+  }
+  if (w.detail) text += `; ${w.detail}`;
+  return text;
+}
+
 // replaceChildren without the nulls/undefineds that conditional children leave
 function fill(node, ...kids) {
   node.replaceChildren(...kids.filter((k) => k !== null && k !== undefined));
@@ -93,12 +119,12 @@ function renderCard({ model, el }) {
       h("div", { class: "hs-card-line" }, `${sm.events ?? 0} events, ${fmtT(sm.duration)}`),
       sm.blocked_reason ? h("div", { class: "hs-card-line hs-warn" }, `blocked: ${sm.blocked_reason}`) : null,
       sm.waiting ? h("div", { class: "hs-card-line hs-warn" }, `waiting: ${sm.waiting}`) : null,
-      ...(sm.pending_activities || []).map((a) => h("div", { class: "hs-card-line" },
-        `activity ${a.type} #${a.seq}: ${a.state}`, a.attempt ? `, attempt ${a.attempt}` : "",
-        a.worker ? ` on ${a.worker}` : "")),
-      ...(sm.pending_timers || []).map((t) => h("div", { class: "hs-card-line" },
-        `timer #${t.seq} fires ${t.fires_at}`)),
-      sm.last_error ? h("div", { class: "hs-card-line hs-err" }, `last error: ${sm.last_error}`) : null,
+      ...(sm.waiting_on || []).map((w) => h("div", { class: `hs-card-line hs-wait hs-wait-${w.kind}` },
+        waitLine(w))),
+      sm.last_error ? h("div", { class: `hs-card-line ${sm.status === "RUNNING" ? "hs-warn" : "hs-err"}` },
+        `${sm.status === "RUNNING" ? "retrying after" : "error"}: ${sm.last_error}`) : null,
+      !sm.last_error && sm.retried_errors ? h("div", { class: "hs-card-line hs-note" },
+        `${sm.retried_errors} failed attempt${sm.retried_errors > 1 ? "s" : ""} retried`) : null,
     );
   };
   const subs = listener(model);

@@ -9,6 +9,7 @@ from typing import Any
 
 from ...client import RunInfo
 from ...commands.render import summarize, waiting_for_worker
+from ...commands.render.pending import timer_durations, waits
 from ...model.events import (
     COMMAND,
     ActivityCompleted,
@@ -260,13 +261,20 @@ def run_summary(info: RunInfo, history: Sequence[HistoryEvent]) -> dict[str, Any
          "last_error": p.get("last_error")}
         for p in info.pending if p.get("kind") == "activity"
     ]
+    # the run's own error when it ended badly; while it runs, the error an activity is
+    # retrying after; errors retried away are counted, not shown as the run's
     last_error: str | None = _err(info.error) if info.error else None
-    if last_error is None:
-        for record in reversed(history):
-            error = getattr(record.event, "error", None)
-            if error:
-                last_error = _err(error)
-                break
+    if last_error is None and info.status == "RUNNING":
+        retrying = [p for p in info.pending if p.get("kind") == "activity"
+                    and p.get("last_error") and p.get("state") != "RUNNING"]
+        if retrying:
+            last_error = _err(retrying[-1]["last_error"])
+    recovered = sum(1 for r in history if isinstance(r.event, ActivityFailed | ActivityTimedOut)
+                    and r.event.retrying)
+    waits_on = [
+        {**w, "until": _iso(w["until"])}
+        for w in waits(info, timer_durations(history))
+    ]
     return {
         "run_id": info.run_id,
         "workflow_id": info.workflow_id,
@@ -290,7 +298,11 @@ def run_summary(info: RunInfo, history: Sequence[HistoryEvent]) -> dict[str, Any
         "reset_from": info.reset_from,
         "pending_activities": activities,
         "pending_timers": timers,
+        "waiting_on": waits_on,
         "last_error": last_error,
+        "retried_errors": recovered,
+        "input": info.input,
+        "result": info.result if info.status == "COMPLETED" else None,
     }
 
 
