@@ -526,6 +526,30 @@ def test_worker_start_status_stop(ip: InteractiveShell) -> None:
     assert out(ip, "%harvest worker status").data.state == "stopped"
 
 
+def test_worker_warnings_stay_out_of_cells(
+    ip: InteractiveShell, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import logging
+    import threading
+
+    worker_up(ip)
+    # what the worker's own thread logs (a lost listener, a blocked run...)
+    said = threading.Thread(target=lambda: logging.getLogger("harvest_studio.worker").warning(
+        "run %s blocked: %s", "r-1", "the code issues a timer where history has an activity"))
+    said.start()
+    said.join()
+    for _ in range(3):
+        ok(ip, "x = 1")  # unrelated cells
+    printed = capfd.readouterr()
+    assert "blocked" not in printed.out + printed.err
+    log = out(ip, "%harvest worker log")
+    [record] = [r for r in log.data if "blocked" in r.message]
+    assert record.level == "WARNING" and "r-1" in record.message and "r-1" in log.text
+    status = out(ip, "%harvest worker status")
+    assert status.data.warnings >= 1 and "`%harvest worker log`" in status.text
+    assert str(fails(ip, "%harvest worker status --limit 3")).startswith("usage_error")
+
+
 def test_redefining_a_workflow_makes_a_new_version(ip: InteractiveShell, db_url: str) -> None:
     ok(ip, DEFINITIONS)
     ok(ip, REVIEW_V1)

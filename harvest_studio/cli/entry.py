@@ -4,7 +4,6 @@ one-line messages on stderr."""
 from __future__ import annotations
 
 import argparse
-import warnings
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -16,10 +15,7 @@ from .parser import build_parser
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``harvest`` command line; returns the exit code."""
-    with warnings.catch_warnings():
-        # pgserver's platformdirs complains when XDG_RUNTIME_DIR is unset; not for users.
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        return _main(argv)
+    return _main(argv)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,16 @@ def embedded_data_dir() -> Path:
 
 def embedded_url(data_dir: Path | None = None) -> str:
     """Start (or find running) the project's private PostgreSQL and return its URL."""
-    import pgserver  # heavy import: only when the embedded default is used
-
     path = data_dir or embedded_data_dir()
     path.parent.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
-    return str(server.get_uri())
+    with warnings.catch_warnings():
+        # pgserver's platformdirs warns when XDG_RUNTIME_DIR is unset (containers, Binder):
+        # nothing a user can act on, and it would land in a notebook's first cell
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver  # heavy import: only when the embedded default is used
+
+        server = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
+        return str(server.get_uri())
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -31,6 +31,7 @@ from ..model.definitions import ActivityDefinition, WorkflowDefinition
 from ..model.errors import UsageError
 from ..store.connection import describe_url
 from ..tools.code_versions import CodeVersions, activity_proxy, workflow_proxy
+from .worker_log import WorkerLog
 
 Definition = WorkflowDefinition | ActivityDefinition
 
@@ -66,6 +67,7 @@ class WorkerStatus:
     stopped_at: datetime | None = None
     lease_seconds: float = WorkerOptions.lease_seconds
     stats: Mapping[str, int] = field(default_factory=dict)
+    warnings: int = 0  # kept by `%harvest worker log`
     not_served: tuple[str, ...] = ()  # defined in the notebook, unknown to the worker
     needs_restart: tuple[str, ...] = ()  # why `%harvest worker start` would change things
 
@@ -128,6 +130,8 @@ def render_worker_status(status: WorkerStatus) -> str:
         pairs.append(("Stopped", fmt_time(status.stopped_at)))
     if status.stats:
         pairs.append(("Handled", ", ".join(f"{k} {v}" for k, v in sorted(status.stats.items()))))
+    if status.warnings:
+        pairs.append(("Warnings", f"{status.warnings} (`%harvest worker log` shows them)"))
     out = head + "\n" + key_values(pairs, indent="  ")
     if status.workflows:
         rows = [
@@ -176,6 +180,7 @@ class KernelWorker:
         self._served: dict[str, WorkflowDefinition] = {}  # name -> proxy
         self._served_activities: dict[str, ActivityDefinition] = {}  # name -> proxy
         self._registered: dict[str, str] = {}  # workflow name -> fingerprint registered
+        self.log = WorkerLog()
 
     @property
     def running(self) -> bool:
@@ -206,6 +211,7 @@ class KernelWorker:
                 activities.append(activity_proxy(self.versions, newest_activity))
         worker = Worker(client, workflows=workflows, activities=activities, queues=queues,
                         **tuning)
+        self.log.attach()  # its warnings go to `%harvest worker log`, not to random cells
         worker.start()
         self.worker = worker
         self._served = {w.name: w for w in workflows}
@@ -304,6 +310,7 @@ class KernelWorker:
             stopped_at=self.stopped_at,
             lease_seconds=worker.options.lease_seconds,
             stats=stats,
+            warnings=self.log.warnings,
             not_served=tuple(not_served),
             needs_restart=tuple(needs_restart),
         )
@@ -312,3 +319,4 @@ class KernelWorker:
         """Stop the worker (used when the extension is unloaded or the kernel exits)."""
         if self.worker is not None and self.worker.running:
             self.stop(timeout)
+        self.log.detach()

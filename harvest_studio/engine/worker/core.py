@@ -56,6 +56,9 @@ class WorkerCore:
     wf_queue: collections.deque[Row] = field(default_factory=collections.deque)
     """claimed (or handed over) workflow tasks waiting for the decision loop"""
     wf_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    blocked_said: dict[str, str] = field(default_factory=dict)
+    """runs this worker found blocked, with the reason it logged (said once per reason, not
+    at every retry)"""
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     held: dict[int, int] = field(default_factory=dict)
     """tasks this worker works on now (task id -> fenced attempt): the only leases it renews"""

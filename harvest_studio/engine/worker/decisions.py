@@ -351,5 +351,12 @@ class DecisionLoop:
                     backoff_base=self.core.options.blocked_backoff,
                     backoff_max=self.core.options.blocked_backoff_max,
                 )
-                log.warning("run %s blocked: %s", row["run_id"], exc)
+                said = self.core.blocked_said
+                if said.get(row["run_id"]) != str(exc):
+                    if len(said) > 10_000:  # bounded: a worker may meet many blocked runs
+                        said.clear()
+                    said[row["run_id"]] = str(exc)
+                    log.warning("run %s blocked: %s", row["run_id"], exc)
+                else:
+                    log.debug("run %s still blocked: %s", row["run_id"], exc)
         self.core.stats["blocked"] += len(blocked)

@@ -13,6 +13,7 @@ from ...tools.code_versions import CodeVersions
 from ...tools.replay import ReplayReport, areplay_run, render_replay
 from ..display import HarvestOutput, replay_html
 from ..kernel_worker import WorkerStatus, render_worker_status
+from ..worker_log import render_worker_log
 from .context import MagicsContext
 
 
@@ -21,6 +22,11 @@ def do_worker(magics: MagicsContext, args: argparse.Namespace, body: str | None)
         raise IPythonUsageError(
             "usage_error: worker: --queue and --concurrency go with `worker start`"
         )
+    if args.limit is not None and args.action != "log":
+        raise IPythonUsageError("usage_error: worker: --limit goes with `worker log`")
+    if args.action == "log":
+        records = magics.kernel_worker.log.tail(args.limit or 50)
+        return HarvestOutput(records, render_worker_log(records), title="%harvest worker log")
     status: WorkerStatus
     if args.action == "start":
         tuning = dict(magics.worker_options)

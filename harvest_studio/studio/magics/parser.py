@@ -24,7 +24,7 @@ REF_COMMANDS = (
     "query", "update", "reset", "retry", "rerun", "children", "chain", "replay", "explore",
     "profile",
 )
-WORKER_ACTIONS = ("start", "stop", "status")
+WORKER_ACTIONS = ("start", "stop", "status", "log")
 # flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`
 FLOW_COMMANDS = ("queue", "activity")
 FLOW_ACTIONS = ("list", "pause", "resume", "limit")
@@ -292,12 +292,14 @@ def build_parser() -> _Parser:
 
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
-                          "stop, status")
+                          "stop, status, log (what it logged: warnings stay out of cells)")
     p.add_argument("action", nargs="?", choices=WORKER_ACTIONS, default="status")
     p.add_argument("--queue", action="append", metavar="Q",
                    help="queue to serve (repeatable; default: the queues the definitions use)")
     p.add_argument("--concurrency", type=positive_int, metavar="N",
                    help="tasks run at once (default 32)")
+    p.add_argument("--limit", type=positive_int, metavar="N",
+                   help="with log: the N latest records (default 50)")
     return parser
 
 
