@@ -127,3 +127,15 @@ def test_connecting_to_a_database_that_is_not_there_is_a_typed_error(db_url: str
     message = str(raised.value)
     assert message.startswith("cannot connect to ") and "no_such_database" in message
     assert "\n" not in message
+
+
+def test_a_closed_clients_handle_says_so_at_once(db_url: str) -> None:
+    import time
+
+    client = hs.connect(db_url)
+    handle = client.handle("anything")
+    client.close()
+    began = time.monotonic()
+    with pytest.raises(hs.UsageError, match="this client is closed") as caught:
+        handle.describe()
+    assert time.monotonic() - began < 1.0 and "\n" not in str(caught.value)

@@ -9,8 +9,16 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..model.errors import UsageError
+
 T = TypeVar("T")
 _CLEANUP_SECONDS = 10.0
+
+
+class ClientClosedError(UsageError):
+    """A call through a client (or a handle of one) after the client was closed."""
+
+    code = "client_closed"
 
 
 class LoopThread:
@@ -26,6 +34,9 @@ class LoopThread:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         if threading.current_thread() is self._thread:
             raise RuntimeError("cannot block on the client loop from inside it")
+        if not self._thread.is_alive():
+            coro.close()  # never awaited: say so at once instead of waiting for ever
+            raise ClientClosedError("this client is closed: connect again (hs.connect())")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)
