@@ -93,13 +93,14 @@ QUICKSTART: list[Cell] = [
     md(
         """
         Every `%harvest` command returns an object whose `.data` is the result (here a
-        `RunResult`); its attributes read through.
+        `RunResult`); its attributes read through. One about a run is also the run's
+        handle: `outcome.result()` waits for the run's result, as `run.result()` would.
         """
     ),
     code(
         """
         outcome = %harvest result {run.run_id}
-        outcome.status, outcome.result
+        outcome.status, outcome.result()
         """
     ),
     code("%harvest worker stop"),
