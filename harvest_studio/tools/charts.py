@@ -7,11 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .profile import seconds_text
+
 COLOURS = ("#4c8bf5", "#e3873b")
-
-
-def seconds_text(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def histogram_svg(samples: Sequence[np.ndarray], labels: Sequence[str], width: int = 520,

@@ -114,8 +114,12 @@ class RunProfile:
         printer.text(str(self))
 
 
-def _secs(value: float) -> str:
+def seconds_text(value: float) -> str:
+    """Seconds for people: ``340 ms``, ``2.45 s``."""
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+_secs = seconds_text
 
 
 def spans_of(history: list[HistoryEvent]) -> tuple[datetime, float, list[Span]]:

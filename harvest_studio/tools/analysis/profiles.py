@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ...model.errors import UsageError
 from ...model.events import HistoryEvent, decode
 from ..profile import KINDS, breakdown, critical_path, spans_of, step_of
+from ..profile import seconds_text as _secs
 
 if TYPE_CHECKING:
     import duckdb
@@ -79,10 +80,6 @@ class TypeProfile:
         return (f"<div class='hs-type-profile'><b>{head}</b><div style='display:flex;gap:16px'>"
                 f"<table><tr><th>step</th><th>critical in</th></tr>{rows}</table>{plot}</div>"
                 f"<pre>{html.escape(str(self).splitlines()[-1])}</pre></div>")
-
-
-def _secs(value: float) -> str:
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
 def profile_type(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..charts import histogram_svg
-from ..charts import seconds_text as _secs
+from ..profile import seconds_text as _secs
 from .kernel import Raw
 
 
