@@ -24,6 +24,7 @@ import psycopg
 import harvest_studio as hs
 from harvest_studio.model import serde
 from harvest_studio.studio.widgets.explorer import HistoryExplorer
+from harvest_studio.studio.widgets.live import front_end
 
 from . import _pg
 
@@ -113,7 +114,7 @@ def main() -> None:
     page_text = PAGE % {
         "css": (STATIC / "explorer.css").read_text(),
         "state": json.dumps(state),
-        "js": json.dumps((STATIC / "explorer.js").read_text()),
+        "js": json.dumps(front_end()),
     }
     from playwright.sync_api import sync_playwright  # bench extra; drives Debian's Chromium
 

@@ -476,7 +476,7 @@ def test_a_person_sees_the_live_graph_move(
     from playwright.sync_api import sync_playwright
 
     from harvest_studio.studio.widgets.dag_graph import DagGraphView
-    from harvest_studio.studio.widgets.live import STATIC
+    from harvest_studio.studio.widgets.live import STATIC, front_end
 
     start_worker(workflows=[live_gate], activities=[report])
     run = client.start(live_gate)
@@ -511,7 +511,7 @@ def test_a_person_sees_the_live_graph_move(
     page_file.write_text(_LIVE_PAGE % {
         "css": (STATIC / "explorer.css").read_text(),
         "state": json.dumps(state),
-        "js": json.dumps((STATIC / "explorer.js").read_text()),
+        "js": json.dumps(front_end()),
     }, encoding="utf-8")
     try:
         with sync_playwright() as pw:

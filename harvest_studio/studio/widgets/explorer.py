@@ -8,7 +8,7 @@ level: ``import harvest_studio`` never imports this module; it is imported lazil
 
 The pure part (lanes, summaries) is plain functions over ``HistoryEvent`` lists in
 :mod:`.lanes`, testable without a front end; live refresh is in :mod:`.live`. The front end
-is ``static/explorer.js``, a dependency-free ES module (no CDN, no build step).
+is ``static/`` (``live.front_end()``), a dependency-free ES module (no CDN, no build step).
 """
 
 from __future__ import annotations
@@ -23,11 +23,16 @@ import traitlets
 
 from ...client import Client, RunInfo
 from ...model.events import HistoryEvent
+from .compact import compact_rows, history_json
+from .explorer_actions import RunActions
+from .groups import GROUP_AT, filter_lanes, group_lanes, thin_points
 from .lanes import _jsonable, _rel, compute_lanes, event_row, run_summary
-from .live import STATIC, _Live
+from .live import STATIC, _Live, front_end
+from .snapshot import explorer_html
 
 WINDOW = 500
 MAX_WINDOW = 2000
+TRAIL = 20  # runs remembered for "back"
 
 __all__ = ["HistoryExplorer", "explore"]
 
@@ -39,10 +44,13 @@ class HistoryExplorer(_Live):
     Synced to the front end: ``summary``, ``lanes``, ``events`` (a window of at most
     ``window_size`` rows: ``window`` gives its seq bounds and the total), ``selected_seq``
     / ``selected_event`` (clicking a row or a bar sets it; the kernel sees it),
-    ``type_filter`` (event types to show; empty shows all), ``live``.
+    ``type_filter`` (event types to show, in the table and on the timeline; empty shows
+    all), ``live``. A live refresh sends only what changed (a ``patch`` message: new and
+    changed lanes, the rows added at the tail); ``revision`` counts those patches.
+    Activities of one type with more than ``group_at`` lanes share one group lane.
     """
 
-    _esm = STATIC / "explorer.js"
+    _esm = front_end()
     _css = STATIC / "explorer.css"
 
     lanes: traitlets.List[Any] = traitlets.List().tag(sync=True)
@@ -55,74 +63,153 @@ class HistoryExplorer(_Live):
     reset_preview: Any = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     last_result: Any = traitlets.Dict(allow_none=True, default_value=None).tag(sync=True)
     window_size = traitlets.Int(WINDOW).tag(sync=True)
+    revision = traitlets.Int(0).tag(sync=True)
+    base_revision = traitlets.Int(0).tag(sync=True)
+    trail: traitlets.List[Any] = traitlets.List().tag(sync=True)  # runs opened before this one
 
     def __init__(self, client: Client, ref: str, *, window_size: int = WINDOW,
                  live: bool = False, interval: float = 1.0,
                  type_filter: Sequence[str] = (), selected_seq: int | None = None,
-                 **kwargs: Any) -> None:
+                 group_at: int = GROUP_AT, **kwargs: Any) -> None:
         self._lock = threading.RLock()
         self.history: list[HistoryEvent] = []
         self._seqs: list[int] = []  # seqs of the filtered view, for bisecting
         self._view: list[HistoryEvent] = []
-        self._previewed: int | None = None
+        self.group_at = group_at
         super().__init__(window_size=window_size, interval=interval, **kwargs)
         self.client = client
+        self.actions = RunActions(client)
         self.ref = ref
-        info = client.describe(ref)
-        self.run_id = info.run_id
         self.on_msg(self._on_message)
-        self._load(info)
+        self._open(client.describe(ref))
         if type_filter:
             self.type_filter = sorted(type_filter)
-        self._show_index(max(len(self._view) - window_size, 0))  # the tail
         if selected_seq is not None:
             self.selected_seq = selected_seq
         if live:
             self.live = True
 
+    def _open(self, info: RunInfo) -> None:
+        """Show run ``info`` from its first event (the explorer starts here, and moves here
+        when the user follows a reset, a child or a continuation)."""
+        with self._lock:
+            self.run_id = info.run_id
+            self.history, self._view, self._seqs = [], [], []
+            self.actions.previewed = None
+            with self.hold_sync():
+                self.selected_seq = None
+                self.reset_preview = None
+                self.lanes = []
+                self._load(info, patch=False)
+                self._show_index(max(len(self._view) - self.window_size, 0))
+                self.base_revision = self.revision
+
     # -- data ----------------------------------------------------------------------------------
-    def _load(self, info: RunInfo) -> None:
+    def _load(self, info: RunInfo, *, patch: bool) -> dict[str, Any]:
+        """Fetch the events after the last one held; recompute the summary and the lanes.
+        With ``patch``, changed lanes are returned for a patch message instead of synced."""
         after = self.history[-1].seq if self.history else 0
         new = self.client.history(self.run_id, after_seq=after)
+        changes: dict[str, Any] = {}
         with self._lock:
             self.history.extend(new)
-            self._rebuild_view()
+            self._extend_view(new)
+            self._info = info
             with self.hold_sync():
                 self.summary = _jsonable(run_summary(info, self.history))
                 if new or not self.lanes or info.status == "RUNNING":
-                    # an attempt that started since shows before its events are written;
-                    # equal lanes are not sent again
-                    lanes = compute_lanes(self.history, info.pending)
-                    if lanes != self.lanes:
-                        self.lanes = lanes
-                types = sorted({e.event_type for e in self.history})
+                    # an attempt that started since shows before its events are written
+                    changes = self._publish_lanes(self._lane_view(), patch)
+                types = sorted({e.event_type for e in new}.union(self.event_types))
                 if types != self.event_types:
                     self.event_types = types
+        return changes
+
+    def _lane_view(self) -> list[dict[str, Any]]:
+        lanes = compute_lanes(self.history, self._info.pending, self._info.waiting)
+        if self.type_filter:
+            wanted = set(self.type_filter)
+            lanes = filter_lanes(lanes, lambda seq: self._type_at(seq) in wanted)
+        now = float(self.summary.get("duration") or 0.0)
+        lanes = [thin_points(lane, now) if lane["kind"] in ("workflow", "signals") else lane
+                 for lane in lanes]
+        return group_lanes(lanes, now, at=self.group_at)
+
+    def _type_at(self, seq: int) -> str | None:
+        record = self.event(seq)
+        return None if record is None else record.event_type
+
+    def _publish_lanes(self, lanes: list[dict[str, Any]], patch: bool) -> dict[str, Any]:
+        old = self.lanes
+        if lanes == old:
+            return {}
+        if not patch or not old:
+            self.lanes = lanes
+            return {}
+        before = {lane["id"]: lane for lane in old}
+        changed = [lane for lane in lanes if before.get(lane["id"]) != lane]
+        ids = [lane["id"] for lane in lanes]
+        self._trait_values["lanes"] = lanes  # the front end gets the patch, not the list
+        return {"lanes": changed,
+                "order": None if ids[:len(old)] == [lane["id"] for lane in old] else ids}
+
+    def _extend_view(self, new: Sequence[HistoryEvent]) -> None:
+        wanted = set(self.type_filter)
+        rows = [e for e in new if not wanted or e.event_type in wanted]
+        self._view = self._view + rows
+        self._seqs = self._seqs + [e.seq for e in rows]
 
     def _rebuild_view(self) -> None:
-        wanted = set(self.type_filter)
-        self._view = [e for e in self.history if not wanted or e.event_type in wanted]
-        self._seqs = [e.seq for e in self._view]
+        self._view, self._seqs = [], []
+        self._extend_view(self.history)
 
     def refresh(self) -> None:
-        """Fetch new events and the run's status; a window showing the tail follows it."""
+        """Fetch new events and the run's status; a window showing the tail follows it.
+        Only what changed goes to the front end."""
         with self._lock:
             at_tail = not self.window or self.window.get("end", 0) >= self.window.get("last", 0)
-            self._load(self.client.describe(self.run_id))
+            old_rows = self.events
+            changes = self._load(self.client.describe(self.run_id), patch=True)
             if at_tail:
-                self._show_index(max(len(self._view) - self.window_size, 0))
+                changes.update(self._tail_patch(old_rows))
             else:
-                self.window = {**self.window, "total": len(self._view),
-                               "last": self._seqs[-1] if self._seqs else 0}
+                window = {**self.window, "total": len(self._view),
+                          "last": self._seqs[-1] if self._seqs else 0}
+                if window != self.window:
+                    self._trait_values["window"] = window
+                    changes["window"] = window
+            if changes:
+                self.revision += 1
+                self.send({"type": "patch", "revision": self.revision, **changes})
+
+    def _tail_patch(self, old_rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """Move the window to the tail; return the rows added and how many left the front."""
+        index = max(len(self._view) - self.window_size, 0)
+        rows, window = self._rows_at(index, self.window_size)
+        if window == self.window:
+            return {}
+        last = old_rows[-1]["seq"] if old_rows else 0
+        added = [row for row in rows if row["seq"] > last]
+        kept = len(rows) - len(added)
+        self._trait_values["events"] = rows
+        self._trait_values["window"] = window
+        return {"append": added, "drop": len(old_rows) - kept, "window": window}
+
+    def sync(self) -> None:
+        """Send the whole state again (a view opened after patches asks for it)."""
+        with self._lock:
+            self.base_revision = self.revision
+            self.send_state(["lanes", "events", "window", "base_revision"])
 
     @traitlets.observe("type_filter")
     def _on_filter(self, change: dict[str, Any]) -> None:
         with self._lock:
             start = self.window.get("start", 1) if self.window else 1
             self._rebuild_view()
+            self.lanes = self._lane_view()
             self.show_range(start)
 
-    # -- windows -------------------------------------------------------------------------------
+# -- windows -------------------------------------------------------------------------------
     def show_range(self, start_seq: int, end_seq: int | None = None) -> dict[str, Any]:
         """Put the events from ``start_seq`` (through ``end_seq``, at most ``window_size``)
         in ``events``."""
@@ -149,22 +236,26 @@ class HistoryExplorer(_Live):
             count = max(1, min(bisect.bisect_right(times, t1) - index, self.window_size))
         return self._show_index(min(index, max(len(self._view) - 1, 0)), count)
 
+    def _rows_at(self, index: int, count: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        view, seqs = self._view, self._seqs
+        index = max(0, min(index, max(len(view) - count, 0)))
+        rows = view[index:index + count]
+        origin = self.history[0].at if self.history else datetime.now(UTC)
+        window = {
+            "start": rows[0].seq if rows else 0,
+            "end": rows[-1].seq if rows else 0,
+            "offset": index,
+            "total": len(view),
+            "last": seqs[-1] if seqs else 0,
+        }
+        return [event_row(e, origin) for e in rows], window
+
     def _show_index(self, index: int, count: int | None = None) -> dict[str, Any]:
         count = self.window_size if count is None else count
         with self._lock:  # the live thread may be extending the history
-            view, seqs = self._view, self._seqs
-            index = max(0, min(index, max(len(view) - count, 0)))
-            rows = view[index:index + count]
-            origin = self.history[0].at if self.history else datetime.now(UTC)
-            window = {
-                "start": rows[0].seq if rows else 0,
-                "end": rows[-1].seq if rows else 0,
-                "offset": index,
-                "total": len(view),
-                "last": seqs[-1] if seqs else 0,
-            }
+            rows, window = self._rows_at(index, count)
             with self.hold_sync():
-                self.events = [event_row(e, origin) for e in rows]
+                self.events = rows
                 self.window = window
         return window
 
@@ -189,6 +280,9 @@ class HistoryExplorer(_Live):
         """The selected event (clicked in the table or on the timeline)."""
         return None if self.selected_seq is None else self.event(self.selected_seq)
 
+    def _snapshot_html(self) -> str:
+        return explorer_html(self.summary, self.lanes)
+
     # -- messages from the front end ----------------------------------------------------------
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
@@ -197,60 +291,71 @@ class HistoryExplorer(_Live):
         request = content.get("request")
         try:
             if kind == "range":
-                if "offset" in content:
-                    window = self._show_index(int(content["offset"]))
-                elif "around" in content:
-                    window = self.show_around(int(content["around"]))
-                elif "t0" in content:
-                    t1 = content.get("t1")
-                    window = self.show_time(float(content["t0"]),
-                                            None if t1 is None else float(t1))
-                else:
-                    end = content.get("end")
-                    window = self.show_range(int(content.get("start", 1)),
-                                             None if end is None else int(end))
-                self.send({"type": "range", "request": request, **window})
+                self.send({"type": "range", "request": request, **self._range(content)})
                 return
-            if kind == "refresh":
-                self.refresh()
-                self._reply(kind, request, self.summary.get("status"))
-                return
-            if kind not in ("signal", "cancel", "terminate", "reset_preview", "reset"):
+            handler = self._handlers().get(str(kind))
+            if handler is None:
                 raise ValueError(f"unknown message type {kind!r}")
-            value = getattr(self, f"_do_{kind}")(content)
+            value = handler(content)
         except Exception as exc:
-            self._fail(kind, request, exc)
+            self._answer(kind, request, error=exc)
             return
-        self._reply(kind, request, value)
-        try:
-            self.refresh()
-        except Exception:  # the action happened; a failed refresh shouldn't mask that
-            pass
+        self._answer(kind, request, value)
+        if kind in ("signal", "update", "cancel", "terminate"):
+            try:
+                self.refresh()
+            except Exception:  # the action happened; a failed refresh shouldn't mask that
+                pass
 
-    def _reply(self, action: Any, request: Any, value: Any) -> None:
-        message = {"type": "result", "action": action, "request": request, "ok": True,
-                   "value": _jsonable(value)}
-        self.last_result = message
+    def _handlers(self) -> dict[str, Any]:
+        run, actions = self.run_id, self.actions
+        return {
+            "refresh": self._refresh_status,
+            "signal": lambda c: actions.signal(run, c),
+            "query": lambda c: actions.query(run, c),
+            "update": lambda c: actions.update(run, c),
+            "cancel": lambda c: actions.cancel(run, c),
+            "terminate": lambda c: actions.terminate(run, c),
+            "reset_preview": self._reset_preview,
+            "reset": self._reset,
+            "open_run": lambda c: self.open_run(str(c.get("run_id") or "")),
+            "back": lambda c: self.back(),
+            "compact": lambda c: compact_rows(self.history),
+            "json": lambda c: {"name": f"{self.summary.get('workflow_id')}-{run[:8]}.json",
+                               "text": history_json(self.summary, self.history)},
+            "sync": self._sync_revision,
+        }
+
+    def _refresh_status(self, content: dict[str, Any]) -> Any:
+        self.refresh()
+        return self.summary.get("status")
+
+    def _sync_revision(self, content: dict[str, Any]) -> dict[str, Any]:
+        self.sync()
+        return {"revision": self.revision}
+
+    def _range(self, content: dict[str, Any]) -> dict[str, Any]:
+        if "offset" in content:
+            return self._show_index(int(content["offset"]))
+        if "around" in content:
+            return self.show_around(int(content["around"]))
+        if "t0" in content:
+            t1 = content.get("t1")
+            return self.show_time(float(content["t0"]), None if t1 is None else float(t1))
+        end = content.get("end")
+        return self.show_range(int(content.get("start", 1)), None if end is None else int(end))
+
+    def _answer(self, action: Any, request: Any, value: Any = None,
+                error: Exception | None = None) -> None:
+        if error is not None:
+            message = {"type": "error", "action": action, "request": request, "ok": False,
+                       "error": type(error).__name__, "message": str(error)}
+        else:
+            message = {"type": "result", "action": action, "request": request, "ok": True,
+                       "value": _jsonable(value)}
+        if action not in ("compact", "json", "sync"):  # big answers are not kept
+            self.last_result = message
         self.send(message)
-
-    def _fail(self, action: Any, request: Any, exc: Exception) -> None:
-        message = {"type": "error", "action": action, "request": request, "ok": False,
-                   "error": type(exc).__name__, "message": str(exc)}
-        self.last_result = message
-        self.send(message)
-
-    def _do_signal(self, content: dict[str, Any]) -> Any:
-        name = content.get("name")
-        if not isinstance(name, str) or not name:
-            raise ValueError("a signal needs a name")
-        return {"queued": self.client.signal(self.run_id, name, content.get("payload"))}
-
-    def _do_cancel(self, content: dict[str, Any]) -> Any:
-        return {"requested": self.client.cancel(self.run_id, content.get("reason"))}
-
-    def _do_terminate(self, content: dict[str, Any]) -> Any:
-        self.client.terminate(self.run_id, content.get("reason"))
-        return {"terminated": True}
 
     def _target(self, content: dict[str, Any]) -> int:
         seq = content.get("seq", self.selected_seq)
@@ -258,24 +363,44 @@ class HistoryExplorer(_Live):
             raise ValueError("select an event to reset to")
         return int(seq)
 
-    def _do_reset_preview(self, content: dict[str, Any]) -> Any:
+    def _reset_preview(self, content: dict[str, Any]) -> dict[str, Any]:
         seq = self._target(content)
-        preview = self.client.reset(self.run_id, to_event=seq, dry_run=True).to_json()
-        self._previewed = seq if preview.get("valid") else None
-        self.reset_preview = preview
-        return preview
+        if seq != self.selected_seq:
+            self.selected_seq = seq  # a suggested point was clicked: select it too
+        self.reset_preview = self.actions.reset_preview(self.run_id, seq)
+        return dict(self.reset_preview)
 
-    def _do_reset(self, content: dict[str, Any]) -> Any:
-        seq = self._target(content)
-        if self._previewed != seq:
-            raise ValueError(f"preview the reset to event {seq} first (and it must be valid)")
-        self._previewed = None
+    def _reset(self, content: dict[str, Any]) -> dict[str, Any]:
+        result = self.actions.reset(self.run_id, self._target(content), content)
         self.reset_preview = None
-        result = self.client.reset(
-            self.run_id, to_event=seq, reason=content.get("reason") or "reset from explorer",
-            reapply_signals=content.get("reapply_signals") or "buffer",
-        )
-        return result.to_json()
+        if content.get("follow") and result.get("new_run_id"):
+            self.open_run(result["new_run_id"])
+            result["followed"] = True
+        else:
+            self.refresh()
+        return result
+
+    # -- moving between runs -------------------------------------------------------------------
+    def open_run(self, ref: str) -> str:
+        """Show another run (a reset's new run, a child, a continuation); ``back()`` returns.
+        Returns the run id shown."""
+        if not ref:
+            raise ValueError("open_run needs a run id")
+        info = self.client.describe(ref)
+        if info.run_id != self.run_id:
+            label = f"{self.summary.get('workflow_id')} {self.run_id[:8]}"
+            self.trail = [*self.trail, {"run_id": self.run_id, "label": label}][-TRAIL:]
+            self._open(info)
+        return self.run_id
+
+    def back(self) -> str:
+        """Show the run shown before the last ``open_run``."""
+        if not self.trail:
+            raise ValueError("no earlier run to go back to")
+        *rest, last = self.trail
+        self.trail = rest
+        self._open(self.client.describe(last["run_id"]))
+        return self.run_id
 
     def __repr__(self) -> str:
         s = self.summary

@@ -27,6 +27,7 @@ from ...model.events import (
     TimerFired,
     TimerStarted,
     UpdateAdmitted,
+    WorkflowContinuedAsNew,
     WorkflowReset,
     WorkflowResetFork,
     WorkflowStarted,
@@ -48,7 +49,8 @@ def _err(error: Any) -> str:
 
 
 def compute_lanes(
-    history: Sequence[HistoryEvent], pending: Sequence[dict[str, Any]] = ()
+    history: Sequence[HistoryEvent], pending: Sequence[dict[str, Any]] = (),
+    waiting: Sequence[dict[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """Lanes for the timeline, computed from a history.
 
@@ -58,7 +60,8 @@ def compute_lanes(
     the run started; items are ``[t0, t1, kind, label, seq0, seq1]``. An attempt starts
     when it really started (``ActivityStarted.started_at``: the event itself is written
     with the attempt's outcome); ``pending`` (``RunInfo.pending``) adds the attempts
-    running now, open-ended.
+    running now, open-ended; ``waiting`` (``RunInfo.waiting``) names the signals the code
+    waits for: a wait with a timeout renames its timer's lane, one without gets its own.
     """
     if not history:
         return []
@@ -193,6 +196,8 @@ def compute_lanes(
                  seq, seq])
     for task in pending:
         _running_attempt(lanes, task, origin)
+    for wait in waiting:
+        _signal_wait(lanes, wait, workflow, history[-1].seq)
     out = [workflow, *lanes.values()]
     out += [lane for lane in (signals, resets) if lane["items"]]
     return out
@@ -227,6 +232,31 @@ def _running_attempt(lanes: dict[int, dict[str, Any]], task: dict[str, Any],
                           last[5], last[5]])
     lane["meta"]["status"] = "running"
     lane["meta"]["attempts"] = max(lane["meta"]["attempts"], int(attempt))
+
+
+def _signal_wait(lanes: dict[int, dict[str, Any]], wait: dict[str, Any],
+                 workflow: dict[str, Any], last_seq: int) -> None:
+    """Show what the code waits for: the timer ending a ``wait_signal(timeout=)`` becomes a
+    wait named by its signal; a wait without a timeout is a lane of its own, from the
+    decision that began it."""
+    if wait.get("kind") != "signal":
+        return
+    name = wait.get("name")
+    timer = lanes.get(wait.get("timer_seq") or -1)
+    if timer is not None and timer["kind"] == "timer":
+        item = timer["items"][0]
+        timer.update(kind="wait", label=f"signal {name} #{timer['meta']['seq']}")
+        item[2] = "wait"
+        item[3] = f"waiting for signal {name} (times out after {timer['meta']['duration']:g}s)"
+        timer["meta"]["waits_for"] = f"signal {name}"
+        return
+    decisions = [it for it in workflow["items"] if it[2] == "decision"]
+    t, seq = (decisions[-1][0], decisions[-1][5]) if decisions else (0.0, last_seq)
+    lanes[-len(lanes) - 1] = {  # negative keys: never a seq
+        "id": f"w:{name}", "kind": "wait", "label": f"signal {name}",
+        "items": [[t, None, "wait", f"waiting for signal {name}", seq, seq]],
+        "meta": {"waits_for": f"signal {name}", "status": "waiting"},
+    }
 
 
 def _close_wait(lane: dict[str, Any], t: float, seq: int) -> None:
@@ -303,7 +333,34 @@ def run_summary(info: RunInfo, history: Sequence[HistoryEvent]) -> dict[str, Any
         "retried_errors": recovered,
         "input": info.input,
         "result": info.result if info.status == "COMPLETED" else None,
+        "links": run_links(info, history),
     }
+
+
+LINKED_CHILDREN = 10
+
+
+def run_links(info: RunInfo, history: Sequence[HistoryEvent]) -> list[dict[str, str]]:
+    """The runs related to this one, both ways: its parent, the run it continued or was
+    reset from, the run it continued as or was reset to, and its first children."""
+    links = []
+    if info.parent_run_id:
+        links.append({"rel": "parent", "run_id": info.parent_run_id})
+    if info.continued_from:
+        links.append({"rel": "continued from", "run_id": info.continued_from})
+    if info.reset_from:
+        links.append({"rel": "reset from", "run_id": info.reset_from})
+    children = 0
+    for record in history:
+        event = record.event
+        if isinstance(event, WorkflowReset):
+            links.append({"rel": "reset to", "run_id": event.new_run_id})
+        elif isinstance(event, WorkflowContinuedAsNew):
+            links.append({"rel": "continued as", "run_id": event.new_run_id})
+        elif isinstance(event, ChildWorkflowStarted) and children < LINKED_CHILDREN:
+            children += 1
+            links.append({"rel": f"child {event.workflow_id}", "run_id": event.run_id})
+    return links
 
 
 def _blocked_reason(blocked: dict[str, Any] | None) -> str | None:

@@ -1,5 +1,6 @@
 """Live refresh shared by the widgets: the :class:`_Poller` thread and the :class:`_Live`
-anywidget base (``live``, ``interval`` and ``summary`` traits), and ``STATIC``, the
+anywidget base (``live``, ``interval`` and ``summary`` traits; a static ``text/html``
+picture beside the widget view, refreshed when the run ends), and ``STATIC``, the
 vendored front end."""
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ import traitlets
 from ...client import TERMINAL_STATUSES
 
 STATIC = Path(__file__).parent.parent / "static"
+FRONT_END = ("common.js", "card.js", "timeline.js", "explorer.js")
+
+
+def front_end() -> str:
+    """The widgets' ES module: the vendored parts joined in order (no build step)."""
+    return "\n".join((STATIC / part).read_text() for part in FRONT_END)
 
 
 class _Poller:
@@ -54,6 +61,41 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
     summary = traitlets.Dict().tag(sync=True)
 
     _poller: _Poller | None = None
+    _display_ids: list[str] | None = None
+    _shown_snapshot = ""
+
+    def _snapshot_html(self) -> str:  # pragma: no cover - each widget defines its own
+        """The static picture kept by a saved notebook."""
+        return ""
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        data = super()._repr_mimebundle_(**kwargs)
+        if isinstance(data, dict):
+            snapshot = self._snapshot_html()
+            if snapshot:
+                data["text/html"] = snapshot
+                self._shown_snapshot = snapshot
+        return data
+
+    def _ipython_display_(self) -> None:
+        """Display with an id, so the picture can be replaced when the run ends."""
+        from IPython.display import display
+
+        handle = display(self._repr_mimebundle_(), raw=True,  # type: ignore[no-untyped-call]
+                         display_id=True)
+        if handle is not None:
+            self._display_ids = [*(self._display_ids or []), handle.display_id]
+
+    def _update_snapshot(self) -> None:
+        """Replace the picture in every output showing this widget (once it changed)."""
+        if not self._display_ids or self._snapshot_html() == self._shown_snapshot:
+            return
+        from IPython.display import update_display
+
+        bundle = self._repr_mimebundle_()
+        for display_id in self._display_ids:
+            update_display(bundle, raw=True,  # type: ignore[no-untyped-call]
+                           display_id=display_id)
 
     def refresh(self) -> None:  # pragma: no cover - each widget defines its own
         """Fetch what changed and update the synced traits."""
@@ -87,6 +129,7 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
         self.refresh()
         if not self.running:
             self.live = False
+            self._update_snapshot()
 
     def stop_live(self) -> None:
         poller, self._poller = self._poller, None
