@@ -105,18 +105,30 @@ def test_quickstart_explorer_selection_reaches_the_kernel(
             cells.first.click()
             for _ in range(total - 1):  # everything but the last cell
                 page.keyboard.press("Shift+Enter")
-            lanes = page.locator(".hs-lanes .hs-bar")
+            live, ours = page.locator(".hs-explorer").first, page.locator(".hs-explorer").last
             try:
-                expect(lanes.first).to_be_visible(timeout=90_000)
+                expect(live.locator(".hs-lanes .hs-bar").first).to_be_visible(timeout=90_000)
+                # the live explorer of the slow run follows it: its axis moves on while
+                # it runs, and it ends COMPLETED with a green bar per step, no reload
+                ends = []
+                deadline = time.time() + 60
+                while live.locator(".hs-status").first.inner_text() != "COMPLETED":
+                    assert time.time() < deadline, "the live explorer never showed the end"
+                    ends.append(float(live.locator(".hs-timeline").get_attribute("data-t1")
+                                      or 0))
+                    page.wait_for_timeout(300)
+                assert len(set(ends)) >= 3 and ends == sorted(ends), ends
+                expect(live.locator(".hs-bar.hs-k-ok")).to_have_count(5, timeout=10_000)
+                expect(ours.locator(".hs-lanes .hs-bar").first).to_be_visible(timeout=60_000)
             except AssertionError:
                 page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
                 raise
             page.screenshot(path=str(tmp_path / "explorer.png"))
-            row = page.locator(".hs-table tbody tr").nth(1)
+            row = ours.locator(".hs-table tbody tr").nth(1)
             expect(row).to_be_visible(timeout=30_000)
             chosen = row.get_attribute("data-seq")
             row.click()
-            expect(page.locator("tr.hs-sel")).to_have_count(1, timeout=10_000)
+            expect(ours.locator("tr.hs-sel")).to_have_count(1, timeout=10_000)
             last = cells.nth(total - 1)
             last.locator(".jp-InputPrompt").click()
             page.keyboard.press("Shift+Enter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from typing import Any, cast
 
 from IPython.core.error import UsageError as IPythonUsageError
@@ -160,4 +161,7 @@ def do_result(magics: MagicsContext, args: argparse.Namespace, body: str | None)
         lambda c: commands.result(c, args.ref, args.timeout)
     )
     title = f"{outcome.workflow_type} {outcome.workflow_id} (run {outcome.run_id})"
+    live = sys.modules.get("harvest_studio.studio.widgets.live")
+    if live is not None:  # widgets were shown: those following this run show its end now
+        live.settle(outcome.run_id)
     return HarvestOutput(outcome, render.render_result(outcome), title=title)

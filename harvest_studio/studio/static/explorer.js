@@ -73,10 +73,11 @@ function renderExplorer({ model, el }) {
   followNew.checked = true;
   const resetBtn = h("button", { disabled: true, class: "hs-danger hs-reset" }, "Reset");
   const status = h("div", { class: "hs-msg" });
+  const cancelBtn = twoStep(h("button", {}, "Cancel"), () => act({ type: "cancel" }));
+  const terminateBtn = twoStep(h("button", { class: "hs-danger" }, "Terminate"), () => act({ type: "terminate" }));
   const actions = h("div", { class: "hs-actions" },
     talkKind, talkName, talkArgs, h("button", { class: "hs-send", onclick: talk }, "Send"),
-    twoStep(h("button", {}, "Cancel"), () => act({ type: "cancel" })),
-    twoStep(h("button", { class: "hs-danger" }, "Terminate"), () => act({ type: "terminate" })));
+    cancelBtn, terminateBtn);
   const resetRow = h("div", { class: "hs-actions hs-reset-row" },
     h("button", { class: "hs-preview-btn", onclick: () => act({ type: "reset_preview", seq: model.get("selected_seq") }) }, "Preview reset"),
     reason, reapply, h("label", {}, followNew, " open the new run"), resetBtn, preview);
@@ -140,6 +141,11 @@ function renderExplorer({ model, el }) {
       ` ${(sm.events ?? 0).toLocaleString()} events, ${fmtT(sm.duration)} `);
     liveBox.checked = !!model.get("live");
     followLabel.hidden = !model.get("live");
+    // an ended run takes queries only (signals, updates, cancel and terminate need a running one)
+    const ended = sm.status && sm.status !== "RUNNING";
+    cancelBtn.disabled = terminateBtn.disabled = !!ended;
+    for (const opt of talkKind.options) opt.disabled = !!ended && opt.value !== "query";
+    if (ended && talkKind.value !== "query") talkKind.value = "query";
     const trail = model.get("trail") || [];
     const back = trail.length ? h("button", { class: "hs-back", onclick: () => act({ type: "back" }) },
       `◀ ${trail[trail.length - 1].label}`) : null;

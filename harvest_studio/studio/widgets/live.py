@@ -6,6 +6,7 @@ vendored front end."""
 from __future__ import annotations
 
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,18 @@ FRONT_END = ("common.js", "card.js", "timeline.js", "explorer.js")
 def front_end() -> str:
     """The widgets' ES module: the vendored parts joined in order (no build step)."""
     return "\n".join((STATIC / part).read_text() for part in FRONT_END)
+
+
+# widgets refreshing live, so a cell that waited for a run can settle them at once
+_LIVE: weakref.WeakSet[_Live] = weakref.WeakSet()
+
+
+def settle(run_id: str) -> None:
+    """Refresh now the live widgets showing run ``run_id`` (a cell waited for it to end):
+    they show the end, stop polling and replace their saved picture, in this cell."""
+    for widget in list(_LIVE):
+        if getattr(widget, "run_id", None) == run_id and widget.live:
+            widget._live_tick()
 
 
 class _Poller:
@@ -69,19 +82,21 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
         return ""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        data = super()._repr_mimebundle_(**kwargs)
+        bundle = super()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         if isinstance(data, dict):
             snapshot = self._snapshot_html()
             if snapshot:
-                data["text/html"] = snapshot
+                data = {**data, "text/html": snapshot}
                 self._shown_snapshot = snapshot
-        return data
+        return data, metadata
 
     def _ipython_display_(self) -> None:
         """Display with an id, so the picture can be replaced when the run ends."""
         from IPython.display import display
 
-        handle = display(self._repr_mimebundle_(), raw=True,  # type: ignore[no-untyped-call]
+        data, metadata = self._repr_mimebundle_()
+        handle = display(data, metadata=metadata, raw=True,  # type: ignore[no-untyped-call]
                          display_id=True)
         if handle is not None:
             self._display_ids = [*(self._display_ids or []), handle.display_id]
@@ -92,9 +107,9 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
             return
         from IPython.display import update_display
 
-        bundle = self._repr_mimebundle_()
+        data, metadata = self._repr_mimebundle_()
         for display_id in self._display_ids:
-            update_display(bundle, raw=True,  # type: ignore[no-untyped-call]
+            update_display(data, metadata=metadata, raw=True,  # type: ignore[no-untyped-call]
                            display_id=display_id)
 
     def refresh(self) -> None:  # pragma: no cover - each widget defines its own
@@ -120,6 +135,7 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
         if not self.running:
             self.live = False
             return
+        _LIVE.add(self)
         self._poller = _Poller(self._live_tick, lambda: self.running and self.live,
                                self.interval)
         if not self.live:
