@@ -30,6 +30,7 @@ if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip("needs /usr/bin/chromium (installed by .ci/run)", allow_module_level=True)
 
 EXPLORER_CELLS = [
+    "%harvest list --limit 5",
     "ex = %harvest explore greet-ada --window 100\nex",
     "print('SELECTED', ex.selected_seq)",
 ]
@@ -135,6 +136,18 @@ def test_quickstart_explorer_selection_reaches_the_kernel(
             expect(last.locator(".jp-OutputArea-output")).to_contain_text(
                 f"SELECTED {chosen}", timeout=30_000
             )
+            # a row of `%harvest list` opens that run's explorer under the table
+            listing = page.locator(".hs-runlist")
+            listing.locator("tr", has_text="greet-ada").click()
+            nested = listing.locator(".hs-runlist-explorer .hs-explorer")
+            try:
+                expect(nested).to_contain_text("greet-ada", timeout=30_000)
+            except AssertionError:
+                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+                raise AssertionError(listing.inner_text()) from None
+            expect(nested.locator(".hs-lanes .hs-bar").first).to_be_visible(timeout=10_000)
+            listing.locator("tr", has_text="squares-5").click()
+            expect(nested).to_contain_text("squares-5", timeout=30_000)
             assert outside == [], f"requests left loopback: {outside[:5]}"
         finally:
             browser.close()

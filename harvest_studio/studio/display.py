@@ -8,6 +8,8 @@ No IPython import here.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..commands.render import to_json
@@ -34,12 +36,14 @@ class HarvestOutput:
     """
 
     def __init__(self, data: Any, text: str, html_text: str | None = None,
-                 title: str | None = None) -> None:
+                 title: str | None = None, widget: Callable[[], Any] | None = None) -> None:
         self.data = data
         self.text = text
         self.title = title
         self._html = html_text
         self.handle: Any = None
+        self._make_widget = widget
+        self.widget: Any = None  # the interactive view, once shown in a kernel
 
     @property
     def html(self) -> str:
@@ -51,9 +55,15 @@ class HarvestOutput:
         """The result as plain JSON data (what ``harvest ... --json`` prints)."""
         return to_json(self.data)
 
-    def _repr_mimebundle_(
-        self, include: Any = None, exclude: Any = None
-    ) -> dict[str, str]:
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        if self._make_widget is not None and _in_kernel():
+            if self.widget is None:
+                try:
+                    self.widget = self._make_widget()
+                except ImportError:  # no `notebook` extra: the static table does
+                    self._make_widget = None
+            if self.widget is not None:
+                return self.widget._repr_mimebundle_()
         return {"text/plain": self.text, "text/html": self.html}
 
     def __repr__(self) -> str:
@@ -76,6 +86,13 @@ class HarvestOutput:
         if self.__dict__.get("handle") is not None:
             names.update(RUN_HANDLE_NAMES)
         return sorted(names)
+
+
+def _in_kernel() -> bool:
+    """Whether a Jupyter kernel (which can show widgets) runs this code."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def run_identity(data: Any) -> tuple[str, str] | None:

@@ -127,7 +127,14 @@ def do_list(magics: MagicsContext, args: argparse.Namespace, body: str | None) -
         page.next_page_token) else None
     if hidden:
         text += f"\n\n{hidden} more not shown (display_limit); the result's .data has all"
-    return HarvestOutput(page, text, runs_html(shown, hidden=hidden, note=note))
+    html = runs_html(shown, hidden=hidden, note=note)
+
+    def clickable() -> Any:
+        from ..widgets.run_list import run_list
+
+        return run_list(magics.client, shown, note=note or "", html=html, text=text)
+
+    return HarvestOutput(page, text, html, widget=clickable)
 
 
 def do_show(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:

@@ -54,3 +54,59 @@ function renderGraph({ model, el }) {
   return () => subs.off();
 }
 
+
+// ---------------------------------------------------------------- runs table (%harvest list)
+// Clicking a row asks the kernel for that run's explorer and renders it under the table
+// (anywidget's host nests one widget's view in another's).
+function renderList({ model, el, host }) {
+  const slot = h("div", { class: "hs-runlist-slot" });
+  const note = h("div", { class: "hs-msg" });
+  const tbody = h("tbody");
+  el.append(h("div", { class: "hs-runlist" },
+    h("table", { class: "hs-table" }, h("thead", {}, h("tr", {},
+      ...["run id", "workflow id", "type", "status", "started", "took", "events"].map((c) => h("th", {}, c)))), tbody),
+    h("div", { class: "hs-dim" }, model.get("note") || ""), note, slot));
+  let shown = null; // the AbortController of the explorer view under the table
+  const draw = () => {
+    tbody.replaceChildren(...(model.get("rows") || []).map((r) => {
+      const tr = h("tr", { "data-run": r.run_id, title: "open this run's explorer" },
+        h("td", {}, h("code", {}, r.run_id.slice(0, 8))),
+        h("td", {}, r.workflow_id === r.run_id ? "(= run id)" : r.workflow_id),
+        h("td", {}, r.workflow_type), h("td", {}, badge(r.status)), h("td", {}, r.started),
+        h("td", {}, r.took), h("td", {}, r.events));
+      tr.addEventListener("click", () => {
+        for (const row of tbody.querySelectorAll("tr")) row.classList.toggle("hs-sel", row === tr);
+        fill(note, `opening ${r.workflow_id}…`);
+        model.send({ type: "open", run_id: r.run_id });
+      });
+      return tr;
+    }));
+  };
+  const subs = listener(model);
+  subs.on("change:rows", draw);
+  subs.on("msg:custom", async (msg) => {
+    if (!msg) return;
+    if (msg.type === "error") { fill(note, msg.message); note.className = "hs-msg hs-err"; return; }
+    if (msg.type !== "opened") return;
+    note.className = "hs-msg";
+    if (!host || !host.getWidget) {
+      fill(note, "this front end cannot show a widget inside another: run ",
+        h("code", {}, `%harvest explore ${msg.run_id}`));
+      return;
+    }
+    if (shown) shown.abort();
+    shown = new AbortController();
+    const box = h("div", { class: "hs-runlist-explorer", "data-run": msg.run_id });
+    slot.replaceChildren(box);
+    try {
+      const widget = await host.getWidget(msg.ref);
+      await widget.render({ el: box, signal: shown.signal });
+      fill(note);
+    } catch (e) {
+      fill(note, `could not open the explorer: ${e.message}`);
+      note.className = "hs-msg hs-err";
+    }
+  });
+  draw();
+  return () => { subs.off(); if (shown) shown.abort(); };
+}

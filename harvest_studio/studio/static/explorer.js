@@ -399,10 +399,11 @@ function renderExplorer({ model, el }) {
   };
 }
 
-function render({ model, el }) {
+function render({ model, el, host }) {
   const view = model.get("view");
   if (view === "card") return renderCard({ model, el });
   if (view === "graph") return renderGraph({ model, el });
+  if (view === "list") return renderList({ model, el, host });
   return renderExplorer({ model, el });
 }
 
