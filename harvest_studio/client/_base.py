@@ -23,7 +23,7 @@ from ..model.errors import (
 from ..model.events import HistoryEvent, decode
 from ..store.connection import database_url, describe_url, ensure_migrated
 from ._retry import retried
-from .info import TERMINAL_STATUSES, RunInfo, _outcome
+from .info import TERMINAL_STATUSES, AttemptLog, RunInfo, _outcome
 
 POOL_WAIT = 3.0  # seconds to wait for a pooled connection; the operation's retries go on
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
@@ -123,6 +123,17 @@ class ClientBase:
         return [
             HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
         ]
+
+    @retried(True)
+    async def attempt_logs(
+        self, ref: str, *, activity_seq: int | None = None
+    ) -> list[AttemptLog]:
+        """What the run's activity attempts printed or logged (all of them, or those of the
+        activity scheduled at event ``activity_seq``), in order."""
+        info = await self.describe(ref)
+        async with self.pool.connection() as conn:
+            rows = await store.attempt_logs(conn, info.run_id, activity_seq)
+        return [AttemptLog(**row) for row in rows]
 
     @retried(True)
     async def result(

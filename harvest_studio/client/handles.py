@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model.events import HistoryEvent
 from ._base import ClientBase
-from .info import RunInfo
+from .info import AttemptLog, RunInfo
 
 
 class AsyncRunHandle:
@@ -33,6 +33,10 @@ class AsyncRunHandle:
 
     async def history(self) -> list[HistoryEvent]:
         return await self.client.history(self.ref)
+
+    async def attempt_logs(self, activity_seq: int | None = None) -> list[AttemptLog]:
+        """What this run's activity attempts printed or logged."""
+        return await self.client.attempt_logs(self.ref, activity_seq=activity_seq)
 
     def __repr__(self) -> str:
         return f"<run {self.workflow_id} ({self.run_id})>"

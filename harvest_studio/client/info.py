@@ -172,6 +172,22 @@ HandleT = TypeVar("HandleT", bound=RunRef)
 
 
 @dataclass(frozen=True)
+class AttemptLog:
+    """What one activity attempt printed or logged (``stdout``, ``stderr``, ``logging``):
+    its last 64 KiB; ``dropped`` characters were cut from the front."""
+
+    activity_seq: int
+    attempt: int
+    output: str
+    dropped: int
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"activity_seq": self.activity_seq, "attempt": self.attempt,
+                "output": self.output, "dropped": self.dropped, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
 class ResetResult(Generic[HandleT]):
     """What a reset (or its dry run) found, and the new run (a handle of the client that made
     it) if one was made."""

@@ -16,7 +16,7 @@ from ._loop_thread import LoopThread
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle
-from .info import DagRunInfo, DagTypeInfo, ResetResult, RunInfo, RunPage
+from .info import AttemptLog, DagRunInfo, DagTypeInfo, ResetResult, RunInfo, RunPage
 
 
 class RunViews(Protocol):
@@ -90,6 +90,10 @@ class Client:
 
     def history(self, ref: str, **kw: Any) -> list[HistoryEvent]:
         return self._run(self.aio.history(ref, **kw))  # type: ignore[no-any-return]
+
+    def attempt_logs(self, ref: str, **kw: Any) -> list[AttemptLog]:
+        """See :meth:`AsyncClient.attempt_logs`."""
+        return self._run(self.aio.attempt_logs(ref, **kw))  # type: ignore[no-any-return]
 
     def create_namespace(self, name: str, description: str | None = None) -> bool:
         return bool(self._run(self.aio.create_namespace(name, description)))
@@ -304,6 +308,10 @@ class RunHandle:
 
     def history(self) -> list[HistoryEvent]:
         return self.client.history(self.ref)
+
+    def attempt_logs(self, activity_seq: int | None = None) -> list[AttemptLog]:
+        """What this run's activity attempts printed or logged."""
+        return self.client.attempt_logs(self.ref, activity_seq=activity_seq)
 
     def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
         """Send a signal to this run (see :meth:`AsyncClient.signal`)."""

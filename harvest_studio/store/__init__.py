@@ -78,6 +78,7 @@ from .namespaces import (
 from .outcomes import (
     ActivityOutcome,
     ActivityOutcomeResult,
+    AttemptText,
     apply_activity_outcomes,
     heartbeat_activity,
 )
@@ -89,6 +90,7 @@ from .queries import (
     submit_query,
 )
 from .reads import (
+    attempt_logs,
     dead_letters,
     get_history,
     get_run,
@@ -165,6 +167,7 @@ __all__ = [
     "TASKS_CHANNEL",
     "ActivityOutcome",
     "ActivityOutcomeResult",
+    "AttemptText",
     "ChildStart",
     "Continuation",
     "Decision",
@@ -179,6 +182,7 @@ __all__ = [
     "applied_migrations",
     "apply_activity_outcomes",
     "apply_parent_close_policies",
+    "attempt_logs",
     "available_migrations",
     "block_run",
     "change_flow_limit",

@@ -14,6 +14,16 @@ from psycopg.rows import dict_row
 from ._sql import TASKS_CHANNEL, Row
 
 
+@dataclass(frozen=True)
+class AttemptText:
+    """What one attempt printed or logged: its last characters, and how many were cut."""
+
+    activity_seq: int
+    attempt: int
+    text: str
+    dropped: int = 0
+
+
 @dataclass
 class ActivityOutcome:
     """The end of one activity attempt. ``final`` removes the task; otherwise it is re-queued
@@ -28,6 +38,7 @@ class ActivityOutcome:
     last_error_json: str | None = None
     count_retry: bool = True
     details_json: str | None = None
+    output: AttemptText | None = None
 
 
 _ACTIVITY_OUTCOMES_SQL = """
@@ -57,6 +68,15 @@ retried AS (
     RETURNING t.task_id, t.run_id
 ),
 ended AS (SELECT * FROM finished UNION ALL SELECT * FROM retried),
+logged AS (
+    INSERT INTO harvest.attempt_logs (run_id, activity_seq, attempt, output, dropped)
+    SELECT ended.run_id, o.activity_seq, o.attempt, o.output, o.dropped
+    FROM unnest(%(out_tasks)s::bigint[], %(out_seqs)s::int[], %(out_attempts)s::int[],
+                %(out_texts)s::text[], %(out_dropped)s::int[])
+        AS o(task_id, activity_seq, attempt, output, dropped)
+    JOIN ended USING (task_id)
+    ON CONFLICT (run_id, activity_seq, attempt) DO NOTHING
+),
 events AS (
     SELECT * FROM unnest(%(ev_tasks)s::bigint[], %(ev_types)b::text[], %(ev_payloads)b::text[])
         WITH ORDINALITY AS e(task_id, event_type, payload, ord)
@@ -134,6 +154,7 @@ async def apply_activity_outcomes(
     if not outcomes:
         return result
     ev = [(o.task_id, t, p) for o in outcomes for t, p in o.events]
+    out = [(o.task_id, o.output) for o in outcomes if o.output is not None]
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         _ACTIVITY_OUTCOMES_SQL,
@@ -149,6 +170,11 @@ async def apply_activity_outcomes(
             "ev_tasks": [e[0] for e in ev],
             "ev_types": [e[1] for e in ev],
             "ev_payloads": [e[2] for e in ev],
+            "out_tasks": [task for task, _ in out],
+            "out_seqs": [text.activity_seq for _, text in out if text],
+            "out_attempts": [text.attempt for _, text in out if text],
+            "out_texts": [text.text for _, text in out if text],
+            "out_dropped": [text.dropped for _, text in out if text],
             "eager_types": list(eager_types) if eager_worker else [],
             "eager_worker": eager_worker,
             "lease": lease_seconds,

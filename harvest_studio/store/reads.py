@@ -169,6 +169,20 @@ async def get_history(
     return await cur.fetchall()
 
 
+async def attempt_logs(
+    conn: AsyncConnection[Any], run_id: str, activity_seq: int | None = None
+) -> list[Row]:
+    """What the run's activity attempts printed or logged, in order of activity and attempt."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT activity_seq, attempt, output, dropped, at FROM harvest.attempt_logs"
+        " WHERE run_id = %s::uuid AND (%s::int IS NULL OR activity_seq = %s::int)"
+        " ORDER BY activity_seq, attempt",
+        (run_id, activity_seq, activity_seq),
+    )
+    return await cur.fetchall()
+
+
 async def run_status(conn: AsyncConnection[Any], run_id: str) -> Row | None:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(

@@ -17,7 +17,8 @@ from ..commands.render.html import esc, html_table, pre_block
 from ..tools.replay import ReplayReport, describe_command
 
 RUN_HANDLE_NAMES = frozenset({
-    "id", "ref", "workflow_id", "run_id", "result", "describe", "history", "signal", "tree",
+    "id", "ref", "workflow_id", "run_id", "result", "describe", "history", "attempt_logs",
+    "signal", "tree",
     "chain", "explore", "card", "graph", "query", "update", "cancel", "terminate", "pause",
     "resume",
 })

@@ -209,6 +209,9 @@ class KernelWorker:
             newest_activity = self.versions.newest_activity(name)
             if newest_activity is not None:
                 activities.append(activity_proxy(self.versions, newest_activity))
+        # what activities print stays with their attempts (explorer, card): echoed from the
+        # worker's threads it would land under whichever cell runs at the time
+        tuning.setdefault("echo_output", False)
         worker = Worker(client, workflows=workflows, activities=activities, queues=queues,
                         **tuning)
         self.log.attach()  # its warnings go to `%harvest worker log`, not to random cells

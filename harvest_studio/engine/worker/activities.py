@@ -8,6 +8,7 @@ import contextvars
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 
 import psycopg
 
@@ -17,6 +18,7 @@ from ...model.errors import NonRetryableError
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
 from ...model.retry import is_retryable, retry_delay
 from ..activity_context import ActivityContext, ActivityInfo
+from ..attempt_output import AttemptOutput
 from ..replay import error_dict
 from .core import Row, WorkerCore, backoff
 
@@ -66,18 +68,22 @@ class ActivityExecutor:
         policy = row["retry_policy"] or {}
         outcome: store.ActivityOutcome | None
         deadline: asyncio.Timeout | None = None
+        opts = self.core.options
+        output = AttemptOutput(opts.echo_output) if opts.capture_output else None
+        capturing = output if output is not None else nullcontext()
         try:
             args = row["input"] or []
-            if definition.is_async:
-                limit = row["start_to_close"]
-                async with asyncio.timeout(limit + 1.0 if limit else None) as deadline:
-                    result = await definition.fn(ctx, *args)
-            else:
-                call = functools.partial(definition.fn, ctx, *args)
-                context = contextvars.copy_context()
-                result = await asyncio.get_running_loop().run_in_executor(
-                    self.threads, context.run, call
-                )
+            with capturing:  # the thread of a sync activity gets a copy of this context
+                if definition.is_async:
+                    limit = row["start_to_close"]
+                    async with asyncio.timeout(limit + 1.0 if limit else None) as deadline:
+                        result = await definition.fn(ctx, *args)
+                else:
+                    call = functools.partial(definition.fn, ctx, *args)
+                    context = contextvars.copy_context()
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self.threads, context.run, call
+                    )
             result = serde.check(result, what=f"result of activity {definition.name}")
         except TimeoutError as exc:
             if deadline is not None and deadline.expired():
@@ -97,6 +103,10 @@ class ActivityExecutor:
         if outcome is not None:
             if flushed and details is not None and not outcome.final:
                 outcome.details_json = serde.dumps(details)
+            text = output.text() if output is not None else ""
+            if text:
+                outcome.output = store.AttemptText(info.activity_id, attempt, text,
+                                                   output.dropped if output else 0)
             self.outcomes.append(outcome)
             self.outcome_ready.set()
         else:

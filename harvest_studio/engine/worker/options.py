@@ -21,3 +21,7 @@ class WorkerOptions:
     heartbeat_flush_interval: float = 1.0
     run_scheduler: bool = True
     """decide due schedules (every worker may: they share the work safely)"""
+    capture_output: bool = True
+    """keep what each activity attempt prints or logs with the attempt (bounded)"""
+    echo_output: bool = True
+    """also write it where it would have gone (off in a notebook kernel)"""

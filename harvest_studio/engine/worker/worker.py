@@ -39,6 +39,7 @@ from ...model.definitions import ActivityDefinition, WorkflowDefinition
 from ...model.errors import NamespaceNotFoundError, UsageError
 from ...model.schedules import ScheduleDeclaration
 from ...store.connection import database_url, ensure_migrated
+from .. import attempt_output
 from .activities import ActivityExecutor
 from .claimer import Claimer
 from .core import Row, WorkerCore
@@ -217,6 +218,8 @@ class Worker:
         sweeper = Sweeper(core)
         scheduler = Scheduler(core)
         tasks: list[asyncio.Task[None]] = []
+        if opts.capture_output:
+            attempt_output.install()
         try:
             async with pool.connection() as conn:
                 await self._register(conn)
@@ -255,6 +258,8 @@ class Worker:
             await pool.close(timeout=5.0)
             executor.threads.shutdown(wait=False, cancel_futures=True)
             core.evict_all()
+            if opts.capture_output:
+                attempt_output.uninstall()
 
     async def _register(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if not await store.namespace_exists(conn, self.namespace):

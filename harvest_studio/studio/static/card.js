@@ -20,6 +20,9 @@ function renderCard({ model, el }) {
         `${sm.status === "RUNNING" ? "retrying after" : "error"}: ${sm.last_error}`) : null,
       !sm.last_error && sm.retried_errors ? h("div", { class: "hs-card-line hs-note" },
         `${sm.retried_errors} failed attempt${sm.retried_errors > 1 ? "s" : ""} retried`) : null,
+      sm.output ? h("div", { class: "hs-card-line hs-output" },
+        h("span", { class: "hs-dim" }, `${sm.output.activity} #${sm.output.activity_seq} attempt ${sm.output.attempt} printed${sm.output.more ? " (last lines)" : ""}:`),
+        h("pre", { class: "hs-output-text" }, sm.output.lines.join("\n"))) : null,
     );
   };
   const subs = listener(model);

@@ -300,7 +300,13 @@ function renderExplorer({ model, el }) {
       return;
     }
     const ev = model.get("selected_event");
-    fill(inspector, h("pre", {}, ev ? JSON.stringify(ev, null, 2) : "select an event"));
+    if (!ev) { fill(inspector, h("pre", {}, "select an event")); return; }
+    const { output, output_dropped: dropped, ...event } = ev;
+    fill(inspector, h("pre", {}, JSON.stringify(event, null, 2)),
+      output === undefined ? null : h("div", { class: "hs-output" },
+        h("strong", {}, `what attempt ${event.data.attempt} printed or logged`),
+        dropped ? h("div", { class: "hs-dim" }, `(${dropped.toLocaleString()} earlier characters not kept)`) : null,
+        h("pre", { class: "hs-output-text" }, output)));
   }
 
   function drawPreviewState() {

@@ -13,6 +13,9 @@ from .lanes import _jsonable, run_summary
 from .live import STATIC, _Live, front_end
 from .snapshot import card_html
 
+ATTEMPT_ENDS = ("ActivityCompleted", "ActivityFailed")
+OUTPUT_LINES = 5
+
 
 class RunCard(_Live):
     """A compact live card: status, pending activities and timers, the last error."""
@@ -29,6 +32,7 @@ class RunCard(_Live):
         self.ref = ref
         self.run_id = client.describe(ref).run_id
         self._history: list[HistoryEvent] = []
+        self._output: dict[str, Any] | None = None
         self.refresh()
         if live:
             self.start_live()
@@ -36,8 +40,24 @@ class RunCard(_Live):
     def refresh(self) -> None:
         info = self.client.describe(self.run_id)
         after = self._history[-1].seq if self._history else 0
-        self._history.extend(self.client.history(self.run_id, after_seq=after))
-        self.summary = _jsonable(run_summary(info, self._history))
+        new = self.client.history(self.run_id, after_seq=after)
+        self._history.extend(new)
+        if any(e.event_type in ATTEMPT_ENDS for e in new):
+            self._output = self._last_output()
+        self.summary = _jsonable({**run_summary(info, self._history), "output": self._output})
+
+    def _last_output(self) -> dict[str, Any] | None:
+        """The last lines the most recent attempt that printed anything printed."""
+        logs = self.client.attempt_logs(self.run_id)
+        if not logs:
+            return None
+        last = max(logs, key=lambda log: log.at)
+        names = {e.seq: e.event.fields().get("activity_type") for e in self._history
+                 if e.event_type == "ActivityScheduled"}
+        lines = last.output.rstrip("\n").splitlines()
+        return {"activity": names.get(last.activity_seq), "activity_seq": last.activity_seq,
+                "attempt": last.attempt, "lines": lines[-OUTPUT_LINES:],
+                "more": max(len(lines) - OUTPUT_LINES, 0) + (1 if last.dropped else 0)}
 
     def _snapshot_html(self) -> str:
         return card_html(self.summary)

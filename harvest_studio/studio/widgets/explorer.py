@@ -22,7 +22,7 @@ from typing import Any
 import traitlets
 
 from ...client import Client, RunInfo
-from ...model.events import HistoryEvent
+from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, HistoryEvent
 from .compact import compact_rows, history_json
 from .explorer_actions import RunActions
 from .groups import GROUP_AT, filter_lanes, group_lanes, thin_points
@@ -270,10 +270,21 @@ class HistoryExplorer(_Live):
     def _on_select(self, change: dict[str, Any]) -> None:
         seq = change["new"]
         record = None if seq is None else self.event(seq)
-        self.selected_event = None if record is None else _jsonable(record.to_json())
+        self.selected_event = None if record is None else self._with_output(record)
         if record is not None and not (self.window.get("start", 0) <= seq
                                        <= self.window.get("end", -1)):
             self.show_around(seq)
+
+    def _with_output(self, record: HistoryEvent) -> dict[str, Any]:
+        """The event as JSON; an attempt's event also carries what the attempt printed."""
+        shown: dict[str, Any] = _jsonable(record.to_json())
+        event = record.event
+        if isinstance(event, ActivityStarted | ActivityCompleted | ActivityFailed):
+            for log in self.client.attempt_logs(self.run_id, activity_seq=event.scheduled_seq):
+                if log.attempt == event.attempt:
+                    shown["output"] = log.output
+                    shown["output_dropped"] = log.dropped
+        return shown
 
     @property
     def selected(self) -> HistoryEvent | None:
