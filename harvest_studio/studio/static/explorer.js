@@ -330,7 +330,11 @@ function renderExplorer({ model, el }) {
     data.revision = msg.revision;
     if (msg.lanes) {
       const byId = new Map(data.lanes.map((l) => [l.id, l]));
-      for (const lane of msg.lanes) byId.set(lane.id, lane);
+      for (const lane of msg.lanes) {
+        if (lane.splice === undefined) { byId.set(lane.id, lane); continue; }
+        const { splice, ...rest } = lane; // the first `splice` items are unchanged
+        byId.set(lane.id, { ...rest, items: [...(byId.get(lane.id)?.items || []).slice(0, splice), ...lane.items] });
+      }
       const order = msg.order || [...data.lanes.map((l) => l.id), ...msg.lanes.map((l) => l.id).filter((id) => !data.lanes.some((l) => l.id === id))];
       data.lanes = order.map((id) => byId.get(id)).filter(Boolean);
       schedule("lanes");

@@ -25,8 +25,8 @@ from ...client import Client, RunInfo
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, HistoryEvent
 from .compact import compact_rows, history_json
 from .explorer_actions import RunActions
-from .groups import GROUP_AT, filter_lanes, group_lanes, thin_points
-from .lanes import _jsonable, _rel, compute_lanes, event_row, run_summary
+from .groups import GROUP_AT, GroupCache, filter_lanes, group_lanes, thin_points
+from .lanes import LaneBuilder, _jsonable, _rel, event_row, run_summary
 from .live import STATIC, _Live, front_end
 from .snapshot import explorer_html
 
@@ -95,6 +95,8 @@ class HistoryExplorer(_Live):
         with self._lock:
             self.run_id = info.run_id
             self.history, self._view, self._seqs = [], [], []
+            self._builder = LaneBuilder()
+            self._groups: GroupCache = {}
             self.actions.previewed = None
             with self.hold_sync():
                 self.selected_seq = None
@@ -113,6 +115,7 @@ class HistoryExplorer(_Live):
         changes: dict[str, Any] = {}
         with self._lock:
             self.history.extend(new)
+            self._builder.feed(new)
             self._extend_view(new)
             self._info = info
             with self.hold_sync():
@@ -126,14 +129,15 @@ class HistoryExplorer(_Live):
         return changes
 
     def _lane_view(self) -> list[dict[str, Any]]:
-        lanes = compute_lanes(self.history, self._info.pending, self._info.waiting)
+        lanes = self._builder.lanes(self._info.pending, self._info.waiting)
         if self.type_filter:
             wanted = set(self.type_filter)
             lanes = filter_lanes(lanes, lambda seq: self._type_at(seq) in wanted)
-        now = float(self.summary.get("duration") or 0.0)
+        last = _rel(self.history[-1].at, self.history[0].at) if self.history else 0.0
+        now = max(float(self.summary.get("duration") or 0.0), last)
         lanes = [thin_points(lane, now) if lane["kind"] in ("workflow", "signals") else lane
                  for lane in lanes]
-        return group_lanes(lanes, now, at=self.group_at)
+        return group_lanes(lanes, now, at=self.group_at, cache=self._groups)
 
     def _type_at(self, seq: int) -> str | None:
         record = self.event(seq)
@@ -147,7 +151,8 @@ class HistoryExplorer(_Live):
             self.lanes = lanes
             return {}
         before = {lane["id"]: lane for lane in old}
-        changed = [lane for lane in lanes if before.get(lane["id"]) != lane]
+        changed = [_lane_patch(before.get(lane["id"]), lane) for lane in lanes
+                   if before.get(lane["id"]) != lane]
         ids = [lane["id"] for lane in lanes]
         self._trait_values["lanes"] = lanes  # the front end gets the patch, not the list
         return {"lanes": changed,
@@ -417,6 +422,22 @@ class HistoryExplorer(_Live):
         s = self.summary
         return (f"<HistoryExplorer {s.get('workflow_type')} {s.get('workflow_id')} "
                 f"{s.get('status')} ({s.get('events')} events)>")
+
+
+def _lane_patch(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """What changed in a lane: the whole lane, or (its first items unchanged) the items
+    from the first that changed, marked ``splice``."""
+    if old is None:
+        return new
+    before, after = old["items"], new["items"]
+    same = 0
+    for a, b in zip(before, after, strict=False):
+        if a != b:
+            break
+        same += 1
+    if same == 0:
+        return new
+    return {**new, "items": after[same:], "splice": same}
 
 
 def explore(client: Client, ref: str, **options: Any) -> HistoryExplorer:

@@ -35,11 +35,16 @@ def filter_lanes(lanes: Sequence[dict[str, Any]], keep: Callable[[int], bool]
     return out
 
 
-def group_lanes(lanes: Sequence[dict[str, Any]], now: float, *, at: int = GROUP_AT
-                ) -> list[dict[str, Any]]:
+GroupCache = dict[str, tuple[tuple[int, ...], dict[str, Any]]]
+
+
+def group_lanes(lanes: Sequence[dict[str, Any]], now: float, *, at: int = GROUP_AT,
+                cache: GroupCache | None = None) -> list[dict[str, Any]]:
     """Collapse the activity lanes of each type that has more than ``at`` of them into one
     ``group`` lane, placed where the type's first lane was. ``now`` (seconds since the
-    run started) ends the bars still open."""
+    run started) ends the bars still open. With ``cache`` (kept by the caller between
+    calls), a group whose member lanes are the same objects as last time and all ended
+    is not computed again."""
     by_type: dict[str, list[dict[str, Any]]] = {}
     for lane in lanes:
         if lane["kind"] == "activity":
@@ -53,8 +58,21 @@ def group_lanes(lanes: Sequence[dict[str, Any]], now: float, *, at: int = GROUP_
         if name not in grouped:
             out.append(lane)
         elif by_type[name][0] is lane:
-            out.append(group_lane(name, by_type[name], now))
+            out.append(_cached_group(name, by_type[name], now, cache))
     return out
+
+
+def _cached_group(name: str, members: list[dict[str, Any]], now: float,
+                  cache: GroupCache | None) -> dict[str, Any]:
+    key = tuple(id(member) for member in members)
+    if cache is not None and name in cache:
+        seen, group = cache[name]
+        if seen == key and group["items"][0][1] is not None:  # the same lanes, all ended
+            return group
+    group = group_lane(name, members, now)
+    if cache is not None:
+        cache[name] = (key, group)
+    return group
 
 
 def thin_points(lane: dict[str, Any], now: float, limit: int = POINTS) -> dict[str, Any]:
@@ -64,7 +82,9 @@ def thin_points(lane: dict[str, Any], now: float, limit: int = POINTS) -> dict[s
     points = [it for it in lane["items"] if it[1] is not None and it[1] == it[0]]
     if len(points) <= limit:
         return lane
-    width = max(now, 1e-6) / limit
+    # bins a power of two wide: they stay the same as the run grows (until it doubles),
+    # so a live refresh changes only the last bins
+    width = 2.0 ** math.ceil(math.log2(max(now, 1e-3) / limit))
     merged: dict[tuple[str, int], list[Any]] = {}
     counts: dict[tuple[str, int], int] = {}
     others = []
@@ -146,7 +166,7 @@ def concurrency(spans: Sequence[tuple[float, float]], t0: float, t1: float,
     for a, b in spans:
         edges.append((a, 1))
         edges.append((max(b, a), -1))
-    edges.sort(key=lambda e: (e[0], -e[1]))
+    edges.sort()  # an end before a start at the same moment: back to back is not overlap
     most = [0] * bins
     running = peak = 0
     index = 0
@@ -155,7 +175,8 @@ def concurrency(spans: Sequence[tuple[float, float]], t0: float, t1: float,
         target = min(int((at - t0) / width), bins - 1)
         while index < target:
             index += 1
-            most[index] = max(most[index], running)
+            if index < target or at > t0 + index * width:  # ran into this bin
+                most[index] = max(most[index], running)
         running += step
         most[index] = max(most[index], running)
         peak = max(peak, running)

@@ -63,144 +63,230 @@ def compute_lanes(
     running now, open-ended; ``waiting`` (``RunInfo.waiting``) names the signals the code
     waits for: a wait with a timeout renames its timer's lane, one without gets its own.
     """
-    if not history:
-        return []
-    origin = history[0].at
-    workflow: dict[str, Any] = {"id": "workflow", "kind": "workflow", "label": "workflow",
-                                "items": [], "meta": {"decisions": 0}}
-    lanes: dict[int, dict[str, Any]] = {}  # by scheduling seq, in order of scheduling
-    signals: dict[str, Any] = {"id": "signals", "kind": "signals", "label": "signals",
-                               "items": [], "meta": {}}
-    resets: dict[str, Any] = {"id": "resets", "kind": "resets", "label": "resets",
-                              "items": [], "meta": {}}
-    attempt_open: dict[int, Item] = {}  # activity seq -> the running attempt item
-    decision: Item | None = None
-    for record in history:
-        event, seq, t = record.event, record.seq, _rel(record.at, origin)
-        if role_of(event) == COMMAND:
-            if decision is not None and decision[5] == seq - 1:  # same batch of commands
-                decision[5] = seq
-                decision[3] = f"{seq - decision[4] + 1} commands"
-            else:
-                decision = [t, t, "decision", "1 command", seq, seq]
-                workflow["items"].append(decision)
-                workflow["meta"]["decisions"] += 1
-        if isinstance(event, WorkflowStarted):
-            workflow["items"].append([t, t, "start", event.workflow_type, seq, seq])
-        elif record.event_type in ("WorkflowCompleted", "WorkflowFailed", "WorkflowCancelled",
-                                   "WorkflowTerminated", "WorkflowTimedOut",
-                                   "WorkflowContinuedAsNew"):
-            kind = record.event_type.removeprefix("Workflow").lower()
-            workflow["items"].append([t, t, "close", kind, seq, seq])
-        elif isinstance(event, ActivityScheduled):
-            lanes[seq] = {
-                "id": f"a{seq}", "kind": "activity",
-                "label": f"{event.activity_type} #{seq}",
-                "items": [[t, None, "scheduled", "waiting for a worker", seq, seq]],
-                "meta": {"seq": seq, "type": event.activity_type, "attempts": 0,
-                         "retries": 0, "timeouts": 0, "status": "scheduled"},
-            }
-        elif isinstance(event, ActivityStarted):
-            lane = lanes.get(event.scheduled_seq)
-            if lane is None:
-                continue
-            began = _started(event.started_at, origin, t)
-            _close_wait(lane, began, seq)
-            item: Item = [began, None, "attempt",
-                          f"attempt {event.attempt} on {event.worker_id}", seq, seq]
-            lane["items"].append(item)
-            attempt_open[event.scheduled_seq] = item
-            lane["meta"]["attempts"] = max(lane["meta"]["attempts"], event.attempt)
-            lane["meta"]["status"] = "running"
-        elif isinstance(event, ActivityCompleted | ActivityFailed | ActivityTimedOut):
-            lane = lanes.get(event.scheduled_seq)
-            if lane is None:
-                continue
-            _close_wait(lane, t, seq)
-            found = attempt_open.pop(event.scheduled_seq, None)
-            if found is not None:
-                item = found
-            else:  # no ActivityStarted recorded: show the outcome as a point
-                item = [t, t, "attempt", f"attempt {event.attempt}", seq, seq]
+    builder = LaneBuilder()
+    builder.feed(history)
+    return builder.lanes(pending, waiting)
+
+
+LaneKey = int | str  # a lane's scheduling seq, or "workflow", "signals", "resets"
+
+
+class LaneBuilder:
+    """Lanes built as events arrive: ``feed`` takes the next events, ``lanes`` gives the
+    lanes now (copies: what it gave before never changes), recopying only the lanes the
+    new events touched — a live refresh of a 100,000-event run costs its new events."""
+
+    def __init__(self) -> None:
+        self.origin: datetime | None = None
+        self.last_seq = 0
+        self.workflow: dict[str, Any] = {"id": "workflow", "kind": "workflow",
+                                         "label": "workflow", "items": [],
+                                         "meta": {"decisions": 0}}
+        self.by_seq: dict[int, dict[str, Any]] = {}  # by scheduling seq, in order
+        self.signals: dict[str, Any] = {"id": "signals", "kind": "signals",
+                                        "label": "signals", "items": [], "meta": {}}
+        self.resets: dict[str, Any] = {"id": "resets", "kind": "resets", "label": "resets",
+                                       "items": [], "meta": {}}
+        self.attempt_open: dict[int, Item] = {}  # activity seq -> the running attempt item
+        self.decision: Item | None = None
+        self.touched: set[LaneKey] = set()
+        self._copies: dict[LaneKey, dict[str, Any]] = {}
+
+    def feed(self, history: Sequence[HistoryEvent]) -> None:
+        if not history:
+            return
+        if self.origin is None:
+            self.origin = history[0].at
+        origin, workflow, lanes = self.origin, self.workflow, self.by_seq
+        signals, resets, attempt_open = self.signals, self.resets, self.attempt_open
+        decision = self.decision
+        for record in history:
+            event, seq, t = record.event, record.seq, _rel(record.at, origin)
+            self.touched.add(_touches(record, lanes))
+            if role_of(event) == COMMAND:
+                if decision is not None and decision[5] == seq - 1:  # same batch of commands
+                    decision[5] = seq
+                    decision[3] = f"{seq - decision[4] + 1} commands"
+                else:
+                    decision = [t, t, "decision", "1 command", seq, seq]
+                    workflow["items"].append(decision)
+                    workflow["meta"]["decisions"] += 1
+            if isinstance(event, WorkflowStarted):
+                workflow["items"].append([t, t, "start", event.workflow_type, seq, seq])
+            elif record.event_type in ("WorkflowCompleted", "WorkflowFailed", "WorkflowCancelled",
+                                       "WorkflowTerminated", "WorkflowTimedOut",
+                                       "WorkflowContinuedAsNew"):
+                kind = record.event_type.removeprefix("Workflow").lower()
+                workflow["items"].append([t, t, "close", kind, seq, seq])
+            elif isinstance(event, ActivityScheduled):
+                lanes[seq] = {
+                    "id": f"a{seq}", "kind": "activity",
+                    "label": f"{event.activity_type} #{seq}",
+                    "items": [[t, None, "scheduled", "waiting for a worker", seq, seq]],
+                    "meta": {"seq": seq, "type": event.activity_type, "attempts": 0,
+                             "retries": 0, "timeouts": 0, "status": "scheduled"},
+                }
+            elif isinstance(event, ActivityStarted):
+                lane = lanes.get(event.scheduled_seq)
+                if lane is None:
+                    continue
+                began = _started(event.started_at, origin, t)
+                _close_wait(lane, began, seq)
+                item: Item = [began, None, "attempt",
+                              f"attempt {event.attempt} on {event.worker_id}", seq, seq]
                 lane["items"].append(item)
-            item[1], item[5] = t, seq
-            meta = lane["meta"]
-            meta["attempts"] = max(meta["attempts"], event.attempt)
-            if isinstance(event, ActivityCompleted):
-                item[2] = "ok"
-                meta["status"] = "completed"
+                attempt_open[event.scheduled_seq] = item
+                lane["meta"]["attempts"] = max(lane["meta"]["attempts"], event.attempt)
+                lane["meta"]["status"] = "running"
+            elif isinstance(event, ActivityCompleted | ActivityFailed | ActivityTimedOut):
+                lane = lanes.get(event.scheduled_seq)
+                if lane is None:
+                    continue
+                _close_wait(lane, t, seq)
+                found = attempt_open.pop(event.scheduled_seq, None)
+                if found is not None:
+                    item = found
+                else:  # no ActivityStarted recorded: show the outcome as a point
+                    item = [t, t, "attempt", f"attempt {event.attempt}", seq, seq]
+                    lane["items"].append(item)
+                item[1], item[5] = t, seq
+                meta = lane["meta"]
+                meta["attempts"] = max(meta["attempts"], event.attempt)
+                if isinstance(event, ActivityCompleted):
+                    item[2] = "ok"
+                    meta["status"] = "completed"
+                    continue
+                if isinstance(event, ActivityTimedOut):
+                    meta["timeouts"] += 1
+                    item[2] = "timeout"
+                    item[3] += f": {event.timeout_type} timeout"
+                else:
+                    item[2] = "failed"
+                    item[3] += f": {_err(event.error)}"
+                    meta["last_error"] = _err(event.error)
+                if event.retrying:
+                    meta["retries"] += 1
+                    meta["status"] = "retrying"
+                    lane["items"].append([t, None, "backoff", "waiting to retry", seq, seq])
+                else:
+                    meta["status"] = "failed" if item[2] == "failed" else "timed_out"
+            elif isinstance(event, TimerStarted):
+                lanes[seq] = {
+                    "id": f"t{seq}", "kind": "timer", "label": f"timer {event.duration:g}s #{seq}",
+                    "items": [[t, None, "timer", f"sleep {event.duration:g}s", seq, seq]],
+                    "meta": {"seq": seq, "duration": event.duration, "fire_at": event.fire_at,
+                             "status": "pending"},
+                }
+            elif isinstance(event, TimerFired | TimerCancelled):
+                lane = lanes.get(event.started_seq)
+                if lane is None:
+                    continue
+                item = lane["items"][0]
+                item[1], item[5] = t, seq
+                fired = isinstance(event, TimerFired)
+                item[2] = "timer" if fired else "cancelled"
+                lane["meta"]["status"] = "fired" if fired else "cancelled"
+            elif isinstance(event, ChildWorkflowStarted):
+                lanes[seq] = {
+                    "id": f"c{seq}", "kind": "child",
+                    "label": f"child {event.workflow_type} #{seq}",
+                    "items": [[t, None, "child", event.workflow_id, seq, seq]],
+                    "meta": {"seq": seq, "run_id": event.run_id, "workflow_id": event.workflow_id,
+                             "status": "running"},
+                }
+            elif isinstance(event, ChildWorkflowCompleted | ChildWorkflowFailed):
+                lane = lanes.get(event.started_seq)
+                if lane is None:
+                    continue
+                item = lane["items"][0]
+                item[1], item[5] = t, seq
+                if isinstance(event, ChildWorkflowFailed):
+                    item[2] = "failed"
+                    lane["meta"]["status"] = event.status.lower()
+                else:
+                    item[2] = "ok"
+                    lane["meta"]["status"] = "completed"
+            elif isinstance(event, SignalReceived):
+                signals["items"].append([t, t, "signal", event.name, seq, seq])
+            elif isinstance(event, CancelRequested):
+                signals["items"].append([t, t, "cancel", "cancel requested", seq, seq])
+            elif isinstance(event, UpdateAdmitted):
+                signals["items"].append([t, t, "update", f"update {event.name}", seq, seq])
+            elif isinstance(event, WorkflowResetFork):
+                resets["items"].append(
+                    [t, t, "reset", f"reset from {event.source_run_id[:8]} at {event.boundary}",
+                     seq, seq])
+            elif isinstance(event, WorkflowReset):
+                resets["items"].append(
+                    [t, t, "reset", f"reset to {event.new_run_id[:8]} at {event.boundary}",
+                     seq, seq])
+        self.decision = decision
+        self.last_seq = history[-1].seq
+
+    def _lane(self, key: LaneKey) -> dict[str, Any]:
+        if isinstance(key, int):
+            return self.by_seq[key]
+        return {"workflow": self.workflow, "signals": self.signals, "resets": self.resets}[key]
+
+    def lanes(self, pending: Sequence[dict[str, Any]] = (),
+              waiting: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+        """The lanes now, with ``pending`` attempts running and ``waiting`` signal waits
+        drawn on copies (they are not history: the next call may differ)."""
+        if self.origin is None:
+            return []
+        for key in self.touched:
+            if key == "workflow" or key in ("signals", "resets") or key in self.by_seq:
+                self._copies[key] = _copy(self._lane(key))
+        self.touched.clear()
+        for key in ("workflow", "signals", "resets"):
+            self._copies.setdefault(key, _copy(self._lane(key)))
+        shown = {key: self._copies[key] for key in self.by_seq}
+        drawn: set[int] = set()
+
+        def editable(key: int) -> dict[str, Any]:
+            if key not in drawn:
+                shown[key] = _copy(shown[key])
+                drawn.add(key)
+            return shown[key]
+
+        for task in pending:
+            seq = task.get("activity_seq")
+            if task.get("kind") == "activity" and task.get("state") == "RUNNING" \
+                    and isinstance(seq, int) and seq in shown:
+                _running_attempt(editable(seq), task, self.origin)
+        extra = []
+        for wait in waiting:
+            timer_seq = wait.get("timer_seq")
+            timer = shown.get(timer_seq) if isinstance(timer_seq, int) else None
+            if wait.get("kind") != "signal":
                 continue
-            if isinstance(event, ActivityTimedOut):
-                meta["timeouts"] += 1
-                item[2] = "timeout"
-                item[3] += f": {event.timeout_type} timeout"
+            if timer is not None and timer["kind"] == "timer":
+                _name_wait(editable(timer["meta"]["seq"]), str(wait.get("name")))
             else:
-                item[2] = "failed"
-                item[3] += f": {_err(event.error)}"
-                meta["last_error"] = _err(event.error)
-            if event.retrying:
-                meta["retries"] += 1
-                meta["status"] = "retrying"
-                lane["items"].append([t, None, "backoff", "waiting to retry", seq, seq])
-            else:
-                meta["status"] = "failed" if item[2] == "failed" else "timed_out"
-        elif isinstance(event, TimerStarted):
-            lanes[seq] = {
-                "id": f"t{seq}", "kind": "timer", "label": f"timer {event.duration:g}s #{seq}",
-                "items": [[t, None, "timer", f"sleep {event.duration:g}s", seq, seq]],
-                "meta": {"seq": seq, "duration": event.duration, "fire_at": event.fire_at,
-                         "status": "pending"},
-            }
-        elif isinstance(event, TimerFired | TimerCancelled):
-            lane = lanes.get(event.started_seq)
-            if lane is None:
-                continue
-            item = lane["items"][0]
-            item[1], item[5] = t, seq
-            fired = isinstance(event, TimerFired)
-            item[2] = "timer" if fired else "cancelled"
-            lane["meta"]["status"] = "fired" if fired else "cancelled"
-        elif isinstance(event, ChildWorkflowStarted):
-            lanes[seq] = {
-                "id": f"c{seq}", "kind": "child",
-                "label": f"child {event.workflow_type} #{seq}",
-                "items": [[t, None, "child", event.workflow_id, seq, seq]],
-                "meta": {"seq": seq, "run_id": event.run_id, "workflow_id": event.workflow_id,
-                         "status": "running"},
-            }
-        elif isinstance(event, ChildWorkflowCompleted | ChildWorkflowFailed):
-            lane = lanes.get(event.started_seq)
-            if lane is None:
-                continue
-            item = lane["items"][0]
-            item[1], item[5] = t, seq
-            if isinstance(event, ChildWorkflowFailed):
-                item[2] = "failed"
-                lane["meta"]["status"] = event.status.lower()
-            else:
-                item[2] = "ok"
-                lane["meta"]["status"] = "completed"
-        elif isinstance(event, SignalReceived):
-            signals["items"].append([t, t, "signal", event.name, seq, seq])
-        elif isinstance(event, CancelRequested):
-            signals["items"].append([t, t, "cancel", "cancel requested", seq, seq])
-        elif isinstance(event, UpdateAdmitted):
-            signals["items"].append([t, t, "update", f"update {event.name}", seq, seq])
-        elif isinstance(event, WorkflowResetFork):
-            resets["items"].append(
-                [t, t, "reset", f"reset from {event.source_run_id[:8]} at {event.boundary}",
-                 seq, seq])
-        elif isinstance(event, WorkflowReset):
-            resets["items"].append(
-                [t, t, "reset", f"reset to {event.new_run_id[:8]} at {event.boundary}",
-                 seq, seq])
-    for task in pending:
-        _running_attempt(lanes, task, origin)
-    for wait in waiting:
-        _signal_wait(lanes, wait, workflow, history[-1].seq)
-    out = [workflow, *lanes.values()]
-    out += [lane for lane in (signals, resets) if lane["items"]]
-    return out
+                extra.append(_wait_lane(self.workflow, str(wait.get("name")), self.last_seq))
+        out = [self._copies["workflow"], *shown.values(), *extra]
+        out += [self._copies[k] for k in ("signals", "resets") if self._copies[k]["items"]]
+        return out
+
+
+def _copy(lane: dict[str, Any]) -> dict[str, Any]:
+    return {**lane, "items": [list(it) for it in lane["items"]], "meta": dict(lane["meta"])}
+
+
+def _touches(record: HistoryEvent, lanes: dict[int, dict[str, Any]]) -> LaneKey:
+    """The lane an event changes (the event that begins a lane: its own seq)."""
+    event = record.event
+    for name in ("scheduled_seq", "started_seq"):
+        found = getattr(event, name, None)
+        if isinstance(found, int):
+            return found
+    if isinstance(event, ActivityScheduled | TimerStarted | ChildWorkflowStarted):
+        return record.seq
+    if isinstance(event, SignalReceived | CancelRequested | UpdateAdmitted):
+        return "signals"
+    if isinstance(event, WorkflowReset | WorkflowResetFork):
+        return "resets"
+    return "workflow"
 
 
 def _started(started_at: str, origin: datetime, fallback: float) -> float:
@@ -212,14 +298,10 @@ def _started(started_at: str, origin: datetime, fallback: float) -> float:
         return fallback
 
 
-def _running_attempt(lanes: dict[int, dict[str, Any]], task: dict[str, Any],
-                     origin: datetime) -> None:
-    """Draw an attempt running now (a pending activity task a worker holds)."""
-    if task.get("kind") != "activity" or task.get("state") != "RUNNING":
-        return
-    lane = lanes.get(task.get("activity_seq") or -1)
+def _running_attempt(lane: dict[str, Any], task: dict[str, Any], origin: datetime) -> None:
+    """Draw an attempt running now (a pending activity task a worker holds) on ``lane``."""
     started = task.get("started_at")
-    if lane is None or not isinstance(started, datetime):
+    if not isinstance(started, datetime):
         return
     last = lane["items"][-1]
     if last[2] == "attempt" and last[1] is None:
@@ -234,25 +316,21 @@ def _running_attempt(lanes: dict[int, dict[str, Any]], task: dict[str, Any],
     lane["meta"]["attempts"] = max(lane["meta"]["attempts"], int(attempt))
 
 
-def _signal_wait(lanes: dict[int, dict[str, Any]], wait: dict[str, Any],
-                 workflow: dict[str, Any], last_seq: int) -> None:
-    """Show what the code waits for: the timer ending a ``wait_signal(timeout=)`` becomes a
-    wait named by its signal; a wait without a timeout is a lane of its own, from the
-    decision that began it."""
-    if wait.get("kind") != "signal":
-        return
-    name = wait.get("name")
-    timer = lanes.get(wait.get("timer_seq") or -1)
-    if timer is not None and timer["kind"] == "timer":
-        item = timer["items"][0]
-        timer.update(kind="wait", label=f"signal {name} #{timer['meta']['seq']}")
-        item[2] = "wait"
-        item[3] = f"waiting for signal {name} (times out after {timer['meta']['duration']:g}s)"
-        timer["meta"]["waits_for"] = f"signal {name}"
-        return
+def _name_wait(timer: dict[str, Any], name: str) -> None:
+    """The timer ending a ``wait_signal(timeout=)`` shown as the wait, named by its signal."""
+    item = timer["items"][0]
+    timer.update(kind="wait", label=f"signal {name} #{timer['meta']['seq']}")
+    item[2] = "wait"
+    item[3] = f"waiting for signal {name} (times out after {timer['meta']['duration']:g}s)"
+    timer["meta"]["waits_for"] = f"signal {name}"
+
+
+def _wait_lane(workflow: dict[str, Any], name: str, last_seq: int) -> dict[str, Any]:
+    """A wait for a signal without a timeout: a lane of its own, from the decision that
+    began it."""
     decisions = [it for it in workflow["items"] if it[2] == "decision"]
     t, seq = (decisions[-1][0], decisions[-1][5]) if decisions else (0.0, last_seq)
-    lanes[-len(lanes) - 1] = {  # negative keys: never a seq
+    return {
         "id": f"w:{name}", "kind": "wait", "label": f"signal {name}",
         "items": [[t, None, "wait", f"waiting for signal {name}", seq, seq]],
         "meta": {"waits_for": f"signal {name}", "status": "waiting"},

@@ -6,6 +6,7 @@ vendored front end."""
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -48,13 +49,18 @@ class _Poller:
         self.thread.start()
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        pause = self.interval
+        while not self._stop.wait(pause):
+            began = time.monotonic()
             try:
                 self._refresh()
             except Exception as exc:  # keep the widget alive; show the error instead
                 self.error = exc
             if not self._running():
                 return
+            # a refresh that takes long (a huge run) must not keep the kernel busy: wait
+            # at least twice as long as it took
+            pause = max(self.interval, 2 * (time.monotonic() - began))
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
