@@ -157,3 +157,26 @@ def test_activity_prints_do_not_land_in_an_unrelated_cell(
     assert "the other cell" in other and "NOISE" not in other
     assert not any("NOISE" in text for text in texts)
     assert texts[5] == "(40, 40)"
+
+
+@hs.workflow
+async def narrates(ctx: hs.WorkflowContext) -> int:
+    ctx.logger.warning("starting")
+    await ctx.execute_activity(quiet)
+    ctx.logger.warning("between")
+    await ctx.execute_activity(quiet)
+    ctx.logger.warning("done")
+    return 2
+
+
+def test_workflow_logger_speaks_once_not_on_replay(
+    client: hs.Client, start_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_worker(workflows=[narrates], activities=[quiet], tuning={"cache_size": 0})
+    with caplog.at_level(logging.WARNING, logger="harvest_studio.worker.workflow"):
+        run = client.start(narrates, id="narrator")
+        assert run.result(timeout=30) == 2
+    said = [r.getMessage() for r in caplog.records
+            if r.name == "harvest_studio.worker.workflow.narrates"]
+    # every decision replays the code from the start (no cache), yet each line once
+    assert said == ["[narrator] starting", "[narrator] between", "[narrator] done"]

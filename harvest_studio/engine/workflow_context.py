@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Generator
@@ -117,6 +118,20 @@ class WorkflowRuntime(Protocol):
     def deprecate_patch(self, patch_id: str) -> None: ...
 
 
+class _ReplaySafeLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Drops records while the workflow replays; prefixes the workflow id."""
+
+    def __init__(self, logger: logging.Logger, ctx: WorkflowContext) -> None:
+        super().__init__(logger, {})
+        self.ctx = ctx
+
+    def isEnabledFor(self, level: int) -> bool:
+        return not self.ctx.is_replaying and self.logger.isEnabledFor(level)
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        return f"[{self.ctx.info.workflow_id}] {msg}", kwargs
+
+
 class WorkflowContext:
     """The handle workflow code gets as its first argument.
 
@@ -127,6 +142,7 @@ class WorkflowContext:
 
     def __init__(self, instance: WorkflowRuntime) -> None:
         self._instance = instance
+        self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
     # -- facts ------------------------------------------------------------------------------
     @property
@@ -138,6 +154,20 @@ class WorkflowContext:
     def is_replaying(self) -> bool:
         """True while the code is re-running against recorded history."""
         return self._instance.is_replaying
+
+    @property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger for workflow code that speaks once: records made while the code is
+        replayed are dropped (``print`` would repeat on every replay). Its records go to
+        the worker's log (``harvest_studio.worker.workflow.<type>``; in a notebook,
+        ``%harvest worker log``), prefixed with the workflow id::
+
+            ctx.logger.info("charging %s", order_id)
+        """
+        if self._logger is None:
+            name = f"harvest_studio.worker.workflow.{self.info.workflow_type}"
+            self._logger = _ReplaySafeLogger(logging.getLogger(name), self)
+        return self._logger
 
     def now(self) -> datetime:
         """The workflow's clock: the database time of the event currently being handled."""
