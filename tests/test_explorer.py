@@ -546,6 +546,7 @@ def test_summary_of_a_blocked_run_with_pending_work() -> None:
     ]
     summary = run_summary(info, history)
     assert summary["blocked_reason"] == "nondeterminism: expected a timer (at event 5)"
+    assert summary["blocked_t"] == 2.0  # past the last event: drawn at the end
     assert summary["pending_activities"] == [
         {"seq": 4, "type": "charge", "state": "RUNNING", "attempt": 2, "worker": "w1",
          "last_error": None}

@@ -75,3 +75,22 @@ def test_groups_count_and_profile() -> None:
     assert group_lanes(lanes[:24], now=40.0) == lanes[:24]  # few enough stay lanes
     profile, peak = concurrency([(0.0, 1.0), (0.5, 2.0)], 0.0, 2.0, bins=4)
     assert peak == 2 and [n for _, n in profile] == [1, 2, 1, 1]
+
+
+def test_a_signal_not_yet_handled_is_listed(client: hs.Client, start_worker: Any) -> None:
+    from harvest_studio.commands import render
+    from harvest_studio.commands.render.pending import waits
+    from harvest_studio.studio.widgets.lanes import run_summary
+
+    worker = start_worker(workflows=[busy], activities=[quick, shaky])
+    run = client.start(busy, 1)
+    wait_for(lambda: any(e.event_type == "TimerFired" for e in run.history()))
+    wait_for(lambda: client.describe(run.id).waiting != [])
+    worker.stop()  # nobody takes the signal from the inbox now
+    run.signal("go", 5)
+    info = client.describe(run.id)
+    assert [w["what"] for w in waits(info) if w["kind"] == "inbox"] == [
+        "signal go received, not yet handled"]
+    assert "not yet handled" in render.render_run(info)
+    summary = run_summary(info, run.history())
+    assert any(w["kind"] == "inbox" for w in summary["waiting_on"])

@@ -42,7 +42,8 @@ async def get_run(
 
 
 async def run_activity_summary(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
-    """Open activity tasks and timers of a run (for ``describe``)."""
+    """Open activity tasks, timers and signals waiting in the inbox of a run (for
+    ``describe``)."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         "SELECT kind, type_name, state, activity_seq, retry_attempt, worker_id, visible_at,"
@@ -56,7 +57,15 @@ async def run_activity_summary(conn: AsyncConnection[Any], run_id: str) -> list[
         " ORDER BY fires_at",
         (run_id,),
     )
-    return tasks + await cur.fetchall()
+    timers = await cur.fetchall()
+    # signals delivered but not yet seen by the run's code (the next decision takes them)
+    await cur.execute(
+        "SELECT 'signal' AS kind, payload->>'name' AS type_name, at AS visible_at"
+        " FROM harvest.inbox WHERE run_id = %s::uuid AND event_type = 'SignalReceived'"
+        " ORDER BY id LIMIT 50",
+        (run_id,),
+    )
+    return tasks + timers + await cur.fetchall()
 
 
 def _looks_like_uuid(text: str) -> bool:

@@ -60,9 +60,12 @@ def waits(info: RunInfo, timer_durations: Mapping[int, float] | None = None
         found.append({"kind": "timer", "what": what, "until": _moment(timer.get("fires_at")),
                       "until_label": "fires", "detail": None})
     for task in info.pending:
-        if task.get("kind") != "activity":
-            continue
-        found.append(_activity(task))
+        if task.get("kind") == "activity":
+            found.append(_activity(task))
+        elif task.get("kind") == "signal":
+            found.append({"kind": "inbox",
+                          "what": f"signal {task.get('type_name')} received, not yet handled",
+                          "until": None, "until_label": "", "detail": None})
     return found
 
 

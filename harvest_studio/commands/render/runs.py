@@ -96,6 +96,10 @@ def _pending_row(p: Mapping[str, Any]) -> tuple[Any, ...]:
         fires = _parse_iso(p.get("fires_at"))
         return ("timer", f"event {p.get('seq')}", "WAITING", None,
                 f"fires {fmt_time(fires, ms=True)}", "-")
+    if p.get("kind") == "signal":
+        received = _parse_iso(p.get("visible_at"))
+        return ("signal", str(p.get("type_name")), "INBOX", None,
+                f"received {fmt_time(received, ms=True)}, not yet handled", "-")
     state = p.get("state")
     if p.get("kind") == "activity":
         what = f"{p.get('type_name')} (event {p.get('activity_seq')})"

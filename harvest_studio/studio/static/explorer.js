@@ -16,6 +16,11 @@ function renderExplorer({ model, el }) {
     getLanes: () => data.lanes,
     getExtent: () => (model.get("summary") || {}).duration || 0,
     getSelected: () => model.get("selected_seq"),
+    getMarks: () => {
+      const sm = model.get("summary") || {};
+      return sm.blocked_t === null || sm.blocked_t === undefined ? []
+        : [{ t: sm.blocked_t, kind: "blocked", label: `blocked here: ${sm.blocked_reason}` }];
+    },
     onSelect: (seq) => { ui.group = null; select(seq); },
     onLabel: (lane) => {
       if (lane.kind === "child" && lane.meta.run_id) act({ type: "open_run", run_id: lane.meta.run_id });

@@ -7,7 +7,7 @@ const ROW = 22; // lane height in px
 const LABEL_W = 180; // lane label column width in px
 const AXIS_H = 20;
 
-function makeTimeline({ getLanes, getExtent, getSelected, onSelect, onLabel, onView }) {
+function makeTimeline({ getLanes, getExtent, getSelected, onSelect, onLabel, onView, getMarks = () => [] }) {
   const state = { t0: 0, t1: 1, fitted: false, zoomed: false, drag: null };
   const node = h("div", { class: "hs-timeline" });
   const axis = s("svg", { class: "hs-axis", height: AXIS_H });
@@ -151,6 +151,15 @@ function makeTimeline({ getLanes, getExtent, getSelected, onSelect, onLabel, onV
         text.append(tip);
         if (linked) text.addEventListener("click", (ev) => { ev.stopPropagation(); onLabel(lane); });
         svg.append(text);
+      }
+      // marks across all lanes: where a blocked run stopped
+      for (const { t, label, kind } of getMarks()) {
+        if (t < state.t0 || t > state.t1) continue;
+        const line = s("line", { x1: x(t), x2: x(t), y1: 0, y2: lanes.length * ROW, class: `hs-mark hs-mark-${kind}` });
+        const tip = s("title");
+        tip.textContent = label;
+        line.append(tip);
+        svg.append(line);
       }
       svg.setAttribute("data-drawn", drawn);
       node.dataset.t0 = state.t0;

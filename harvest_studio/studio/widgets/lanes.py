@@ -3,6 +3,7 @@ summaries computed from ``HistoryEvent`` lists, and JSON helpers (no anywidget i
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -393,6 +394,7 @@ def run_summary(info: RunInfo, history: Sequence[HistoryEvent]) -> dict[str, Any
         "cancel_requested": info.cancel_requested,
         "blocked": info.blocked,
         "blocked_reason": _blocked_reason(info.blocked),
+        "blocked_t": _time_of((info.blocked or {}).get("seq"), history),
         "waiting": (
             waiting_for_worker(info.unserved_queues, how="%harvest worker start")
             if info.status == "RUNNING" and info.unserved_queues
@@ -439,6 +441,14 @@ def run_links(info: RunInfo, history: Sequence[HistoryEvent]) -> list[dict[str, 
             children += 1
             links.append({"rel": f"child {event.workflow_id}", "run_id": event.run_id})
     return links
+
+
+def _time_of(seq: Any, history: Sequence[HistoryEvent]) -> float | None:
+    """Seconds into the run of event ``seq`` (the last event's, past the end)."""
+    if not isinstance(seq, int) or not history:
+        return None
+    index = min(bisect.bisect_left(history, seq, key=lambda e: e.seq), len(history) - 1)
+    return _rel(history[index].at, history[0].at)
 
 
 def _blocked_reason(blocked: dict[str, Any] | None) -> str | None:
