@@ -212,3 +212,45 @@ def test_reset_from_the_page_opens_the_new_run_and_back(
     finally:
         bridge.close()
         explorer.close()
+
+
+def test_the_selected_row_stands_out_in_a_dark_theme(
+    browser: Any, client: hs.Client, db_url: str
+) -> None:
+    run_id = _synthetic_run(client, db_url, 40)
+    explorer = HistoryExplorer(client, run_id, window_size=20)
+    bridge = Bridge(browser, explorer)
+    page = bridge.page
+    try:
+        # JupyterLab's dark theme sets these variables on the page
+        page.evaluate("""() => { const s = document.body.style;
+            s.setProperty('--jp-layout-color0', '#111111');
+            s.setProperty('--jp-layout-color1', '#111111');
+            s.setProperty('--jp-ui-font-color0', '#ffffff');
+            s.setProperty('--jp-ui-font-color1', '#e0e0e0');
+            s.setProperty('--jp-brand-color1', '#4fa3ff');
+            s.background = '#111111'; }""")
+        rows = page.locator("tbody tr")
+        rows.nth(3).click()
+        bridge.until("document.querySelector('tr.hs-sel')")
+        shot = page.locator(".hs-table-box").screenshot()
+        from io import BytesIO
+
+        from PIL import Image
+
+        image = Image.open(BytesIO(shot)).convert("L")
+        box = page.locator(".hs-table-box").bounding_box()
+        chosen = page.locator("tr.hs-sel").bounding_box()
+        other = rows.nth(6).bounding_box()
+        assert box and chosen and other
+
+        def brightness(row: dict[str, float]) -> float:
+            y = int(row["y"] - box["y"] + row["height"] / 2)
+            band = [image.getpixel((x, y)) for x in range(4, int(row["width"]) - 4, 3)]
+            return sum(band) / len(band)
+
+        # the selected row is clearly lighter than its neighbours on a dark page
+        assert brightness(chosen) - brightness(other) > 20
+    finally:
+        bridge.close()
+        explorer.close()
