@@ -45,6 +45,17 @@ async def quiet(ctx: hs.ActivityContext) -> int:
     return 1
 
 
+@hs.activity
+def odd_bytes(ctx: hs.ActivityContext) -> str:
+    print("nul:\x00 surrogate:\udc80 done")
+    return "ok"
+
+
+@hs.workflow
+async def odd(ctx: hs.WorkflowContext) -> str:
+    return await ctx.execute_activity(odd_bytes)
+
+
 @hs.workflow
 async def talks(ctx: hs.WorkflowContext) -> list[Any]:
     return [await ctx.execute_activity(chatty, "ada"), await ctx.execute_activity(loud, 200_000),
@@ -75,6 +86,25 @@ def test_each_attempt_keeps_what_it_printed_and_logged(
     out = capsys.readouterr()
     assert "hello from ada, attempt 2" in out.out and "not from an attempt" in out.out
     assert "about to fail" in out.err
+
+
+def test_output_postgres_cannot_store_is_escaped_and_the_result_kept(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[odd], activities=[odd_bytes])
+    run = client.start(odd)
+    assert run.result(timeout=30) == "ok"
+    [log] = run.attempt_logs()
+    assert log.output.startswith("nul:\\x00 surrogate:\\udc80 done\n")
+
+
+def test_logging_outside_attempts_is_untouched(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[odd], activities=[odd_bytes])
+    # the capturing handler sits on the root logger only while an attempt runs: between
+    # attempts, logging.basicConfig and Python's last resort work as without a worker
+    assert not any(h is attempt_output._handler for h in logging.getLogger().handlers)
+    client.start(odd).result(timeout=30)
+    assert not any(h is attempt_output._handler for h in logging.getLogger().handlers)
 
 
 def test_streams_are_restored_when_the_last_worker_stops(client: hs.Client) -> None:
@@ -163,7 +193,7 @@ def test_activity_prints_do_not_land_in_an_unrelated_cell(
 async def narrates(ctx: hs.WorkflowContext) -> int:
     ctx.logger.warning("starting")
     await ctx.execute_activity(quiet)
-    ctx.logger.warning("between")
+    ctx.logger.warning("between %s", "steps")
     await ctx.execute_activity(quiet)
     ctx.logger.warning("done")
     return 2
@@ -179,4 +209,16 @@ def test_workflow_logger_speaks_once_not_on_replay(
     said = [r.getMessage() for r in caplog.records
             if r.name == "harvest_studio.worker.workflow.narrates"]
     # every decision replays the code from the start (no cache), yet each line once
-    assert said == ["[narrator] starting", "[narrator] between", "[narrator] done"]
+    assert said == ["[narrator] starting", "[narrator] between steps", "[narrator] done"]
+
+
+def test_workflow_logger_keeps_a_percent_in_the_id(
+    client: hs.Client, start_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    start_worker(workflows=[narrates], activities=[quiet])
+    with caplog.at_level(logging.WARNING, logger="harvest_studio.worker.workflow"):
+        client.start(narrates, id="50%off").result(timeout=30)
+    said = [r.getMessage() for r in caplog.records]
+    assert "[50%off] starting" in said and "[50%off] between steps" in said
+    logger = logging.getLogger("harvest_studio.worker.workflow.narrates")
+    assert all(r.name == logger.name for r in caplog.records if "50%off" in r.getMessage())

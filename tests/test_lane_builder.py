@@ -29,6 +29,8 @@ def test_fed_in_pieces_equals_built_at_once(client: hs.Client, start_worker: Any
     for cut in range(0, len(history), 3):
         builder.feed(history[cut:cut + 3])
         lanes = builder.lanes()
+        # after every piece, the same lanes as built at once from what came so far
+        assert lanes == compute_lanes(history[:cut + 3])
         handed.append((lanes, copy.deepcopy(lanes)))
     assert builder.lanes() == whole
     # lanes handed out earlier were not changed by later events

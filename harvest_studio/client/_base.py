@@ -126,13 +126,14 @@ class ClientBase:
 
     @retried(True)
     async def attempt_logs(
-        self, ref: str, *, activity_seq: int | None = None
+        self, ref: str, *, activity_seq: int | None = None, latest: bool = False
     ) -> list[AttemptLog]:
         """What the run's activity attempts printed or logged (all of them, or those of the
-        activity scheduled at event ``activity_seq``), in order."""
-        info = await self.describe(ref)
+        activity scheduled at event ``activity_seq``), in order; with ``latest``, only the
+        one written last."""
+        run_id = await self._run_id(ref)
         async with self.pool.connection() as conn:
-            rows = await store.attempt_logs(conn, info.run_id, activity_seq)
+            rows = await store.attempt_logs(conn, run_id, activity_seq, latest=latest)
         return [AttemptLog(**row) for row in rows]
 
     @retried(True)

@@ -128,8 +128,13 @@ class _ReplaySafeLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     def isEnabledFor(self, level: int) -> bool:
         return not self.ctx.is_replaying and self.logger.isEnabledFor(level)
 
-    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
-        return f"[{self.ctx.info.workflow_id}] {msg}", kwargs
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        if not self.isEnabledFor(level):
+            return
+        name = self.ctx.info.workflow_id
+        if args:  # the message is then a format string: a "%" in the id must stay one
+            name = name.replace("%", "%%")
+        self.logger.log(level, f"[{name}] {msg}", *args, **kwargs)
 
 
 class WorkflowContext:

@@ -179,14 +179,17 @@ async def get_history(
 
 
 async def attempt_logs(
-    conn: AsyncConnection[Any], run_id: str, activity_seq: int | None = None
+    conn: AsyncConnection[Any], run_id: str, activity_seq: int | None = None,
+    *, latest: bool = False,
 ) -> list[Row]:
-    """What the run's activity attempts printed or logged, in order of activity and attempt."""
+    """What the run's activity attempts printed or logged, in order of activity and attempt
+    (with ``latest``, only the one written last)."""
     cur = conn.cursor(row_factory=dict_row)
+    order = ("ORDER BY at DESC, activity_seq DESC, attempt DESC LIMIT 1" if latest
+             else "ORDER BY activity_seq, attempt")
     await cur.execute(
         "SELECT activity_seq, attempt, output, dropped, at FROM harvest.attempt_logs"
-        " WHERE run_id = %s::uuid AND (%s::int IS NULL OR activity_seq = %s::int)"
-        " ORDER BY activity_seq, attempt",
+        " WHERE run_id = %s::uuid AND (%s::int IS NULL OR activity_seq = %s::int) " + order,
         (run_id, activity_seq, activity_seq),
     )
     return await cur.fetchall()

@@ -269,14 +269,24 @@ function renderExplorer({ model, el }) {
       h("button", { onclick: () => { ui.compact = null; act({ type: "compact" }); } }, "reload")));
   }
 
+  // the JSON answer, its text in the box and its download link are made once per answer
+  let jsonUrl = null;
+  let jsonShown = null;
+  function setJson(value) {
+    if (jsonUrl) URL.revokeObjectURL(jsonUrl);
+    jsonUrl = value ? URL.createObjectURL(new Blob([value.text], { type: "application/json" })) : null;
+    ui.json = value;
+  }
+
   function drawJson() {
-    if (ui.json === null) { fill(nav, h("span", { class: "hs-dim" }, "loading…")); jsonBox.textContent = ""; return; }
+    if (ui.json === null) { fill(nav, h("span", { class: "hs-dim" }, "loading…")); jsonBox.textContent = ""; jsonShown = null; return; }
+    if (jsonShown === ui.json) return;
+    jsonShown = ui.json;
     const limit = 200000;
     jsonBox.textContent = ui.json.text.length > limit ? `${ui.json.text.slice(0, limit)}\n… (download for the rest)` : ui.json.text;
-    const download = h("a", { class: "hs-download", download: ui.json.name }, h("button", {}, "Download JSON"));
-    download.href = URL.createObjectURL(new Blob([ui.json.text], { type: "application/json" }));
+    const download = h("a", { class: "hs-download", download: ui.json.name, href: jsonUrl }, h("button", {}, "Download JSON"));
     fill(nav, download, h("span", { class: "hs-dim" }, ` ${(ui.json.text.length / 1024).toFixed(0)} KiB `),
-      h("button", { onclick: () => { ui.json = null; act({ type: "json" }); drawTable(); } }, "reload"));
+      h("button", { onclick: () => { setJson(null); act({ type: "json" }); drawTable(); } }, "reload"));
   }
 
   function drawSelection() {
@@ -330,8 +340,14 @@ function renderExplorer({ model, el }) {
   }
 
   // ------------------------------------------------------------ messages
+  let syncAsked = false;
   function applyPatch(msg) {
     if (msg.revision <= data.revision) return;
+    if (msg.revision !== data.revision + 1) {
+      // a patch missed (this view opened after some): ask once for the whole state
+      if (!syncAsked) { syncAsked = true; model.send({ type: "sync", request: ++ui.reqId }); }
+      return;
+    }
     data.revision = msg.revision;
     if (msg.lanes) {
       const byId = new Map(data.lanes.map((l) => [l.id, l]));
@@ -354,13 +370,9 @@ function renderExplorer({ model, el }) {
   function onResult(msg) {
     const v = msg.value;
     if (msg.action === "compact") { ui.compact = v; ui.compactPage = 0; fill(status); schedule("table"); return; }
-    if (msg.action === "json") { ui.json = v; fill(status); schedule("table"); return; }
+    if (msg.action === "json") { setJson(v); fill(status); schedule("table"); return; }
     if (msg.action === "reset_preview" || msg.action === "sync" || msg.action === "refresh") { fill(status); return; }
-    if (msg.action === "open_run" || msg.action === "back") {
-      ui.compact = null; ui.json = null; ui.group = null; ui.tab = "events";
-      fill(status);
-      return;
-    }
+    if (msg.action === "open_run" || msg.action === "back") { fill(status); return; }
     if (msg.action === "reset") {
       if (v.followed) { say(`reset: now showing the new run ${v.new_run_id.slice(0, 8)}`); return; }
       say(`reset: made run ${v.new_run_id.slice(0, 8)} `, false,
@@ -381,9 +393,21 @@ function renderExplorer({ model, el }) {
   const take = (name) => () => {
     data[name] = model.get(name) || (name === "window" ? {} : []);
     data.revision = Math.max(data.revision, model.get("base_revision") || 0);
+    syncAsked = false;
     schedule(name === "lanes" ? "lanes" : "table");
   };
-  subs.on("change:summary", () => schedule("head"));
+  let shownRun = (model.get("summary") || {}).run_id;
+  subs.on("change:summary", () => {
+    const run = (model.get("summary") || {}).run_id;
+    if (run !== shownRun) { // another run (a reset followed, a link, back): start afresh
+      shownRun = run;
+      ui.compact = null; ui.group = null; ui.tab = "events";
+      setJson(null);
+      timeline.fit();
+      schedule("table", "timeline");
+    }
+    schedule("head");
+  });
   subs.on("change:live", () => schedule("head"));
   subs.on("change:trail", () => schedule("head"));
   subs.on("change:lanes", take("lanes"));
@@ -411,6 +435,7 @@ function renderExplorer({ model, el }) {
     subs.off();
     clearTimeout(rangeTimer);
     timeline.dispose();
+    setJson(null);
   };
 }
 

@@ -3,6 +3,7 @@ timers, the last error)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import traitlets
@@ -33,25 +34,28 @@ class RunCard(_Live):
         self.run_id = client.describe(ref).run_id
         self._history: list[HistoryEvent] = []
         self._output: dict[str, Any] | None = None
+        self._refreshing = threading.RLock()
         self.refresh()
         if live:
             self.start_live()
 
     def refresh(self) -> None:
-        info = self.client.describe(self.run_id)
-        after = self._history[-1].seq if self._history else 0
-        new = self.client.history(self.run_id, after_seq=after)
-        self._history.extend(new)
-        if any(e.event_type in ATTEMPT_ENDS for e in new):
-            self._output = self._last_output()
-        self.summary = _jsonable({**run_summary(info, self._history), "output": self._output})
+        with self._refreshing:  # the poller and a settling cell may both refresh
+            info = self.client.describe(self.run_id)
+            after = self._history[-1].seq if self._history else 0
+            new = self.client.history(self.run_id, after_seq=after)
+            self._history.extend(new)
+            if any(e.event_type in ATTEMPT_ENDS for e in new):
+                self._output = self._last_output()
+            self.summary = _jsonable({**run_summary(info, self._history),
+                                      "output": self._output})
 
     def _last_output(self) -> dict[str, Any] | None:
         """The last lines the most recent attempt that printed anything printed."""
-        logs = self.client.attempt_logs(self.run_id)
+        logs = self.client.attempt_logs(self.run_id, latest=True)
         if not logs:
             return None
-        last = max(logs, key=lambda log: log.at)
+        last = logs[0]
         names = {e.seq: e.event.fields().get("activity_type") for e in self._history
                  if e.event_type == "ActivityScheduled"}
         lines = last.output.rstrip("\n").splitlines()

@@ -110,8 +110,10 @@ def _row(kind: str, name: str, seq: int, t: float, given: Any, status: str) -> d
 def _close(row: dict[str, Any], t: float, status: str, output: Any) -> None:
     row["status"] = status
     row["duration"] = round(t - row["t"], 3)
-    row["output"] = output if isinstance(output, str) and status != "completed" \
-        else _preview(output)
+    if isinstance(output, str) and status != "completed":  # a failure's text
+        row["output"] = output if len(output) <= PREVIEW else output[:PREVIEW - 1] + "…"
+    else:
+        row["output"] = _preview(output)
 
 
 def _preview(value: Any) -> str | None:

@@ -92,6 +92,7 @@ class HistoryExplorer(_Live):
     def _open(self, info: RunInfo) -> None:
         """Show run ``info`` from its first event (the explorer starts here, and moves here
         when the user follows a reset, a child or a continuation)."""
+        fetched = self.client.history(info.run_id)  # if this fails, nothing changed yet
         with self._lock:
             self.run_id = info.run_id
             self.history, self._view, self._seqs = [], [], []
@@ -102,16 +103,22 @@ class HistoryExplorer(_Live):
                 self.selected_seq = None
                 self.reset_preview = None
                 self.lanes = []
-                self._load(info, patch=False)
+                self.event_types = []
+                self._load(info, patch=False, fetched=fetched)
                 self._show_index(max(len(self._view) - self.window_size, 0))
-                self.base_revision = self.revision
+            # earlier live patches kept the browser's copies behind this object's values:
+            # send the new run's state whole, even where it equals what this object held
+            self.sync()
 
     # -- data ----------------------------------------------------------------------------------
-    def _load(self, info: RunInfo, *, patch: bool) -> dict[str, Any]:
-        """Fetch the events after the last one held; recompute the summary and the lanes.
-        With ``patch``, changed lanes are returned for a patch message instead of synced."""
+    def _load(self, info: RunInfo, *, patch: bool,
+              fetched: list[HistoryEvent] | None = None) -> dict[str, Any]:
+        """Fetch the events after the last one held (or take ``fetched``); recompute the
+        summary and the lanes. With ``patch``, changed lanes are returned for a patch
+        message instead of synced."""
         after = self.history[-1].seq if self.history else 0
-        new = self.client.history(self.run_id, after_seq=after)
+        new = fetched if fetched is not None else self.client.history(self.run_id,
+                                                                     after_seq=after)
         changes: dict[str, Any] = {}
         with self._lock:
             self.history.extend(new)
@@ -193,12 +200,17 @@ class HistoryExplorer(_Live):
         rows, window = self._rows_at(index, self.window_size)
         if window == self.window:
             return {}
-        last = old_rows[-1]["seq"] if old_rows else 0
-        added = [row for row in rows if row["seq"] > last]
-        kept = len(rows) - len(added)
+        first = rows[0]["seq"] if rows else 0
+        kept = [row for row in old_rows if row["seq"] >= first]
+        if kept != rows[:len(kept)]:  # the old window was not a run of the tail: send it all
+            self._trait_values["events"] = rows
+            self._trait_values["window"] = window
+            self.send_state(["events", "window"])
+            return {}
         self._trait_values["events"] = rows
         self._trait_values["window"] = window
-        return {"append": added, "drop": len(old_rows) - kept, "window": window}
+        return {"append": rows[len(kept):], "drop": len(old_rows) - len(kept),
+                "window": window}
 
     def sync(self) -> None:
         """Send the whole state again (a view opened after patches asks for it)."""
@@ -210,11 +222,12 @@ class HistoryExplorer(_Live):
     def _on_filter(self, change: dict[str, Any]) -> None:
         with self._lock:
             start = self.window.get("start", 1) if self.window else 1
+            self._groups.clear()  # groups of other lanes
             self._rebuild_view()
             self.lanes = self._lane_view()
             self.show_range(start)
 
-# -- windows -------------------------------------------------------------------------------
+    # -- windows ---------------------------------------------------------------------------
     def show_range(self, start_seq: int, end_seq: int | None = None) -> dict[str, Any]:
         """Put the events from ``start_seq`` (through ``end_seq``, at most ``window_size``)
         in ``events``."""
@@ -275,7 +288,11 @@ class HistoryExplorer(_Live):
     def _on_select(self, change: dict[str, Any]) -> None:
         seq = change["new"]
         record = None if seq is None else self.event(seq)
-        self.selected_event = None if record is None else self._with_output(record)
+        try:
+            self.selected_event = None if record is None else self._with_output(record)
+        except Exception as exc:  # the output could not be read: show the event anyway
+            self.selected_event = None if record is None else _jsonable(record.to_json())
+            self._answer("select", None, error=exc)
         if record is not None and not (self.window.get("start", 0) <= seq
                                        <= self.window.get("end", -1)):
             self.show_around(seq)
@@ -404,9 +421,10 @@ class HistoryExplorer(_Live):
             raise ValueError("open_run needs a run id")
         info = self.client.describe(ref)
         if info.run_id != self.run_id:
-            label = f"{self.summary.get('workflow_id')} {self.run_id[:8]}"
-            self.trail = [*self.trail, {"run_id": self.run_id, "label": label}][-TRAIL:]
+            here = {"run_id": self.run_id,
+                    "label": f"{self.summary.get('workflow_id')} {self.run_id[:8]}"}
             self._open(info)
+            self.trail = [*self.trail, here][-TRAIL:]
         return self.run_id
 
     def back(self) -> str:
@@ -414,8 +432,8 @@ class HistoryExplorer(_Live):
         if not self.trail:
             raise ValueError("no earlier run to go back to")
         *rest, last = self.trail
-        self.trail = rest
         self._open(self.client.describe(last["run_id"]))
+        self.trail = rest
         return self.run_id
 
     def __repr__(self) -> str:

@@ -35,7 +35,7 @@ def filter_lanes(lanes: Sequence[dict[str, Any]], keep: Callable[[int], bool]
     return out
 
 
-GroupCache = dict[str, tuple[tuple[int, ...], dict[str, Any]]]
+GroupCache = dict[str, tuple[tuple[dict[str, Any], ...], dict[str, Any]]]
 
 
 def group_lanes(lanes: Sequence[dict[str, Any]], now: float, *, at: int = GROUP_AT,
@@ -64,14 +64,15 @@ def group_lanes(lanes: Sequence[dict[str, Any]], now: float, *, at: int = GROUP_
 
 def _cached_group(name: str, members: list[dict[str, Any]], now: float,
                   cache: GroupCache | None) -> dict[str, Any]:
-    key = tuple(id(member) for member in members)
     if cache is not None and name in cache:
         seen, group = cache[name]
-        if seen == key and group["items"][0][1] is not None:  # the same lanes, all ended
+        same = len(seen) == len(members) and all(a is b for a, b in zip(seen, members,
+                                                                      strict=True))
+        if same and group["items"][0][1] is not None:  # the same lanes, all ended
             return group
     group = group_lane(name, members, now)
     if cache is not None:
-        cache[name] = (key, group)
+        cache[name] = (tuple(members), group)
     return group
 
 

@@ -103,7 +103,9 @@ class LaneBuilder:
         decision = self.decision
         for record in history:
             event, seq, t = record.event, record.seq, _rel(record.at, origin)
-            self.touched.add(_touches(record, lanes))
+            self.touched.add(_touches(record))
+            if role_of(event) == COMMAND:  # a decision dot on the workflow lane
+                self.touched.add("workflow")
             if role_of(event) == COMMAND:
                 if decision is not None and decision[5] == seq - 1:  # same batch of commands
                     decision[5] = seq
@@ -255,7 +257,7 @@ class LaneBuilder:
             if task.get("kind") == "activity" and task.get("state") == "RUNNING" \
                     and isinstance(seq, int) and seq in shown:
                 _running_attempt(editable(seq), task, self.origin)
-        extra = []
+        extra: list[dict[str, Any]] = []
         for wait in waiting:
             timer_seq = wait.get("timer_seq")
             timer = shown.get(timer_seq) if isinstance(timer_seq, int) else None
@@ -264,7 +266,9 @@ class LaneBuilder:
             if timer is not None and timer["kind"] == "timer":
                 _name_wait(editable(timer["meta"]["seq"]), str(wait.get("name")))
             else:
-                extra.append(_wait_lane(self.workflow, str(wait.get("name")), self.last_seq))
+                lane = _wait_lane(self.workflow, str(wait.get("name")), self.last_seq)
+                lane["id"] += f"#{len(extra)}"  # two waits for one signal: two lanes
+                extra.append(lane)
         out = [self._copies["workflow"], *shown.values(), *extra]
         out += [self._copies[k] for k in ("signals", "resets") if self._copies[k]["items"]]
         return out
@@ -274,7 +278,7 @@ def _copy(lane: dict[str, Any]) -> dict[str, Any]:
     return {**lane, "items": [list(it) for it in lane["items"]], "meta": dict(lane["meta"])}
 
 
-def _touches(record: HistoryEvent, lanes: dict[int, dict[str, Any]]) -> LaneKey:
+def _touches(record: HistoryEvent) -> LaneKey:
     """The lane an event changes (the event that begins a lane: its own seq)."""
     event = record.event
     for name in ("scheduled_seq", "started_seq"):

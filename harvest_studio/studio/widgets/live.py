@@ -5,6 +5,7 @@ vendored front end."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -16,6 +17,7 @@ import traitlets
 
 from ...client import TERMINAL_STATUSES
 
+log = logging.getLogger("harvest_studio.studio")
 STATIC = Path(__file__).parent.parent / "static"
 FRONT_END = ("common.js", "card.js", "timeline.js", "explorer.js")
 
@@ -34,15 +36,20 @@ def settle(run_id: str) -> None:
     they show the end, stop polling and replace their saved picture, in this cell."""
     for widget in list(_LIVE):
         if getattr(widget, "run_id", None) == run_id and widget.live:
-            widget._live_tick()
+            try:
+                widget._live_tick()
+            except Exception:  # the cell's answer stands; the widget catches up later
+                log.warning("could not refresh a widget of run %s", run_id, exc_info=True)
 
 
 class _Poller:
     """A background thread calling ``refresh()`` every ``interval`` seconds while the run is
     RUNNING; ``stop()`` ends it (so does the run ending)."""
 
-    def __init__(self, refresh: Any, running: Any, interval: float) -> None:
+    def __init__(self, refresh: Any, running: Any, interval: float,
+                 failed: Any = lambda exc: None) -> None:
         self._refresh, self._running, self.interval = refresh, running, interval
+        self._failed = failed
         self._stop = threading.Event()
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._loop, name="harvest-explorer", daemon=True)
@@ -54,8 +61,10 @@ class _Poller:
             began = time.monotonic()
             try:
                 self._refresh()
+                self.error = None
             except Exception as exc:  # keep the widget alive; show the error instead
                 self.error = exc
+                self._failed(exc)
             if not self._running():
                 return
             # a refresh that takes long (a huge run) must not keep the kernel busy: wait
@@ -143,7 +152,7 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
             return
         _LIVE.add(self)
         self._poller = _Poller(self._live_tick, lambda: self.running and self.live,
-                               self.interval)
+                               self.interval, self._refresh_failed)
         if not self.live:
             self.live = True
 
@@ -152,6 +161,13 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
         if not self.running:
             self.live = False
             self._update_snapshot()
+
+    def _refresh_failed(self, exc: Exception) -> None:
+        """A live refresh failed (the database went away...): say so in the view; the
+        poller tries again at its next tick."""
+        self.send({"type": "error", "action": "refresh", "request": None, "ok": False,
+                   "error": type(exc).__name__,
+                   "message": f"{exc} (live refresh; retrying)"})
 
     def stop_live(self) -> None:
         poller, self._poller = self._poller, None
