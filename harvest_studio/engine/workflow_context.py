@@ -163,7 +163,9 @@ class WorkflowContext:
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger for workflow code that speaks once: records made while the code is
-        replayed are dropped (``print`` would repeat on every replay). Its records go to
+        replayed are dropped (``print`` would repeat on every replay; the first decision of
+        a reset run, which re-runs the kept prefix with new events accepted, repeats its
+        lines once). Its records go to
         the worker's log (``harvest_studio.worker.workflow.<type>``; in a notebook,
         ``%harvest worker log``), prefixed with the workflow id::
 
