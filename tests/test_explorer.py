@@ -149,7 +149,8 @@ async def slow(ctx: hs.ActivityContext, seconds: float) -> float:
 
 @hs.workflow
 async def slow_then_stuck(ctx: hs.WorkflowContext) -> str:
-    await ctx.execute_activity(slow, 0.3)
+    # long enough that the explorer opens while it runs, even on a loaded machine
+    await ctx.execute_activity(slow, 1.0, start_to_close=3)
     try:
         await ctx.execute_activity(slow, 5.0)  # past its start_to_close: times out
     except hs.ActivityError:
@@ -183,7 +184,7 @@ def test_attempts_are_drawn_when_they_ran_running_and_timed_out_ones_too(
         assert bar[1] == pytest.approx((end.at - origin).total_seconds(), abs=0.002)
         assert lane["items"][0][2] == "scheduled" and lane["items"][0][1] == bar[0]
     assert first["items"][-1][2] == "ok"
-    assert first["items"][-1][1] - first["items"][-1][0] == pytest.approx(0.3, abs=0.1)
+    assert first["items"][-1][1] - first["items"][-1][0] == pytest.approx(1.0, abs=0.15)
     assert second["items"][-1][2] == "timeout"  # drawn from its start to its deadline
     assert second["items"][-1][1] - second["items"][-1][0] >= 0.4
     explorer.close()

@@ -202,3 +202,32 @@ def test_many_concurrent_signals_each_recorded_once(client: hs.Client, start_wor
     assert sorted(result) == list(range(20))
     assert len(signal_events(run)) == 20
     time.sleep(0.1)
+
+
+@hs.activity
+def stamp(ctx: hs.ActivityContext, item: str) -> str:
+    return f"stamped {item}"
+
+
+@hs.workflow
+async def stamps(ctx: hs.WorkflowContext) -> list[str]:
+    done: list[str] = []
+    enough = asyncio.Event()
+
+    async def on_item(item: str) -> None:  # an async handler: runs as a task, in order
+        done.append(await ctx.execute_activity(stamp, item))
+        if len(done) == 2:
+            enough.set()
+
+    ctx.set_signal_handler("item", on_item)
+    await enough.wait()
+    return sorted(done)
+
+
+def test_async_signal_handlers_run_and_replay(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[stamps], activities=[stamp], tuning={"cache_size": 0})
+    run = client.start(stamps)
+    run.signal("item", "a")
+    run.signal("item", "b")
+    assert run.result(timeout=20) == ["stamped a", "stamped b"]
+    assert [e.event_type for e in run.history()].count("ActivityScheduled") == 2

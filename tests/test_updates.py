@@ -121,3 +121,54 @@ def test_an_update_still_running_when_the_run_ends_fails(
     assert sql(
         db_url, "SELECT status, error->>'type' FROM harvest.updates WHERE update_id = 'dep-late'"
     ) == [("FAILED", "RunEnded")]
+
+
+@hs.workflow
+async def guarded(ctx: hs.WorkflowContext) -> str:
+    def sneaky(amount: int) -> None:
+        ctx.execute_activity(charge, amount)  # a command from a validator: refused
+
+    async def poke(amount: int) -> int:
+        return amount
+
+    ctx.set_update_handler("poke", poke, validator=sneaky)
+    return str(await ctx.wait_signal("stop"))
+
+
+def test_a_validator_that_issues_a_command_rejects_and_writes_nothing(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    start_worker(workflows=[guarded], activities=[charge], tuning={"cache_size": 0})
+    run = client.start(guarded)
+    wait_for(lambda: run.describe().waiting != [])  # its code waits for "stop"
+    before = [e.event_type for e in run.history()]
+    with pytest.raises(hs.UpdateRejectedError, match="must not issue commands"):
+        run.update("poke", 3)
+    assert [e.event_type for e in run.history()] == before
+    run.signal("stop", "fine")
+    assert run.result(timeout=20) == "fine"  # not blocked: every replay agrees
+
+
+@hs.workflow
+async def wraps_up(ctx: hs.WorkflowContext) -> str:
+    finished = asyncio.Event()
+
+    async def finish(note: str) -> str:
+        finished.set()  # the workflow returns in this same step...
+        await asyncio.sleep(0)  # ...while the handler still has a step to go
+        return f"finished: {note}"
+
+    ctx.set_update_handler("finish", finish)
+    await finished.wait()
+    return "done"
+
+
+def test_an_update_finishing_with_the_run_completes_first(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[wraps_up], activities=[], tuning={"cache_size": 0})
+    run = client.start(wraps_up)
+    assert run.update("finish", "ok") == "finished: ok"
+    assert run.result(timeout=20) == "done"
+    events = [e.event_type for e in run.history()]
+    assert events.index("UpdateCompleted") < events.index("WorkflowCompleted")

@@ -20,7 +20,7 @@ import contextlib
 import random
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,13 @@ class InstanceClosedError(HarvestError):
     code = "instance_closed"
 
 
+class CommandInValidatorError(HarvestError):
+    """An update validator tried to issue a command (sleep, an activity...): the update
+    is rejected and nothing is written (validators do not run on replay)."""
+
+    code = "command_in_validator"
+
+
 def error_dict(exc: BaseException) -> dict[str, Any]:
     return {
         "type": type(exc).__name__,
@@ -137,7 +144,9 @@ class WorkflowInstance:
         self.signal_waiters: dict[str, collections.deque[asyncio.Future[Any]]] = {}
         self.wait_timeouts: dict[int, int] = {}
         """the timer that ends a wait, by the wait's future's id (the timer's seq)"""
-        self.signal_handlers: dict[str, Callable[[Any], None]] = {}
+        self.signal_handlers: dict[str, Callable[[Any], Any]] = {}
+        self.handler_tasks: list[asyncio.Task[None]] = []  # async signal and update handlers
+        self.validating = False  # an update validator runs: it may not issue commands
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
         self.timer_seqs: dict[int, int] = {}
@@ -206,14 +215,21 @@ class WorkflowInstance:
             reason = f"no update handler {request.name!r}"
         else:
             validator = entry[1]
+            self.validating = True
             try:
                 if validator is not None:
-                    validator(*request.args)
+                    checked = validator(*request.args)
+                    if asyncio.iscoroutine(checked):
+                        checked.close()
+                        raise CommandInValidatorError(
+                            "an update validator must be a plain function, not async")
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
             else:
                 self.update_outcomes.append((request.update_id, "ADMITTED", None, None))
                 return UpdateAdmitted(request.update_id, request.name, request.args)
+            finally:
+                self.validating = False
         self.update_outcomes.append(
             (request.update_id, "REJECTED", None, {"type": "Rejected", "message": reason})
         )
@@ -335,7 +351,7 @@ class WorkflowInstance:
         elif isinstance(event, UpdateAdmitted):
             if event.name not in self.update_handlers:
                 self._diverge_inbound(record, record.seq)
-            self.loop.create_task(self._run_update(event))
+            self.handler_tasks.append(self.loop.create_task(self._run_update(event)))
         elif isinstance(event, CancelRequested):
             self.cancel_requested = True
             if self._main is not None and not self._main.done():
@@ -355,7 +371,7 @@ class WorkflowInstance:
     def _deliver_signal(self, name: str, payload: Any) -> None:
         handler = self.signal_handlers.get(name)
         if handler is not None:
-            self._call_handler(handler, payload)
+            self.call_signal_handler(handler, payload)
             return
         waiters = self.signal_waiters.get(name)
         while waiters and waiters[0].done():
@@ -365,17 +381,34 @@ class WorkflowInstance:
         else:
             self.signal_buffer.setdefault(name, collections.deque()).append(payload)
 
-    def _call_handler(self, handler: Callable[[Any], None], payload: Any) -> None:
+    def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None:
         try:
-            handler(payload)
+            outcome = handler(payload)
         except _Diverged:
             raise
         except Exception as exc:
-            # a failing handler fails the run, like an exception in the workflow body
-            self.emit(WorkflowFailed(error=error_dict(exc)))
-            self.closed = True
-            if self._main is not None:
-                self._main.cancel()
+            self._handler_failed(exc)
+            return
+        if asyncio.iscoroutine(outcome):
+            # an async handler runs as a task of the workflow's loop: tasks start in the
+            # order their signals arrived, the same on every replay
+            self.handler_tasks.append(self.loop.create_task(self._run_async_handler(outcome)))
+
+    async def _run_async_handler(self, running: Coroutine[Any, Any, Any]) -> None:
+        try:
+            await running
+        except (_Diverged, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            if not self.closed:
+                self._handler_failed(exc)
+
+    def _handler_failed(self, exc: Exception) -> None:
+        """A failing signal handler fails the run, like an exception in the workflow body."""
+        self.emit(WorkflowFailed(error=error_dict(exc)))
+        self.closed = True
+        if self._main is not None:
+            self._main.cancel()
 
     def _scheduled_activity(self, seq: int) -> str:
         event = self.events[seq - 1].event if 0 < seq <= len(self.events) else None
@@ -407,8 +440,23 @@ class WorkflowInstance:
         else:
             if self.closed:
                 return
+            await self._let_handlers_finish()
+            if self.closed:
+                return
             self.emit(WorkflowCompleted(result=result))
         self.closed = True
+
+    async def _let_handlers_finish(self, patience: int = 3) -> None:
+        """Before the run closes, let update and async signal handlers that can finish in
+        this same step finish (their outcomes then come before the close, as Temporal
+        orders them); stop once ``patience`` yields in a row finish none."""
+        idle = 0
+        while idle < patience:
+            waiting = [t for t in self.handler_tasks if not t.done()]
+            if not waiting:
+                return
+            await asyncio.sleep(0)
+            idle = 0 if any(t.done() for t in waiting) else idle + 1
 
     # -- commands issued by workflow code -------------------------------------------------
     def peek_recorded_command(self) -> HistoryEvent | None:
@@ -423,6 +471,11 @@ class WorkflowInstance:
     def emit(self, command: Event) -> HistoryEvent:
         if self.evicted or self.divergence is not None:
             raise _Diverged()
+        if self.validating:
+            raise CommandInValidatorError(
+                f"an update validator must not issue commands ({command.type_name}): it "
+                "only accepts or rejects; do the work in the update handler"
+            )
         if self.closed:
             raise InstanceClosedError("the workflow has already completed")
         while self.pos < len(self.events) and role_of(self.events[self.pos].event) == INFO:

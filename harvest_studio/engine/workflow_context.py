@@ -99,7 +99,8 @@ class WorkflowRuntime(Protocol):
     @property
     def wait_timeouts(self) -> dict[int, int]: ...
     @property
-    def signal_handlers(self) -> dict[str, Callable[[Any], None]]: ...
+    def signal_handlers(self) -> dict[str, Callable[[Any], Any]]: ...
+    def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None: ...
     @property
     def query_handlers(self) -> dict[str, Callable[..., Any]]: ...
     @property
@@ -378,13 +379,16 @@ class WorkflowContext:
         buffered = self._instance.signal_buffer.pop(name, None)
         return list(buffered or [])
 
-    def set_signal_handler(self, name: str, handler: Callable[[Any], None]) -> None:
+    def set_signal_handler(self, name: str, handler: Callable[[Any], Any]) -> None:
         """Call ``handler(payload)`` for every signal called ``name``, in history order,
-        starting with any already buffered. Handlers must be quick and deterministic."""
+        starting with any already buffered. Handlers must be deterministic; an ``async``
+        handler runs as a task of the workflow (they start in the order the signals
+        arrived and may await activities and timers); a handler that raises fails the
+        run."""
         inst = self._instance
         inst.signal_handlers[name] = handler
         for payload in self.signals(name):
-            handler(payload)
+            inst.call_signal_handler(handler, payload)
 
     def set_query_handler(self, name: str, handler: Callable[..., Any]) -> None:
         """Answer queries called ``name`` with ``handler(*args)``. Queries replay the run to
