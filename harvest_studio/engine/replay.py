@@ -146,6 +146,8 @@ class WorkflowInstance:
         """the timer that ends a wait, by the wait's future's id (the timer's seq)"""
         self.signal_handlers: dict[str, Callable[[Any], Any]] = {}
         self.handler_tasks: list[asyncio.Task[None]] = []  # async signal and update handlers
+        # wait_condition's waiters: checked after every event the run takes in
+        self.conditions: list[tuple[Callable[[], bool], asyncio.Future[None]]] = []
         self.validating = False  # an update validator runs: it may not issue commands
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
@@ -286,8 +288,32 @@ class WorkflowInstance:
                     self._apply(self.events[self.pos])
                     self.pos += 1
             self.loop.run_until_quiescent()
+            while self.divergence is None and self._check_conditions():
+                self.loop.run_until_quiescent()  # what the met conditions let run
             if self.divergence is not None:
                 return
+
+    def _check_conditions(self) -> bool:
+        """Resolve the waits whose condition now holds; whether any did. A condition that
+        raises fails its wait with that error (the workflow code sees it)."""
+        met = False
+        waiting = []
+        for predicate, waiter in self.conditions:
+            if waiter.done():
+                continue
+            try:
+                holds = bool(predicate())
+            except Exception as exc:
+                waiter.set_exception(exc)
+                met = True
+                continue
+            if holds:
+                waiter.set_result(None)
+                met = True
+            else:
+                waiting.append((predicate, waiter))
+        self.conditions = waiting
+        return met
 
     def _apply(self, record: HistoryEvent) -> None:
         self.now = record.at
@@ -546,7 +572,8 @@ class WorkflowInstance:
 
     def waiting(self) -> list[dict[str, Any]]:
         """What the code waits on that tasks and timers do not show: each signal it waits
-        for, with the seq of the timer that ends the wait (if it has a timeout)."""
+        for and each condition (``wait_condition``), with the seq of the timer that ends
+        the wait (if it has a timeout)."""
         found = []
         for name, waiters in self.signal_waiters.items():
             for waiter in waiters:
@@ -554,6 +581,11 @@ class WorkflowInstance:
                     timer = self.wait_timeouts.get(id(waiter))
                     found.append({"kind": "signal", "name": name, "timer_seq": timer})
                     break
+        for predicate, waiter in self.conditions:
+            if not waiter.done():
+                found.append({"kind": "condition",
+                              "name": getattr(predicate, "__name__", "condition"),
+                              "timer_seq": self.wait_timeouts.get(id(waiter))})
         return found
 
     def timer_seq(self, future: asyncio.Future[Any]) -> int | None:

@@ -102,6 +102,10 @@ class WorkflowRuntime(Protocol):
     def signal_handlers(self) -> dict[str, Callable[[Any], Any]]: ...
     def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None: ...
     @property
+    def conditions(self) -> list[tuple[Callable[[], bool], asyncio.Future[None]]]: ...
+    @property
+    def handler_tasks(self) -> list[asyncio.Task[None]]: ...
+    @property
     def query_handlers(self) -> dict[str, Callable[..., Any]]: ...
     @property
     def update_handlers(
@@ -373,6 +377,40 @@ class WorkflowContext:
             return default
         self._instance.cancel_timer(timer)
         return value
+
+    async def wait_condition(self, predicate: Callable[[], bool], *,
+                             timeout: Duration | None = None) -> None:
+        """Wait until ``predicate()`` is true. It is checked now, then again after every
+        event the run takes in (a signal, an update, an activity's or a child's result, a
+        timer), so it may read state that handlers change; it must be quick, deterministic,
+        and change nothing. With ``timeout`` (a durable timer), raises ``TimeoutError`` if
+        it is still false then; when the condition wins, the timer is cancelled::
+
+            await ctx.wait_condition(lambda: state["approved"], timeout="1h")
+        """
+        if predicate():
+            return
+        inst = self._instance
+        waiter: asyncio.Future[None] = inst.loop.create_future()
+        inst.conditions.append((predicate, waiter))
+        if timeout is None:
+            await waiter
+            return
+        timer = self.sleep(timeout)
+        seq = inst.timer_seq(timer)
+        if seq is not None:
+            inst.wait_timeouts[id(waiter)] = seq
+        index, _ = await self.wait_first(waiter, timer)
+        if index == 1:
+            waiter.cancel()
+            raise TimeoutError(f"condition not met within {to_seconds(timeout):g} s")
+        inst.cancel_timer(timer)
+
+    def all_handlers_finished(self) -> bool:
+        """Whether every update handler and async signal handler started so far has
+        finished (wait for it before returning: ``await ctx.wait_condition(
+        ctx.all_handlers_finished)``)."""
+        return all(task.done() for task in self._instance.handler_tasks)
 
     def signals(self, name: str) -> list[Any]:
         """Take every buffered signal called ``name`` without waiting (oldest first)."""

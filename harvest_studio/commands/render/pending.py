@@ -43,12 +43,12 @@ def waits(info: RunInfo, timer_durations: Mapping[int, float] | None = None
     found: list[dict[str, Any]] = []
     used: set[Any] = set()
     for wait in info.waiting:
-        if wait.get("kind") != "signal":
+        if wait.get("kind") not in ("signal", "condition"):
             continue
         timer = timers.get(wait.get("timer_seq"))
         used.add(wait.get("timer_seq"))
         found.append({
-            "kind": "signal", "what": f"waiting for signal {wait.get('name')}",
+            "kind": wait["kind"], "what": f"waiting for {waited_for(wait)}",
             "until": _moment(timer.get("fires_at")) if timer else None,
             "until_label": "times out", "detail": None,
         })
@@ -67,6 +67,14 @@ def waits(info: RunInfo, timer_durations: Mapping[int, float] | None = None
                           "what": f"signal {task.get('type_name')} received, not yet handled",
                           "until": None, "until_label": "", "detail": None})
     return found
+
+
+def waited_for(wait: Mapping[str, Any]) -> str:
+    """``signal approve``, ``condition approved`` (a named predicate) or ``a condition``."""
+    name = wait.get("name")
+    if wait.get("kind") == "signal":
+        return f"signal {name}"
+    return "a condition" if not name or name == "<lambda>" else f"condition {name}"
 
 
 def _activity(task: Mapping[str, Any]) -> dict[str, Any]:

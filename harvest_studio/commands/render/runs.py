@@ -165,7 +165,7 @@ def render_run(info: RunInfo) -> str:
     if info.status == "RUNNING":
         now = datetime.now(info.created_at.tzinfo)
         for wait in waits(info):
-            if wait["kind"] == "signal":  # tasks and timers are in the Pending table
+            if wait["kind"] in ("signal", "condition"):  # tasks, timers: Pending
                 pairs.append(("Waiting", wait_line(wait, now)))
     if info.status == "RUNNING" and info.cancel_requested:
         pairs.append(

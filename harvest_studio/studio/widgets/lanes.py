@@ -10,7 +10,7 @@ from typing import Any
 
 from ...client import RunInfo
 from ...commands.render import summarize, waiting_for_worker
-from ...commands.render.pending import timer_durations, waits
+from ...commands.render.pending import timer_durations, waited_for, waits
 from ...model.events import (
     COMMAND,
     ActivityCompleted,
@@ -261,12 +261,13 @@ class LaneBuilder:
         for wait in waiting:
             timer_seq = wait.get("timer_seq")
             timer = shown.get(timer_seq) if isinstance(timer_seq, int) else None
-            if wait.get("kind") != "signal":
+            if wait.get("kind") not in ("signal", "condition"):
                 continue
+            what = waited_for(wait)
             if timer is not None and timer["kind"] == "timer":
-                _name_wait(editable(timer["meta"]["seq"]), str(wait.get("name")))
+                _name_wait(editable(timer["meta"]["seq"]), what)
             else:
-                lane = _wait_lane(self.workflow, str(wait.get("name")), self.last_seq)
+                lane = _wait_lane(self.workflow, what, self.last_seq)
                 lane["id"] += f"#{len(extra)}"  # two waits for one signal: two lanes
                 extra.append(lane)
         out = [self._copies["workflow"], *shown.values(), *extra]
@@ -321,24 +322,24 @@ def _running_attempt(lane: dict[str, Any], task: dict[str, Any], origin: datetim
     lane["meta"]["attempts"] = max(lane["meta"]["attempts"], int(attempt))
 
 
-def _name_wait(timer: dict[str, Any], name: str) -> None:
-    """The timer ending a ``wait_signal(timeout=)`` shown as the wait, named by its signal."""
+def _name_wait(timer: dict[str, Any], what: str) -> None:
+    """The timer ending a wait with a timeout (``wait_signal``, ``wait_condition``) shown
+    as the wait, named by what it waits for (``signal approve``)."""
     item = timer["items"][0]
-    timer.update(kind="wait", label=f"signal {name} #{timer['meta']['seq']}")
+    timer.update(kind="wait", label=f"{what} #{timer['meta']['seq']}")
     item[2] = "wait"
-    item[3] = f"waiting for signal {name} (times out after {timer['meta']['duration']:g}s)"
-    timer["meta"]["waits_for"] = f"signal {name}"
+    item[3] = f"waiting for {what} (times out after {timer['meta']['duration']:g}s)"
+    timer["meta"]["waits_for"] = what
 
 
-def _wait_lane(workflow: dict[str, Any], name: str, last_seq: int) -> dict[str, Any]:
-    """A wait for a signal without a timeout: a lane of its own, from the decision that
-    began it."""
+def _wait_lane(workflow: dict[str, Any], what: str, last_seq: int) -> dict[str, Any]:
+    """A wait without a timeout: a lane of its own, from the decision that began it."""
     decisions = [it for it in workflow["items"] if it[2] == "decision"]
     t, seq = (decisions[-1][0], decisions[-1][5]) if decisions else (0.0, last_seq)
     return {
-        "id": f"w:{name}", "kind": "wait", "label": f"signal {name}",
-        "items": [[t, None, "wait", f"waiting for signal {name}", seq, seq]],
-        "meta": {"waits_for": f"signal {name}", "status": "waiting"},
+        "id": f"w:{what}", "kind": "wait", "label": what,
+        "items": [[t, None, "wait", f"waiting for {what}", seq, seq]],
+        "meta": {"waits_for": what, "status": "waiting"},
     }
 
 
