@@ -98,3 +98,17 @@ def test_all_handlers_finished_lets_running_updates_end_before_the_run(
         caller.join(timeout=30)
     assert answers == {1: "seat 1", 2: "seat 2", 3: "seat 3"}
     assert run.result(timeout=20) == ["seat 1", "seat 2", "seat 3"]
+
+
+@hs.workflow
+async def races(ctx: hs.WorkflowContext) -> int:
+    index, _ = await ctx.wait_first(ctx.execute_activity(book, 1), ctx.sleep(60))
+    return index
+
+
+def test_wait_first_cancels_the_timer_that_lost(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[races], activities=[book], tuning={"cache_size": 0})
+    run = client.start(races)
+    assert run.result(timeout=20) == 0
+    assert "TimerCancelled" in [e.event_type for e in run.history()]
+    assert run.describe().pending == []  # no timer left to fire

@@ -7,7 +7,7 @@ import collections
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
@@ -30,6 +30,7 @@ from ..model.events import (
     MarkerRecorded,
     SearchAttributesUpserted,
     SideEffectRecorded,
+    TimerCancelled,
     TimerStarted,
 )
 from ..model.retry import RetryPolicy
@@ -481,15 +482,28 @@ class WorkflowContext:
         """Wait for all; results in argument order (``asyncio.gather`` on the workflow loop)."""
         return list(await asyncio.gather(*aws, return_exceptions=return_exceptions))
 
-    @staticmethod
-    async def wait_first(*aws: Awaitable[Any]) -> tuple[int, Any]:
+    async def wait_first(self, *aws: Awaitable[Any]) -> tuple[int, Any]:
         """Wait until one finishes; returns ``(index, result)`` of the first in argument order
-        among those done. The others keep running (their results are simply not awaited)."""
+        among those done. The others keep running (their results are simply not awaited),
+        except durable timers (``ctx.sleep``), which are cancelled (``TimerCancelled``)."""
         if not aws:
             raise UsageError("wait_first needs at least one awaitable")
         futures = [asyncio.ensure_future(a) for a in aws]
         await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
         for index, future in enumerate(futures):
             if future.done():
+                self._cancel_losing_timers(futures, index)
                 return index, future.result()
         raise AssertionError("asyncio.wait returned with nothing done")  # pragma: no cover
+
+    def _cancel_losing_timers(self, futures: Sequence[asyncio.Future[Any]], won: int) -> None:
+        inst = self._instance
+        for index, future in enumerate(futures):
+            seq = inst.timer_seq(future)
+            if index == won or seq is None or future.done():
+                continue
+            recorded = inst.peek_recorded_command()
+            # a run recorded before losing timers were cancelled replays without it
+            if recorded is None or (isinstance(recorded.event, TimerCancelled)
+                                    and recorded.event.started_seq == seq):
+                inst.cancel_timer(future)
