@@ -36,7 +36,7 @@ def test_a_condition_met_by_a_signal_cancels_its_timer(
 ) -> None:
     start_worker(workflows=[approval], activities=[], tuning={"cache_size": 0})
     run = client.start(approval, 60.0)
-    wait_for(lambda: run.describe().waiting != [])
+    wait_for(lambda: bool(run.describe().waiting))
     info = run.describe()
     assert info.waiting[0]["kind"] == "condition" and info.waiting[0]["name"] == "approved"
     assert "waiting for condition approved, times out in" in render.render_run(info)
@@ -111,4 +111,4 @@ def test_wait_first_cancels_the_timer_that_lost(client: hs.Client, start_worker:
     run = client.start(races)
     assert run.result(timeout=20) == 0
     assert "TimerCancelled" in [e.event_type for e in run.history()]
-    assert run.describe().pending == []  # no timer left to fire
+    assert not run.describe().pending  # no timer left to fire

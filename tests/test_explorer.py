@@ -163,7 +163,8 @@ def test_attempts_are_drawn_when_they_ran_running_and_timed_out_ones_too(
 ) -> None:
     start_worker(workflows=[slow_then_stuck], activities=[slow])
     run = client.start(slow_then_stuck)
-    wait_for(lambda: any(p.get("state") == "RUNNING" for p in run.describe().pending))
+    wait_for(lambda: any(p.get("kind") == "activity" and p.get("state") == "RUNNING"
+                         for p in run.describe().pending))
     explorer = explore(client, run.run_id)
     [running] = [lane for lane in explorer.lanes if lane["kind"] == "activity"]
     kinds = [(i[2], i[1]) for i in running["items"]]

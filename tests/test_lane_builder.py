@@ -87,7 +87,7 @@ def test_a_signal_not_yet_handled_is_listed(client: hs.Client, start_worker: Any
     worker = start_worker(workflows=[busy], activities=[quick, shaky])
     run = client.start(busy, 1)
     wait_for(lambda: any(e.event_type == "TimerFired" for e in run.history()))
-    wait_for(lambda: client.describe(run.id).waiting != [])
+    wait_for(lambda: bool(client.describe(run.id).waiting))
     worker.stop()  # nobody takes the signal from the inbox now
     run.signal("go", 5)
     info = client.describe(run.id)

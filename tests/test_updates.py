@@ -140,7 +140,7 @@ def test_a_validator_that_issues_a_command_rejects_and_writes_nothing(
 ) -> None:
     start_worker(workflows=[guarded], activities=[charge], tuning={"cache_size": 0})
     run = client.start(guarded)
-    wait_for(lambda: run.describe().waiting != [])  # its code waits for "stop"
+    wait_for(lambda: bool(run.describe().waiting))  # its code waits for "stop"
     before = [e.event_type for e in run.history()]
     with pytest.raises(hs.UpdateRejectedError, match="must not issue commands"):
         run.update("poke", 3)
