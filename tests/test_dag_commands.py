@@ -268,7 +268,8 @@ def test_dag_mark_opens_a_waiting_gate(cli: Cli, client: hs.Client, worker: hs.W
     # a finished node (of an ended run) cannot be marked: exit 2
     code, out, err = cli("dag", "mark", run.run_id, "load_files", "--skipped", "--json")
     assert code == 2 and out == ""
-    assert "cannot be marked" in one_error_line(err, "usage_error")
+    error = json.loads(err)  # --json: the error as JSON too
+    assert error["code"] == "usage_error" and "cannot be marked" in error["message"]
 
     second = client.start(gated_load)
     wait_for(lambda: client.dag_run(second.run_id).nodes["files_ready"].state == "waiting")

@@ -4,6 +4,7 @@ printing results (table or ``--json``) and one-line errors, and the client a com
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -38,9 +39,14 @@ def _emit(args: argparse.Namespace, data: Any, render: Callable[[Any], str]) -> 
     _print(dumps(data) if args.json else render(data))
 
 
-def _error(code: str, message: str) -> None:
+def _error(code: str, message: str, *, as_json: bool = False) -> None:
+    """One line on stderr: ``harvest: error: CODE: message``, or with ``--json``
+    ``{"code": ..., "message": ...}``."""
     one_line = " ".join(message.split())
-    print(f"{PROG}: error: {code}: {one_line}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps({"code": code, "message": one_line}), file=sys.stderr, flush=True)
+    else:
+        print(f"{PROG}: error: {code}: {one_line}", file=sys.stderr, flush=True)
 
 
 async def _with_client(

@@ -4,6 +4,8 @@ one-line messages on stderr."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 import psycopg
@@ -19,24 +21,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in words
+    parser = build_parser()
+    if not words:  # `harvest` alone: what it can do
+        parser.print_help()
+        return EXIT_OK
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(words)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except SystemExit as exc:  # --help, --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     except UsageError as exc:
-        _error(exc.code, str(exc))
+        _error(exc.code, str(exc), as_json=as_json)
         return EXIT_USAGE
     except HarvestError as exc:
-        _error(exc.code, str(exc))
+        _error(exc.code, str(exc), as_json=as_json)
         return EXIT_FAILURE
     except psycopg.OperationalError as exc:
-        _error("database_unavailable", str(exc))
+        _error("database_unavailable", str(exc), as_json=as_json)
         return EXIT_FAILURE
     except psycopg.Error as exc:
-        _error("database_error", str(exc))
+        _error("database_error", str(exc), as_json=as_json)
         return EXIT_FAILURE
+    except BrokenPipeError:
+        # the reader went away (`harvest list | head -1`): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
-        _error("interrupted", "interrupted")
+        _error("interrupted", "interrupted", as_json=as_json)
         return EXIT_INTERRUPTED

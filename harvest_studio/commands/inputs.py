@@ -49,22 +49,32 @@ def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetim
 
     Naive values are taken as local time. ``parse_time("90m")`` is 90 minutes ago.
     """
+    out_of_range = BadTimeError(f"not a time: {value!r} (out of range)")
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.astimezone()
+        try:
+            return value if value.tzinfo is not None else value.astimezone()
+        except (ValueError, OverflowError):
+            raise out_of_range from None
     text = value.strip()
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         pass
     else:
-        return moment if moment.tzinfo is not None else moment.astimezone()
+        try:
+            return moment if moment.tzinfo is not None else moment.astimezone()
+        except (ValueError, OverflowError):
+            raise out_of_range from None
     try:
         ago = to_seconds(text)
     except DurationError:
         raise BadTimeError(
             f"not a time: {value!r} (use ISO-8601 like 2026-01-31T12:00 or an age like 2h)"
         ) from None
-    return (now or datetime.now(UTC)) - timedelta(seconds=ago)
+    try:
+        return (now or datetime.now(UTC)) - timedelta(seconds=ago)
+    except OverflowError:
+        raise out_of_range from None
 
 
 _FILTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")

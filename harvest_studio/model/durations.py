@@ -53,7 +53,12 @@ def optional_seconds(value: Duration | None) -> float | None:
     return None if value is None else to_seconds(value)
 
 
+MAX_SECONDS = 100 * 365.25 * 86400  # a century: longer is a typo, and datetimes overflow
+
+
 def _nonnegative(seconds: float, original: object) -> float:
     if seconds < 0 or seconds != seconds:
         raise DurationError(f"duration must be a non-negative number: {original!r}")
+    if seconds > MAX_SECONDS:
+        raise DurationError(f"duration too long: {original!r} (at most 100 years)")
     return seconds

@@ -1,0 +1,57 @@
+"""Bad input on the command line: a one-line typed error (exit 2 for usage), nothing
+written, never a traceback — and `--json` errors as JSON, `harvest` alone prints help, a
+reader that goes away ends the output quietly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from harvest_studio.cli import main as harvest_main
+
+from .conftest import sql
+from .test_cli import Cli, cli, harvest_exe, subprocess_env  # noqa: F401  (fixture)
+
+
+def test_harvest_alone_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert harvest_main([]) == 0
+    assert capsys.readouterr().out.startswith("usage: harvest")
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--since", "1e30"],
+    ["list", "--until", "0001-01-01"],
+    ["list", "--since", "99999-01-01"],
+    ["start", "anything", "--start-delay", "inf"],
+    ["start", "anything", "--execution-timeout", "1e30"],
+])
+def test_out_of_range_times_and_durations_are_usage_errors(
+    cli: Cli, db_url: str, argv: list[str]  # noqa: F811
+) -> None:
+    code, _, err = cli(*argv)
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err and "error:" in err
+    assert sql(db_url, "SELECT count(*) FROM harvest.runs") == [(0,)]
+
+
+def test_json_errors_are_json(cli: Cli) -> None:  # noqa: F811
+    code, out, err = cli("--json", "show", "nope")
+    assert code == 1 and out == ""
+    assert json.loads(err) == {"code": "run_not_found",
+                               "message": "no run 'nope' in namespace 'default'"}
+    code, _, err = cli("--json", "list", "--since", "soon")
+    assert code == 2 and json.loads(err)["code"] == "bad_time"
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(
+    cli: Cli, db_url: str  # noqa: F811
+) -> None:
+    for i in range(60):
+        cli("start", "anything", "--id", f"many-{i}")
+    reader: Any = subprocess.run(
+        f"'{harvest_exe()}' --json list --limit 60 | head -c 10", shell=True,
+        capture_output=True, text=True, env=subprocess_env(db_url), timeout=60)
+    assert reader.stdout == '{\n  "runs"' and reader.stderr == ""
