@@ -50,8 +50,17 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(
     cli: Cli, db_url: str  # noqa: F811
 ) -> None:
     for i in range(60):
-        cli("start", "anything", "--id", f"many-{i}")
+        cli("start", "anything", "--id", f"many-{i}", "--force")
     reader: Any = subprocess.run(
         f"'{harvest_exe()}' --json list --limit 60 | head -c 10", shell=True,
         capture_output=True, text=True, env=subprocess_env(db_url), timeout=60)
     assert reader.stdout == '{\n  "runs"' and reader.stderr == ""
+
+
+def test_terminal_escapes_in_ids_are_shown_escaped(cli: Cli) -> None:  # noqa: F811
+    code, _, err = cli("start", "anything", "--id", "evil\x1b[2J\x07id", "--force")
+    assert code == 0, err
+    for argv in (("list",), ("show", "evil\x1b[2J\x07id")):
+        code, out, err = cli(*argv)
+        assert code == 0, err
+        assert "\x1b" not in out and "\x07" not in out and "evil\\x1b[2J\\x07id" in out

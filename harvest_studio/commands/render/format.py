@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
@@ -120,6 +121,16 @@ def _parse_iso(text: Any) -> datetime | None:
         return None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, bidi overrides...) written as
+    ``\\x1b``-style escapes: an id or a payload cannot drive the reader's terminal. New
+    lines and tabs stay."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"
@@ -129,9 +140,11 @@ def _cell(value: Any) -> str:
         return fmt_time(value)
     if isinstance(value, float):
         return f"{value:g}"
-    if isinstance(value, str | int):
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, int):
         return str(value)
-    return compact(value, 10_000)
+    return printable(compact(value, 10_000))
 
 
 def _error_line(error: Mapping[str, Any] | None) -> str:
@@ -205,7 +218,7 @@ def table(
 
 def key_values(pairs: Iterable[tuple[str, Any]], *, indent: str = "") -> str:
     """``label  value`` lines with aligned values (multi-line values are indented)."""
-    items = [(k, _cell(v) if not isinstance(v, str) else v) for k, v in pairs]
+    items = [(k, _cell(v) if not isinstance(v, str) else printable(v)) for k, v in pairs]
     if not items:
         return ""
     width = max(len(k) for k, _ in items)
