@@ -64,3 +64,23 @@ def test_terminal_escapes_in_ids_are_shown_escaped(cli: Cli) -> None:  # noqa: F
         code, out, err = cli(*argv)
         assert code == 0, err
         assert "\x1b" not in out and "\x07" not in out and "evil\\x1b[2J\\x07id" in out
+
+
+def test_a_database_url_that_is_not_one_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert harvest_main(["--database-url", "not a url", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harvest: error: usage_error: the database URL is not")
+    assert err.count("\n") == 1
+
+
+def test_arguments_that_are_not_utf8_are_refused(db_url: str) -> None:
+    for argv in ([b"show", b"bad\xffid"], [b"list", b"--query", b"name = '\xfe'"],
+                 [b"--namespace", b"n\xff", b"list"]):
+        done = subprocess.run([harvest_exe().encode(), *argv], capture_output=True,
+                              env=subprocess_env(db_url), timeout=60)
+        assert done.returncode == 2, done.stderr
+        err = done.stderr.decode()
+        assert "is not valid UTF-8" in err and "Traceback" not in err
+    assert sql(db_url, "SELECT count(*) FROM harvest.runs") == [(0,)]

@@ -20,6 +20,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _main(argv)
 
 
+def _check_utf8(words: Sequence[str]) -> None:
+    """Refuse an argument that is not valid UTF-8 (the shell passed bytes Python could only
+    keep as surrogates): nothing could store or find it."""
+    for position, word in enumerate(words, start=1):
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = word.encode("utf-8", "backslashreplace").decode()
+            raise UsageError(f"argument {position} is not valid UTF-8: {shown!r}") from None
+
+
 def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in words
@@ -28,6 +39,7 @@ def _main(argv: Sequence[str] | None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
+        _check_utf8(words)
         args = parser.parse_args(words)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)

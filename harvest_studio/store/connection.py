@@ -19,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from ..model.errors import UsageError
 from .schema import Migration, applied_migrations, available_migrations, migrate
 
 ENV_URL = "HARVEST_DATABASE_URL"
@@ -60,11 +61,21 @@ def embedded_url(data_dir: Path | None = None) -> str:
 def database_url(explicit: str | None = None) -> str:
     """The URL to use: ``explicit``, else ``HARVEST_DATABASE_URL``, else the embedded server."""
     if explicit:
-        return explicit
+        return _checked(explicit, "the database URL")
     from_env = os.environ.get(ENV_URL)
     if from_env:
-        return from_env
+        return _checked(from_env, ENV_URL)
     return embedded_url()
+
+
+def _checked(url: str, what: str) -> str:
+    """``url`` if PostgreSQL can read it (a URL or a key=value conninfo); else a usage
+    error naming the problem (not the text: it may hold a password)."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"{what} is not a PostgreSQL URL or conninfo: {exc}") from None
+    return url
 
 
 def describe_url(url: str) -> str:
