@@ -84,3 +84,8 @@ def test_arguments_that_are_not_utf8_are_refused(db_url: str) -> None:
         err = done.stderr.decode()
         assert "is not valid UTF-8" in err and "Traceback" not in err
     assert sql(db_url, "SELECT count(*) FROM harvest.runs") == [(0,)]
+
+
+def test_a_filter_number_out_of_range_is_a_filter_error(cli: Cli) -> None:  # noqa: F811
+    code, _, err = cli("list", "--query", "amount > 1e999")
+    assert code == 2 and "bad_filter: number out of range: 1e999" in err

@@ -14,6 +14,7 @@ name and value as a bound parameter.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -199,7 +200,10 @@ class _Parser:
             except json.JSONDecodeError:
                 raise FilterError("bad string literal", tok.pos) from None
         if tok.kind == "number":
-            return json.loads(tok.text)
+            number = json.loads(tok.text)
+            if isinstance(number, float) and not math.isfinite(number):
+                raise FilterError(f"number out of range: {tok.text}", tok.pos)
+            return number
         if tok.kind == "word" and tok.text.lower() in ("true", "false", "null"):
             return json.loads(tok.text.lower())
         raise FilterError(f"expected a value, found {tok.text or 'end of filter'!r}", tok.pos)
