@@ -18,7 +18,6 @@ import asyncio
 import collections
 import contextlib
 import random
-import traceback
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -26,10 +25,9 @@ from typing import Any
 
 from ..model import serde
 from ..model.definitions import WorkflowDefinition
-from ..model.errors import ActivityError, ChildWorkflowError, HarvestError, NonDeterminismError
+from ..model.errors import ActivityError, ChildWorkflowError, NonDeterminismError
 from ..model.events import (
     COMMAND,
-    INBOUND,
     INFO,
     ActivityCompleted,
     ActivityFailed,
@@ -38,11 +36,9 @@ from ..model.events import (
     CancelRequested,
     ChildWorkflowCompleted,
     ChildWorkflowFailed,
-    ChildWorkflowStarted,
     Event,
     HistoryEvent,
     MarkerRecorded,
-    SideEffectRecorded,
     SignalReceived,
     TimerCancelled,
     TimerFired,
@@ -60,63 +56,17 @@ from ..model.events import (
     role_of,
 )
 from .deterministic_loop import DeterministicLoop
+from .history_rules import (
+    CommandInValidatorError,
+    Diverged,
+    InstanceClosedError,
+    describe,
+    error_dict,
+    is_start_signal,
+    same_command,
+    undecided,
+)
 from .workflow_context import ContinueAsNewRequest, WorkflowContext, WorkflowInfo
-
-
-def _undecided(event: Event) -> bool:
-    """History written outside a workflow decision (the start, and signals sent with it):
-    the commands that answer it are not recorded yet."""
-    return isinstance(event, WorkflowStarted) or (
-        isinstance(event, SignalReceived) and event.with_start
-    )
-
-
-class _Diverged(BaseException):
-    """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
-    in user code cannot swallow it)."""
-
-
-class InstanceClosedError(HarvestError):
-    code = "instance_closed"
-
-
-class CommandInValidatorError(HarvestError):
-    """An update validator tried to issue a command (sleep, an activity...): the update
-    is rejected and nothing is written (validators do not run on replay)."""
-
-    code = "command_in_validator"
-
-
-def error_dict(exc: BaseException) -> dict[str, Any]:
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(exc))[-4000:],
-    }
-
-
-def _describe(event: Event | None) -> dict[str, Any] | None:
-    if event is None:
-        return None
-    data = event.fields()
-    short: dict[str, Any] = {k: data[k] for k in ("activity_type", "name", "duration") if k in data}
-    return {"type": event.type_name, **short}
-
-
-def _same_command(recorded: Event, issued: Event) -> bool:
-    if type(recorded) is not type(issued):
-        return False
-    if isinstance(recorded, ActivityScheduled):
-        return bool(recorded.activity_type == getattr(issued, "activity_type", None))
-    if isinstance(recorded, ChildWorkflowStarted):
-        return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
-    if isinstance(recorded, TimerCancelled):
-        return bool(recorded.started_seq == getattr(issued, "started_seq", None))
-    if isinstance(recorded, UpdateCompleted | UpdateFailed):
-        return bool(recorded.update_id == getattr(issued, "update_id", None))
-    if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
-        return bool(recorded.name == getattr(issued, "name", None))
-    return True
 
 
 class WorkflowInstance:
@@ -178,7 +128,7 @@ class WorkflowInstance:
         self.events.extend(recorded)
         decisive = [e for e in recorded if role_of(e.event) != INFO]
         forked = bool(recorded) and isinstance(recorded[-1].event, WorkflowResetFork)
-        self.accept_new = bool(decisive) and (forked or _undecided(decisive[-1].event))
+        self.accept_new = bool(decisive) and (forked or undecided(decisive[-1].event))
         try:
             self._drive()
         finally:
@@ -266,7 +216,7 @@ class WorkflowInstance:
     def _drive(self) -> None:
         try:
             self._drive_events()
-        except _Diverged:
+        except Diverged:
             pass
         if self.divergence is not None:
             raise self.divergence
@@ -284,7 +234,7 @@ class WorkflowInstance:
             self._apply(record)
             if isinstance(record.event, WorkflowStarted):
                 # signals sent with the start reach the code before it first runs
-                while self.pos < len(self.events) and _is_start_signal(self.events[self.pos]):
+                while self.pos < len(self.events) and is_start_signal(self.events[self.pos]):
                     self._apply(self.events[self.pos])
                     self.pos += 1
             self.loop.run_until_quiescent()
@@ -410,7 +360,7 @@ class WorkflowInstance:
     def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None:
         try:
             outcome = handler(payload)
-        except _Diverged:
+        except Diverged:
             raise
         except Exception as exc:
             self._handler_failed(exc)
@@ -423,7 +373,7 @@ class WorkflowInstance:
     async def _run_async_handler(self, running: Coroutine[Any, Any, Any]) -> None:
         try:
             await running
-        except (_Diverged, asyncio.CancelledError):
+        except (Diverged, asyncio.CancelledError):
             raise
         except Exception as exc:
             if not self.closed:
@@ -496,7 +446,7 @@ class WorkflowInstance:
 
     def emit(self, command: Event) -> HistoryEvent:
         if self.evicted or self.divergence is not None:
-            raise _Diverged()
+            raise Diverged()
         if self.validating:
             raise CommandInValidatorError(
                 f"an update validator must not issue commands ({command.type_name}): it "
@@ -508,7 +458,7 @@ class WorkflowInstance:
             self.pos += 1
         if self.pos < len(self.events):
             recorded = self.events[self.pos]
-            if role_of(recorded.event) != COMMAND or not _same_command(recorded.event, command):
+            if role_of(recorded.event) != COMMAND or not same_command(recorded.event, command):
                 self._diverge(recorded, command)
             self.pos += 1
             return recorded
@@ -602,8 +552,8 @@ class WorkflowInstance:
     # -- divergence -----------------------------------------------------------------------
     def _diverge(self, recorded: HistoryEvent | None, issued: Event | None) -> None:
         seq = recorded.seq if recorded is not None else len(self.events) + 1
-        expected = _describe(recorded.event if recorded else None)
-        actual = _describe(issued)
+        expected = describe(recorded.event if recorded else None)
+        actual = describe(issued)
         if recorded is None:
             message = f"code issued {actual} at event {seq}, but history has nothing more there"
         elif issued is None:
@@ -611,22 +561,14 @@ class WorkflowInstance:
         else:
             message = f"history has {expected} at event {seq}, but the code issued {actual}"
         self.divergence = NonDeterminismError(message, seq=seq, expected=expected, actual=actual)
-        raise _Diverged()
+        raise Diverged()
 
     def _diverge_inbound(self, record: HistoryEvent, seq: int) -> None:
         self.divergence = NonDeterminismError(
             f"history delivers {record.event.type_name} for event {seq}, "
             "but the code is not waiting on it",
             seq=record.seq,
-            expected=_describe(record.event),
+            expected=describe(record.event),
             actual=None,
         )
-        raise _Diverged()
-
-
-def _is_start_signal(record: HistoryEvent) -> bool:
-    return isinstance(record.event, SignalReceived) and record.event.with_start
-
-
-def is_inbound(event: Event) -> bool:
-    return role_of(event) == INBOUND
+        raise Diverged()

@@ -19,7 +19,7 @@ from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, 
 from ...model.retry import is_retryable, retry_delay
 from ..activity_context import ActivityContext, ActivityInfo
 from ..attempt_output import AttemptOutput
-from ..replay import error_dict
+from ..history_rules import error_dict
 from .core import Row, WorkerCore, backoff
 
 log = logging.getLogger("harvest_studio.worker")

@@ -7,7 +7,8 @@ import logging
 from ... import store
 from ...model import serde
 from ...model.errors import NonDeterminismError
-from ..replay import WorkflowInstance, error_dict
+from ..history_rules import error_dict
+from ..replay import WorkflowInstance
 from .core import Row, WorkerCore, history_event
 
 log = logging.getLogger("harvest_studio.worker")

@@ -1,0 +1,89 @@
+"""The rules replay applies to a history, apart from the replayer itself: which recorded
+command an issued one matches, which events leave a decision owed, how an exception is
+stored, and the errors replay raises."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from ..model.errors import HarvestError
+from ..model.events import (
+    INBOUND,
+    ActivityScheduled,
+    ChildWorkflowStarted,
+    Event,
+    HistoryEvent,
+    MarkerRecorded,
+    SideEffectRecorded,
+    SignalReceived,
+    TimerCancelled,
+    UpdateCompleted,
+    UpdateFailed,
+    WorkflowStarted,
+    role_of,
+)
+
+
+def undecided(event: Event) -> bool:
+    """History written outside a workflow decision (the start, and signals sent with it):
+    the commands that answer it are not recorded yet."""
+    return isinstance(event, WorkflowStarted) or (
+        isinstance(event, SignalReceived) and event.with_start
+    )
+
+
+class Diverged(BaseException):
+    """Unwinds workflow code after a divergence (a BaseException so ``except Exception``
+    in user code cannot swallow it)."""
+
+
+class InstanceClosedError(HarvestError):
+    code = "instance_closed"
+
+
+class CommandInValidatorError(HarvestError):
+    """An update validator tried to issue a command (sleep, an activity...): the update
+    is rejected and nothing is written (validators do not run on replay)."""
+
+    code = "command_in_validator"
+
+
+def error_dict(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(exc))[-4000:],
+    }
+
+
+def describe(event: Event | None) -> dict[str, Any] | None:
+    if event is None:
+        return None
+    data = event.fields()
+    short: dict[str, Any] = {k: data[k] for k in ("activity_type", "name", "duration") if k in data}
+    return {"type": event.type_name, **short}
+
+
+def same_command(recorded: Event, issued: Event) -> bool:
+    if type(recorded) is not type(issued):
+        return False
+    if isinstance(recorded, ActivityScheduled):
+        return bool(recorded.activity_type == getattr(issued, "activity_type", None))
+    if isinstance(recorded, ChildWorkflowStarted):
+        return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
+    if isinstance(recorded, TimerCancelled):
+        return bool(recorded.started_seq == getattr(issued, "started_seq", None))
+    if isinstance(recorded, UpdateCompleted | UpdateFailed):
+        return bool(recorded.update_id == getattr(issued, "update_id", None))
+    if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
+        return bool(recorded.name == getattr(issued, "name", None))
+    return True
+
+
+def is_start_signal(record: HistoryEvent) -> bool:
+    return isinstance(record.event, SignalReceived) and record.event.with_start
+
+
+def is_inbound(event: Event) -> bool:
+    return role_of(event) == INBOUND
