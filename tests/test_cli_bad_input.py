@@ -89,3 +89,29 @@ def test_arguments_that_are_not_utf8_are_refused(db_url: str) -> None:
 def test_a_filter_number_out_of_range_is_a_filter_error(cli: Cli) -> None:  # noqa: F811
     code, _, err = cli("list", "--query", "amount > 1e999")
     assert code == 2 and "bad_filter: number out of range: 1e999" in err
+
+
+def test_large_values_come_from_a_file_or_standard_input(
+    cli: Cli, db_url: str, tmp_path: Any  # noqa: F811
+) -> None:
+    big = {"rows": list(range(50_000))}
+    (tmp_path / "big.json").write_text(json.dumps(big))
+    code, _, err = cli("--json", "start", "anything", f"@{tmp_path / 'big.json'}", "--force",
+                         "--id", "from-file")
+    assert code == 0, err
+    assert sql(db_url, "SELECT input FROM harvest.runs WHERE workflow_id = 'from-file'") == [
+        ([big],)]
+    done = subprocess.run([harvest_exe(), "signal", "from-file", "note", "-"],
+                          input='{"said": "from stdin"}', capture_output=True, text=True,
+                          env=subprocess_env(db_url), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert sql(db_url, "SELECT payload FROM harvest.inbox WHERE event_type = 'SignalReceived'"
+               ) == [({"name": "note", "payload": {"said": "from stdin"}, "with_start": False,
+                       "idempotency_key": None},)]
+    for bad, message in ((f"@{tmp_path / 'none.json'}", "no such file"),
+                         (f"@{tmp_path}", "cannot read it")):
+        code, _, err = cli("start", "anything", bad, "--force")
+        assert code == 2 and message in err
+    (tmp_path / "bad.json").write_text("{nope")
+    code, _, err = cli("start", "anything", f"@{tmp_path / 'bad.json'}", "--force")
+    assert code == 2 and "argument 1 (@" in err

@@ -4,8 +4,10 @@ statuses, signal/query/update/reset/start options), done before the database is 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ..client import MAX_ID_LENGTH, TERMINAL_STATUSES
@@ -35,13 +37,62 @@ SIGNAL_WITH_TERMINATE = (
 
 
 def parse_json_args(texts: Sequence[str]) -> list[Any]:
-    """Parse each text as one JSON value (``'42'``, ``'"ada"'``, ``'{"a": 1}'``)."""
-    return [serde.loads_arg(t, what=f"argument {i} ({t!r})") for i, t in enumerate(texts, 1)]
+    """Parse each text as one JSON value (``'42'``, ``'"ada"'``, ``'{"a": 1}'``); ``@PATH``
+    reads the value from a file and ``-`` from standard input (see :func:`json_text`)."""
+    stdin = _StdinOnce()
+    return [serde.loads_arg(json_text(t, stdin), what=f"argument {i} ({_shown(t)})")
+            for i, t in enumerate(texts, 1)]
 
 
 def parse_payload(text: str | None, *, what: str = "signal payload") -> Any:
-    """One JSON value from the command line; ``None`` (no text given) stays ``None``."""
-    return None if text is None else serde.loads_arg(text, what=f"{what} ({text!r})")
+    """One JSON value from the command line (``@PATH``: from a file, ``-``: from standard
+    input); ``None`` (no text given) stays ``None``."""
+    if text is None:
+        return None
+    return serde.loads_arg(json_text(text, _StdinOnce()), what=f"{what} ({_shown(text)})")
+
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class _StdinOnce:
+    """Standard input, readable by one ``-`` per command."""
+
+    def __init__(self) -> None:
+        self.used = False
+
+    def read(self) -> str:
+        if self.used:
+            raise UsageError("`-` (standard input) can be given once per command")
+        self.used = True
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("`-` reads a JSON value from standard input, but nothing is piped in")
+        return sys.stdin.read()
+
+
+def json_text(text: str, stdin: _StdinOnce) -> str:
+    """The JSON text a command-line value stands for: ``@PATH`` is the file's content,
+    ``-`` standard input's, anything else itself (no JSON value starts with ``@`` or is
+    ``-``, so neither can be meant literally)."""
+    if text == "-":
+        return stdin.read()
+    if not text.startswith("@"):
+        return text
+    path = Path(text[1:]).expanduser()
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise UsageError(f"{text}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{text}: no such file") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{text}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{text}: cannot read it ({exc.strerror})") from None
+
+
+def _shown(text: str) -> str:
+    return text if text == "-" or text.startswith("@") else repr(text)
 
 
 def parse_time(value: datetime | str, *, now: datetime | None = None) -> datetime:
