@@ -327,7 +327,7 @@ class WorkflowInstance:
         elif isinstance(event, UpdateAdmitted):
             if event.name not in self.update_handlers:
                 self._diverge_inbound(record, record.seq)
-            self.handler_tasks.append(self.loop.create_task(self._run_update(event)))
+            self._track_handler(self._run_update(event))
         elif isinstance(event, CancelRequested):
             self.cancel_requested = True
             if self._main is not None and not self._main.done():
@@ -368,7 +368,13 @@ class WorkflowInstance:
         if asyncio.iscoroutine(outcome):
             # an async handler runs as a task of the workflow's loop: tasks start in the
             # order their signals arrived, the same on every replay
-            self.handler_tasks.append(self.loop.create_task(self._run_async_handler(outcome)))
+            self._track_handler(self._run_async_handler(outcome))
+
+    def _track_handler(self, running: Coroutine[Any, Any, None]) -> None:
+        """Run an update or async signal handler as a task; finished ones are dropped here,
+        so a long-lived cached instance does not keep every handler it ever ran."""
+        self.handler_tasks = [t for t in self.handler_tasks if not t.done()]
+        self.handler_tasks.append(self.loop.create_task(running))
 
     async def _run_async_handler(self, running: Coroutine[Any, Any, Any]) -> None:
         try:

@@ -22,6 +22,12 @@ STATIC = Path(__file__).parent.parent / "static"
 FRONT_END = ("common.js", "card.js", "timeline.js", "explorer.js")
 
 
+def bundle_parts(bundle: Any) -> tuple[Any, dict[str, Any]]:
+    """``(data, metadata)`` of a widget's ``_repr_mimebundle_`` (anywidget returns a pair,
+    ipywidgets a dict)."""
+    return bundle if isinstance(bundle, tuple) else (bundle, {})
+
+
 def front_end() -> str:
     """The widgets' ES module: the vendored parts joined in order (no build step)."""
     return "\n".join((STATIC / part).read_text() for part in FRONT_END)
@@ -97,8 +103,7 @@ class _Live(anywidget.AnyWidget):  # type: ignore[misc]
         return ""
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data, metadata = bundle_parts(super()._repr_mimebundle_(**kwargs))
         if isinstance(data, dict):
             snapshot = self._snapshot_html()
             if snapshot:

@@ -14,7 +14,7 @@ import traitlets
 from ...client import Client, RunInfo
 from ...commands.render import fmt_duration, fmt_time, run_status
 from .explorer import HistoryExplorer
-from .live import STATIC, front_end
+from .live import STATIC, bundle_parts, front_end
 
 
 def list_row(info: RunInfo) -> dict[str, Any]:
@@ -64,8 +64,7 @@ class RunList(anywidget.AnyWidget):  # type: ignore[misc]
                    "ref": f"anywidget:{explorer.model_id}"})
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        bundle = super()._repr_mimebundle_(**kwargs)
-        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data, metadata = bundle_parts(super()._repr_mimebundle_(**kwargs))
         if isinstance(data, dict):
             data = {**data, "text/plain": self._text, "text/html": self._html}
         return data, metadata
