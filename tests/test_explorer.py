@@ -187,7 +187,8 @@ def test_attempts_are_drawn_when_they_ran_running_and_timed_out_ones_too(
     assert first["items"][-1][2] == "ok"
     assert first["items"][-1][1] - first["items"][-1][0] == pytest.approx(1.0, abs=0.15)
     assert second["items"][-1][2] == "timeout"  # drawn from its start to its deadline
-    assert second["items"][-1][1] - second["items"][-1][0] >= 0.4
+    # to its deadline (times are kept to the millisecond at both ends)
+    assert second["items"][-1][1] - second["items"][-1][0] >= 0.4 - 0.002
     explorer.close()
 
 
