@@ -26,6 +26,7 @@ from ._version import __version__ as __version__
 from .client import (
     AsyncClient,
     AsyncRunHandle,
+    AsyncUpdateHandle,
     Client,
     DagRunInfo,
     FlowLimit,
@@ -35,6 +36,7 @@ from .client import (
     RunPage,
     ScheduleInfo,
     ScheduleLogEntry,
+    UpdateHandle,
     connect,
 )
 from .client import set_run_views as _set_run_views
@@ -213,6 +215,7 @@ __all__ = [
     "ActivityInfo",
     "AsyncClient",
     "AsyncRunHandle",
+    "AsyncUpdateHandle",
     "ChildWorkflowError",
     "Client",
     "Dag",
@@ -251,6 +254,7 @@ __all__ = [
     "UnknownQueryError",
     "UnknownWorkflowError",
     "UpdateFailedError",
+    "UpdateHandle",
     "UpdateRejectedError",
     "UpdateTimeoutError",
     "UsageError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ._flow import KEEP, FlowLimit, Keep, QueueInfo
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
-from .handles import AsyncRunHandle
+from .handles import AsyncRunHandle, AsyncUpdateHandle
 from .info import (
     ID_CONFLICT_POLICIES,
     ID_REUSE_POLICIES,
@@ -22,7 +22,15 @@ from .info import (
     RunInfo,
     RunPage,
 )
-from .sync_client import Client, RunHandle, RunViews, connect, run_views, set_run_views
+from .sync_client import (
+    Client,
+    RunHandle,
+    RunViews,
+    UpdateHandle,
+    connect,
+    run_views,
+    set_run_views,
+)
 
 __all__ = [
     "ID_CONFLICT_POLICIES",
@@ -32,6 +40,7 @@ __all__ = [
     "TERMINAL_STATUSES",
     "AsyncClient",
     "AsyncRunHandle",
+    "AsyncUpdateHandle",
     "AttemptLog",
     "Client",
     "DagRunInfo",
@@ -46,6 +55,7 @@ __all__ = [
     "RunViews",
     "ScheduleInfo",
     "ScheduleLogEntry",
+    "UpdateHandle",
     "connect",
     "run_views",
     "set_run_views",

@@ -100,6 +100,29 @@ class ClientBase:
         return str(row["run_id"])
 
     @retried(True)
+    async def chain_head(self, run_id: str) -> str:
+        """The newest run of the continue-as-new chain that run ``run_id`` belongs to (the
+        run a handle made for ``run_id`` talks to)."""
+        async with self.pool.connection() as conn:
+            head = await store.chain_head(conn, run_id)
+        if head is None:
+            raise RunNotFoundError(f"no run {run_id!r} in namespace {self.namespace!r}")
+        return head
+
+    @retried(True)
+    async def current_run_id(self, ref: str) -> str:
+        """The run a handle of ``ref`` talks to: a workflow id stands for its open run (or
+        the newest of its continue-as-new chain), a run id for that run — except the first
+        run of a run started without an id, whose run id is also its workflow id."""
+        async with self.pool.connection() as conn:
+            row = await store.get_run(conn, self.namespace, ref)
+            if row is None:
+                raise RunNotFoundError(f"no run {ref!r} in namespace {self.namespace!r}")
+            if row["workflow_id"] != ref or row["status"] != "CONTINUED_AS_NEW":
+                return str(row["run_id"])
+            return await store.chain_head(conn, str(row["run_id"])) or str(row["run_id"])
+
+    @retried(True)
     async def describe(self, ref: str) -> RunInfo:
         async with self.pool.connection() as conn:
             row = await store.get_run(conn, self.namespace, ref)
@@ -123,6 +146,22 @@ class ClientBase:
         return [
             HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
         ]
+
+    @retried(True)
+    async def tree(self, ref: str) -> list[RunInfo]:
+        """The run and its descendants (``depth`` 0 is the run itself)."""
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            rows = await store.run_tree(conn, run_id)
+        return [RunInfo.from_row(r) for r in rows]
+
+    @retried(True)
+    async def chain(self, ref: str) -> list[RunInfo]:
+        """Every run of a continue-as-new chain that ``ref`` belongs to, oldest first."""
+        run_id = await self._run_id(ref)
+        async with self.pool.connection() as conn:
+            rows = await store.run_chain(conn, run_id)
+        return [RunInfo.from_row(r) for r in rows]
 
     @retried(True)
     async def attempt_logs(

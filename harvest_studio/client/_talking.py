@@ -22,6 +22,11 @@ from ..model.errors import (
 from ..model.events import CancelRequested, SignalReceived
 from ._base import ClientBase
 from ._retry import has, retried
+from .handles import AsyncUpdateHandle
+
+UPDATE_STAGES = ("completed", "admitted")
+_ENDED = frozenset({"COMPLETED", "FAILED", "REJECTED"})
+_ADMITTED_OR_LATER = frozenset({"ADMITTED", *_ENDED})
 
 
 class TalkingClient(ClientBase):
@@ -91,6 +96,7 @@ class TalkingClient(ClientBase):
         *args: Any,
         update_id: str | None = None,
         timeout: float = 30.0,
+        wait_for: str = "completed",
     ) -> Any:
         """Send an update and wait for its result.
 
@@ -98,14 +104,27 @@ class TalkingClient(ClientBase):
         written); once admitted, its handler runs as part of the workflow and its result
         (or :class:`UpdateFailedError`) comes back. Repeating an ``update_id`` returns the
         first outcome instead of updating again; :meth:`update_result` fetches it later.
+
+        ``wait_for="admitted"`` returns as soon as the run has admitted the update, with an
+        :class:`AsyncUpdateHandle` whose ``result()`` waits for the handler:
+
+        >>> pending = await client.update(                    # doctest: +SKIP
+        ...     run.id, "approve", "ann", wait_for="admitted")
+        >>> await pending.result(timeout=60)                 # doctest: +SKIP
         """
         if not name:
             raise UsageError("an update needs a name")
+        if wait_for not in UPDATE_STAGES:
+            stages = ", ".join(UPDATE_STAGES)
+            raise UsageError(f"wait_for must be one of {stages}, not {wait_for!r}")
         args_json = serde.dumps(list(args), what="update arguments")
         update_id = update_id or str(uuid.uuid4())
         run_id = await self._run_id(ref)
         async with self.pool.connection() as conn:
             await store.request_update(conn, run_id, update_id, name, args_json)
+        if wait_for == "admitted":
+            await self._wait_update(run_id, update_id, timeout, settled=_ADMITTED_OR_LATER)
+            return AsyncUpdateHandle(self, run_id, update_id, name)
         return await self._wait_update(run_id, update_id, timeout)
 
     @retried(True)
@@ -162,20 +181,22 @@ class TalkingClient(ClientBase):
             raise RunNotRunningError(f"run {ref} has ended; it cannot take a {what}")
         return status == "queued"
 
-    async def _wait_update(self, run_id: str, update_id: str, timeout: float) -> Any:
+    async def _wait_update(
+        self, run_id: str, update_id: str, timeout: float, *, settled: frozenset[str] = _ENDED
+    ) -> Any:
         last: dict[str, Any] = {}
 
-        async def settled() -> tuple[bool, Any, str | None]:
+        async def reached() -> tuple[bool, Any, str | None]:
             async with self.pool.connection() as conn:
                 row = await store.get_update(conn, run_id, update_id)
             if row is None:
                 raise UsageError(f"no update {update_id!r} on run {run_id}")
             last.update(row)
-            return row["status"] in ("COMPLETED", "FAILED", "REJECTED"), row, None
+            return row["status"] in settled, row, None
 
         row = await self._wait_for(
             f"u:{run_id}",
-            settled,
+            reached,
             timeout=timeout,
             interval=0.5,
             expired=lambda: UpdateTimeoutError(
@@ -185,6 +206,8 @@ class TalkingClient(ClientBase):
         error = row["error"] or {}
         if row["status"] == "REJECTED":
             raise UpdateRejectedError(f"update {row['name']!r} rejected: {error.get('message')}")
+        if row["status"] not in _ENDED:
+            return None  # admitted, handler still going
         if row["status"] == "FAILED":
             raise UpdateFailedError(
                 f"update {row['name']!r} failed: {error.get('type')}: {error.get('message')}"

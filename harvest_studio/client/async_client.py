@@ -159,22 +159,6 @@ class AsyncClient(SchedulesClient):
         )
 
     @retried(True)
-    async def tree(self, ref: str) -> list[RunInfo]:
-        """The run and its descendants (``depth`` 0 is the run itself)."""
-        run_id = await self._run_id(ref)
-        async with self.pool.connection() as conn:
-            rows = await store.run_tree(conn, run_id)
-        return [RunInfo.from_row(r) for r in rows]
-
-    @retried(True)
-    async def chain(self, ref: str) -> list[RunInfo]:
-        """Every run of a continue-as-new chain that ``ref`` belongs to, oldest first."""
-        run_id = await self._run_id(ref)
-        async with self.pool.connection() as conn:
-            rows = await store.run_chain(conn, run_id)
-        return [RunInfo.from_row(r) for r in rows]
-
-    @retried(True)
     async def registered_workflows(self) -> list[str]:
         """Names of the workflow types some worker has served in this namespace."""
         async with self.pool.connection() as conn:

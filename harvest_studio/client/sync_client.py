@@ -6,16 +6,18 @@ them here (:func:`set_run_views`)."""
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Protocol
 
 from ..model.definitions import WorkflowDefinition
 from ..model.errors import UsageError
 from ..model.events import HistoryEvent
+from . import handles
 from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
-from .handles import AsyncRunHandle
+from .handles import AsyncRunHandle, AsyncUpdateHandle
 from .info import AttemptLog, DagRunInfo, DagTypeInfo, ResetResult, RunInfo, RunPage
 
 
@@ -239,8 +241,12 @@ class Client:
         return self._run(self.aio.query(ref, name, *args, timeout=timeout))
 
     def update(self, ref: str, name: str, *args: Any, **kw: Any) -> Any:
-        """See :meth:`AsyncClient.update`."""
-        return self._run(self.aio.update(ref, name, *args, **kw))
+        """See :meth:`AsyncClient.update`; ``wait_for="admitted"`` returns an
+        :class:`UpdateHandle`."""
+        return self._sync_update(self._run(self.aio.update(ref, name, *args, **kw)))
+
+    def _sync_update(self, outcome: Any) -> Any:
+        return UpdateHandle(self, outcome) if isinstance(outcome, AsyncUpdateHandle) else outcome
 
     def update_result(self, ref: str, update_id: str, timeout: float = 0.0) -> Any:
         return self._run(self.aio.update_result(ref, update_id, timeout))
@@ -284,54 +290,96 @@ def connect(url: str | None = None, *, namespace: str = "default") -> Client:
 
 
 class RunHandle:
-    """Sync handle of a run: ``result``, ``describe``, ``history``."""
+    """Sync handle of a run; every method of :class:`AsyncRunHandle`, blocking. Like it, a
+    handle follows its continue-as-new chain (signals, queries, updates go to the current
+    run; :meth:`result` waits for the chain's end)."""
 
     def __init__(self, client: Client, workflow_id: str, run_id: str | None) -> None:
         self.client = client
-        self.workflow_id = workflow_id
-        self.run_id = run_id
+        self.aio = AsyncRunHandle(client.aio, workflow_id, run_id)
+
+    @property
+    def workflow_id(self) -> str:
+        return self.aio.workflow_id
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the run this handle was made for (None for a handle by workflow id)."""
+        return self.aio.run_id
 
     @property
     def id(self) -> str:
-        return self.workflow_id
+        return self.aio.workflow_id
 
     @property
     def ref(self) -> str:
-        return self.run_id or self.workflow_id
+        return self.aio.ref
+
+    def _call(self, coro: Any) -> Any:
+        return self.client._run(coro)
+
+    def current_run_id(self) -> str:
+        """The run this handle talks to now: the newest run of its continue-as-new chain."""
+        return str(self._call(self.aio.current_run_id()))
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`."""
-        return self.client.result(self.ref, timeout, run_id=self.run_id)
+        return self._call(self.aio.result(timeout))
 
     def describe(self) -> RunInfo:
-        return self.client.describe(self.ref)
+        return self._call(self.aio.describe())  # type: ignore[no-any-return]
 
     def history(self) -> list[HistoryEvent]:
-        return self.client.history(self.ref)
+        return self._call(self.aio.history())  # type: ignore[no-any-return]
 
     def attempt_logs(self, activity_seq: int | None = None) -> list[AttemptLog]:
         """What this run's activity attempts printed or logged."""
-        return self.client.attempt_logs(self.ref, activity_seq=activity_seq)
+        return self._call(self.aio.attempt_logs(activity_seq))  # type: ignore[no-any-return]
 
     def signal(self, name: str, payload: Any = None, **kw: Any) -> bool:
         """Send a signal to this run (see :meth:`AsyncClient.signal`)."""
-        return self.client.signal(self.ref, name, payload, **kw)
+        return bool(self._call(self.aio.signal(name, payload, **kw)))
+
+    def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
+        """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
+        return self._call(self.aio.query(name, *args, timeout=timeout))
+
+    def update(self, name: str, *args: Any, **kw: Any) -> Any:
+        """Send this run an update and wait for its result (see :meth:`AsyncClient.update`);
+        with ``wait_for="admitted"``, an :class:`UpdateHandle` once the run admitted it."""
+        return self.client._sync_update(self._call(self.aio.update(name, *args, **kw)))
+
+    def update_result(self, update_id: str, timeout: float = 0.0) -> Any:
+        """The outcome of an earlier update (waiting up to ``timeout`` if not done yet)."""
+        return self._call(self.aio.update_result(update_id, timeout))
+
+    def cancel(self, reason: str | None = None) -> bool:
+        return bool(self._call(self.aio.cancel(reason)))
+
+    def terminate(self, reason: str | None = None) -> None:
+        self._call(self.aio.terminate(reason))
+
+    def pause(self, reason: str | None = None) -> bool:
+        return bool(self._call(self.aio.pause(reason)))
+
+    def resume(self, reason: str | None = None) -> bool:
+        return bool(self._call(self.aio.resume(reason)))
 
     def tree(self) -> list[RunInfo]:
         """This run and its child runs, depth first."""
-        return self.client.tree(self.ref)
+        return self._call(self.aio.tree())  # type: ignore[no-any-return]
 
     def chain(self) -> list[RunInfo]:
         """The continue-as-new chain this run belongs to, oldest first."""
-        return self.client.chain(self.ref)
+        return self._call(self.aio.chain())  # type: ignore[no-any-return]
 
     def explore(self, **options: Any) -> Any:
         """The history explorer widget for this run (needs the ``notebook`` extra)."""
-        return run_views().explore(self.client, self.ref, **options)
+        return run_views().explore(self.client, self._view_ref(), **options)
 
     def card(self, **options: Any) -> Any:
         """A compact live card: status, current activity, pending timers, last error."""
-        return run_views().card(self.client, self.ref, **options)
+        return run_views().card(self.client, self._view_ref(), **options)
 
     def graph(self, **options: Any) -> Any:
         """This DAG run's graph as SVG (a ``DagGraph``: ``.svg``, ``.save(path)``, shown in
@@ -339,7 +387,10 @@ class RunHandle:
         ``live=True`` (in a notebook) gives a widget that redraws it every ``interval``
         seconds (default 1) while the run goes on. :class:`UsageError` if the run is not a
         run of a DAG."""
-        return run_views().graph(self.client, self.ref, **options)
+        return run_views().graph(self.client, self._view_ref(), **options)
+
+    def _view_ref(self) -> str:
+        return self.ref if self.run_id is None else self.current_run_id()
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
         """In a notebook a run handle shows as its live card; elsewhere as text."""
@@ -355,25 +406,44 @@ class RunHandle:
         data = bundle[0] if isinstance(bundle, tuple) else bundle
         return {**data, **text} if isinstance(data, dict) else text
 
-    def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
-        """Ask this run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
-        return self.client.query(self.ref, name, *args, timeout=timeout)
-
-    def update(self, name: str, *args: Any, **kw: Any) -> Any:
-        """Send this run an update and wait for its result (see :meth:`AsyncClient.update`)."""
-        return self.client.update(self.ref, name, *args, **kw)
-
-    def cancel(self, reason: str | None = None) -> bool:
-        return self.client.cancel(self.ref, reason)
-
-    def terminate(self, reason: str | None = None) -> None:
-        self.client.terminate(self.ref, reason)
-
-    def pause(self, reason: str | None = None) -> bool:
-        return self.client.pause(self.ref, reason)
-
-    def resume(self, reason: str | None = None) -> bool:
-        return self.client.resume(self.ref, reason)
-
     def __repr__(self) -> str:
         return f"<run {self.workflow_id} ({self.run_id})>"
+
+
+class UpdateHandle:
+    """Sync face of :class:`AsyncUpdateHandle`: an admitted update; :meth:`result` waits
+    for its handler."""
+
+    def __init__(self, client: Client, handle: AsyncUpdateHandle) -> None:
+        self.client = client
+        self.aio = handle
+
+    @property
+    def id(self) -> str:
+        return self.aio.id
+
+    @property
+    def run_id(self) -> str:
+        return self.aio.run_id
+
+    def result(self, timeout: float = 30.0) -> Any:
+        """The handler's result (see :meth:`AsyncUpdateHandle.result`)."""
+        return self.client._run(self.aio.result(timeout))
+
+    def __repr__(self) -> str:
+        return repr(self.aio)
+
+
+_twins: weakref.WeakKeyDictionary[Any, Client] = weakref.WeakKeyDictionary()
+
+
+def _sync_twin(handle: AsyncRunHandle) -> RunHandle:
+    """The sync handle of an async one, on a sync client of the same database and
+    namespace (made once per async client): the notebook views need the sync face."""
+    twin = _twins.get(handle.client)
+    if twin is None:
+        twin = _twins[handle.client] = Client(handle.client.url, namespace=handle.client.namespace)
+    return RunHandle(twin, handle.workflow_id, handle.run_id)
+
+
+handles.sync_twin = _sync_twin

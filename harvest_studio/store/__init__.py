@@ -91,6 +91,7 @@ from .queries import (
 )
 from .reads import (
     attempt_logs,
+    chain_head,
     dead_letters,
     get_history,
     get_run,
@@ -185,6 +186,7 @@ __all__ = [
     "attempt_logs",
     "available_migrations",
     "block_run",
+    "chain_head",
     "change_flow_limit",
     "claim_and_start_slot",
     "claim_slot",

@@ -147,6 +147,25 @@ async def run_chain(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
     return await cur.fetchall()
 
 
+async def chain_head(conn: AsyncConnection[Any], run_id: str) -> str | None:
+    """The newest run of the continue-as-new chain that ``run_id`` starts or belongs to
+    (``run_id`` itself when it was not continued); None if there is no such run."""
+    cur = await conn.execute(
+        """
+        WITH RECURSIVE forward AS (
+            SELECT run_id, 0 AS depth FROM harvest.runs WHERE run_id = %s::uuid
+            UNION ALL
+            SELECT r.run_id, f.depth + 1
+            FROM harvest.runs r JOIN forward f ON r.continued_from = f.run_id
+        )
+        SELECT run_id::text FROM forward ORDER BY depth DESC LIMIT 1
+        """,
+        (run_id,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
 async def run_tree(conn: AsyncConnection[Any], run_id: str) -> list[Row]:
     """A run and all its descendants (children, grandchildren...), with their depth."""
     cur = conn.cursor(row_factory=dict_row)
