@@ -543,3 +543,24 @@ def test_an_activity_raising_timeout_error_fails_like_any_error(
     failed = [e for e in run.history() if e.event_type == "ActivityFailed"]
     assert len(failed) == 1 and failed[0].event.error["type"] == "TimeoutError"
     assert client.describe(run.run_id).blocked is None
+
+
+@hs.activity
+def who_am_i(ctx: hs.ActivityContext) -> dict[str, object]:
+    i = ctx.info
+    return {"workflow_id": i.workflow_id, "workflow_type": i.workflow_type, "run_id": i.run_id,
+            "activity_type": i.activity_type, "attempt": i.attempt, "queue": i.queue}
+
+
+@hs.workflow
+async def asks_who(ctx: hs.WorkflowContext) -> dict[str, object]:
+    return dict(await ctx.execute_activity(who_am_i))
+
+
+def test_an_activity_knows_the_run_that_scheduled_it(client: hs.Client, start_worker: Any) -> None:
+    start_worker(workflows=[asks_who], activities=[who_am_i])
+    run = client.start(asks_who, id="who-1")
+    assert run.result(timeout=20) == {
+        "workflow_id": "who-1", "workflow_type": "asks_who", "run_id": run.run_id,
+        "activity_type": "who_am_i", "attempt": 1, "queue": "default",
+    }

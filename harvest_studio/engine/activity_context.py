@@ -18,6 +18,14 @@ class ActivityCancelledError(HarvestError):
 
 @dataclass(frozen=True)
 class ActivityInfo:
+    """Facts about the attempt running now (``ctx.info``).
+
+    ``run_id``, ``workflow_id`` and ``workflow_type`` name the run that scheduled the
+    activity; ``activity_id`` is the history sequence of its ``ActivityScheduled`` event
+    (the same for every attempt); ``attempt`` counts from 1; ``deadline`` is the attempt's
+    start-to-close deadline (None without one).
+    """
+
     run_id: str
     activity_type: str
     activity_id: int
@@ -26,6 +34,8 @@ class ActivityInfo:
     namespace: str
     queue: str
     deadline: datetime | None
+    workflow_id: str = ""
+    workflow_type: str = ""
 
 
 class ActivityContext:

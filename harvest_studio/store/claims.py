@@ -14,7 +14,7 @@ _CLAIM_COLUMNS = """
     t.task_id, t.kind, t.run_id::text AS run_id, t.type_name, t.namespace, t.queue,
     t.attempt, t.activity_seq, t.retry_attempt, t.input, t.retry_policy,
     t.heartbeat_details, t.heartbeat_timeout, t.start_to_close, t.started_at,
-    t.attempt_deadline, r.last_seq, r.blocked,
+    t.attempt_deadline, r.last_seq, r.blocked, r.workflow_id, r.workflow_type,
     -- a run nobody has decided yet: hand over its start event with the claim
     CASE WHEN r.last_seq = 1 THEN
         (SELECT jsonb_build_object('seq', h.seq, 'event_type', h.event_type, 'at', h.at,
@@ -60,7 +60,7 @@ claimed AS (
 )
 SELECT {_CLAIM_COLUMNS}
 FROM claimed t
-LEFT JOIN harvest.runs r ON t.kind = 'workflow' AND r.run_id = t.run_id
+LEFT JOIN harvest.runs r ON r.run_id = t.run_id
 """
 
 

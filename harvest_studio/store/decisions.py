@@ -151,6 +151,9 @@ class Decision:
     """what the code waits on after this decision (``runs.waiting``; None: nothing)"""
     continuation: Continuation | None = None
     children: list[ChildStart] = field(default_factory=list)
+    workflow_id: str = ""
+    workflow_type: str = ""
+    """the run's ids, for the claim rows of the activities it hands to its own worker"""
     update_outcomes: bool = False
     """the decision completes or fails updates: the caller records them, and then (if the
     run closed) fails the updates still waiting; otherwise the commit does that itself"""
@@ -503,6 +506,8 @@ def _eager_row(decision: Decision, act: NewActivity, task_id: int, now: datetime
         "start_to_close": s2c,
         "started_at": now,
         "attempt_deadline": None if s2c is None else now + timedelta(seconds=float(s2c)),
+        "workflow_id": decision.workflow_id,
+        "workflow_type": decision.workflow_type,
     }
 
 

@@ -54,6 +54,8 @@ class ActivityExecutor:
             namespace=row["namespace"],
             queue=row["queue"],
             deadline=row["attempt_deadline"],
+            workflow_id=row["workflow_id"] or "",
+            workflow_type=row["workflow_type"] or "",
         )
         ctx = ActivityContext(info, row["heartbeat_details"], fence_attempt=int(row["attempt"]))
         running_key = (info.task_id, ctx.fence_attempt)

@@ -214,6 +214,8 @@ class DecisionLoop:
             namespace=row["namespace"],
             expected_seq=expected,
             inbox_ids=[r["id"] for r in inbox],
+            workflow_id=row.get("workflow_id") or "",
+            workflow_type=row.get("workflow_type") or row["type_name"],
         )
         for record in new:
             event = record.event
