@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,8 @@ class ActivityContext:
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self.cancel_reason: str | None = None
+        self._on_cancel: list[Callable[[], Any]] = []
+        self.cancelled_for_good = False
 
     @property
     def attempt(self) -> int:
@@ -102,6 +105,19 @@ class ActivityContext:
         if self._cancelled.is_set():
             raise ActivityCancelledError(self.cancel_reason or "activity cancelled")
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, *, for_good: bool = False) -> None:
+        """Tell the attempt to stop (called by the worker, on its event loop). ``for_good``:
+        the activity or its run was cancelled, or the attempt lost its claim, so an async
+        activity's task is cancelled and the attempt is not retried; otherwise (the worker
+        shuts down) the code may finish or stop, and the task is handed back."""
         self.cancel_reason = reason
+        self.cancelled_for_good = self.cancelled_for_good or for_good
         self._cancelled.set()
+        if for_good:
+            for callback in self._on_cancel:
+                callback()
+
+    def on_cancel(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` when the attempt is cancelled (the worker cancels an async
+        activity's task this way)."""
+        self._on_cancel.append(callback)

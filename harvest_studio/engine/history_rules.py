@@ -7,10 +7,12 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from ..model.errors import HarvestError
+from ..model.errors import HarvestError, NonDeterminismError
 from ..model.events import (
     INBOUND,
+    ActivityCancelRequested,
     ActivityScheduled,
+    ChildWorkflowCancelRequested,
     ChildWorkflowStarted,
     Event,
     HistoryEvent,
@@ -72,8 +74,10 @@ def same_command(recorded: Event, issued: Event) -> bool:
         return bool(recorded.activity_type == getattr(issued, "activity_type", None))
     if isinstance(recorded, ChildWorkflowStarted):
         return bool(recorded.workflow_type == getattr(issued, "workflow_type", None))
-    if isinstance(recorded, TimerCancelled):
+    if isinstance(recorded, TimerCancelled | ChildWorkflowCancelRequested):
         return bool(recorded.started_seq == getattr(issued, "started_seq", None))
+    if isinstance(recorded, ActivityCancelRequested):
+        return bool(recorded.scheduled_seq == getattr(issued, "scheduled_seq", None))
     if isinstance(recorded, UpdateCompleted | UpdateFailed):
         return bool(recorded.update_id == getattr(issued, "update_id", None))
     if isinstance(recorded, SideEffectRecorded | MarkerRecorded):
@@ -87,3 +91,32 @@ def is_start_signal(record: HistoryEvent) -> bool:
 
 def is_inbound(event: Event) -> bool:
     return role_of(event) == INBOUND
+
+
+def command_divergence(
+    recorded: HistoryEvent | None, issued: Event | None, next_seq: int
+) -> NonDeterminismError:
+    """The error of code whose command differs from the recorded one (``None``: the code
+    issued nothing where history has a command, or history ends where the code issued one;
+    ``next_seq`` is where a new event would go)."""
+    seq = recorded.seq if recorded is not None else next_seq
+    expected = describe(recorded.event if recorded else None)
+    actual = describe(issued)
+    if recorded is None:
+        message = f"code issued {actual} at event {seq}, but history has nothing more there"
+    elif issued is None:
+        message = f"history has {expected} at event {seq}, but the code did not issue it"
+    else:
+        message = f"history has {expected} at event {seq}, but the code issued {actual}"
+    return NonDeterminismError(message, seq=seq, expected=expected, actual=actual)
+
+
+def inbound_divergence(record: HistoryEvent, seq: int) -> NonDeterminismError:
+    """The error of history delivering a result (for event ``seq``) nobody waits on."""
+    return NonDeterminismError(
+        f"history delivers {record.event.type_name} for event {seq}, "
+        "but the code is not waiting on it",
+        seq=record.seq,
+        expected=describe(record.event),
+        actual=None,
+    )

@@ -29,6 +29,7 @@ from ..model.errors import ActivityError, ChildWorkflowError, NonDeterminismErro
 from ..model.events import (
     COMMAND,
     INFO,
+    ActivityCancelRequested,
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
@@ -60,13 +61,14 @@ from .history_rules import (
     CommandInValidatorError,
     Diverged,
     InstanceClosedError,
-    describe,
+    command_divergence,
     error_dict,
+    inbound_divergence,
     is_start_signal,
     same_command,
     undecided,
 )
-from .workflow_context import ContinueAsNewRequest, WorkflowContext, WorkflowInfo
+from .workflow_context import ActivityFuture, ContinueAsNewRequest, WorkflowContext, WorkflowInfo
 
 
 class WorkflowInstance:
@@ -102,6 +104,7 @@ class WorkflowInstance:
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
         self.timer_seqs: dict[int, int] = {}
+        self.cancelled_activities: set[int] = set()
         self.update_handlers: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {}
         self.update_outcomes: list[tuple[str, str, Any, Any]] = []
 
@@ -509,16 +512,40 @@ class WorkflowInstance:
             self.emit(MarkerRecorded(name=name))
         self.patches[patch_id] = True
 
-    def register(self, seq: int) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = self.loop.create_future()
+    def register(self, seq: int, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
+        future = self.loop.create_future() if future is None else future
         self.pending[seq] = future
         # Exceptions of futures nobody awaits (a losing branch) are not worth a warning.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         return future
 
     def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]:
-        record = self.emit(event)
-        return self.register(record.seq)
+        seq = self.emit(event).seq
+        return self.register(seq, ActivityFuture(self.loop, lambda: self._cancel_activity(seq)))
+
+    def _cancel_activity(self, seq: int) -> None:
+        """The code cancelled an activity's future (itself, or by cancelling the task that
+        awaited it): record the cancellation, so the store removes the activity's task."""
+        if self.closed or self.evicted or self.divergence is not None:
+            return
+        self.cancelled_activities.add(seq)
+        self.emit_late_command(ActivityCancelRequested(scheduled_seq=seq))
+
+    def emit_late_command(self, command: Event) -> bool:
+        """Issue a command that older code did not issue at this point: matched where it
+        was recorded, written where the history ends, and otherwise left out, so a run
+        recorded before the command existed replays as it ran. Whether it was issued."""
+        recorded = self.peek_recorded_command()
+        if recorded is None:
+            pos = self.pos
+            while pos < len(self.events) and role_of(self.events[pos].event) == INFO:
+                pos += 1
+            if not self.accept_new or pos < len(self.events):
+                return False
+        elif not same_command(recorded.event, command):
+            return False
+        self.emit(command)
+        return True
 
     def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]:
         record = self.emit(event)
@@ -557,24 +584,9 @@ class WorkflowInstance:
 
     # -- divergence -----------------------------------------------------------------------
     def _diverge(self, recorded: HistoryEvent | None, issued: Event | None) -> None:
-        seq = recorded.seq if recorded is not None else len(self.events) + 1
-        expected = describe(recorded.event if recorded else None)
-        actual = describe(issued)
-        if recorded is None:
-            message = f"code issued {actual} at event {seq}, but history has nothing more there"
-        elif issued is None:
-            message = f"history has {expected} at event {seq}, but the code did not issue it"
-        else:
-            message = f"history has {expected} at event {seq}, but the code issued {actual}"
-        self.divergence = NonDeterminismError(message, seq=seq, expected=expected, actual=actual)
+        self.divergence = command_divergence(recorded, issued, len(self.events) + 1)
         raise Diverged()
 
     def _diverge_inbound(self, record: HistoryEvent, seq: int) -> None:
-        self.divergence = NonDeterminismError(
-            f"history delivers {record.event.type_name} for event {seq}, "
-            "but the code is not waiting on it",
-            seq=record.seq,
-            expected=describe(record.event),
-            actual=None,
-        )
+        self.divergence = inbound_divergence(record, seq)
         raise Diverged()

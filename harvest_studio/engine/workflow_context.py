@@ -24,6 +24,7 @@ from ..model.durations import Duration, optional_seconds, to_seconds
 from ..model.errors import UsageError
 from ..model.events import (
     ActivityScheduled,
+    ChildWorkflowCancelRequested,
     ChildWorkflowStarted,
     Event,
     HistoryEvent,
@@ -38,19 +39,54 @@ from ..model.retry import RetryPolicy
 PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
 
 
-class ChildHandle:
-    """A started child run: ``await handle`` gives its result."""
+class ActivityFuture(asyncio.Future[Any]):
+    """An activity's result in workflow code. Cancelling it (``future.cancel()``, or
+    cancelling the task that awaits it) also cancels the activity: the cancellation is
+    recorded (``ActivityCancelRequested``), the activity's task is removed and a running
+    attempt is told at its next heartbeat; the awaiting code gets ``CancelledError`` at
+    once."""
 
-    def __init__(self, workflow_id: str, run_id: str, future: asyncio.Future[Any]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
+        super().__init__(loop=loop)
+        self._on_cancel = on_cancel
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if self.done():
+            return False
+        self._on_cancel()
+        return super().cancel(msg)
+
+
+class ChildHandle:
+    """A started child run: ``await handle`` gives its result; :meth:`cancel` asks the
+    child to cancel."""
+
+    def __init__(
+        self, workflow_id: str, run_id: str, future: asyncio.Future[Any],
+        runtime: WorkflowRuntime | None = None, started_seq: int = 0,
+    ) -> None:
         self.workflow_id = workflow_id
         self.run_id = run_id
         self._future = future
+        self._runtime = runtime
+        self._started_seq = started_seq
 
     def __await__(self) -> Generator[Any, None, Any]:
         return self._future.__await__()
 
     def done(self) -> bool:
         return self._future.done()
+
+    def cancel(self, reason: str | None = None) -> bool:
+        """Ask the child run to cancel (recorded as ``ChildWorkflowCancelRequested``; the
+        child sees ``CancelRequested``). Its end still comes back: awaiting the handle
+        raises :class:`~harvest_studio.ChildWorkflowError` with status ``CANCELLED`` (or
+        gives its result, if it finished first). False if the child has already ended."""
+        if self._future.done() or self._runtime is None:
+            return False
+        self._runtime.emit(ChildWorkflowCancelRequested(
+            started_seq=self._started_seq, run_id=self.run_id, reason=reason))
+        return True
 
 
 @dataclass(frozen=True)
@@ -114,7 +150,9 @@ class WorkflowRuntime(Protocol):
     ) -> dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]]: ...
 
     def emit(self, command: Event) -> HistoryEvent: ...
-    def register(self, seq: int) -> asyncio.Future[Any]: ...
+    def register(
+        self, seq: int, future: asyncio.Future[Any] | None = None
+    ) -> asyncio.Future[Any]: ...
     def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]: ...
     def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]: ...
     def timer_seq(self, future: asyncio.Future[Any]) -> int | None: ...
@@ -296,7 +334,8 @@ class WorkflowContext:
         recorded = record.event
         assert isinstance(recorded, ChildWorkflowStarted)
         future = self._instance.register(record.seq)
-        return ChildHandle(recorded.workflow_id, recorded.run_id, future)
+        return ChildHandle(recorded.workflow_id, recorded.run_id, future,
+                           self._instance, record.seq)
 
     async def execute_child(self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any) -> Any:
         """Start a child run and wait for its result (see :meth:`start_child`)."""

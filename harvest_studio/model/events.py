@@ -348,6 +348,29 @@ class TimerCancelled(Event):
     started_seq: int
 
 
+@dataclass(frozen=True)
+class ActivityCancelRequested(Event):
+    """The code cancelled an activity it scheduled (``future.cancel()``): its task is
+    removed (a running attempt learns it at its next heartbeat) and a late result is
+    ignored."""
+
+    type_name: ClassVar[str] = "ActivityCancelRequested"
+    role: ClassVar[str] = COMMAND
+    scheduled_seq: int
+
+
+@dataclass(frozen=True)
+class ChildWorkflowCancelRequested(Event):
+    """The code asked a child run to cancel (``child.cancel()``); the child sees
+    ``CancelRequested`` and its end reaches the parent as usual."""
+
+    type_name: ClassVar[str] = "ChildWorkflowCancelRequested"
+    role: ClassVar[str] = COMMAND
+    started_seq: int
+    run_id: str
+    reason: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.type_name: cls
     for cls in (
@@ -382,6 +405,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         UpdateCompleted,
         UpdateFailed,
         TimerCancelled,
+        ActivityCancelRequested,
+        ChildWorkflowCancelRequested,
     )
 }
 

@@ -16,6 +16,7 @@ from typing import Any
 from .errors import UsageError
 from .events import (
     INBOUND,
+    ActivityCancelRequested,
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
@@ -74,6 +75,8 @@ def valid_points(history: Sequence[HistoryEvent]) -> list[int]:
             open_work.discard(event.scheduled_seq)
         elif isinstance(event, TimerFired | TimerCancelled):
             open_work.discard(event.started_seq)
+        elif isinstance(event, ActivityCancelRequested):
+            open_work.discard(event.scheduled_seq)
         if role_of(event) == INBOUND and not open_work:
             points.append(record.seq)
     return points

@@ -143,6 +143,10 @@ class Decision:
     activities: list[NewActivity] = field(default_factory=list)
     timers: list[tuple[int, datetime]] = field(default_factory=list)
     cancelled_timers: list[int] = field(default_factory=list)
+    cancelled_activities: list[int] = field(default_factory=list)
+    """activities (by scheduled seq) the code cancelled: their tasks are removed"""
+    cancelled_children: list[tuple[str, str | None]] = field(default_factory=list)
+    """child runs (run id, reason) the code asked to cancel"""
     close_status: str | None = None
     result_json: str | None = None
     error_json: str | None = None
@@ -413,8 +417,10 @@ async def commit_decisions(
     }
     continuing = [d for d in decisions if d.continuation is not None]
     parents = [d for d in decisions if d.children]
-    # Continue-as-new and child starts insert more runs: the batch needs a real transaction.
-    async with conn.transaction() if continuing or parents else contextlib.nullcontext():
+    cancelling = [d for d in decisions if d.cancelled_activities or d.cancelled_children]
+    # Continue-as-new, child starts and cancels write more: the batch needs a transaction.
+    needs_transaction = continuing or parents or cancelling
+    async with conn.transaction() if needs_transaction else contextlib.nullcontext():
         cur = conn.cursor()
         await cur.execute(_COMMIT_DECISIONS_SQL, params)
         rows = await cur.fetchall()
@@ -440,6 +446,9 @@ async def commit_decisions(
         for decision in parents:
             if decision.task_id in advanced:
                 await _start_children(conn, decision)
+        for decision in cancelling:
+            if decision.task_id in advanced and decision.close_status is None:
+                await _cancel_commanded(conn, decision)
     by_key = {(a.activity_seq_key()): (d, a) for d, a in activities}
     for what, task_id, run_id, seq, at in rows:
         if what == "advanced":
@@ -484,6 +493,23 @@ async def _start_children(conn: AsyncConnection[Any], decision: Decision) -> Non
                 },
             }
             await queue_event(conn, decision.run_id, "ChildWorkflowFailed", json.dumps(failure))
+
+
+async def _cancel_commanded(conn: AsyncConnection[Any], decision: Decision) -> None:
+    """Carry out the cancels a decision recorded: remove the cancelled activities' tasks
+    (pending or running: a running attempt's next heartbeat finds its claim gone and is
+    cancelled; its result would be fenced out) and ask the cancelled children to cancel."""
+    if decision.cancelled_activities:
+        await conn.execute(
+            "DELETE FROM harvest.tasks WHERE run_id = %s AND kind = 'activity'"
+            " AND activity_seq = ANY(%s::int[])",
+            (decision.run_id, decision.cancelled_activities),
+        )
+    for child_run_id, reason in decision.cancelled_children:
+        await queue_event(
+            conn, child_run_id, "CancelRequested", json.dumps({"reason": reason}),
+            dedupe_key="cancel",
+        )
 
 
 def _eager_row(decision: Decision, act: NewActivity, task_id: int, now: datetime) -> Row:

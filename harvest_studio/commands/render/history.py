@@ -76,6 +76,10 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
         return text + (" (with start)" if data.get("with_start") else "")
     if event_type == "TimerCancelled":
         return f"timer of event {data.get('started_seq')} cancelled"
+    if event_type == "ActivityCancelRequested":
+        return f"activity of event {data.get('scheduled_seq')} cancelled"
+    if event_type == "ChildWorkflowCancelRequested":
+        return f"{_child(data)} asked to cancel{_reason(data)}"
     if event_type in _REASONED:
         return f"{_REASONED[event_type]}{_reason(data)}"
     special = _SUMMARIES.get(event_type)

@@ -17,7 +17,7 @@ from ...model import serde
 from ...model.errors import NonRetryableError
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
 from ...model.retry import is_retryable, retry_delay
-from ..activity_context import ActivityContext, ActivityInfo
+from ..activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
 from ..attempt_output import AttemptOutput
 from ..history_rules import error_dict
 from .core import Row, WorkerCore, backoff
@@ -78,8 +78,16 @@ class ActivityExecutor:
             with capturing:  # the thread of a sync activity gets a copy of this context
                 if definition.is_async:
                     limit = row["start_to_close"]
+                    running = asyncio.ensure_future(definition.fn(ctx, *args))
+                    ctx.on_cancel(running.cancel)  # a cancelled attempt's code is cancelled
                     async with asyncio.timeout(limit + 1.0 if limit else None) as deadline:
-                        result = await definition.fn(ctx, *args)
+                        try:
+                            result = await running
+                        except asyncio.CancelledError:
+                            if not (running.cancelled() and ctx.is_cancelled):
+                                raise  # the worker itself is being cancelled
+                            ctx.check_cancelled()
+                            raise
                 else:
                     call = functools.partial(definition.fn, ctx, *args)
                     context = contextvars.copy_context()
@@ -126,7 +134,10 @@ class ActivityExecutor:
     ) -> store.ActivityOutcome:
         attempt = ctx.attempt
         error = error_dict(exc)
-        retryable = is_retryable(policy, type(exc).__name__, isinstance(exc, NonRetryableError))
+        # an attempt cancelled for good is not retried: its activity or run was cancelled
+        final_error = isinstance(exc, NonRetryableError) or (
+            isinstance(exc, ActivityCancelledError) and ctx.cancelled_for_good)
+        retryable = is_retryable(policy, type(exc).__name__, final_error)
         delay = retry_delay(policy, attempt) if retryable else None
         events.append(
             ActivityFailed(
@@ -220,11 +231,11 @@ class ActivityExecutor:
                     log.warning("heartbeat failed: %s", exc)
                     continue
                 if state == "lost":
-                    ctx.cancel(
-                        "the attempt is no longer current (reclaimed, timed out, or run ended)"
-                    )
+                    ctx.cancel("the attempt is no longer current (the activity was cancelled,"
+                               " or the attempt reclaimed or timed out, or the run ended)",
+                               for_good=True)
                 elif state == "cancel":
-                    ctx.cancel("the workflow was asked to cancel")
+                    ctx.cancel("the workflow was asked to cancel", for_good=True)
 
 
 def _task(outcome: store.ActivityOutcome) -> Row:

@@ -15,7 +15,9 @@ from ... import store
 from ...model import serde
 from ...model.errors import NonDeterminismError
 from ...model.events import (
+    ActivityCancelRequested,
     ActivityScheduled,
+    ChildWorkflowCancelRequested,
     ChildWorkflowStarted,
     HistoryEvent,
     SearchAttributesUpserted,
@@ -244,6 +246,15 @@ class DecisionLoop:
                 )
             elif isinstance(event, TimerStarted):
                 decision.timers.append((record.seq, datetime.fromisoformat(event.fire_at)))
+            elif isinstance(event, ActivityCancelRequested):
+                unsent = [a for a in decision.activities if a.seq == event.scheduled_seq]
+                if unsent:  # scheduled and cancelled in one decision: never insert it
+                    decision.activities.remove(unsent[0])
+                    self.eager_budget += int(unsent[0].eager)
+                else:
+                    decision.cancelled_activities.append(event.scheduled_seq)
+            elif isinstance(event, ChildWorkflowCancelRequested):
+                decision.cancelled_children.append((event.run_id, event.reason))
             elif isinstance(event, TimerCancelled):
                 armed_now = [t for t in decision.timers if t[0] == event.started_seq]
                 if armed_now:  # started and stopped in one decision: never arm it

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...model.events import (
+    ActivityCancelRequested,
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
@@ -69,6 +70,10 @@ def compact_rows(history: Sequence[HistoryEvent]) -> list[dict[str, Any]]:
                     _close(row, t, "timed_out", row["last_failure"])
                 else:
                     row["status"] = "retrying"
+        elif isinstance(event, ActivityCancelRequested):
+            row = rows.get(event.scheduled_seq)
+            if row is not None:
+                _close(row, t, "cancelled", None)
         elif isinstance(event, TimerStarted):
             rows[seq] = _row("timer", f"sleep {event.duration:g}s", seq, t, None, "pending")
         elif isinstance(event, TimerFired | TimerCancelled):

@@ -13,6 +13,7 @@ from ...commands.render import summarize, waiting_for_worker
 from ...commands.render.pending import timer_durations, waited_for, waits
 from ...model.events import (
     COMMAND,
+    ActivityCancelRequested,
     ActivityCompleted,
     ActivityFailed,
     ActivityScheduled,
@@ -173,6 +174,16 @@ class LaneBuilder:
                     lane["items"].append([t, None, "backoff", "waiting to retry", seq, seq])
                 else:
                     meta["status"] = "failed" if item[2] == "failed" else "timed_out"
+            elif isinstance(event, ActivityCancelRequested):
+                lane = lanes.get(event.scheduled_seq)
+                if lane is None:
+                    continue
+                attempt_open.pop(event.scheduled_seq, None)
+                for item in lane["items"]:
+                    if item[1] is None:  # the wait, backoff or attempt it cut short
+                        item[1], item[5] = t, seq
+                lane["items"].append([t, t, "cancelled", "cancelled by the workflow", seq, seq])
+                lane["meta"]["status"] = "cancelled"
             elif isinstance(event, TimerStarted):
                 lanes[seq] = {
                     "id": f"t{seq}", "kind": "timer", "label": f"timer {event.duration:g}s #{seq}",
