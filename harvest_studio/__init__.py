@@ -75,6 +75,7 @@ from .model.errors import (
     WorkflowFailedError,
 )
 from .model.events import HistoryEvent
+from .model.payloads import DefaultPayloadConverter, PayloadConverter, set_payload_converter
 from .model.retry import RetryPolicy
 from .model.schedules import ScheduleDeclaration as Schedule
 from .model.schedules import ScheduleError
@@ -225,6 +226,7 @@ __all__ = [
     "DagParamError",
     "DagRunInfo",
     "DatabaseUnavailableError",
+    "DefaultPayloadConverter",
     "DurationError",
     "FlowLimit",
     "HarvestError",
@@ -235,6 +237,7 @@ __all__ = [
     "NodeInfo",
     "NonDeterminismError",
     "NonRetryableError",
+    "PayloadConverter",
     "PayloadError",
     "PayloadTooLargeError",
     "QueryError",
@@ -270,5 +273,6 @@ __all__ = [
     "dag",
     "graph",
     "profile",
+    "set_payload_converter",
     "workflow",
 ]

@@ -22,6 +22,7 @@ from ..model.errors import (
     WorkflowAlreadyStartedError,
 )
 from ..model.events import SignalReceived, WorkflowStarted
+from ..model.payloads import return_hint
 from ._retry import has, retried
 from ._talking import TalkingClient
 from .handles import AsyncRunHandle
@@ -69,14 +70,19 @@ class StartingClient(TalkingClient):
         ``fairness_key`` (a tenant, a customer) take turns with the runs of other keys in
         the queue instead of waiting behind them in start order.
         """
+        result_type = None
         if isinstance(workflow, WorkflowDefinition):
             name, fingerprint = workflow.name, workflow.fingerprint
+            result_type = return_hint(workflow.fn)
             default_queue, default_timeout = workflow.queue, workflow.execution_timeout
             workflow.check_args(args)
         elif isinstance(workflow, str) and workflow:
             name, fingerprint, default_queue, default_timeout = workflow, None, None, None
         else:
             raise UsageError(f"start needs a @workflow or a workflow name, got {workflow!r}")
+        def handle(workflow_id: str, run_id: str) -> AsyncRunHandle:
+            return AsyncRunHandle(self, workflow_id, run_id, result_type=result_type)
+
         if id_reuse_policy not in ID_REUSE_POLICIES:
             raise UsageError(
                 f"unknown id_reuse_policy {id_reuse_policy!r}; use one of {ID_REUSE_POLICIES}"
@@ -117,7 +123,7 @@ class StartingClient(TalkingClient):
                     conn, self.namespace, idempotency_key
                 )
                 if found:
-                    return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
+                    return handle(found["workflow_id"], found["run_id"])
             await self._check_namespace(conn)
             registered = self._registered.get(name)
             if registered is None:
@@ -186,7 +192,7 @@ class StartingClient(TalkingClient):
                             conn, workflow_id, id_reuse_policy, id_conflict_policy
                         )
                         if existing is not None:
-                            return AsyncRunHandle(self, workflow_id, existing)
+                            return handle(workflow_id, existing)
                         await insert()
             except psycopg.errors.UniqueViolation as exc:
                 if idempotency_key is not None and store.is_unique_violation(
@@ -196,12 +202,12 @@ class StartingClient(TalkingClient):
                         conn, self.namespace, idempotency_key
                     )
                     if found:
-                        return AsyncRunHandle(self, found["workflow_id"], found["run_id"])
+                        return handle(found["workflow_id"], found["run_id"])
                 raise WorkflowAlreadyStartedError(
                     f"a run with id {workflow_id!r} is already running",
                     workflow_id=workflow_id,
                 ) from None
-        return AsyncRunHandle(self, workflow_id, run_id)
+        return handle(workflow_id, run_id)
 
     async def signal_with_start(
         self,

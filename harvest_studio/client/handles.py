@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..model.events import HistoryEvent
+from ..model.payloads import decode
 from .info import AttemptLog, RunInfo
 
 
@@ -70,10 +71,16 @@ class AsyncRunHandle:
     later run of a chain (``client.handle(run_id)``) stays on that run.
     """
 
-    def __init__(self, client: HandleClient, workflow_id: str, run_id: str | None) -> None:
+    def __init__(
+        self, client: HandleClient, workflow_id: str, run_id: str | None, *,
+        result_type: Any = None,
+    ) -> None:
         self.client = client
         self.workflow_id = workflow_id
         self.run_id = run_id
+        self.result_type = result_type
+        """what :meth:`result` decodes the result to (the workflow's return annotation,
+        for a handle that ``start`` returned for a definition)"""
 
     @property
     def ref(self) -> str:
@@ -96,9 +103,12 @@ class AsyncRunHandle:
             return self.workflow_id
         return await self.current_run_id()
 
-    async def result(self, timeout: float | None = None) -> Any:
-        """Wait for the chain to end; its last run's result, or :class:`WorkflowFailedError`."""
-        return await self.client.result(self.ref, timeout, run_id=self.run_id)
+    async def result(self, timeout: float | None = None, *, result_type: Any = None) -> Any:
+        """Wait for the chain to end; its last run's result, or :class:`WorkflowFailedError`.
+        The result is decoded to ``result_type`` (default: the handle's ``result_type``) by
+        the payload converter; without one it is the JSON value."""
+        value = await self.client.result(self.ref, timeout, run_id=self.run_id)
+        return decode(value, result_type or self.result_type, what="the run's result")
 
     async def describe(self) -> RunInfo:
         return await self.client.describe(await self._target())

@@ -82,7 +82,7 @@ class Client:
     def start(self, workflow: WorkflowDefinition | str, *args: Any, **options: Any) -> RunHandle:
         """See :meth:`AsyncClient.start`."""
         handle = self._run(self.aio.start(workflow, *args, **options))
-        return RunHandle(self, handle.workflow_id, handle.run_id)
+        return RunHandle(self, handle.workflow_id, handle.run_id, result_type=handle.result_type)
 
     def handle(self, ref: str) -> RunHandle:
         return RunHandle(self, ref, None)
@@ -294,9 +294,11 @@ class RunHandle:
     handle follows its continue-as-new chain (signals, queries, updates go to the current
     run; :meth:`result` waits for the chain's end)."""
 
-    def __init__(self, client: Client, workflow_id: str, run_id: str | None) -> None:
+    def __init__(
+        self, client: Client, workflow_id: str, run_id: str | None, *, result_type: Any = None
+    ) -> None:
         self.client = client
-        self.aio = AsyncRunHandle(client.aio, workflow_id, run_id)
+        self.aio = AsyncRunHandle(client.aio, workflow_id, run_id, result_type=result_type)
 
     @property
     def workflow_id(self) -> str:
@@ -322,9 +324,10 @@ class RunHandle:
         """The run this handle talks to now: the newest run of its continue-as-new chain."""
         return str(self._call(self.aio.current_run_id()))
 
-    def result(self, timeout: float | None = None) -> Any:
-        """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`."""
-        return self._call(self.aio.result(timeout))
+    def result(self, timeout: float | None = None, *, result_type: Any = None) -> Any:
+        """Wait for the run to end; return its result or raise :class:`WorkflowFailedError`
+        (see :meth:`AsyncRunHandle.result`)."""
+        return self._call(self.aio.result(timeout, result_type=result_type))
 
     def describe(self) -> RunInfo:
         return self._call(self.aio.describe())  # type: ignore[no-any-return]

@@ -56,6 +56,7 @@ from ..model.events import (
     WorkflowStarted,
     role_of,
 )
+from ..model.payloads import decode_args
 from .deterministic_loop import DeterministicLoop
 from .history_rules import (
     CommandInValidatorError,
@@ -68,7 +69,13 @@ from .history_rules import (
     same_command,
     undecided,
 )
-from .workflow_context import ActivityFuture, ContinueAsNewRequest, WorkflowContext, WorkflowInfo
+from .workflow_context import (
+    ActivityFuture,
+    ContinueAsNewRequest,
+    ResultFuture,
+    WorkflowContext,
+    WorkflowInfo,
+)
 
 
 class WorkflowInstance:
@@ -81,7 +88,7 @@ class WorkflowInstance:
         self.events: list[HistoryEvent] = []
         self.pos = 0
         self.new: list[HistoryEvent] = []
-        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.pending: dict[int, ResultFuture] = {}
         self.now: datetime | None = None
         self.rng = random.Random(uuid.UUID(run_id).int)
         self.info: WorkflowInfo | None = None
@@ -115,9 +122,8 @@ class WorkflowInstance:
 
     @property
     def position(self) -> int:
-        """How many history events the code has reached: the same number at the same point
-        of the code whether it runs live or is replayed (``len(events)`` is not: a replay
-        loads the whole history first)."""
+        """How many history events the code has reached: the same at the same point of the
+        code, live or replayed (``len(events)`` is not: a replay loads all history first)."""
         return self.pos
 
     def replay(self, recorded: list[HistoryEvent]) -> list[HistoryEvent]:
@@ -173,7 +179,7 @@ class WorkflowInstance:
             self.validating = True
             try:
                 if validator is not None:
-                    checked = validator(*request.args)
+                    checked = validator(*decode_args(validator, request.args))
                     if asyncio.iscoroutine(checked):
                         checked.close()
                         raise CommandInValidatorError(
@@ -193,7 +199,7 @@ class WorkflowInstance:
     async def _run_update(self, update: UpdateAdmitted) -> None:
         handler = self.update_handlers[update.name][0]
         try:
-            value = handler(*update.args)
+            value = handler(*decode_args(handler, update.args))
             if asyncio.iscoroutine(value):
                 value = await value
             value = serde.check(value, what=f"result of update {update.name}")
@@ -284,7 +290,7 @@ class WorkflowInstance:
             self._main = self.loop.create_task(self._run_main(event.args))
             return
         if isinstance(event, ActivityCompleted):
-            self._resolve(record, event.scheduled_seq).set_result(event.result)
+            self._resolve(record, event.scheduled_seq).settle(event.result)
         elif isinstance(event, ActivityFailed):
             scheduled = self._scheduled_activity(event.scheduled_seq)
             error = event.error
@@ -313,7 +319,7 @@ class WorkflowInstance:
         elif isinstance(event, TimerFired):
             self._resolve(record, event.started_seq).set_result(None)
         elif isinstance(event, ChildWorkflowCompleted):
-            self._resolve(record, event.started_seq).set_result(event.result)
+            self._resolve(record, event.started_seq).settle(event.result)
         elif isinstance(event, ChildWorkflowFailed):
             error = event.error or {}
             self._resolve(record, event.started_seq).set_exception(
@@ -338,13 +344,13 @@ class WorkflowInstance:
         else:  # pragma: no cover - the closed event set has no other inbound type
             raise InstanceClosedError(f"cannot apply {event.type_name}")
 
-    def _resolve(self, record: HistoryEvent, seq: int) -> asyncio.Future[Any]:
+    def _resolve(self, record: HistoryEvent, seq: int) -> ResultFuture:
         future = self.pending.pop(seq, None)
         if future is None:
             self._diverge_inbound(record, seq)
         assert future is not None
         if future.cancelled():  # nobody waits any more (cancelled with its scope)
-            return self.loop.create_future()
+            return ResultFuture(self.loop)
         return future
 
     def _deliver_signal(self, name: str, payload: Any) -> None:
@@ -362,7 +368,7 @@ class WorkflowInstance:
 
     def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None:
         try:
-            outcome = handler(payload)
+            outcome = handler(*decode_args(handler, [payload]))
         except Diverged:
             raise
         except Exception as exc:
@@ -401,7 +407,8 @@ class WorkflowInstance:
 
     async def _run_main(self, args: list[Any]) -> None:
         try:
-            result = await self.definition.fn(self.ctx, *args)
+            fn = self.definition.fn
+            result = await fn(self.ctx, *decode_args(fn, args, skip=1))
             result = serde.check(result, what="workflow result")
         except ContinueAsNewRequest as request:
             if self.closed:
@@ -512,8 +519,8 @@ class WorkflowInstance:
             self.emit(MarkerRecorded(name=name))
         self.patches[patch_id] = True
 
-    def register(self, seq: int, future: asyncio.Future[Any] | None = None) -> asyncio.Future[Any]:
-        future = self.loop.create_future() if future is None else future
+    def register(self, seq: int, future: ResultFuture | None = None) -> ResultFuture:
+        future = ResultFuture(self.loop) if future is None else future
         self.pending[seq] = future
         # Exceptions of futures nobody awaits (a losing branch) are not worth a warning.
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -590,3 +597,4 @@ class WorkflowInstance:
     def _diverge_inbound(self, record: HistoryEvent, seq: int) -> None:
         self.divergence = inbound_divergence(record, seq)
         raise Diverged()
+

@@ -21,7 +21,7 @@ from ..model.definitions import (
     check_priority,
 )
 from ..model.durations import Duration, optional_seconds, to_seconds
-from ..model.errors import UsageError
+from ..model.errors import PayloadError, UsageError
 from ..model.events import (
     ActivityScheduled,
     ChildWorkflowCancelRequested,
@@ -34,12 +34,31 @@ from ..model.events import (
     TimerCancelled,
     TimerStarted,
 )
+from ..model.payloads import decode, return_hint
 from ..model.retry import RetryPolicy
 
 PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
 
 
-class ActivityFuture(asyncio.Future[Any]):
+class ResultFuture(asyncio.Future[Any]):
+    """The future of a command's result; ``result_type`` (the activity's or child
+    workflow's return annotation) is what the result is decoded to."""
+
+    result_type: Any = None
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+
+    def settle(self, value: Any) -> None:
+        """Resolve with ``value`` decoded to ``result_type``, or with the
+        :class:`PayloadError` of a value that does not fit it."""
+        try:
+            self.set_result(decode(value, self.result_type))
+        except PayloadError as exc:
+            self.set_exception(exc)
+
+
+class ActivityFuture(ResultFuture):
     """An activity's result in workflow code. Cancelling it (``future.cancel()``, or
     cancelling the task that awaits it) also cancels the activity: the cancellation is
     recorded (``ActivityCancelRequested``), the activity's task is removed and a running
@@ -47,7 +66,7 @@ class ActivityFuture(asyncio.Future[Any]):
     once."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        super().__init__(loop=loop)
+        super().__init__(loop)
         self._on_cancel = on_cancel
 
     def cancel(self, msg: Any | None = None) -> bool:
@@ -150,9 +169,7 @@ class WorkflowRuntime(Protocol):
     ) -> dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]]: ...
 
     def emit(self, command: Event) -> HistoryEvent: ...
-    def register(
-        self, seq: int, future: asyncio.Future[Any] | None = None
-    ) -> asyncio.Future[Any]: ...
+    def register(self, seq: int, future: ResultFuture | None = None) -> ResultFuture: ...
     def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]: ...
     def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]: ...
     def timer_seq(self, future: asyncio.Future[Any]) -> int | None: ...
@@ -276,8 +293,10 @@ class WorkflowContext:
     ) -> asyncio.Future[Any]:
         """Schedule ``activity(*args)`` with the options of ``@activity`` updated by the
         non-None ``overrides`` (JSON-ready values; extra keys are recorded as they are)."""
+        result_type = None
         if isinstance(activity, ActivityDefinition):
             name, base = activity.name, activity.options
+            result_type = return_hint(activity.fn)
         elif isinstance(activity, str):
             name, base = activity, ActivityOptions()
         else:
@@ -291,7 +310,10 @@ class WorkflowContext:
             queue=queue or base.queue or DEFAULT_QUEUE,
             options=options,
         )
-        return self._instance.schedule_activity(event)
+        future = self._instance.schedule_activity(event)
+        if isinstance(future, ResultFuture):
+            future.result_type = result_type
+        return future
 
     start_activity = execute_activity
 
@@ -334,6 +356,8 @@ class WorkflowContext:
         recorded = record.event
         assert isinstance(recorded, ChildWorkflowStarted)
         future = self._instance.register(record.seq)
+        if isinstance(future, ResultFuture) and isinstance(workflow, WorkflowDefinition):
+            future.result_type = return_hint(workflow.fn)
         return ChildHandle(recorded.workflow_id, recorded.run_id, future,
                            self._instance, record.seq)
 

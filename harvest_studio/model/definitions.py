@@ -40,8 +40,18 @@ class WorkflowDefinition:
         return self.fn(*args, **kwargs)
 
     def check_args(self, args: Sequence[Any]) -> None:
-        """Raise a :class:`UsageError` for start arguments this workflow cannot take
-        (a DAG checks its params); called before a start writes anything."""
+        """Raise a :class:`UsageError` for start arguments this workflow cannot take (too
+        many or too few for its parameters; a DAG checks its params); called before a
+        start writes anything."""
+        try:
+            signature = inspect.signature(self.fn)
+        except (TypeError, ValueError):  # a callable without a signature: let it run
+            return
+        try:
+            signature.bind(None, *args)  # None stands for the context
+        except TypeError as exc:
+            raise UsageError(f"workflow {self.name} cannot take {len(args)} argument(s): "
+                             f"{exc}") from None
 
     def details(self) -> dict[str, Any] | None:
         """What is recorded with the type beyond its code (a DAG's graph), as JSON."""

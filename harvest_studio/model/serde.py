@@ -1,4 +1,5 @@
-"""JSON payloads: arguments, results, signal bodies. Strict: what JSON cannot hold is an error."""
+"""JSON payloads: arguments, results, signal bodies. Strict: what neither JSON nor the
+payload converter (:mod:`.payloads`) can hold is an error."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from typing import Any
 
 from .errors import PayloadError, PayloadTooLargeError
+from .payloads import encode_default
 
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -13,7 +15,7 @@ MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 def dumps(value: Any, *, what: str = "payload") -> str:
     """Serialise ``value`` to compact JSON, raising :class:`PayloadError` if it cannot be."""
     try:
-        text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=encode_default)
     except (TypeError, ValueError) as exc:
         raise PayloadError(f"{what} is not JSON-serialisable: {exc}") from None
     if len(text) > MAX_PAYLOAD_BYTES:

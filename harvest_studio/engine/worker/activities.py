@@ -14,8 +14,9 @@ import psycopg
 
 from ... import store
 from ...model import serde
-from ...model.errors import NonRetryableError
+from ...model.errors import NonRetryableError, PayloadError
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
+from ...model.payloads import decode_args
 from ...model.retry import is_retryable, retry_delay
 from ..activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
 from ..attempt_output import AttemptOutput
@@ -74,7 +75,7 @@ class ActivityExecutor:
         output = AttemptOutput(opts.echo_output) if opts.capture_output else None
         capturing = output if output is not None else nullcontext()
         try:
-            args = row["input"] or []
+            args = decode_args(definition.fn, row["input"] or [], skip=1)
             with capturing:  # the thread of a sync activity gets a copy of this context
                 if definition.is_async:
                     limit = row["start_to_close"]
@@ -135,7 +136,7 @@ class ActivityExecutor:
         attempt = ctx.attempt
         error = error_dict(exc)
         # an attempt cancelled for good is not retried: its activity or run was cancelled
-        final_error = isinstance(exc, NonRetryableError) or (
+        final_error = isinstance(exc, NonRetryableError | PayloadError) or (
             isinstance(exc, ActivityCancelledError) and ctx.cancelled_for_good)
         retryable = is_retryable(policy, type(exc).__name__, final_error)
         delay = retry_delay(policy, attempt) if retryable else None

@@ -7,6 +7,7 @@ import logging
 from ... import store
 from ...model import serde
 from ...model.errors import NonDeterminismError
+from ...model.payloads import decode_args
 from ..history_rules import error_dict
 from ..replay import WorkflowInstance
 from .core import Row, WorkerCore, history_event
@@ -67,7 +68,7 @@ class QueryAnswerer:
                             }
                         )
                     else:
-                        value = handler(*query["args"])
+                        value = handler(*decode_args(handler, query["args"]))
                         result_json = serde.dumps(value, what="query result")
                         status = "ANSWERED"
                 except NonDeterminismError as exc:
