@@ -22,5 +22,10 @@ async def one_step(ctx: hs.WorkflowContext, x: int) -> int:
     return int(await ctx.execute_activity(step, x))
 
 
-WORKFLOWS = [three_steps, one_step]
+@hs.workflow
+async def one_local_step(ctx: hs.WorkflowContext, x: int) -> int:
+    return int(await ctx.execute_local_activity(step, x))
+
+
+WORKFLOWS = [three_steps, one_step, one_local_step]
 ACTIVITIES = [step]

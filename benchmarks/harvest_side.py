@@ -82,23 +82,27 @@ def throughput(db_url: str, n_workflows: int, processes: int) -> dict[str, Any]:
     return {"system": "harvest", "workflows": n_workflows, "processes": processes, **result}
 
 
-async def _latency(url: str, samples: int) -> list[float]:
+async def _latency(url: str, samples: int, workflow: hs.WorkflowDefinition) -> list[float]:
     async with hs.AsyncClient(url) as client:
         for i in range(20):  # warm-up: connections, listener, worker cache
-            await (await client.start(one_step, i, force=True)).result(timeout=30)
+            await (await client.start(workflow, i, force=True)).result(timeout=30)
         out = []
         for i in range(samples):
             t0 = time.perf_counter()
-            handle = await client.start(one_step, i, force=True)
+            handle = await client.start(workflow, i, force=True)
             await handle.result(timeout=30)
             out.append((time.perf_counter() - t0) * 1000)
         return out
 
 
-def latency(db_url: str, samples: int) -> dict[str, Any]:
+def latency(
+    db_url: str, samples: int, workflow: hs.WorkflowDefinition = one_step
+) -> dict[str, Any]:
+    """Start -> result of ``workflow`` (one activity), one run at a time, with one worker
+    process serving it."""
     setup(db_url)
     with Workers(_worker_main, [(db_url,)]) as workers:
         workers.wait_ready()
         workers.start()
-        values = asyncio.run(_latency(db_url, samples))
+        values = asyncio.run(_latency(db_url, samples, workflow))
     return {"system": "harvest", "samples": samples, **percentiles(values)}

@@ -24,7 +24,8 @@ class ActivityInfo:
     ``run_id``, ``workflow_id`` and ``workflow_type`` name the run that scheduled the
     activity; ``activity_id`` is the history sequence of its ``ActivityScheduled`` event
     (the same for every attempt); ``attempt`` counts from 1; ``deadline`` is the attempt's
-    start-to-close deadline (None without one).
+    start-to-close deadline (None without one); ``is_local``: a local activity, run by the
+    workflow's own worker inside its workflow task (``task_id`` is then 0).
     """
 
     run_id: str
@@ -37,6 +38,7 @@ class ActivityInfo:
     deadline: datetime | None
     workflow_id: str = ""
     workflow_type: str = ""
+    is_local: bool = False
 
 
 class ActivityContext:

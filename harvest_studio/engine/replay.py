@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ..model import serde
-from ..model.definitions import WorkflowDefinition
+from ..model.definitions import ActivityDefinition, WorkflowDefinition
 from ..model.errors import ActivityError, ChildWorkflowError, NonDeterminismError
 from ..model.events import (
     COMMAND,
@@ -112,6 +112,9 @@ class WorkflowInstance:
         self.patches: dict[str, bool] = {}
         self.timer_seqs: dict[int, int] = {}
         self.cancelled_activities: set[int] = set()
+        # local activities the code waits on that this worker must run now, by seq
+        self.local_due: list[int] = []
+        self.local_definitions: dict[int, ActivityDefinition] = {}
         self.update_handlers: dict[str, tuple[Callable[..., Any], Callable[..., Any] | None]] = {}
         self.update_outcomes: list[tuple[str, str, Any, Any]] = []
 
@@ -526,8 +529,15 @@ class WorkflowInstance:
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
         return future
 
-    def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]:
-        seq = self.emit(event).seq
+    def schedule_activity(
+        self, event: ActivityScheduled, definition: ActivityDefinition | None = None
+    ) -> ResultFuture:
+        record = self.emit(event)
+        seq = record.seq
+        if event.options.get("local") and self.new and self.new[-1] is record:
+            self.local_due.append(seq)  # new: the worker runs it before committing
+            if definition is not None:
+                self.local_definitions[seq] = definition
         return self.register(seq, ActivityFuture(self.loop, lambda: self._cancel_activity(seq)))
 
     def _cancel_activity(self, seq: int) -> None:
@@ -559,24 +569,6 @@ class WorkflowInstance:
         future = self.register(record.seq)
         self.timer_seqs[id(future)] = record.seq
         return future
-
-    def waiting(self) -> list[dict[str, Any]]:
-        """What the code waits on that tasks and timers do not show: each signal it waits
-        for and each condition (``wait_condition``), with the seq of the timer that ends
-        the wait (if it has a timeout)."""
-        found = []
-        for name, waiters in self.signal_waiters.items():
-            for waiter in waiters:
-                if not waiter.done():
-                    timer = self.wait_timeouts.get(id(waiter))
-                    found.append({"kind": "signal", "name": name, "timer_seq": timer})
-                    break
-        for predicate, waiter in self.conditions:
-            if not waiter.done():
-                found.append({"kind": "condition",
-                              "name": getattr(predicate, "__name__", "condition"),
-                              "timer_seq": self.wait_timeouts.get(id(waiter))})
-        return found
 
     def timer_seq(self, future: asyncio.Future[Any]) -> int | None:
         return self.timer_seqs.get(id(future))

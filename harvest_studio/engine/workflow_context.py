@@ -38,6 +38,7 @@ from ..model.payloads import decode, return_hint
 from ..model.retry import RetryPolicy
 
 PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
+LOCAL_ACTIVITY_BUDGET = 60.0  # seconds a local activity may take in all, retries included
 
 
 class ResultFuture(asyncio.Future[Any]):
@@ -170,7 +171,9 @@ class WorkflowRuntime(Protocol):
 
     def emit(self, command: Event) -> HistoryEvent: ...
     def register(self, seq: int, future: ResultFuture | None = None) -> ResultFuture: ...
-    def schedule_activity(self, event: ActivityScheduled) -> asyncio.Future[Any]: ...
+    def schedule_activity(
+        self, event: ActivityScheduled, definition: ActivityDefinition | None = None
+    ) -> asyncio.Future[Any]: ...
     def start_timer(self, event: TimerStarted) -> asyncio.Future[Any]: ...
     def timer_seq(self, future: asyncio.Future[Any]) -> int | None: ...
     def cancel_timer(self, future: asyncio.Future[Any]) -> None: ...
@@ -310,12 +313,42 @@ class WorkflowContext:
             queue=queue or base.queue or DEFAULT_QUEUE,
             options=options,
         )
-        future = self._instance.schedule_activity(event)
+        local = activity if options.get("local") and isinstance(activity, ActivityDefinition) \
+            else None
+        future = self._instance.schedule_activity(event, local)
         if isinstance(future, ResultFuture):
             future.result_type = result_type
         return future
 
     start_activity = execute_activity
+
+    def execute_local_activity(
+        self,
+        activity: ActivityDefinition | str,
+        *args: Any,
+        start_to_close: Duration | None = None,
+        schedule_to_close: Duration | None = LOCAL_ACTIVITY_BUDGET,
+        retry: RetryPolicy | None = None,
+    ) -> asyncio.Future[Any]:
+        """Run a short activity on this worker, inside the workflow task that awaits it: no
+        task, no queue round trip; its attempts are recorded with that task's decision.
+
+        For cheap steps (a lookup, a small computation, a call to a fast service) where the
+        latency of a queued activity matters. Attempts retry by ``retry`` (the activity's
+        policy by default), backing off in process, within ``schedule_to_close`` in all
+        (default 60 s: the workflow task is held meanwhile); each attempt within
+        ``start_to_close``. A local activity is run again if its worker dies before the
+        decision commits. Long or heartbeating work belongs in :meth:`execute_activity`.
+        """
+        overrides: dict[str, Any] = {
+            "local": True,
+            "start_to_close": optional_seconds(start_to_close),
+            "schedule_to_close": optional_seconds(schedule_to_close),
+            "heartbeat_timeout": None,
+        }
+        if retry is not None:
+            overrides["retry"] = retry.to_json()
+        return self.schedule_activity(activity, list(args), overrides)
 
     # -- child workflows ---------------------------------------------------------------------
     def start_child(

@@ -32,6 +32,7 @@ from ...model.events import (
 )
 from ..replay import WorkflowInstance
 from .core import Row, WorkerCore, backoff, history_event
+from .local_activities import LocalActivityRunner
 
 MAX_DECISION_RETRIES = 30  # about two minutes of backoff (capped at 5 s)
 
@@ -39,10 +40,15 @@ log = logging.getLogger("harvest_studio.worker")
 
 
 class DecisionLoop:
-    def __init__(self, core: WorkerCore, start_activity: Callable[[Row], None]) -> None:
+    def __init__(
+        self, core: WorkerCore, start_activity: Callable[[Row], None],
+        local: LocalActivityRunner,
+    ) -> None:
         self.core = core
         self.start_activity = start_activity
         """runs an activity task this worker's decision created already claimed"""
+        self.local = local
+        """runs the local activities a decision waits on, before it commits"""
         self.eager_budget = 0
 
     async def decision_loop(self) -> None:
@@ -142,6 +148,8 @@ class DecisionLoop:
                 new = instance.advance(
                     [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
                 )
+                if instance.local_due:
+                    new += await self.local.settle(instance, row["namespace"])
             except NonDeterminismError as exc:
                 started = instance.events[0].event if instance.events else None
                 exc.fingerprints = {
@@ -224,7 +232,7 @@ class DecisionLoop:
             decision.events.append(
                 (record.seq, event.type_name, record.at, serde.dumps(event.fields()))
             )
-            if isinstance(event, ActivityScheduled):
+            if isinstance(event, ActivityScheduled) and not event.options.get("local"):
                 eager = (
                     self.eager_budget > 0
                     and event.activity_type in self.core.activities
@@ -282,7 +290,7 @@ class DecisionLoop:
                 decision.error_json = serde.dumps(
                     {"type": "Cancelled", "message": event.reason or "cancelled on request"}
                 )
-        waiting = instance.waiting()
+        waiting = open_waits(instance)
         decision.waiting_json = serde.dumps(waiting) if waiting else None
         return decision
 
@@ -373,3 +381,22 @@ class DecisionLoop:
                 else:
                     log.debug("run %s still blocked: %s", row["run_id"], exc)
         self.core.stats["blocked"] += len(blocked)
+
+
+def open_waits(instance: WorkflowInstance) -> list[dict[str, Any]]:
+    """What the code waits on that tasks and timers do not show: each signal it waits for
+    and each condition (``wait_condition``), with the seq of the timer that ends the wait
+    (if it has a timeout)."""
+    found = []
+    for name, waiters in instance.signal_waiters.items():
+        for waiter in waiters:
+            if not waiter.done():
+                timer = instance.wait_timeouts.get(id(waiter))
+                found.append({"kind": "signal", "name": name, "timer_seq": timer})
+                break
+    for predicate, waiter in instance.conditions:
+        if not waiter.done():
+            found.append({"kind": "condition",
+                          "name": getattr(predicate, "__name__", "condition"),
+                          "timer_seq": instance.wait_timeouts.get(id(waiter))})
+    return found

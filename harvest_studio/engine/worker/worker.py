@@ -44,6 +44,7 @@ from .activities import ActivityExecutor
 from .claimer import Claimer
 from .core import Row, WorkerCore
 from .decisions import DecisionLoop
+from .local_activities import LocalActivityRunner
 from .options import WorkerOptions
 from .queries import QueryAnswerer
 from .scheduler import Scheduler
@@ -201,7 +202,8 @@ class Worker:
             slots=opts.max_concurrent_tasks,
         )
         executor = ActivityExecutor(core)
-        decisions = DecisionLoop(core, executor.start)
+        decisions = DecisionLoop(
+            core, executor.start, LocalActivityRunner(core, executor.threads))
         queries = QueryAnswerer(core)
 
         def accept(row: Row) -> None:

@@ -15,7 +15,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, output_can
 from traitlets import Dict, Float, Integer, TraitError, Unicode, observe, validate
 
 from ... import commands
-from ...client import Client
+from ...client import Client, RunHandle
 from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
 from ..display import HarvestOutput, run_identity
@@ -169,8 +169,7 @@ class HarvestMagics(Magics):
         if isinstance(output, HarvestOutput) and output.handle is None:
             identity = run_identity(output.data)
             if identity is not None:
-                output.handle = self.client.handle(identity[0])
-                output.handle.run_id = identity[1]
+                output.handle = RunHandle(self.client, identity[0], identity[1])
         return output
 
     def run(self, action: Callable[[Any], Any]) -> Any:

@@ -1,0 +1,154 @@
+"""Local activities: short activities a workflow task runs itself, on this worker, before it
+commits. Their attempts become inbound events of the same decision (no task, no queue
+round trip); retries back off in process within the activity's ``schedule_to_close``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+from ...model import serde
+from ...model.definitions import ActivityDefinition
+from ...model.errors import NonRetryableError, PayloadError
+from ...model.events import (
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    ActivityStarted,
+    ActivityTimedOut,
+    Event,
+    HistoryEvent,
+)
+from ...model.payloads import decode_args
+from ...model.retry import is_retryable, retry_delay
+from ..activity_context import ActivityContext, ActivityInfo
+from ..history_rules import error_dict
+from ..replay import WorkflowInstance
+from .core import WorkerCore
+
+Inbound = list[tuple[Event, datetime]]
+
+
+class LocalActivityRunner:
+    """Runs the local activities a workflow instance waits on (sync ones on ``threads``)."""
+
+    def __init__(self, core: WorkerCore, threads: ThreadPoolExecutor) -> None:
+        self.core = core
+        self.threads = threads
+
+    async def settle(self, instance: WorkflowInstance, namespace: str) -> list[HistoryEvent]:
+        """Run the local activities the code waits on and feed their outcomes back in, until
+        it waits on none; returns the events this added to the decision."""
+        new: list[HistoryEvent] = []
+        outcomes = list(instance.update_outcomes)  # each advance() starts a fresh list
+        while instance.local_due and not instance.closed:
+            due, instance.local_due = instance.local_due, []
+            done = await asyncio.gather(*(self.run(instance, seq, namespace) for seq in due))
+            new += instance.advance([item for events in done for item in events])
+            outcomes += instance.update_outcomes
+        instance.local_due = []
+        instance.update_outcomes = outcomes
+        return new
+
+    async def run(self, instance: WorkflowInstance, seq: int, namespace: str) -> Inbound:
+        """Every attempt of the local activity scheduled at ``seq``, as inbound events."""
+        scheduled = instance.events[seq - 1].event
+        assert isinstance(scheduled, ActivityScheduled)
+        definition = instance.local_definitions.pop(seq, None) or self.core.activities.get(
+            scheduled.activity_type)
+        options = scheduled.options
+        policy = options.get("retry") or {}
+        loop = asyncio.get_running_loop()
+        budget = options.get("schedule_to_close")
+        deadline = None if budget is None else loop.time() + float(budget)
+        events: Inbound = []
+        attempt = 0
+        while True:
+            attempt += 1
+            began = _now()
+            events.append((ActivityStarted(seq, attempt, self.core.worker_id, began.isoformat()),
+                           began))
+            raw = options.get("start_to_close")
+            limit = None if raw is None else float(raw)
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            by_limit = limit is not None and (left is None or limit <= left)
+            timeout = limit if by_limit else left
+            timed_out: str | None = None
+            error: dict[str, Any] = {}
+            try:
+                if definition is None:
+                    raise NonRetryableError(
+                        f"no activity {scheduled.activity_type!r} to run locally: pass its "
+                        "@activity to execute_local_activity, or register it on the worker")
+                info = self._info(instance, scheduled, seq, attempt, namespace, timeout)
+                result = await self._attempt(definition, info, scheduled.args, timeout)
+            except _TimedOut:
+                timed_out = "start_to_close" if by_limit else "schedule_to_close"
+                retryable = by_limit
+            except Exception as exc:
+                error = error_dict(exc)
+                final = isinstance(exc, NonRetryableError | PayloadError)
+                retryable = is_retryable(policy, type(exc).__name__, final)
+            else:
+                events.append((ActivityCompleted(seq, attempt, result), _now()))
+                return events
+            delay = retry_delay(policy, attempt) if retryable else None
+            if delay is not None and deadline is not None and loop.time() + delay >= deadline:
+                delay = None  # the activity's time is spent
+            retrying = delay is not None
+            failure: Event = (
+                ActivityTimedOut(seq, attempt, timed_out, retrying, delay) if timed_out
+                else ActivityFailed(seq, attempt, error, retrying, delay))
+            events.append((failure, _now()))
+            if delay is None:
+                return events
+            await asyncio.sleep(delay)
+
+    def _info(self, instance: WorkflowInstance, scheduled: ActivityScheduled, seq: int,
+              attempt: int, namespace: str, timeout: float | None) -> ActivityInfo:
+        workflow = instance.info
+        deadline = None if timeout is None else datetime.now(UTC).timestamp() + timeout
+        return ActivityInfo(
+            run_id=instance.run_id,
+            activity_type=scheduled.activity_type,
+            activity_id=seq,
+            attempt=attempt,
+            task_id=0,
+            namespace=namespace,
+            queue=scheduled.queue,
+            deadline=None if deadline is None else datetime.fromtimestamp(deadline, UTC),
+            workflow_id=workflow.workflow_id if workflow else "",
+            workflow_type=workflow.workflow_type if workflow else "",
+            is_local=True,
+        )
+
+    async def _attempt(self, definition: ActivityDefinition, info: ActivityInfo,
+                       args: list[Any], timeout: float | None) -> Any:
+        ctx = ActivityContext(info)
+        values = decode_args(definition.fn, list(args), skip=1)
+        try:
+            async with asyncio.timeout(timeout) as limit:
+                if definition.is_async:
+                    result = await definition.fn(ctx, *values)
+                else:
+                    call = functools.partial(definition.fn, ctx, *values)
+                    result = await asyncio.get_running_loop().run_in_executor(
+                        self.threads, contextvars.copy_context().run, call)
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the activity's own TimeoutError: an ordinary failure
+            ctx.cancel("the local activity timed out", for_good=True)  # a thread may listen
+            raise _TimedOut() from None
+        return serde.check(result, what=f"result of activity {definition.name}")
+
+
+class _TimedOut(Exception):
+    """The attempt ran out of time (its start-to-close or the activity's budget)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
