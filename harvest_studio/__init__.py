@@ -49,8 +49,10 @@ from .model.dag_runs import NodeInfo
 from .model.definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
 from .model.errors import (
     ActivityError,
+    ApplicationError,
     ChildWorkflowError,
     DagFailedError,
+    DatabaseError,
     DatabaseUnavailableError,
     DurationError,
     HarvestError,
@@ -72,6 +74,7 @@ from .model.errors import (
     UpdateTimeoutError,
     UsageError,
     WorkflowAlreadyStartedError,
+    WorkflowCodeError,
     WorkflowFailedError,
 )
 from .model.events import HistoryEvent
@@ -214,6 +217,7 @@ __all__ = [
     "ActivityDefinition",
     "ActivityError",
     "ActivityInfo",
+    "ApplicationError",
     "AsyncClient",
     "AsyncRunHandle",
     "AsyncUpdateHandle",
@@ -225,6 +229,7 @@ __all__ = [
     "DagFailedError",
     "DagParamError",
     "DagRunInfo",
+    "DatabaseError",
     "DatabaseUnavailableError",
     "DefaultPayloadConverter",
     "DurationError",
@@ -264,6 +269,7 @@ __all__ = [
     "Worker",
     "WorkerOptions",
     "WorkflowAlreadyStartedError",
+    "WorkflowCodeError",
     "WorkflowContext",
     "WorkflowDefinition",
     "WorkflowFailedError",

@@ -57,7 +57,7 @@ def test_bad_retry_policy() -> None:
 
 def test_payloads_must_be_json() -> None:
     with pytest.raises(hs.PayloadError):
-        serde.dumps({1, 2})
+        serde.dumps(object())
     with pytest.raises(hs.PayloadError):
         serde.dumps(float("nan"))
     with pytest.raises(hs.PayloadTooLargeError):

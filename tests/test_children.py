@@ -16,7 +16,7 @@ def square(ctx: hs.ActivityContext, x: int) -> int:
     return x * x
 
 
-@hs.workflow
+@hs.workflow(failure_exceptions=[ValueError])
 async def square_child(ctx: hs.WorkflowContext, x: int) -> int:
     if x < 0:
         raise ValueError("negative")

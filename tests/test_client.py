@@ -23,7 +23,7 @@ async def echo_flow(ctx: hs.WorkflowContext, value: Any) -> Any:
     return await ctx.execute_activity(echo, value)
 
 
-@hs.workflow
+@hs.workflow(failure_exceptions=[ValueError])
 async def fails_flow(ctx: hs.WorkflowContext) -> None:
     raise ValueError("boom")
 
@@ -43,7 +43,7 @@ def test_unknown_workflow_is_refused_and_nothing_written(client: hs.Client, db_u
 
 def test_bad_payload_is_refused_and_nothing_written(client: hs.Client, db_url: str) -> None:
     with pytest.raises(hs.PayloadError):
-        client.start(echo_flow, {1, 2}, force=True)
+        client.start(echo_flow, object(), force=True)
     with pytest.raises(hs.UsageError):
         client.start(echo_flow, 1, id_reuse_policy="sometimes", force=True)
     assert count_runs(db_url) == 0

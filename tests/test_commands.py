@@ -73,7 +73,7 @@ def test_check_signal() -> None:
     with pytest.raises(hs.UsageError, match="idempotency key"):
         commands.check_signal("go", 1, "")
     with pytest.raises(hs.PayloadError):
-        commands.check_signal("go", {1, 2})
+        commands.check_signal("go", object())
 
 
 def test_parse_time() -> None:
@@ -260,7 +260,7 @@ def test_signal_checks_before_writing(db_url: str) -> None:
             await commands.signal(client, "box", "item", 1, idempotency_key="")
         # checked before the run is even looked up
         with pytest.raises(hs.PayloadError):
-            await commands.signal(client, "nobody", "item", {1})
+            await commands.signal(client, "nobody", "item", object())
 
     with_client(db_url, go)
     assert sql(db_url, "SELECT count(*) FROM harvest.inbox") == [(0,)]
@@ -399,7 +399,7 @@ def test_check_reset_and_call() -> None:
     with pytest.raises(hs.UsageError, match="timeout"):
         commands.check_call("query", "total", [], 0)
     with pytest.raises(hs.PayloadError):
-        commands.check_call("query", "total", [{1, 2}], 5.0)
+        commands.check_call("query", "total", [object()], 5.0)
 
 
 # ------------------------------------------------------------- queries and updates

@@ -81,7 +81,7 @@ def test_query_errors_are_typed(client: hs.Client, start_worker: Any) -> None:
     with pytest.raises(hs.QueryError, match="ZeroDivisionError"):
         run.query("broken")
     with pytest.raises(hs.PayloadError):
-        run.query("has", {1})
+        run.query("has", object())
     with pytest.raises(hs.RunNotFoundError):
         client.query("missing-run", "items")
 

@@ -114,7 +114,7 @@ async def linger(ctx: hs.WorkflowContext, seconds: float) -> float:
 
 @hs.workflow
 async def always_fails(ctx: hs.WorkflowContext) -> None:
-    raise RuntimeError("scheduled failure")
+    raise hs.ApplicationError("scheduled failure")
 
 
 WORKFLOWS = [tick, linger, always_fails]
@@ -248,11 +248,11 @@ def test_trigger_pause_resume_and_auto_pause(
 
 def test_schedule_input_errors(client: hs.Client) -> None:
     with pytest.raises(hs.ScheduleError, match="bad schedule name"):
-        client.create_schedule("has:colon", tick, every=60)
+        client.create_schedule("has:colon", tick, "a", every=60)
     with pytest.raises(hs.ScheduleError, match="overlap must be one of"):
-        client.create_schedule("x", tick, every=60, overlap="sometimes")
+        client.create_schedule("x", tick, "a", every=60, overlap="sometimes")
     with pytest.raises(hs.ScheduleError, match="catchup must be one of"):
-        client.create_schedule("x", tick, every=60, catchup="later")
+        client.create_schedule("x", tick, "a", every=60, catchup="later")
     with pytest.raises(hs.UsageError, match="no workflow type 'nope'"):
         client.create_schedule("x", "nope", every=60)
     client.create_schedule("x", tick, "a", every=60)

@@ -146,7 +146,7 @@ def test_signals_to_ended_or_unknown_runs_are_typed_errors(
     with pytest.raises(hs.RunNotFoundError):
         client.signal("no-such-run", "approve", 1)
     with pytest.raises(hs.PayloadError):
-        client.start(approval, 30).signal("approve", {1, 2})
+        client.start(approval, 30).signal("approve", object())
 
 
 def test_signal_arriving_during_final_decision_is_not_lost(

@@ -177,7 +177,12 @@ async def too_slow(ctx: hs.WorkflowContext) -> None:
 
 
 @hs.workflow
-async def raises(ctx: hs.WorkflowContext) -> None:
+async def raises_on_purpose(ctx: hs.WorkflowContext) -> None:
+    raise hs.ApplicationError("no such customer", details={"id": 7})
+
+
+@hs.workflow(failure_exceptions=[RuntimeError])
+async def raises_listed(ctx: hs.WorkflowContext) -> None:
     raise RuntimeError("workflow code broke")
 
 
@@ -336,12 +341,14 @@ def test_execution_timeout_ends_run_timed_out(client: hs.Client, start_worker: A
 
 
 def test_exception_in_workflow_fails_run(client: hs.Client, start_worker: Any) -> None:
-    start_worker(workflows=[raises], activities=[add])
-    run = client.start(raises)
-    with pytest.raises(hs.WorkflowFailedError) as caught:
-        run.result(timeout=20)
-    assert caught.value.status == "FAILED"
-    assert caught.value.error is not None and caught.value.error["type"] == "RuntimeError"
+    start_worker(workflows=[raises_on_purpose, raises_listed], activities=[add])
+    for workflow, kind in ((raises_on_purpose, "ApplicationError"),
+                           (raises_listed, "RuntimeError")):
+        run = client.start(workflow)
+        with pytest.raises(hs.WorkflowFailedError) as caught:
+            run.result(timeout=20)
+        assert caught.value.status == "FAILED"
+        assert caught.value.error is not None and caught.value.error["type"] == kind
 
 
 def test_graceful_stop_drains_inflight_activity(client: hs.Client, start_worker: Any) -> None:

@@ -21,6 +21,7 @@ from ..model.errors import (
     UsageError,
 )
 from ..model.events import HistoryEvent, decode
+from ..model.limits import MAX_ID_LENGTH, check_text
 from ..store.connection import database_url, describe_url, ensure_migrated
 from ._retry import retried
 from .info import TERMINAL_STATUSES, AttemptLog, RunInfo, _outcome
@@ -93,6 +94,7 @@ class ClientBase:
         self._namespace_ok = True
 
     async def _run_id(self, ref: str) -> str:
+        check_ref(ref)
         async with self.pool.connection() as conn:
             row = await store.get_run(conn, self.namespace, ref)
         if row is None:
@@ -114,6 +116,7 @@ class ClientBase:
         """The run a handle of ``ref`` talks to: a workflow id stands for its open run (or
         the newest of its continue-as-new chain), a run id for that run — except the first
         run of a run started without an id, whose run id is also its workflow id."""
+        check_ref(ref)
         async with self.pool.connection() as conn:
             row = await store.get_run(conn, self.namespace, ref)
             if row is None:
@@ -124,6 +127,7 @@ class ClientBase:
 
     @retried(True)
     async def describe(self, ref: str) -> RunInfo:
+        check_ref(ref)
         async with self.pool.connection() as conn:
             row = await store.get_run(conn, self.namespace, ref)
             if row is None:
@@ -273,3 +277,11 @@ class ClientBase:
             except Exception:
                 ready.set()
                 await asyncio.sleep(1.0)
+
+
+def check_ref(ref: Any) -> None:
+    """A run reference (a workflow id or run id) that can be looked up: :class:`UsageError`
+    for one that is not text, :class:`RunNotFoundError` for one longer than any id."""
+    if isinstance(ref, str) and len(ref) > MAX_ID_LENGTH:
+        raise RunNotFoundError(f"no run {ref[:40]!r}... (longer than any id)")
+    check_text("a run reference (workflow id or run id)", ref, MAX_ID_LENGTH)

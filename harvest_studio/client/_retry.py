@@ -14,7 +14,7 @@ import psycopg
 from psycopg_pool import PoolTimeout
 
 from .. import store
-from ..model.errors import DatabaseUnavailableError
+from ..model.errors import DatabaseError, DatabaseUnavailableError
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -54,7 +54,7 @@ def retried(
                         return await fn(*args, **kwargs)
                     except psycopg.Error as exc:
                         if not store.is_transient(exc):
-                            raise
+                            raise _refused(fn.__name__, exc) from exc
                         # rolled back, or never sent (no connection came): nothing happened
                         nothing_done = store.rolled_back(exc) or isinstance(exc, PoolTimeout)
                         again = nothing_done or safe_to_repeat
@@ -81,6 +81,12 @@ def _unavailable(operation: str, exc: BaseException, retried_out: bool) -> Excep
         f"{operation}: the database connection was lost ({reason}); the operation may or may "
         "not have taken effect (give it an id or idempotency key to make it safe to repeat)"
     )
+
+
+def _refused(operation: str, exc: psycopg.Error) -> Exception:
+    """A database error no retry cures (a value the server will not take, say), typed."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DatabaseError(f"{operation}: the database refused it ({reason})")
 
 
 def has(key: str) -> Callable[..., bool]:

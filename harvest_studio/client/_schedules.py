@@ -12,6 +12,7 @@ from .. import store
 from ..model.definitions import WorkflowDefinition
 from ..model.durations import Duration
 from ..model.errors import UsageError
+from ..model.limits import check_name
 from ..model.schedules import (
     MAX_SLOTS,
     ScheduleDeclaration,
@@ -144,6 +145,7 @@ class SchedulesClient(FlowClient):
             client.create_schedule("nightly", nightly, "2026-12-01", cron="0 2 * * *",
                                    timezone="Europe/Berlin", catchup="most_recent")
         """
+        check_name("a schedule name", name)
         if isinstance(workflow, WorkflowDefinition):
             workflow.check_args(args)
             type_name = workflow.name

@@ -12,7 +12,7 @@ import psycopg
 
 from .. import store
 from ..model import serde
-from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, check_priority
+from ..model.definitions import DEFAULT_QUEUE, WorkflowDefinition, check_arity, check_priority
 from ..model.durations import Duration, optional_seconds
 from ..model.errors import (
     RunNotFoundError,
@@ -22,6 +22,7 @@ from ..model.errors import (
     WorkflowAlreadyStartedError,
 )
 from ..model.events import SignalReceived, WorkflowStarted
+from ..model.limits import check_name, check_text
 from ..model.payloads import return_hint
 from ._retry import has, retried
 from ._talking import TalkingClient
@@ -83,6 +84,11 @@ class StartingClient(TalkingClient):
         def handle(workflow_id: str, run_id: str) -> AsyncRunHandle:
             return AsyncRunHandle(self, workflow_id, run_id, result_type=result_type)
 
+        check_name("a workflow name", name)
+        check_name("a queue name", queue, optional=True)
+        check_text("an idempotency key", idempotency_key, MAX_ID_LENGTH, optional=True)
+        if id is not None:
+            check_text("a workflow id", id, MAX_ID_LENGTH)
         if id_reuse_policy not in ID_REUSE_POLICIES:
             raise UsageError(
                 f"unknown id_reuse_policy {id_reuse_policy!r}; use one of {ID_REUSE_POLICIES}"
@@ -99,6 +105,8 @@ class StartingClient(TalkingClient):
             or not all(isinstance(k, str) and k for k in search_attributes)
         ):
             raise UsageError("search_attributes must be a dict with non-empty str keys")
+        for key in search_attributes or {}:
+            check_name("a search attribute name", key)
         sattrs_json = (
             None
             if search_attributes is None
@@ -125,7 +133,9 @@ class StartingClient(TalkingClient):
                 if found:
                     return handle(found["workflow_id"], found["run_id"])
             await self._check_namespace(conn)
-            registered = self._registered.get(name)
+            # (by name, the newest registration is read each time: its arity is checked)
+            by_name = not isinstance(workflow, WorkflowDefinition)
+            registered = None if by_name else self._registered.get(name)
             if registered is None:
                 registered = await store.registered_workflow(conn, self.namespace, name)
                 if registered is None and isinstance(workflow, WorkflowDefinition):
@@ -137,6 +147,10 @@ class StartingClient(TalkingClient):
                     registered = await store.registered_workflow(conn, self.namespace, name)
                 if registered is not None:
                     self._registered[name] = registered
+            if by_name and registered is not None:
+                arity = registered.get("arity")
+                if isinstance(arity, list) and len(arity) == 2:
+                    check_arity(name, (arity[0], arity[1]), len(args))
             if registered is None and not force:
                 raise UnknownWorkflowError(
                     f"no worker has registered workflow {name!r} in namespace "
@@ -174,7 +188,7 @@ class StartingClient(TalkingClient):
                     start_signals=[
                         serde.dumps(
                             SignalReceived(name=n, payload=p, with_start=True).fields(),
-                            what=f"payload of signal {n}",
+                            what=f"payload of signal {n!r}",
                         )
                         for n, p in start_signals
                     ],
@@ -303,3 +317,4 @@ class StartingClient(TalkingClient):
                 run_id=latest["run_id"],
             )
         return None
+

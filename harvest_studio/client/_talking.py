@@ -20,6 +20,7 @@ from ..model.errors import (
     UsageError,
 )
 from ..model.events import CancelRequested, SignalReceived
+from ..model.limits import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_name, check_text
 from ._base import ClientBase
 from ._retry import has, retried
 from .handles import AsyncUpdateHandle
@@ -43,6 +44,8 @@ class TalkingClient(ClientBase):
         """
         if not name or not isinstance(name, str):
             raise UsageError("a signal needs a name")
+        check_name("a signal name", name)
+        check_text("an idempotency key", idempotency_key, MAX_ID_LENGTH, optional=True)
         event = SignalReceived(name=name, payload=payload, idempotency_key=idempotency_key)
         key = None if idempotency_key is None else f"signal:{idempotency_key}"
         return await self._queue(ref, event, dedupe_key=key, what="signal")
@@ -57,6 +60,7 @@ class TalkingClient(ClientBase):
         """
         if not name:
             raise UsageError("a query needs a name")
+        check_name("a query name", name)
         args_json = serde.dumps(list(args), what="query arguments")
         run_id = await self._run_id(ref)
         async with self.pool.connection() as conn:
@@ -114,6 +118,8 @@ class TalkingClient(ClientBase):
         """
         if not name:
             raise UsageError("an update needs a name")
+        check_name("an update name", name)
+        check_text("an update id", update_id, MAX_ID_LENGTH, optional=True)
         if wait_for not in UPDATE_STAGES:
             stages = ", ".join(UPDATE_STAGES)
             raise UsageError(f"wait_for must be one of {stages}, not {wait_for!r}")
@@ -137,12 +143,14 @@ class TalkingClient(ClientBase):
         """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
         ``await``, may run compensations, and ends CANCELLED; running activities learn of
         it at their next heartbeat. Returns False if cancellation was already requested."""
-        event = CancelRequested(reason=reason)
+        event = CancelRequested(reason=check_text("a reason", reason, MAX_REASON_LENGTH,
+                                                  optional=True))
         return await self._queue(ref, event, dedupe_key="cancel", what="cancel request")
 
     @retried(True)
     async def terminate(self, ref: str, reason: str | None = None) -> None:
         """End a run at once (TERMINATED): no workflow code runs, open tasks are dropped."""
+        check_text("a reason", reason, MAX_REASON_LENGTH, optional=True)
         run_id = await self._run_id(ref)
         async with self.pool.connection() as conn:
             ended = await store.close_runs(
@@ -216,6 +224,7 @@ class TalkingClient(ClientBase):
 
     async def _set_paused(self, ref: str, paused: bool, reason: str | None) -> bool:
         """:meth:`AsyncClient.pause` and :meth:`AsyncClient.resume`."""
+        check_text("a reason", reason, MAX_REASON_LENGTH, optional=True)
         run_id = await self._run_id(ref)
         async with self.pool.connection() as conn:
             status = await store.set_paused(conn, run_id, paused=paused, reason=reason)

@@ -11,6 +11,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from ..model.dag_runs import NodeInfo
 from ..model.errors import UsageError, WorkflowFailedError
+from ..model.limits import MAX_ID_LENGTH as _MAX_ID_LENGTH
 from ..model.reset_points import ResetPlan
 
 ID_REUSE_POLICIES = (
@@ -28,7 +29,7 @@ TERMINAL_STATUSES = (
     "TERMINATED",
     "CONTINUED_AS_NEW",
 )
-MAX_ID_LENGTH = 400
+MAX_ID_LENGTH = _MAX_ID_LENGTH
 
 
 @dataclass(frozen=True)

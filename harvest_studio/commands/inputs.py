@@ -3,6 +3,7 @@ statuses, signal/query/update/reset/start options), done before the database is 
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ from ..model.definitions import check_priority
 from ..model.durations import Duration, to_seconds
 from ..model.errors import DurationError, UsageError
 from ..model.filters import BUILTIN_FIELDS, Node, parse_filter
+from ..model.limits import check_name, check_text
 from .errors import BadTimeError
 
 RUN_STATUSES = ("RUNNING", *TERMINAL_STATUSES)
@@ -220,17 +222,32 @@ def check_signal(name: str, payload: Any = None, idempotency_key: str | None = N
     cannot be sent: no name, an empty idempotency key, a payload that is not JSON."""
     if not name or not isinstance(name, str):
         raise UsageError("a signal needs a name")
+    check_name("a signal name", name)
     if idempotency_key is not None and not idempotency_key:
         raise UsageError("an idempotency key must not be empty")
-    serde.dumps(payload, what=f"payload of signal {name}")
+    check_text("an idempotency key", idempotency_key, MAX_ID_LENGTH, optional=True)
+    serde.dumps(payload, what=f"payload of signal {name!r}")
+
+
+MAX_WAIT = 86_400.0  # seconds a command waits for an answer at most
+
+
+def check_wait(timeout: Any) -> float:
+    """A timeout a command can wait: a finite number of seconds in (0, MAX_WAIT]."""
+    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout) or not 0 < timeout <= MAX_WAIT):
+        raise UsageError(
+            f"timeout must be a number of seconds above 0 and at most {MAX_WAIT:g}, "
+            f"got {timeout!r}")
+    return float(timeout)
 
 
 def check_call(kind: str, name: str, args: Sequence[Any], timeout: float) -> None:
     """Check a query or update before the database is touched."""
     if not name or not isinstance(name, str):
         raise UsageError(f"a{'n' if kind[0] in 'aeiou' else ''} {kind} needs a name")
-    if timeout is None or timeout <= 0:
-        raise UsageError("timeout must be > 0")
+    check_name(f"a{'n' if kind[0] in 'aeiou' else ''} {kind} name", name)
+    check_wait(timeout)
     serde.dumps(list(args), what=f"{kind} arguments")
 
 

@@ -67,6 +67,9 @@ class DagDefinition(WorkflowDefinition):
     def check_args(self, args: Sequence[Any]) -> None:
         self.graph.bind(split_retry(args)[0])
 
+    def arity(self) -> tuple[int, int | None] | None:
+        return None  # a DAG's params are checked by its graph
+
     def details(self) -> dict[str, Any] | None:
         return {"dag": self.graph.to_json()}
 

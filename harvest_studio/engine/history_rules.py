@@ -7,7 +7,16 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
-from ..model.errors import HarvestError, NonDeterminismError
+from ..model.errors import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    DagFailedError,
+    HarvestError,
+    NonDeterminismError,
+    PayloadError,
+    WorkflowCodeError,
+)
 from ..model.events import (
     INBOUND,
     ActivityCancelRequested,
@@ -119,4 +128,24 @@ def inbound_divergence(record: HistoryEvent, seq: int) -> NonDeterminismError:
         seq=record.seq,
         expected=describe(record.event),
         actual=None,
+    )
+
+
+# what fails a run when workflow code lets it escape; anything else blocks the run
+FAILURE_TYPES: tuple[type[Exception], ...] = (
+    ApplicationError, ActivityError, ChildWorkflowError, PayloadError, DagFailedError,
+)
+
+
+def fails_run(exc: Exception, also: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether ``exc`` escaping workflow code fails the run (an :class:`ApplicationError`,
+    an activity's or child's failure not caught, a payload that does not fit, or a type the
+    workflow lists in ``failure_exceptions``)."""
+    return isinstance(exc, FAILURE_TYPES + also)
+
+
+def code_error(exc: Exception, seq: int) -> WorkflowCodeError:
+    """The error a run is blocked with when its code raised ``exc`` at event ``seq``."""
+    return WorkflowCodeError(
+        f"workflow code raised {type(exc).__name__}: {exc}", seq=seq, error=error_dict(exc)
     )

@@ -25,7 +25,12 @@ from typing import Any
 
 from ..model import serde
 from ..model.definitions import ActivityDefinition, WorkflowDefinition
-from ..model.errors import ActivityError, ChildWorkflowError, NonDeterminismError
+from ..model.errors import (
+    ActivityError,
+    ChildWorkflowError,
+    NonDeterminismError,
+    WorkflowCodeError,
+)
 from ..model.events import (
     COMMAND,
     INFO,
@@ -58,24 +63,21 @@ from ..model.events import (
 )
 from ..model.payloads import decode_args
 from .deterministic_loop import DeterministicLoop
+from .futures import ActivityFuture, ResultFuture
 from .history_rules import (
     CommandInValidatorError,
     Diverged,
     InstanceClosedError,
+    code_error,
     command_divergence,
     error_dict,
+    fails_run,
     inbound_divergence,
     is_start_signal,
     same_command,
     undecided,
 )
-from .workflow_context import (
-    ActivityFuture,
-    ContinueAsNewRequest,
-    ResultFuture,
-    WorkflowContext,
-    WorkflowInfo,
-)
+from .workflow_context import ContinueAsNewRequest, WorkflowContext, WorkflowInfo
 
 
 class WorkflowInstance:
@@ -94,7 +96,9 @@ class WorkflowInstance:
         self.info: WorkflowInfo | None = None
         self.closed = False
         self.accept_new = False
-        self.divergence: NonDeterminismError | None = None
+        # why this run cannot go on with this code: it diverged, or the code raised an
+        # exception that blocks the run (WorkflowCodeError) instead of failing it
+        self.divergence: NonDeterminismError | WorkflowCodeError | None = None
         self.evicted = False
         self.ctx = WorkflowContext(self)
         self._main: asyncio.Task[None] | None = None
@@ -397,8 +401,18 @@ class WorkflowInstance:
             if not self.closed:
                 self._handler_failed(exc)
 
+    def _fails_run(self, exc: Exception) -> bool:
+        """Whether ``exc``, escaping workflow code, fails the run; otherwise the run is
+        blocked with it (a bug is fixed and deployed, and the run goes on)."""
+        if fails_run(exc, self.definition.failure_exceptions):
+            return True
+        self.divergence = code_error(exc, self.pos)
+        return False
+
     def _handler_failed(self, exc: Exception) -> None:
-        """A failing signal handler fails the run, like an exception in the workflow body."""
+        """A failing signal handler fails or blocks the run, like the workflow body."""
+        if not self._fails_run(exc):
+            return
         self.emit(WorkflowFailed(error=error_dict(exc)))
         self.closed = True
         if self._main is not None:
@@ -430,6 +444,8 @@ class WorkflowInstance:
                 self.emit(WorkflowCancelled(reason=str(exc.args[0]) if exc.args else None))
         except Exception as exc:
             if self.closed:
+                return
+            if not self._fails_run(exc):
                 return
             self.emit(WorkflowFailed(error=error_dict(exc)))
         else:
@@ -493,33 +509,17 @@ class WorkflowInstance:
     def patched(self, patch_id: str) -> bool:
         """True on the new code path. Replay of a run that recorded the patch marker at this
         point takes the new path; a run recorded before the patch takes the old one."""
-        if patch_id in self.patches:
-            return self.patches[patch_id]
-        marker = MarkerRecorded(name=f"patch:{patch_id}")
-        recorded = self.peek_recorded_command()
-        if recorded is not None:
-            event = recorded.event
-            taken = isinstance(event, MarkerRecorded) and event.name == marker.name
-            if taken:
-                self.emit(marker)
-        elif self.accept_new and self.pos >= len(self.events):
-            self.emit(marker)
-            taken = True
-        else:
-            taken = False
-        self.patches[patch_id] = taken
-        return taken
+        if patch_id not in self.patches:
+            marker = MarkerRecorded(name=f"patch:{patch_id}")
+            self.patches[patch_id] = self.emit_late_command(marker)
+        return self.patches[patch_id]
 
     def deprecate_patch(self, patch_id: str) -> None:
         """Consume the patch marker if this run recorded one; never writes one."""
         recorded = self.peek_recorded_command()
-        name = f"patch:{patch_id}"
-        if (
-            recorded is not None
-            and isinstance(recorded.event, MarkerRecorded)
-            and recorded.event.name == name
-        ):
-            self.emit(MarkerRecorded(name=name))
+        marker = MarkerRecorded(name=f"patch:{patch_id}")
+        if recorded is not None and same_command(recorded.event, marker):
+            self.emit(marker)
         self.patches[patch_id] = True
 
     def register(self, seq: int, future: ResultFuture | None = None) -> ResultFuture:

@@ -7,7 +7,7 @@ import collections
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Protocol
@@ -21,10 +21,9 @@ from ..model.definitions import (
     check_priority,
 )
 from ..model.durations import Duration, optional_seconds, to_seconds
-from ..model.errors import PayloadError, UsageError
+from ..model.errors import UsageError
 from ..model.events import (
     ActivityScheduled,
-    ChildWorkflowCancelRequested,
     ChildWorkflowStarted,
     Event,
     HistoryEvent,
@@ -34,79 +33,12 @@ from ..model.events import (
     TimerCancelled,
     TimerStarted,
 )
-from ..model.payloads import decode, return_hint
+from ..model.payloads import return_hint
 from ..model.retry import RetryPolicy
+from .futures import ChildHandle, ResultFuture
 
 PARENT_CLOSE_POLICIES = ("request_cancel", "terminate", "abandon")
 LOCAL_ACTIVITY_BUDGET = 60.0  # seconds a local activity may take in all, retries included
-
-
-class ResultFuture(asyncio.Future[Any]):
-    """The future of a command's result; ``result_type`` (the activity's or child
-    workflow's return annotation) is what the result is decoded to."""
-
-    result_type: Any = None
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop=loop)
-
-    def settle(self, value: Any) -> None:
-        """Resolve with ``value`` decoded to ``result_type``, or with the
-        :class:`PayloadError` of a value that does not fit it."""
-        try:
-            self.set_result(decode(value, self.result_type))
-        except PayloadError as exc:
-            self.set_exception(exc)
-
-
-class ActivityFuture(ResultFuture):
-    """An activity's result in workflow code. Cancelling it (``future.cancel()``, or
-    cancelling the task that awaits it) also cancels the activity: the cancellation is
-    recorded (``ActivityCancelRequested``), the activity's task is removed and a running
-    attempt is told at its next heartbeat; the awaiting code gets ``CancelledError`` at
-    once."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        super().__init__(loop)
-        self._on_cancel = on_cancel
-
-    def cancel(self, msg: Any | None = None) -> bool:
-        if self.done():
-            return False
-        self._on_cancel()
-        return super().cancel(msg)
-
-
-class ChildHandle:
-    """A started child run: ``await handle`` gives its result; :meth:`cancel` asks the
-    child to cancel."""
-
-    def __init__(
-        self, workflow_id: str, run_id: str, future: asyncio.Future[Any],
-        runtime: WorkflowRuntime | None = None, started_seq: int = 0,
-    ) -> None:
-        self.workflow_id = workflow_id
-        self.run_id = run_id
-        self._future = future
-        self._runtime = runtime
-        self._started_seq = started_seq
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._future.__await__()
-
-    def done(self) -> bool:
-        return self._future.done()
-
-    def cancel(self, reason: str | None = None) -> bool:
-        """Ask the child run to cancel (recorded as ``ChildWorkflowCancelRequested``; the
-        child sees ``CancelRequested``). Its end still comes back: awaiting the handle
-        raises :class:`~harvest_studio.ChildWorkflowError` with status ``CANCELLED`` (or
-        gives its result, if it finished first). False if the child has already ended."""
-        if self._future.done() or self._runtime is None:
-            return False
-        self._runtime.emit(ChildWorkflowCancelRequested(
-            started_seq=self._started_seq, run_id=self.run_id, reason=reason))
-        return True
 
 
 @dataclass(frozen=True)
@@ -392,7 +324,7 @@ class WorkflowContext:
         if isinstance(future, ResultFuture) and isinstance(workflow, WorkflowDefinition):
             future.result_type = return_hint(workflow.fn)
         return ChildHandle(recorded.workflow_id, recorded.run_id, future,
-                           self._instance, record.seq)
+                           self._instance.emit, record.seq)
 
     async def execute_child(self, workflow: WorkflowDefinition | str, *args: Any, **kw: Any) -> Any:
         """Start a child run and wait for its result (see :meth:`start_child`)."""

@@ -35,27 +35,48 @@ class WorkflowDefinition:
     fingerprint: str
     queue: str = DEFAULT_QUEUE
     execution_timeout: float | None = None
+    failure_exceptions: tuple[type[BaseException], ...] = ()
+    """exception types that fail a run when its code lets them escape (besides
+    ``ApplicationError`` and uncaught activity and child failures); others block it"""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
+
+    def arity(self) -> tuple[int, int | None] | None:
+        """How many arguments a start takes: ``(least, most)`` (``most`` None: any number);
+        None when the code does not say (it is recorded with the type, so a start by name
+        is checked too)."""
+        try:
+            params = list(inspect.signature(self.fn).parameters.values())[1:]
+        except (TypeError, ValueError):
+            return None
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        least = sum(1 for p in positional if p.default is p.empty)
+        varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+        return least, None if varargs else len(positional)
 
     def check_args(self, args: Sequence[Any]) -> None:
         """Raise a :class:`UsageError` for start arguments this workflow cannot take (too
         many or too few for its parameters; a DAG checks its params); called before a
         start writes anything."""
-        try:
-            signature = inspect.signature(self.fn)
-        except (TypeError, ValueError):  # a callable without a signature: let it run
-            return
-        try:
-            signature.bind(None, *args)  # None stands for the context
-        except TypeError as exc:
-            raise UsageError(f"workflow {self.name} cannot take {len(args)} argument(s): "
-                             f"{exc}") from None
+        arity = self.arity()
+        if arity is not None:
+            check_arity(self.name, arity, len(args))
 
     def details(self) -> dict[str, Any] | None:
         """What is recorded with the type beyond its code (a DAG's graph), as JSON."""
         return None
+
+
+def check_arity(name: str, arity: tuple[int, int | None], given: int) -> None:
+    """Refuse a start of workflow ``name`` with ``given`` arguments if its code takes
+    ``arity`` = (least, most) and ``given`` is outside it."""
+    least, most = arity
+    if given >= least and (most is None or given <= most):
+        return
+    wanted = f"{least}" if least == most else (
+        f"at least {least}" if most is None else f"{least} to {most}")
+    raise UsageError(f"workflow {name} takes {wanted} argument(s), got {given}")
 
 
 PRIORITY_RANGE = (-1000, 1000)
@@ -105,6 +126,14 @@ class ActivityDefinition:
         return self.fn(*args, **kwargs)
 
 
+def _exception_types(types: Sequence[type[BaseException]]) -> tuple[type[BaseException], ...]:
+    found = tuple(types)
+    for t in found:
+        if not (isinstance(t, type) and issubclass(t, Exception)):
+            raise UsageError(f"failure_exceptions takes exception classes, got {t!r}")
+    return found
+
+
 def _check_name(name: str) -> str:
     if not name or len(name) > 200:
         raise UsageError(f"bad definition name {name!r}")
@@ -115,7 +144,8 @@ def _check_name(name: str) -> str:
 def workflow(fn: F, /) -> WorkflowDefinition: ...
 @overload
 def workflow(
-    *, name: str | None = None, queue: str = ..., execution_timeout: Duration | None = ...
+    *, name: str | None = None, queue: str = ..., execution_timeout: Duration | None = ...,
+    failure_exceptions: Sequence[type[BaseException]] = ...,
 ) -> Callable[[F], WorkflowDefinition]: ...
 
 
@@ -126,6 +156,7 @@ def workflow(
     name: str | None = None,
     queue: str = DEFAULT_QUEUE,
     execution_timeout: Duration | None = None,
+    failure_exceptions: Sequence[type[BaseException]] = (),
 ) -> Any:
     """Declare a workflow: an ``async def f(ctx, *args)`` replayed from its history.
 
@@ -138,7 +169,11 @@ def workflow(
             return "done"
 
     Options: ``name`` (defaults to the function's name), ``queue`` the workflow tasks go
-    to, ``execution_timeout`` after which the run ends ``TIMED_OUT``.
+    to, ``execution_timeout`` after which the run ends ``TIMED_OUT``,
+    ``failure_exceptions``: exception types that fail the run when the code lets them
+    escape. By default only :class:`ApplicationError` and activity and child failures the
+    code does not catch fail it; any other exception is taken for a bug and *blocks* the
+    run (retried with backoff, so fixed code lets it go on).
     """
 
     def wrap(f: Callable[..., Any]) -> WorkflowDefinition:
@@ -150,6 +185,7 @@ def workflow(
             fingerprint=fingerprint(f),
             queue=queue,
             execution_timeout=optional_seconds(execution_timeout),
+            failure_exceptions=_exception_types(failure_exceptions),
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -211,8 +211,46 @@ class NonDeterminismError(HarvestError):
         }
 
 
+class ApplicationError(HarvestError):
+    """Raise it to fail on purpose: from workflow code it fails the run (any other
+    unexpected exception blocks the run instead, so a bug can be fixed); from an activity,
+    with ``non_retryable=True``, it stops retries. ``details`` (JSON) travel with it."""
+
+    code = "application_error"
+
+    def __init__(self, message: str, *, details: Any = None, non_retryable: bool = False
+                 ) -> None:
+        super().__init__(message)
+        self.details = details
+        self.non_retryable = non_retryable
+
+
+class WorkflowCodeError(HarvestError):
+    """Workflow code raised an exception that does not fail the run (see
+    :class:`ApplicationError`): the run is *blocked* with it and retried with backoff, so
+    deploying fixed code lets it go on from where it was."""
+
+    code = "workflow_code_error"
+
+    def __init__(self, message: str, *, seq: int, error: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.error = error
+        self.fingerprints: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": str(self), "seq": self.seq, "error": self.error}
+
+
 class SchemaError(HarvestError):
     code = "schema_error"
+
+
+class DatabaseError(HarvestError):
+    """The database refused an operation for a reason retrying does not cure (a bug on our
+    side, or a value the checks before it missed); nothing of it was written."""
+
+    code = "database_error"
 
 
 class DatabaseUnavailableError(HarvestError):

@@ -27,6 +27,9 @@ class Registration:
 def workflow_registration(workflow: WorkflowDefinition) -> Registration:
     """How a workflow definition is recorded (a DAG with its graph)."""
     details = workflow.details()
+    arity = workflow.arity()
+    if arity is not None:
+        details = {**(details or {}), "arity": list(arity)}
     return Registration(
         "workflow",
         workflow.name,
@@ -94,7 +97,8 @@ async def registered_workflow(
     """The most recently registered version of a workflow type, if any worker served it."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT fingerprint, queue, execution_timeout FROM harvest.registry"
+        "SELECT fingerprint, queue, execution_timeout, details->'arity' AS arity"
+        " FROM harvest.registry"
         " WHERE namespace = %s AND kind = 'workflow' AND name = %s"
         " ORDER BY last_seen DESC LIMIT 1",
         (namespace, name),

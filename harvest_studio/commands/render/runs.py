@@ -85,6 +85,18 @@ def _blocked_lines(blocked: Mapping[str, Any]) -> list[tuple[str, Any]]:
         pairs.append(
             ("", "the run resumes by itself once compatible code is running again")
         )
+    elif kind == "code_error":
+        error = blocked.get("error") or {}
+        trace = [line.strip() for line in str(error.get("traceback", "")).splitlines()]
+        frames = [i for i, line in enumerate(trace) if line.startswith("File ")]
+        pairs += [("  at event", blocked.get("seq"))]
+        if frames:  # the innermost frame and its line of code
+            where = frames[-1]
+            code = trace[where + 1] if where + 1 < len(trace) - 1 else ""
+            pairs.append(("  raised at", f"{trace[where]}: {code}" if code else trace[where]))
+        if blocked.get("worker_id"):
+            pairs.append(("  seen by", blocked["worker_id"]))
+        pairs.append(("", "the run goes on by itself once fixed code is running"))
     else:
         skip = {"kind", "message"}
         pairs += [(f"  {k}", compact(v, 200)) for k, v in blocked.items() if k not in skip]

@@ -14,7 +14,7 @@ import psycopg
 
 from ... import store
 from ...model import serde
-from ...model.errors import NonRetryableError, PayloadError
+from ...model.errors import ApplicationError, NonRetryableError, PayloadError
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
 from ...model.payloads import decode_args
 from ...model.retry import is_retryable, retry_delay
@@ -136,7 +136,7 @@ class ActivityExecutor:
         attempt = ctx.attempt
         error = error_dict(exc)
         # an attempt cancelled for good is not retried: its activity or run was cancelled
-        final_error = isinstance(exc, NonRetryableError | PayloadError) or (
+        final_error = _final(exc) or (
             isinstance(exc, ActivityCancelledError) and ctx.cancelled_for_good)
         retryable = is_retryable(policy, type(exc).__name__, final_error)
         delay = retry_delay(policy, attempt) if retryable else None
@@ -241,3 +241,9 @@ class ActivityExecutor:
 
 def _task(outcome: store.ActivityOutcome) -> Row:
     return {"task_id": outcome.task_id, "attempt": outcome.attempt}
+
+
+def _final(exc: Exception) -> bool:
+    """Whether an attempt's exception stops retries whatever the policy says."""
+    return isinstance(exc, NonRetryableError | PayloadError) or (
+        isinstance(exc, ApplicationError) and exc.non_retryable)

@@ -13,7 +13,7 @@ import psycopg
 
 from ... import store
 from ...model import serde
-from ...model.errors import NonDeterminismError
+from ...model.errors import NonDeterminismError, WorkflowCodeError
 from ...model.events import (
     ActivityCancelRequested,
     ActivityScheduled,
@@ -127,7 +127,7 @@ class DecisionLoop:
             inboxes.update(loaded_inbox)
         decisions: list[store.Decision] = []
         instances: dict[int, WorkflowInstance] = {}
-        blocked: list[tuple[Row, NonDeterminismError]] = []
+        blocked: list[tuple[Row, NonDeterminismError | WorkflowCodeError]] = []
         broken: list[Row] = []
         updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
         for row in batch:
@@ -150,7 +150,7 @@ class DecisionLoop:
                 )
                 if instance.local_due:
                     new += await self.local.settle(instance, row["namespace"])
-            except NonDeterminismError as exc:
+            except (NonDeterminismError, WorkflowCodeError) as exc:
                 started = instance.events[0].event if instance.events else None
                 exc.fingerprints = {
                     "run": getattr(started, "fingerprint", None),
@@ -353,11 +353,14 @@ class DecisionLoop:
         except psycopg.Error:
             log.exception("could not record update outcomes of run %s", run_id)
 
-    async def block(self, blocked: list[tuple[Row, NonDeterminismError]]) -> None:
+    async def block(
+        self, blocked: list[tuple[Row, NonDeterminismError | WorkflowCodeError]]
+    ) -> None:
         async with self.core.pool.connection() as conn:
             for row, exc in blocked:
+                kind = "non_determinism" if isinstance(exc, NonDeterminismError) else "code_error"
                 reason = {
-                    "kind": "non_determinism",
+                    "kind": kind,
                     **exc.to_dict(),
                     "worker_id": self.core.worker_id,
                     "code_fingerprint": getattr(exc, "fingerprints", None),

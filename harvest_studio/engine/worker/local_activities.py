@@ -13,7 +13,7 @@ from typing import Any
 
 from ...model import serde
 from ...model.definitions import ActivityDefinition
-from ...model.errors import NonRetryableError, PayloadError
+from ...model.errors import NonRetryableError
 from ...model.events import (
     ActivityCompleted,
     ActivityFailed,
@@ -28,6 +28,7 @@ from ...model.retry import is_retryable, retry_delay
 from ..activity_context import ActivityContext, ActivityInfo
 from ..history_rules import error_dict
 from ..replay import WorkflowInstance
+from .activities import _final
 from .core import WorkerCore
 
 Inbound = list[tuple[Event, datetime]]
@@ -91,8 +92,7 @@ class LocalActivityRunner:
                 retryable = by_limit
             except Exception as exc:
                 error = error_dict(exc)
-                final = isinstance(exc, NonRetryableError | PayloadError)
-                retryable = is_retryable(policy, type(exc).__name__, final)
+                retryable = is_retryable(policy, type(exc).__name__, _final(exc))
             else:
                 events.append((ActivityCompleted(seq, attempt, result), _now()))
                 return events

@@ -6,7 +6,7 @@ import logging
 
 from ... import store
 from ...model import serde
-from ...model.errors import NonDeterminismError
+from ...model.errors import NonDeterminismError, WorkflowCodeError
 from ...model.payloads import decode_args
 from ..history_rules import error_dict
 from ..replay import WorkflowInstance
@@ -71,7 +71,7 @@ class QueryAnswerer:
                         value = handler(*decode_args(handler, query["args"]))
                         result_json = serde.dumps(value, what="query result")
                         status = "ANSWERED"
-                except NonDeterminismError as exc:
+                except (NonDeterminismError, WorkflowCodeError) as exc:
                     error_json = serde.dumps({"code": exc.code, "message": str(exc)})
                 except Exception as exc:
                     error_json = serde.dumps({"code": "query_failed", **error_dict(exc)})

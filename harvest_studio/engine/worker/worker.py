@@ -37,6 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 from ... import store
 from ...model.definitions import ActivityDefinition, WorkflowDefinition
 from ...model.errors import NamespaceNotFoundError, UsageError
+from ...model.limits import check_name
 from ...model.schedules import ScheduleDeclaration
 from ...store.connection import database_url, ensure_migrated
 from .. import attempt_output
@@ -101,7 +102,7 @@ class Worker:
             found = {w.queue for w in self.workflows.values()}
             found |= {a.options.queue for a in self.activities.values()}
             queues = sorted(found)
-        self.queues = list(queues)
+        self.queues = [str(check_name("a queue name", q)) for q in queues]
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.options = options or WorkerOptions()
         for key, value in tuning.items():
