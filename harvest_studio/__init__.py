@@ -41,12 +41,23 @@ from .client import (
 )
 from .client import set_run_views as _set_run_views
 from .engine import Worker, WorkerOptions
-from .engine.activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
+from .engine.activity_context import (
+    ActivityCancelledError,
+    ActivityContext,
+    ActivityInfo,
+    TransactionContext,
+)
 from .engine.dag import DagDefinition, dag
 from .engine.workflow_context import WorkflowContext, WorkflowInfo
 from .model.dag import Dag, DagDefinitionError, DagParamError, Node
 from .model.dag_runs import NodeInfo
-from .model.definitions import ActivityDefinition, WorkflowDefinition, activity, workflow
+from .model.definitions import (
+    ActivityDefinition,
+    WorkflowDefinition,
+    activity,
+    transaction,
+    workflow,
+)
 from .model.errors import (
     ActivityError,
     ApplicationError,
@@ -259,6 +270,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleInfo",
     "ScheduleLogEntry",
+    "TransactionContext",
     "UnknownQueryError",
     "UnknownWorkflowError",
     "UpdateFailedError",
@@ -280,5 +292,6 @@ __all__ = [
     "graph",
     "profile",
     "set_payload_converter",
+    "transaction",
     "workflow",
 ]

@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-import pytest
-
 import harvest_studio as hs
+
+from .conftest import wait_for
 
 
 @hs.activity
@@ -107,11 +107,12 @@ def test_child_id_already_running_fails_the_child_start(
     assert run.result(timeout=20) == "START_FAILED"
 
 
-def test_bad_parent_close_policy_fails_the_parent(client: hs.Client, start_worker: Any) -> None:
+def test_bad_parent_close_policy_blocks_the_parent(client: hs.Client, start_worker: Any) -> None:
     @hs.workflow(name="bad_policy")
     async def bad_policy(ctx: hs.WorkflowContext) -> None:
         ctx.start_child(sleepy_child, parent_close_policy="maybe")
 
     start_worker(workflows=[bad_policy, sleepy_child])
-    with pytest.raises(hs.WorkflowFailedError, match="parent_close_policy"):
-        client.start(bad_policy).result(timeout=20)
+    run = client.start(bad_policy)
+    wait_for(lambda: run.describe().is_blocked)  # a bug in the code: fixable, not final
+    assert "parent_close_policy" in (run.describe().blocked or {})["message"]

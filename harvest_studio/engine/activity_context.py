@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+
 from ..model.errors import HarvestError
 
 
@@ -123,3 +125,21 @@ class ActivityContext:
         """Call ``callback`` when the attempt is cancelled (the worker cancels an async
         activity's task this way)."""
         self._on_cancel.append(callback)
+
+
+class TransactionContext:
+    """Passed as the first argument of a ``@transaction`` step: ``conn`` is a psycopg
+    ``AsyncConnection`` inside the transaction that will record the step's result (each
+    attempt in a savepoint); ``info`` as for activities (``is_local`` is True)."""
+
+    def __init__(self, info: ActivityInfo, conn: AsyncConnection[Any]) -> None:
+        self.info = info
+        self.conn = conn
+
+    @property
+    def attempt(self) -> int:
+        return self.info.attempt
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.info.run_id}:{self.info.activity_id}"

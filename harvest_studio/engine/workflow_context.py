@@ -282,6 +282,20 @@ class WorkflowContext:
             overrides["retry"] = retry.to_json()
         return self.schedule_activity(activity, list(args), overrides)
 
+    def execute_transaction(
+        self, step: ActivityDefinition, *args: Any, retry: RetryPolicy | None = None
+    ) -> asyncio.Future[Any]:
+        """Run a ``@transaction`` step: its SQL commits in the same transaction as the
+        workflow task that records its result (exactly once), on this worker, like a local
+        activity. See :func:`~harvest_studio.transaction`."""
+        if not isinstance(step, ActivityDefinition) or not step.transactional:
+            raise UsageError(f"execute_transaction needs a @transaction step, got {step!r}")
+        overrides: dict[str, Any] = {"local": True, "transaction": True,
+                                     "schedule_to_close": LOCAL_ACTIVITY_BUDGET}
+        if retry is not None:
+            overrides["retry"] = retry.to_json()
+        return self.schedule_activity(step, list(args), overrides)
+
     # -- child workflows ---------------------------------------------------------------------
     def start_child(
         self,

@@ -121,6 +121,9 @@ class ActivityDefinition:
     fingerprint: str
     options: ActivityOptions
     is_async: bool
+    transactional: bool = False
+    """a transactional step (``@transaction``): run in the transaction of the workflow task
+    that records it"""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -259,6 +262,49 @@ def activity(
             fingerprint=fingerprint(f),
             options=options,
             is_async=inspect.iscoroutinefunction(f),
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def transaction(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+) -> Any:
+    """Declare a transactional step (DBOS's ``@transaction``): an ``async def f(tx, *args)``
+    whose SQL (``await tx.conn.execute(...)``) runs on the engine's PostgreSQL in the same
+    transaction that records the step's completion, so its database effects happen exactly
+    once. Workflow code runs it with ``await ctx.execute_transaction(f, *args)``.
+
+    Example::
+
+        @hs.transaction
+        async def reserve_seat(tx: hs.TransactionContext, flight: str) -> int:
+            cur = await tx.conn.execute(
+                "UPDATE app.flights SET free = free - 1 WHERE id = %s AND free > 0"
+                " RETURNING free", (flight,))
+            row = await cur.fetchone()
+            if row is None:
+                raise hs.ApplicationError("sold out", non_retryable=True)
+            return row[0]
+
+    A failed attempt's SQL is rolled back (to a savepoint) before the next; ``retry``
+    defaults to :class:`RetryPolicy`'s defaults.
+    """
+
+    def wrap(f: Callable[..., Any]) -> ActivityDefinition:
+        if not inspect.iscoroutinefunction(f):
+            raise UsageError(f"@transaction needs an async def function, got {f!r}")
+        return ActivityDefinition(
+            name=_check_name(name or f.__name__),
+            fn=f,
+            fingerprint=fingerprint(f),
+            options=ActivityOptions(start_to_close=None, retry=retry or RetryPolicy()),
+            is_async=True,
+            transactional=True,
         )
 
     return wrap(fn) if fn is not None else wrap

@@ -174,6 +174,13 @@ class DecisionOutcome:
     eager_activities: list[Row]
     closed_runs: list[str]
 
+    def merge(self, other: DecisionOutcome) -> None:
+        """Add the outcome of another commit to this one."""
+        self.committed |= other.committed
+        self.lost |= other.lost
+        self.eager_activities += other.eager_activities
+        self.closed_runs += other.closed_runs
+
 
 _COMMIT_DECISIONS_SQL = (
     """

@@ -32,7 +32,7 @@ from ...model.events import (
 )
 from ..replay import WorkflowInstance
 from .core import Row, WorkerCore, backoff, history_event
-from .local_activities import LocalActivityRunner
+from .local_activities import DecisionTransaction, LocalActivityRunner
 
 MAX_DECISION_RETRIES = 30  # about two minutes of backoff (capped at 5 s)
 
@@ -130,6 +130,8 @@ class DecisionLoop:
         blocked: list[tuple[Row, NonDeterminismError | WorkflowCodeError]] = []
         broken: list[Row] = []
         updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
+        # decisions whose transactional steps ran in a transaction they must commit in
+        solo: dict[int, DecisionTransaction] = {}
         for row in batch:
             run_id = row["run_id"]
             definition = self.core.workflows[row["type_name"]]
@@ -140,6 +142,7 @@ class DecisionLoop:
                 histories[run_id] = (await self.core.full_history([run_id]))[run_id]
             if instance is None:
                 instance = WorkflowInstance(definition, run_id)
+            held = DecisionTransaction(self.core.pool)
             try:
                 recorded = [history_event(r) for r in histories[run_id]]
                 owed = instance.replay(recorded) if recorded else []
@@ -149,8 +152,9 @@ class DecisionLoop:
                     [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
                 )
                 if instance.local_due:
-                    new += await self.local.settle(instance, row["namespace"])
+                    new += await self.local.settle(instance, row["namespace"], held)
             except (NonDeterminismError, WorkflowCodeError) as exc:
+                await held.finish(commit=False)
                 started = instance.events[0].event if instance.events else None
                 exc.fingerprints = {
                     "run": getattr(started, "fingerprint", None),
@@ -160,6 +164,7 @@ class DecisionLoop:
                 blocked.append((row, exc))
                 continue
             except Exception:
+                await held.finish(commit=False)
                 log.exception("workflow task for run %s failed", run_id)
                 instance.evict()
                 broken.append(row)
@@ -170,19 +175,15 @@ class DecisionLoop:
                 decision.update_outcomes = True
             decisions.append(decision)
             instances[row["task_id"]] = instance
+            if held.active:
+                solo[decision.task_id] = held
         if blocked:
             await self.block(blocked)
         if broken:
             await self.core.release_tasks(broken, delay=self.core.options.blocked_backoff)
         if not decisions:
             return
-        async with self.core.pool.connection() as conn:
-            outcome = await store.commit_decisions(
-                conn,
-                decisions,
-                worker_id=self.core.worker_id,
-                lease_seconds=self.core.options.lease_seconds,
-            )
+        outcome = await self.commit(decisions, solo)
         self.core.stats["decisions"] += len(outcome.committed)
         closed = set(outcome.closed_runs)
         for decision in decisions:
@@ -208,6 +209,32 @@ class DecisionLoop:
             self.core.timer_wake.set()
         for row in outcome.eager_activities:
             self.start_activity(row)
+
+    async def commit(
+        self, decisions: list[store.Decision], solo: dict[int, DecisionTransaction]
+    ) -> store.DecisionOutcome:
+        """Commit the batch in one statement, and each decision that ran transactional
+        steps in the transaction its steps' SQL ran in (committed only with it)."""
+        worker_id, lease = self.core.worker_id, self.core.options.lease_seconds
+        outcome = store.DecisionOutcome(set(), set(), [], [])
+        try:
+            together = [d for d in decisions if d.task_id not in solo]
+            if together:
+                async with self.core.pool.connection() as conn:
+                    outcome = await store.commit_decisions(
+                        conn, together, worker_id=worker_id, lease_seconds=lease)
+            for decision in decisions:
+                held = solo.get(decision.task_id)
+                if held is None:
+                    continue
+                part = await store.commit_decisions(
+                    await held.connection(), [decision], worker_id=worker_id, lease_seconds=lease)
+                await held.finish(commit=decision.task_id in part.committed)
+                outcome.merge(part)
+        finally:
+            for held in solo.values():
+                await held.finish(commit=False)  # (a no-op for those committed above)
+        return outcome
 
     def decision(
         self,

@@ -11,6 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
 from ...model import serde
 from ...model.definitions import ActivityDefinition
 from ...model.errors import NonRetryableError
@@ -25,7 +28,7 @@ from ...model.events import (
 )
 from ...model.payloads import decode_args
 from ...model.retry import is_retryable, retry_delay
-from ..activity_context import ActivityContext, ActivityInfo
+from ..activity_context import ActivityContext, ActivityInfo, TransactionContext
 from ..history_rules import error_dict
 from ..replay import WorkflowInstance
 from .activities import _final
@@ -41,21 +44,31 @@ class LocalActivityRunner:
         self.core = core
         self.threads = threads
 
-    async def settle(self, instance: WorkflowInstance, namespace: str) -> list[HistoryEvent]:
+    async def settle(
+        self, instance: WorkflowInstance, namespace: str, held: DecisionTransaction
+    ) -> list[HistoryEvent]:
         """Run the local activities the code waits on and feed their outcomes back in, until
-        it waits on none; returns the events this added to the decision."""
+        it waits on none; returns the events this added to the decision. Transactional
+        steps run in ``held``'s transaction, which the decision must then commit in."""
         new: list[HistoryEvent] = []
         outcomes = list(instance.update_outcomes)  # each advance() starts a fresh list
         while instance.local_due and not instance.closed:
             due, instance.local_due = instance.local_due, []
-            done = await asyncio.gather(*(self.run(instance, seq, namespace) for seq in due))
+            # transactional steps share one connection: they run one after another
+            plain = [s for s in due if not _transactional(instance, s)]
+            done = list(await asyncio.gather(*(self.run(instance, s, namespace, held)
+                                               for s in plain)))
+            for seq in (s for s in due if s not in plain):
+                done.append(await self.run(instance, seq, namespace, held))
             new += instance.advance([item for events in done for item in events])
             outcomes += instance.update_outcomes
         instance.local_due = []
         instance.update_outcomes = outcomes
         return new
 
-    async def run(self, instance: WorkflowInstance, seq: int, namespace: str) -> Inbound:
+    async def run(
+        self, instance: WorkflowInstance, seq: int, namespace: str, held: DecisionTransaction
+    ) -> Inbound:
         """Every attempt of the local activity scheduled at ``seq``, as inbound events."""
         scheduled = instance.events[seq - 1].event
         assert isinstance(scheduled, ActivityScheduled)
@@ -86,7 +99,11 @@ class LocalActivityRunner:
                         f"no activity {scheduled.activity_type!r} to run locally: pass its "
                         "@activity to execute_local_activity, or register it on the worker")
                 info = self._info(instance, scheduled, seq, attempt, namespace, timeout)
-                result = await self._attempt(definition, info, scheduled.args, timeout)
+                if options.get("transaction"):
+                    result = await self._in_transaction(
+                        definition, info, scheduled.args, await held.connection())
+                else:
+                    result = await self._attempt(definition, info, scheduled.args, timeout)
             except _TimedOut:
                 timed_out = "start_to_close" if by_limit else "schedule_to_close"
                 retryable = by_limit
@@ -144,6 +161,64 @@ class LocalActivityRunner:
             ctx.cancel("the local activity timed out", for_good=True)  # a thread may listen
             raise _TimedOut() from None
         return serde.check(result, what=f"result of activity {definition.name}")
+
+
+    async def _in_transaction(self, definition: ActivityDefinition, info: ActivityInfo,
+                              args: list[Any], conn: AsyncConnection[Any]) -> Any:
+        """One attempt of a transactional step, in a savepoint of the decision's
+        transaction: a failed attempt leaves nothing behind."""
+        values = decode_args(definition.fn, list(args), skip=1)
+        async with conn.transaction():
+            result = await definition.fn(TransactionContext(info, conn), *values)
+        return serde.check(result, what=f"result of step {definition.name}")
+
+
+class DecisionTransaction:
+    """A connection in a transaction, opened by a workflow task's first transactional
+    step; the task's decision is committed in it, so the steps' SQL and the record of
+    their results commit together or not at all."""
+
+    def __init__(self, pool: AsyncConnectionPool) -> None:
+        self.pool = pool
+        self._conn: AsyncConnection[Any] | None = None
+        self._lease: Any = None
+        self._transaction: Any = None
+
+    @property
+    def active(self) -> bool:
+        return self._conn is not None
+
+    async def connection(self) -> AsyncConnection[Any]:
+        if self._conn is None:
+            self._lease = self.pool.connection()
+            conn = await self._lease.__aenter__()
+            self._transaction = conn.transaction()
+            await self._transaction.__aenter__()
+            self._conn = conn
+        return self._conn
+
+    async def finish(self, *, commit: bool) -> None:
+        """Commit (or roll back) and give the connection back; a no-op once finished."""
+        if self._conn is None:
+            return
+        self._conn = None
+        try:
+            if commit:
+                await self._transaction.__aexit__(None, None, None)
+            else:
+                abandon = _Abandoned()
+                await self._transaction.__aexit__(type(abandon), abandon, None)
+        finally:
+            await self._lease.__aexit__(None, None, None)
+
+
+class _Abandoned(Exception):
+    """Rolls a decision's transaction back (its decision was not committed)."""
+
+
+def _transactional(instance: WorkflowInstance, seq: int) -> bool:
+    event = instance.events[seq - 1].event
+    return isinstance(event, ActivityScheduled) and bool(event.options.get("transaction"))
 
 
 class _TimedOut(Exception):
