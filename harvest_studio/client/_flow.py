@@ -29,12 +29,16 @@ KEEP = Keep.KEEP
 
 @dataclass(frozen=True)
 class FlowLimit:
-    """The limits on one queue (``scope="queue"``) or activity type (``"activity"``).
+    """The limits on one queue (``scope="queue"``), activity type (``"activity"``) or
+    workflow type (``"workflow"``).
 
     ``rate`` is in claims per second with a bucket of ``burst`` (default: one second's
     worth, at least 1); ``tokens`` is what the bucket holds now. ``max_concurrent`` caps the
-    attempts running at once across all workers. Workflow tasks (decisions) are only held
-    back by a paused queue; rates and caps count activity attempts.
+    attempts running at once across all workers. ``max_workflows`` caps the runs in progress
+    at once (of the workflow type, or on the queue): a run started beyond it waits, held at
+    its start, until one of the runs admitted under the limit ends. Rates and
+    ``max_concurrent`` count activity attempts; decisions are only held back by a paused
+    queue.
     """
 
     scope: str
@@ -45,6 +49,7 @@ class FlowLimit:
     max_concurrent: int | None
     tokens: float | None
     updated_at: datetime
+    max_workflows: int | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FlowLimit:
@@ -57,6 +62,7 @@ class FlowLimit:
             max_concurrent=row["max_concurrent"],
             tokens=row["tokens"],
             updated_at=row["updated_at"],
+            max_workflows=row.get("max_workflows"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -67,6 +73,7 @@ class FlowLimit:
             "rate": self.rate,
             "burst": self.burst,
             "max_concurrent": self.max_concurrent,
+            "max_workflows": self.max_workflows,
             "tokens": None if self.tokens is None else round(self.tokens, 3),
             "updated_at": self.updated_at.isoformat(),
         }
@@ -107,6 +114,13 @@ def _check_rate(value: float | Keep | None, what: str, minimum: float) -> None:
         raise UsageError(f"{what} must be {bound}, got {value!r}")
 
 
+def _check_count(value: int | Keep | None, what: str) -> None:
+    if value is KEEP or value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{what} must be an int >= 0, got {value!r}")
+
+
 class FlowClient(ResettingClient):
     """Flow control: limits that every worker's claims obey, enforced in the database."""
 
@@ -116,39 +130,41 @@ class FlowClient(ResettingClient):
         *,
         queue: str | None = None,
         activity: str | None = None,
+        workflow: str | None = None,
         rate: float | Keep | None = KEEP,
         burst: float | Keep | None = KEEP,
         max_concurrent: int | Keep | None = KEEP,
+        max_workflows: int | Keep | None = KEEP,
     ) -> FlowLimit | None:
-        """Limit a ``queue`` or an ``activity`` type (give exactly one): ``rate`` attempts
-        started per second (a token bucket of ``burst``), ``max_concurrent`` attempts running
-        at once, across all workers. ``None`` removes a limit; fields not given are kept.
-        Returns the limits now in force (``None`` when nothing is left).
+        """Limit a ``queue``, an ``activity`` type or a ``workflow`` type (give exactly
+        one): ``rate`` attempts started per second (a token bucket of ``burst``),
+        ``max_concurrent`` attempts running at once, ``max_workflows`` runs in progress at
+        once (for a queue or a workflow type; later runs wait at their start), across all
+        workers. ``None`` removes a limit; fields not given are kept. Returns the limits now
+        in force (``None`` when nothing is left).
 
         Example::
 
             client.set_limits(activity="charge_card", rate=5, burst=10)
             client.set_limits(queue="emails", max_concurrent=4)
             client.set_limits(queue="emails", max_concurrent=None)   # lift the cap
+            client.set_limits(workflow="nightly_import", max_workflows=2)
         """
         _check_rate(rate, "rate", 0)
         _check_rate(burst, "burst", 1)
-        if (
-            max_concurrent is not KEEP
-            and max_concurrent is not None
-            and (
-                isinstance(max_concurrent, bool)
-                or not isinstance(max_concurrent, int)
-                or max_concurrent < 0
-            )
-        ):
-            raise UsageError(f"max_concurrent must be an int >= 0, got {max_concurrent!r}")
+        _check_count(max_concurrent, "max_concurrent")
+        _check_count(max_workflows, "max_workflows")
+        if workflow is not None and (rate, burst, max_concurrent) != (KEEP, KEEP, KEEP):
+            raise UsageError("a workflow type takes max_workflows only")
+        if activity is not None and max_workflows is not KEEP:
+            raise UsageError("max_workflows limits a queue or a workflow type, not an activity")
         changes = {
             k: v
-            for k, v in (("rate", rate), ("burst", burst), ("max_concurrent", max_concurrent))
+            for k, v in (("rate", rate), ("burst", burst), ("max_concurrent", max_concurrent),
+                         ("max_workflows", max_workflows))
             if v is not KEEP
         }
-        return await self._change_limit(queue, activity, changes)
+        return await self._change_limit(queue, activity, changes, workflow)
 
     async def pause_queue(self, queue: str) -> FlowLimit | None:
         """Stop claims from ``queue`` (running attempts finish; queries are still answered)."""
@@ -173,14 +189,16 @@ class FlowClient(ResettingClient):
         return await self._change_limit(queue, activity, {"paused": paused})
 
     async def _change_limit(
-        self, queue: str | None, activity: str | None, changes: dict[str, Any]
+        self, queue: str | None, activity: str | None, changes: dict[str, Any],
+        workflow: str | None = None,
     ) -> FlowLimit | None:
-        if (queue is None) == (activity is None):
-            raise UsageError("give exactly one of queue= or activity=")
-        name = queue if queue is not None else activity
+        named = [(s, n) for s, n in (("queue", queue), ("activity", activity),
+                                     ("workflow", workflow)) if n is not None]
+        if len(named) != 1:
+            raise UsageError("give exactly one of queue=, activity= or workflow=")
+        scope, name = named[0]
         if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
-            raise UsageError(f"a queue or activity name is 1..{MAX_NAME_LENGTH} characters")
-        scope = "queue" if queue is not None else "activity"
+            raise UsageError(f"a {scope} name is 1..{MAX_NAME_LENGTH} characters")
         async with self.pool.connection() as conn:
             row = await store.change_flow_limit(conn, self.namespace, scope, name, changes)
         return None if row is None else FlowLimit.from_row(row)

@@ -70,6 +70,8 @@ _CLAIM_SQL = claim_sql("""
     LEFT JOIN harvest.runs pr ON p.kind = 'workflow' AND pr.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
       AND p.visible_at <= now() AND pr.paused IS NOT TRUE
+      -- a run held under a workflow limit is admitted by store.flow.admit_runs
+      AND pr.held IS NOT TRUE
       AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
            OR (p.kind = 'activity' AND p.max_concurrent IS NULL
                AND p.type_name = ANY(%(activities)s)

@@ -22,11 +22,11 @@ from psycopg.rows import dict_row
 from ._sql import FLOW_CHANGED, TASKS_CHANNEL, Row
 from .claims import claim_sql
 
-SCOPES = ("queue", "activity")
-LIMIT_FIELDS = ("paused", "rate", "burst", "max_concurrent")
+SCOPES = ("queue", "activity", "workflow")
+LIMIT_FIELDS = ("paused", "rate", "burst", "max_concurrent", "max_workflows")
 
 _LIMIT_COLUMNS = (
-    "scope, name, paused, rate, burst, max_concurrent, updated_at,"
+    "scope, name, paused, rate, burst, max_concurrent, max_workflows, updated_at,"
     " CASE WHEN rate IS NULL THEN NULL ELSE LEAST(COALESCE(burst, GREATEST(rate, 1)),"
     "   tokens + rate * extract(epoch FROM now() - refilled_at)) END AS tokens"
 )
@@ -82,9 +82,20 @@ async def change_flow_limit(
             )
         await conn.execute(
             "DELETE FROM harvest.flow_limits WHERE namespace = %s AND scope = %s AND name = %s"
-            " AND NOT paused AND rate IS NULL AND max_concurrent IS NULL",
+            " AND NOT paused AND rate IS NULL AND max_concurrent IS NULL"
+            " AND max_workflows IS NULL",
             (namespace, scope, name),
         )
+        if "max_workflows" in changes:
+            # runs held for a limit that is gone go ahead (a raised limit admits by claims)
+            await conn.execute(
+                "UPDATE harvest.runs r SET held = false"
+                " WHERE r.held AND r.namespace = %s AND NOT EXISTS ("
+                "   SELECT 1 FROM harvest.flow_limits f WHERE f.namespace = r.namespace"
+                "   AND f.max_workflows IS NOT NULL AND ((f.scope = 'workflow'"
+                "   AND f.name = r.workflow_type) OR (f.scope = 'queue' AND f.name = r.queue)))",
+                (namespace,),
+            )
         await conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, FLOW_CHANGED))
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
@@ -241,3 +252,81 @@ async def _running(conn: AsyncConnection[Any], sql: str, namespace: str, name: s
     cur = await conn.execute(sql, (namespace, name))
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+_ADMIT_PICK = """
+    SELECT p.task_id, p.dirty
+    FROM harvest.tasks p JOIN harvest.runs r ON r.run_id = p.run_id
+    WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
+      AND p.kind = 'workflow' AND p.type_name = %(type)s AND p.visible_at <= now()
+      AND r.held AND r.paused IS NOT TRUE
+    ORDER BY p.priority DESC, p.fair_round, p.visible_at
+    LIMIT %(limit)s
+    FOR UPDATE OF p SKIP LOCKED
+"""
+_ADMIT_SQL = claim_sql(_ADMIT_PICK)
+_ADMITTED_IN_QUEUE = (
+    "SELECT count(*) FROM harvest.runs WHERE admitted_at IS NOT NULL AND status = 'RUNNING'"
+    " AND namespace = %s AND queue = %s"
+)
+_ADMITTED_OF_TYPE = (
+    "SELECT count(*) FROM harvest.runs WHERE admitted_at IS NOT NULL AND status = 'RUNNING'"
+    " AND namespace = %s AND workflow_type = %s"
+)
+
+
+async def admit_runs(
+    conn: AsyncConnection[Any],
+    *,
+    worker_id: str,
+    namespace: str,
+    queue: str,
+    workflows: Sequence[str],
+    limit: int,
+    lease_seconds: float,
+) -> list[Row]:
+    """Claim the first workflow tasks of runs held under workflow limits (``max_workflows``
+    of ``queue`` and of each workflow type) while the limits leave room, and admit those
+    runs: the limit rows are locked while the admitted runs are counted, so the limits hold
+    across all workers."""
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            f"SELECT {_LIMIT_COLUMNS} FROM harvest.flow_limits WHERE namespace = %s"
+            " AND ((scope = 'queue' AND name = %s) OR (scope = 'workflow' AND name = ANY(%s)))"
+            " ORDER BY scope, name FOR UPDATE",
+            (namespace, queue, list(workflows)),
+        )
+        limits = {(r["scope"], r["name"]): r for r in await cur.fetchall()}
+        room = limit
+        queue_limit = limits.get(("queue", queue))
+        if queue_limit is not None and queue_limit["paused"]:
+            return []
+        if queue_limit is not None and queue_limit["max_workflows"] is not None:
+            room = min(room, queue_limit["max_workflows"]
+                       - await _running(conn, _ADMITTED_IN_QUEUE, namespace, queue))
+        admitted: list[Row] = []
+        for workflow in workflows:
+            if room <= 0:
+                break
+            take = room
+            type_limit = limits.get(("workflow", workflow))
+            if type_limit is not None and type_limit["max_workflows"] is not None:
+                take = min(take, type_limit["max_workflows"]
+                           - await _running(conn, _ADMITTED_OF_TYPE, namespace, workflow))
+            if take <= 0:
+                continue
+            await cur.execute(_ADMIT_SQL, {
+                "worker": worker_id, "namespace": namespace, "queue": queue,
+                "type": workflow, "limit": take, "lease": lease_seconds,
+            })
+            rows = await cur.fetchall()
+            admitted += rows
+            room -= len(rows)
+        if admitted:
+            await conn.execute(
+                "UPDATE harvest.runs SET held = false, admitted_at = now()"
+                " WHERE run_id = ANY(%s::uuid[])",
+                ([r["run_id"] for r in admitted],),
+            )
+        return admitted

@@ -180,7 +180,7 @@ run AS (
     INSERT INTO harvest.runs (run_id, namespace, workflow_id, workflow_type, queue, status,
         input, last_seq, deadline, idempotency_key, fingerprint, continued_from,
         search_attributes, memo, parent_run_id, parent_seq, parent_close_policy,
-        priority, fairness_key, fair_round)
+        priority, fairness_key, fair_round, held, admitted_at)
     SELECT %(run_id)s::uuid, %(namespace)s::text, %(workflow_id)s::text,
         %(workflow_type)s::text, %(queue)s::text, 'RUNNING', %(input)s::jsonb,
         %(last_seq)s::int, now() + make_interval(secs => %(delay)s + %(timeout)s),
@@ -196,7 +196,14 @@ run AS (
                                        WHERE p.run_id = %(continued_from)s)),
         COALESCE(%(policy)s::text, (SELECT p.parent_close_policy FROM harvest.runs p
                                     WHERE p.run_id = %(continued_from)s)),
-        src.priority, src.fairness_key, COALESCE((SELECT last_round FROM fair), 0)
+        src.priority, src.fairness_key, COALESCE((SELECT last_round FROM fair), 0),
+        -- under a workflow limit a new run waits for a slot; a continuation keeps its own
+        %(continued_from)s::uuid IS NULL AND EXISTS (
+            SELECT 1 FROM harvest.flow_limits f
+            WHERE f.namespace = %(namespace)s AND f.max_workflows IS NOT NULL
+              AND ((f.scope = 'workflow' AND f.name = %(workflow_type)s)
+                   OR (f.scope = 'queue' AND f.name = %(queue)s))),
+        (SELECT p.admitted_at FROM harvest.runs p WHERE p.run_id = %(continued_from)s)
     FROM src
     {conflict}
     RETURNING run_id, priority, fair_round

@@ -58,6 +58,7 @@ class Claimer:
         limits = await store.flow_limits(conn, self.core.namespace)
         self.core.limited_queues = frozenset(r["name"] for r in limits if r["scope"] == "queue")
         self.core.limited_types = frozenset(r["name"] for r in limits if r["scope"] == "activity")
+        self.core.workflow_limits = any(r["max_workflows"] is not None for r in limits)
         self.limits_read_at = now
 
     async def listen(self) -> None:
@@ -112,6 +113,19 @@ class Claimer:
                     limit=limit,
                     lease_seconds=core.options.lease_seconds,
                 )
+                if core.workflow_limits and core.workflows:
+                    for queue in queues:
+                        if len(rows) >= limit:
+                            break
+                        rows += await store.admit_runs(
+                            conn,
+                            worker_id=core.worker_id,
+                            namespace=core.namespace,
+                            queue=queue,
+                            workflows=list(core.workflows),
+                            limit=limit - len(rows),
+                            lease_seconds=core.options.lease_seconds,
+                        )
                 for queue, types, cap in self.throttled_claims(queues):
                     if len(rows) >= limit:
                         break

@@ -70,6 +70,8 @@ class WorkerCore:
     limited_queues: frozenset[str] = frozenset()
     """queues with a flow limit row (as last read; the database has the final word)"""
     limited_types: frozenset[str] = frozenset()
+    workflow_limits: bool = False
+    """some queue or workflow type has a ``max_workflows`` limit: runs may be held"""
     """activity types with a flow limit row (as last read)"""
 
     def throttled(self, queue: str, activity_type: str) -> bool:
