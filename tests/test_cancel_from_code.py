@@ -191,3 +191,20 @@ def test_a_workflow_cancels_its_child(client: hs.Client, start_worker: Any) -> N
     assert child.describe().status == "CANCELLED"
     requested = [e.event for e in child.history() if e.event_type == "CancelRequested"]
     assert [r.reason for r in requested] == ["no longer needed"]  # type: ignore[attr-defined]
+
+
+@hs.workflow
+async def cancels_and_leaves(ctx: hs.WorkflowContext) -> str:
+    child = ctx.start_child(waits_forever, id=f"{ctx.info.workflow_id}-kid",
+                            parent_close_policy="abandon")
+    await ctx.sleep(0.1)
+    child.cancel("the parent is done")
+    return "left"
+
+
+def test_a_child_cancel_in_the_parents_last_step_is_sent(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[cancels_and_leaves, waits_forever])
+    assert client.start(cancels_and_leaves, id="leaver").result(timeout=20) == "left"
+    wait_for(lambda: client.describe("leaver-kid").status == "CANCELLED")

@@ -114,3 +114,20 @@ def test_a_local_activity_replays_from_history(client: hs.Client, start_worker: 
     assert run.result(timeout=20) == ["x=3", "Hi, Ann! (replayed)"]
     assert attempts == {"x": 3}  # the second decision replayed the first local activity
     assert worker is not None
+
+
+@hs.workflow
+async def changes_its_mind(ctx: hs.WorkflowContext) -> str:
+    first = ctx.execute_local_activity(flaky_lookup, "never")
+    first.cancel()
+    return str(await ctx.execute_local_activity(compose_greeting, "Bye", "all"))
+
+
+def test_a_local_activity_cancelled_before_it_ran_never_runs(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[changes_its_mind])
+    run = client.start(changes_its_mind, id="mind")
+    assert run.result(timeout=20) == "Bye, all! (mind)"
+    assert "never" not in attempts
+    assert "ActivityCancelRequested" in [e.event_type for e in run.history()]

@@ -114,6 +114,7 @@ async def checkout(ctx: hs.WorkflowContext, order: Order) -> Receipt:
 def test_typed_values_through_a_whole_run(client: hs.Client, start_worker: Any) -> None:
     start_worker(workflows=[checkout], activities=[price])
     run = client.start(checkout, ORDER)
+    run.signal("gift", {"sku": "hat", "size": "xl", "price": "2"})  # no size xl: dropped
     run.signal("gift", Line("sock", Size.S, Decimal("1.00")))
     assert run.update("resize", Size.L) == "l"  # an update's result comes back as JSON
     receipt = run.result(timeout=20)

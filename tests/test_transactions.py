@@ -106,3 +106,18 @@ def test_only_transaction_steps_are_taken() -> None:
     ctx = hs.WorkflowContext(None)  # type: ignore[arg-type]
     with pytest.raises(hs.UsageError, match="needs a @transaction step"):
         ctx.execute_transaction(plain)
+
+
+@hs.workflow
+async def many_small_payments(ctx: hs.WorkflowContext, cents: int) -> int:
+    return int(await ctx.execute_transaction(transfer, "ann", "bob", cents))
+
+
+def test_runs_paying_from_one_account_at_once_all_commit(
+    client: hs.Client, start_worker: Any, db_url: str
+) -> None:
+    start_worker(workflows=[many_small_payments], max_concurrent_tasks=16)
+    runs = [client.start(many_small_payments, 10) for _ in range(12)]
+    for run in runs:
+        run.result(timeout=30)
+    assert balances(db_url) == {"ann": 880, "bob": 120}

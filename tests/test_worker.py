@@ -561,7 +561,10 @@ def who_am_i(ctx: hs.ActivityContext) -> dict[str, object]:
 
 @hs.workflow
 async def asks_who(ctx: hs.WorkflowContext) -> dict[str, object]:
-    return dict(await ctx.execute_activity(who_am_i))
+    first = dict(await ctx.execute_activity(who_am_i))
+    second = dict(await ctx.execute_activity(who_am_i))  # scheduled by a handed-over task
+    assert first == second, (first, second)
+    return first
 
 
 def test_an_activity_knows_the_run_that_scheduled_it(client: hs.Client, start_worker: Any) -> None:

@@ -4,8 +4,9 @@ chain) and :class:`AsyncUpdateHandle` (an admitted update whose result comes lat
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ..model.errors import RunNotRunningError, UpdateRejectedError
 from ..model.events import HistoryEvent
 from ..model.payloads import decode
 from .info import AttemptLog, RunInfo
@@ -52,6 +53,8 @@ class HandleClient(Protocol):
     def chain(self, ref: str) -> Awaitable[list[RunInfo]]: ...
 
 
+T = TypeVar("T")
+
 # Set by the sync face, which sits above this module: turns an async handle into the sync
 # handle that owns the notebook views (the explorer, the card, a DAG run's graph).
 sync_twin: Callable[[AsyncRunHandle], Any] | None = None
@@ -97,6 +100,18 @@ class AsyncRunHandle:
             return await self.client.current_run_id(self.workflow_id)
         return await self.client.chain_head(self.run_id)
 
+    async def _at_current(self, send: Callable[[str], Awaitable[T]]) -> T:
+        """``send`` to the current run; if that run ended (continued as new) meanwhile,
+        once more to the one after it."""
+        target = await self._target()
+        try:
+            return await send(target)
+        except (RunNotRunningError, UpdateRejectedError):
+            again = await self._target()
+            if again == target:
+                raise
+            return await send(again)
+
     async def _target(self) -> str:
         # A handle by a (non-uuid) workflow id resolves to the id's open run on each call.
         if self.run_id is None and not _may_be_run_id(self.workflow_id):
@@ -124,8 +139,8 @@ class AsyncRunHandle:
         self, name: str, payload: Any = None, *, idempotency_key: str | None = None
     ) -> bool:
         """Send a signal to the current run (see :meth:`AsyncClient.signal`)."""
-        target = await self._target()
-        return await self.client.signal(target, name, payload, idempotency_key=idempotency_key)
+        return await self._at_current(lambda target: self.client.signal(
+            target, name, payload, idempotency_key=idempotency_key))
 
     async def query(self, name: str, *args: Any, timeout: float = 5.0) -> Any:
         """Ask the current run's query handler ``name`` (see :meth:`AsyncClient.query`)."""
@@ -140,26 +155,24 @@ class AsyncRunHandle:
         wait_for: str = "completed",
     ) -> Any:
         """Send the current run an update (see :meth:`AsyncClient.update`)."""
-        return await self.client.update(
-            await self._target(), name, *args,
-            update_id=update_id, timeout=timeout, wait_for=wait_for,
-        )
+        return await self._at_current(lambda target: self.client.update(
+            target, name, *args, update_id=update_id, timeout=timeout, wait_for=wait_for))
 
     async def update_result(self, update_id: str, timeout: float = 0.0) -> Any:
         """The outcome of an earlier update of the current run."""
         return await self.client.update_result(await self._target(), update_id, timeout)
 
     async def cancel(self, reason: str | None = None) -> bool:
-        return await self.client.cancel(await self._target(), reason)
+        return await self._at_current(lambda target: self.client.cancel(target, reason))
 
     async def terminate(self, reason: str | None = None) -> None:
-        await self.client.terminate(await self._target(), reason)
+        await self._at_current(lambda target: self.client.terminate(target, reason))
 
     async def pause(self, reason: str | None = None) -> bool:
-        return await self.client.pause(await self._target(), reason)
+        return await self._at_current(lambda target: self.client.pause(target, reason))
 
     async def resume(self, reason: str | None = None) -> bool:
-        return await self.client.resume(await self._target(), reason)
+        return await self._at_current(lambda target: self.client.resume(target, reason))
 
     async def tree(self) -> list[RunInfo]:
         """The current run and its child runs, depth first."""

@@ -446,6 +446,7 @@ def _sync_twin(handle: AsyncRunHandle) -> RunHandle:
     twin = _twins.get(handle.client)
     if twin is None:
         twin = _twins[handle.client] = Client(handle.client.url, namespace=handle.client.namespace)
+        weakref.finalize(handle.client, twin.close)  # closed with the async client's end
     return RunHandle(twin, handle.workflow_id, handle.run_id)
 
 

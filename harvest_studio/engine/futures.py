@@ -10,6 +10,7 @@ from typing import Any
 from ..model.errors import PayloadError
 from ..model.events import ChildWorkflowCancelRequested, Event, HistoryEvent
 from ..model.payloads import decode
+from .history_rules import InstanceClosedError
 
 
 class ResultFuture(asyncio.Future[Any]):
@@ -75,6 +76,9 @@ class ChildHandle:
         gives its result, if it finished first). False if the child has already ended."""
         if self._future.done() or self._emit is None:
             return False
-        self._emit(ChildWorkflowCancelRequested(
-            started_seq=self._started_seq, run_id=self.run_id, reason=reason))
+        try:
+            self._emit(ChildWorkflowCancelRequested(
+                started_seq=self._started_seq, run_id=self.run_id, reason=reason))
+        except InstanceClosedError:  # this run has already completed
+            return False
         return True

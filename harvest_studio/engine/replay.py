@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import random
 import uuid
 from collections.abc import Callable, Coroutine
@@ -29,6 +30,7 @@ from ..model.errors import (
     ActivityError,
     ChildWorkflowError,
     NonDeterminismError,
+    PayloadError,
     WorkflowCodeError,
 )
 from ..model.events import (
@@ -79,6 +81,8 @@ from .history_rules import (
 )
 from .workflow_context import ContinueAsNewRequest, WorkflowContext, WorkflowInfo
 
+log = logging.getLogger("harvest_studio.worker")
+
 
 class WorkflowInstance:
     """One run's workflow code, advanced event by event."""
@@ -115,7 +119,6 @@ class WorkflowInstance:
         self.query_handlers: dict[str, Callable[..., Any]] = {}
         self.patches: dict[str, bool] = {}
         self.timer_seqs: dict[int, int] = {}
-        self.cancelled_activities: set[int] = set()
         # local activities the code waits on that this worker must run now, by seq
         self.local_due: list[int] = []
         self.local_definitions: dict[int, ActivityDefinition] = {}
@@ -375,7 +378,13 @@ class WorkflowInstance:
 
     def call_signal_handler(self, handler: Callable[[Any], Any], payload: Any) -> None:
         try:
-            outcome = handler(*decode_args(handler, [payload]))
+            args = decode_args(handler, [payload])
+        except PayloadError as exc:  # a sender cannot fail the run with a bad payload
+            if not self.is_replaying:
+                log.warning("run %s dropped a signal: %s", self.run_id, exc)
+            return
+        try:
+            outcome = handler(*args)
         except Diverged:
             raise
         except Exception as exc:
@@ -458,9 +467,8 @@ class WorkflowInstance:
         self.closed = True
 
     async def _let_handlers_finish(self, patience: int = 3) -> None:
-        """Before the run closes, let update and async signal handlers that can finish in
-        this same step finish (their outcomes then come before the close, as Temporal
-        orders them); stop once ``patience`` yields in a row finish none."""
+        """Let update and async signal handlers that can finish in this step finish before
+        the close (as Temporal orders them); stop after ``patience`` idle yields."""
         idle = 0
         while idle < patience:
             waiting = [t for t in self.handler_tasks if not t.done()]
@@ -541,17 +549,17 @@ class WorkflowInstance:
         return self.register(seq, ActivityFuture(self.loop, lambda: self._cancel_activity(seq)))
 
     def _cancel_activity(self, seq: int) -> None:
-        """The code cancelled an activity's future (itself, or by cancelling the task that
-        awaited it): record the cancellation, so the store removes the activity's task."""
+        """The code cancelled an activity's future: record it (the store drops the task)."""
         if self.closed or self.evicted or self.divergence is not None:
             return
-        self.cancelled_activities.add(seq)
+        if seq in self.local_due:  # a local activity not run yet: it never will be
+            self.local_due.remove(seq)
+            self.local_definitions.pop(seq, None)
         self.emit_late_command(ActivityCancelRequested(scheduled_seq=seq))
 
     def emit_late_command(self, command: Event) -> bool:
-        """Issue a command that older code did not issue at this point: matched where it
-        was recorded, written where the history ends, and otherwise left out, so a run
-        recorded before the command existed replays as it ran. Whether it was issued."""
+        """Issue a command older code did not issue here: matched where recorded, written
+        where history ends, else left out (older runs replay as they ran). Whether issued."""
         recorded = self.peek_recorded_command()
         if recorded is None:
             pos = self.pos

@@ -149,7 +149,7 @@ _PARSERS: tuple[tuple[type, Callable[[str], Any]], ...] = (
 )
 
 
-@functools.cache
+@functools.lru_cache(maxsize=1024)
 def _field_hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
@@ -178,10 +178,26 @@ def encode_default(value: Any) -> Any:
     return _converter.to_json(value)
 
 
-@functools.cache
+_HINTS: dict[tuple[object, bool], tuple[list[Any], Any]] = {}
+
+
 def _hints(fn: Callable[..., Any]) -> tuple[list[Any], Any]:
     """The parameter hints (positional, in order) and the return hint of ``fn``; all None
-    where they cannot be resolved (a forward reference to a local class, say)."""
+    where they cannot be resolved (a forward reference to a local class, say). Kept per
+    code object: handlers are closures made anew for every run, and must not be kept."""
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    key = None if code is None else (code, hasattr(fn, "__func__"))  # bound: no ``self``
+    found = _HINTS.get(key) if key is not None else None
+    if found is None:
+        found = _resolve_hints(fn)
+        if key is not None:
+            if len(_HINTS) > 4096:
+                _HINTS.clear()
+            _HINTS[key] = found
+    return found
+
+
+def _resolve_hints(fn: Callable[..., Any]) -> tuple[list[Any], Any]:
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):

@@ -454,7 +454,7 @@ async def commit_decisions(
             if decision.task_id in advanced:
                 await _start_children(conn, decision)
         for decision in cancelling:
-            if decision.task_id in advanced and decision.close_status is None:
+            if decision.task_id in advanced:
                 await _cancel_commanded(conn, decision)
     by_key = {(a.activity_seq_key()): (d, a) for d, a in activities}
     for what, task_id, run_id, seq, at in rows:
@@ -506,7 +506,7 @@ async def _cancel_commanded(conn: AsyncConnection[Any], decision: Decision) -> N
     """Carry out the cancels a decision recorded: remove the cancelled activities' tasks
     (pending or running: a running attempt's next heartbeat finds its claim gone and is
     cancelled; its result would be fenced out) and ask the cancelled children to cancel."""
-    if decision.cancelled_activities:
+    if decision.cancelled_activities and decision.close_status is None:  # (closing: all go)
         await conn.execute(
             "DELETE FROM harvest.tasks WHERE run_id = %s AND kind = 'activity'"
             " AND activity_seq = ANY(%s::int[])",

@@ -3,6 +3,7 @@ code did into decisions, and commit a whole batch of them in one transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -125,13 +126,10 @@ class DecisionLoop:
                 loaded_history, loaded_inbox = await store.load_for_decisions(conn, tails)
             histories.update(loaded_history)
             inboxes.update(loaded_inbox)
-        decisions: list[store.Decision] = []
         instances: dict[int, WorkflowInstance] = {}
         blocked: list[tuple[Row, NonDeterminismError | WorkflowCodeError]] = []
         broken: list[Row] = []
-        updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
-        # decisions whose transactional steps ran in a transaction they must commit in
-        solo: dict[int, DecisionTransaction] = {}
+        advanced: list[tuple[Row, int, list[HistoryEvent], list[Row]]] = []
         for row in batch:
             run_id = row["run_id"]
             definition = self.core.workflows[row["type_name"]]
@@ -142,7 +140,7 @@ class DecisionLoop:
                 histories[run_id] = (await self.core.full_history([run_id]))[run_id]
             if instance is None:
                 instance = WorkflowInstance(definition, run_id)
-            held = DecisionTransaction(self.core.pool)
+            instances[row["task_id"]] = instance
             try:
                 recorded = [history_event(r) for r in histories[run_id]]
                 owed = instance.replay(recorded) if recorded else []
@@ -151,39 +149,123 @@ class DecisionLoop:
                 new = instance.advance(
                     [(decode(r["event_type"], r["payload"]), r["at"]) for r in inbox]
                 )
-                if instance.local_due:
-                    new += await self.local.settle(instance, row["namespace"], held)
-            except (NonDeterminismError, WorkflowCodeError) as exc:
-                await held.finish(commit=False)
-                started = instance.events[0].event if instance.events else None
-                exc.fingerprints = {
-                    "run": getattr(started, "fingerprint", None),
-                    "worker": definition.fingerprint,
-                }
-                instance.evict()
-                blocked.append((row, exc))
+            except Exception as exc:
+                self.failed(row, instance, exc, blocked, broken)
                 continue
-            except Exception:
-                await held.finish(commit=False)
-                log.exception("workflow task for run %s failed", run_id)
-                instance.evict()
+            advanced.append((row, expected, owed + new, inbox))
+        # Local activities and transactional steps run now, each run's concurrently; a run
+        # whose steps ran SQL commits at once, in their transaction (never held open while
+        # other runs' steps wait on its locks).
+        updates: dict[int, list[tuple[str, str, Any, Any]]] = {}
+        decisions: list[store.Decision] = []
+        waiting = []  # runs whose code waits on local activities or transactional steps
+        for row, expected, new, inbox in advanced:
+            instance = instances[row["task_id"]]
+            if instance.local_due:
+                waiting.append((row, expected, new, inbox))
+            else:
+                decisions.append(self.make_decision(row, instance, expected, new, inbox, updates))
+        helds = {row["task_id"]: DecisionTransaction(self.core.pool) for row, *_ in waiting}
+        try:
+            settled = await asyncio.gather(*(
+                self.settle(row, instances[row["task_id"]], expected, new, inbox,
+                            helds[row["task_id"]], instances, updates)
+                for row, expected, new, inbox in waiting
+            ), return_exceptions=True)
+        finally:
+            for held in helds.values():
+                await held.finish(commit=False)  # (a no-op for those committed already)
+        for (row, *_), result in zip(waiting, settled, strict=True):
+            if isinstance(result, store.Decision):
+                decisions.append(result)
+            elif result == "broken":
                 broken.append(row)
-                continue
-            decision = self.decision(row, instance, expected, owed + new, inbox)
-            if instance.update_outcomes:
-                updates[decision.task_id] = list(instance.update_outcomes)
-                decision.update_outcomes = True
-            decisions.append(decision)
-            instances[row["task_id"]] = instance
-            if held.active:
-                solo[decision.task_id] = held
+            elif isinstance(result, Exception):
+                self.failed(row, instances[row["task_id"]], result, blocked, broken)
+            elif isinstance(result, BaseException):
+                raise result
         if blocked:
             await self.block(blocked)
         if broken:
             await self.core.release_tasks(broken, delay=self.core.options.blocked_backoff)
         if not decisions:
             return
-        outcome = await self.commit(decisions, solo)
+        async with self.core.pool.connection() as conn:
+            outcome = await store.commit_decisions(
+                conn, decisions, worker_id=self.core.worker_id,
+                lease_seconds=self.core.options.lease_seconds,
+            )
+        await self.committed(decisions, outcome, instances, updates)
+
+    async def settle(
+        self, row: Row, instance: WorkflowInstance, expected: int, new: list[HistoryEvent],
+        inbox: list[Row], held: DecisionTransaction, instances: dict[int, WorkflowInstance],
+        updates: dict[int, list[Any]],
+    ) -> store.Decision | str | None:
+        """Run the local activities and transactional steps the code waits on, then make
+        the decision. One whose steps ran SQL is committed here, in their transaction, and
+        None returned ("broken" if that failed); the others go to the batch commit."""
+        more = await self.local.settle(instance, row["namespace"], held)
+        decision = self.make_decision(row, instance, expected, new + more, inbox, updates)
+        if not held.active:
+            return decision
+        part = await self.commit_in(held, decision)
+        if part is None:
+            return "broken"
+        await self.committed([decision], part, instances, updates)
+        return None
+
+    def make_decision(
+        self, row: Row, instance: WorkflowInstance, expected: int, new: list[HistoryEvent],
+        inbox: list[Row], updates: dict[int, list[Any]],
+    ) -> store.Decision:
+        decision = self.decision(row, instance, expected, new, inbox)
+        if instance.update_outcomes:
+            updates[decision.task_id] = list(instance.update_outcomes)
+            decision.update_outcomes = True
+        return decision
+
+    def failed(
+        self, row: Row, instance: WorkflowInstance, exc: Exception,
+        blocked: list[tuple[Row, NonDeterminismError | WorkflowCodeError]], broken: list[Row],
+    ) -> None:
+        """A workflow task that cannot be decided: the run is blocked (a divergence, or its
+        code raised), or the task is handed back (anything else)."""
+        instance.evict()
+        if isinstance(exc, NonDeterminismError | WorkflowCodeError):
+            started = instance.events[0].event if instance.events else None
+            exc.fingerprints = {
+                "run": getattr(started, "fingerprint", None),
+                "worker": instance.definition.fingerprint,
+            }
+            blocked.append((row, exc))
+        else:
+            log.error("workflow task for run %s failed", row["run_id"], exc_info=exc)
+            broken.append(row)
+
+    async def commit_in(
+        self, held: DecisionTransaction, decision: store.Decision
+    ) -> store.DecisionOutcome | None:
+        """Commit a decision in the transaction its transactional steps ran in; None if
+        the database failed (nothing of it is written: the task is handed back)."""
+        try:
+            part = await store.commit_decisions(
+                await held.connection(), [decision], worker_id=self.core.worker_id,
+                lease_seconds=self.core.options.lease_seconds,
+            )
+            await held.finish(commit=decision.task_id in part.committed)
+        except psycopg.Error as exc:
+            log.warning("could not commit the decision of run %s (%s)", decision.run_id, exc)
+            await held.finish(commit=False)
+            return None
+        return part
+
+    async def committed(
+        self, decisions: list[store.Decision], outcome: store.DecisionOutcome,
+        instances: dict[int, WorkflowInstance], updates: dict[int, list[Any]],
+    ) -> None:
+        """After a commit: record update outcomes, apply parent-close policies, keep the
+        instances of runs that go on, wake timers and start the activities handed over."""
         self.core.stats["decisions"] += len(outcome.committed)
         closed = set(outcome.closed_runs)
         for decision in decisions:
@@ -210,32 +292,6 @@ class DecisionLoop:
         for row in outcome.eager_activities:
             self.start_activity(row)
 
-    async def commit(
-        self, decisions: list[store.Decision], solo: dict[int, DecisionTransaction]
-    ) -> store.DecisionOutcome:
-        """Commit the batch in one statement, and each decision that ran transactional
-        steps in the transaction its steps' SQL ran in (committed only with it)."""
-        worker_id, lease = self.core.worker_id, self.core.options.lease_seconds
-        outcome = store.DecisionOutcome(set(), set(), [], [])
-        try:
-            together = [d for d in decisions if d.task_id not in solo]
-            if together:
-                async with self.core.pool.connection() as conn:
-                    outcome = await store.commit_decisions(
-                        conn, together, worker_id=worker_id, lease_seconds=lease)
-            for decision in decisions:
-                held = solo.get(decision.task_id)
-                if held is None:
-                    continue
-                part = await store.commit_decisions(
-                    await held.connection(), [decision], worker_id=worker_id, lease_seconds=lease)
-                await held.finish(commit=decision.task_id in part.committed)
-                outcome.merge(part)
-        finally:
-            for held in solo.values():
-                await held.finish(commit=False)  # (a no-op for those committed above)
-        return outcome
-
     def decision(
         self,
         row: Row,
@@ -251,8 +307,8 @@ class DecisionLoop:
             namespace=row["namespace"],
             expected_seq=expected,
             inbox_ids=[r["id"] for r in inbox],
-            workflow_id=row.get("workflow_id") or "",
-            workflow_type=row.get("workflow_type") or row["type_name"],
+            workflow_id=instance.info.workflow_id if instance.info else "",
+            workflow_type=row["type_name"],
         )
         for record in new:
             event = record.event

@@ -40,9 +40,11 @@ Inbound = list[tuple[Event, datetime]]
 class LocalActivityRunner:
     """Runs the local activities a workflow instance waits on (sync ones on ``threads``)."""
 
-    def __init__(self, core: WorkerCore, threads: ThreadPoolExecutor) -> None:
+    def __init__(self, core: WorkerCore, threads: ThreadPoolExecutor | None = None) -> None:
         self.core = core
-        self.threads = threads
+        # their own threads: a local activity must not queue behind long activities
+        self.threads = threads or ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="harvest-local-activity")
 
     async def settle(
         self, instance: WorkflowInstance, namespace: str, held: DecisionTransaction
@@ -173,6 +175,10 @@ class LocalActivityRunner:
         return serde.check(result, what=f"result of step {definition.name}")
 
 
+STEP_LOCK_TIMEOUT = 10  # seconds a transactional step's statement waits for a row lock
+STEP_STATEMENT_TIMEOUT = 60  # seconds one statement of a transactional step may run
+
+
 class DecisionTransaction:
     """A connection in a transaction, opened by a workflow task's first transactional
     step; the task's decision is committed in it, so the steps' SQL and the record of
@@ -190,11 +196,19 @@ class DecisionTransaction:
 
     async def connection(self) -> AsyncConnection[Any]:
         if self._conn is None:
-            self._lease = self.pool.connection()
-            conn = await self._lease.__aenter__()
-            self._transaction = conn.transaction()
-            await self._transaction.__aenter__()
-            self._conn = conn
+            lease = self.pool.connection()
+            conn = await lease.__aenter__()
+            try:
+                transaction = conn.transaction()
+                await transaction.__aenter__()
+                # a step waiting on another's lock, or a runaway statement, fails its
+                # attempt instead of holding the workflow task (and this connection)
+                await conn.execute(f"SET LOCAL lock_timeout = '{STEP_LOCK_TIMEOUT}s'")
+                await conn.execute(f"SET LOCAL statement_timeout = '{STEP_STATEMENT_TIMEOUT}s'")
+            except BaseException:
+                await lease.__aexit__(None, None, None)
+                raise
+            self._lease, self._transaction, self._conn = lease, transaction, conn
         return self._conn
 
     async def finish(self, *, commit: bool) -> None:

@@ -204,7 +204,7 @@ class Worker:
         )
         executor = ActivityExecutor(core)
         decisions = DecisionLoop(
-            core, executor.start, LocalActivityRunner(core, executor.threads))
+            core, executor.start, LocalActivityRunner(core))
         queries = QueryAnswerer(core)
 
         def accept(row: Row) -> None:
