@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from typing import Any
 
 import pytest
@@ -153,3 +154,49 @@ def test_async_handles_follow_continue_as_new_and_wait_for_admission(
             return dict(await run.result(timeout=20))
 
     assert asyncio.run(drive()) == {"total": 16, "generation": 1}
+
+
+@hs.workflow
+async def cluster_manager(ctx: hs.WorkflowContext) -> dict[str, Any]:
+    """Temporal's ``safe_message_handlers``: updates assign nodes concurrently, each waiting
+    on an activity-like timer; the workflow ends only once every handler has finished."""
+    state: dict[str, Any] = {"nodes": {}, "stop": False}
+
+    async def assign(job: str, count: int) -> list[str]:
+        await ctx.sleep(0.05)  # the work of an allocation
+        taken = [f"node-{len(state['nodes']) + i}" for i in range(count)]
+        for node in taken:
+            state["nodes"][node] = job
+        return taken
+
+    ctx.set_update_handler("assign", assign)
+    ctx.set_signal_handler("shutdown", lambda _=None: state.update(stop=True))
+    await ctx.wait_condition(lambda: state["stop"])
+    await ctx.wait_condition(ctx.all_handlers_finished)
+    return {"nodes": len(state["nodes"]), "jobs": sorted(set(state["nodes"].values()))}
+
+
+def test_concurrent_updates_finish_before_the_run_does(
+    client: hs.Client, start_worker: Any
+) -> None:
+    start_worker(workflows=[cluster_manager])
+    run = client.start(cluster_manager)
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def send(job: str) -> None:
+        try:
+            results[job] = run.update("assign", job, 2, timeout=20)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(f"job-{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    run.signal("shutdown")
+    assert errors == []
+    assert run.result(timeout=20) == {"nodes": 12, "jobs": sorted(results)}
+    assert sorted(n for taken in results.values() for n in taken) == sorted(
+        f"node-{i}" for i in range(12))
