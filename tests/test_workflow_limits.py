@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import harvest_studio as hs
+from harvest_studio.commands import render
 
 from .conftest import sql, wait_for
 
@@ -82,6 +83,9 @@ def test_lifting_a_limit_lets_held_runs_go(
     time.sleep(0.6)
     assert sql(db_url, "SELECT count(*) FROM harvest.runs WHERE held") == [(3,)]
     assert spans == []
+    info = runs[0].describe()
+    assert info.held and info.to_json()["held"] is True
+    assert "Waiting      for a slot" in render.render_run(info)
     assert client.set_limits(workflow="import_file", max_workflows=None) is None
     assert [r.result(timeout=30) for r in runs] == ["h0", "h1", "h2"]
     wait_for(lambda: sql(db_url, "SELECT count(*) FROM harvest.runs WHERE held") == [(0,)])

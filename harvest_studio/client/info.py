@@ -65,6 +65,8 @@ class RunInfo:
     waiting: tuple[dict[str, Any], ...] = ()
     """what the run's code waits on that tasks and timers do not show, as of its last
     decision: ``{"kind": "signal", "name": ..., "timer_seq": the timeout's timer or None}``"""
+    held: bool = False
+    """held at its start by a workflow limit (``max_workflows``) until a slot frees"""
 
     @classmethod
     def from_row(
@@ -100,6 +102,7 @@ class RunInfo:
             reset_from=row.get("reset_from"),
             unserved_queues=tuple(unserved_queues),
             waiting=tuple(row.get("waiting") or ()),
+            held=bool(row.get("held")),
         )
 
     @property
@@ -116,6 +119,7 @@ class RunInfo:
             "status": self.status,
             "blocked": self.blocked,
             "paused": self.paused,
+            "held": self.held,
             "cancel_requested": self.cancel_requested,
             "continued_from": self.continued_from,
             "search_attributes": self.search_attributes,

@@ -16,7 +16,7 @@ _RUN_COLUMNS = """
     error, last_seq, created_at, closed_at, deadline, idempotency_key, fingerprint, blocked,
     blocked_count, paused, cancel_requested_at, continued_from::text AS continued_from,
     search_attributes, memo, parent_run_id::text AS parent_run_id, parent_close_policy,
-    reset_from::text AS reset_from, waiting
+    reset_from::text AS reset_from, waiting, held
 """
 
 

@@ -172,6 +172,9 @@ def render_run(info: RunInfo) -> str:
         pairs.append(
             ("Paused", f"yes: no workflow code runs until `harvest resume {info.run_id}`")
         )
+    if info.status == "RUNNING" and info.held:
+        pairs.append(("Waiting", "for a slot: a workflow limit (max_workflows) of its type or "
+                                 "queue is full; it starts when an admitted run ends"))
     if info.status == "RUNNING" and info.unserved_queues:
         pairs.append(("Waiting", waiting_for_worker(info.unserved_queues)))
     if info.status == "RUNNING":
