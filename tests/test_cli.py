@@ -678,12 +678,20 @@ def test_update_results_rejections_and_failures(
     assert code == 0  # the same id: the first outcome, not a second update
     assert json.loads(out) == {
         "run_id": run_id, "workflow_id": "t", "workflow_type": "tally", "update": "add",
-        "update_id": "u-1", "args": [10], "result": 10,
+        "update_id": "u-1", "args": [10], "stage": "completed", "result": 10,
     }
     assert event_types(client, "t").count("UpdateAdmitted") == 1
+    code, out, err = cli("update", "t", "add", "2", "--update-id", "u-2", "--wait-for",
+                         "admitted")
+    assert code == 0, err
+    assert out.startswith(f"update add(2) id u-2 admitted by run {run_id} (workflow id t);")
+    code, out, _ = cli("--json", "update", "t", "add", "2", "--update-id", "u-2")
+    assert json.loads(out)["result"] == 12  # the same id: its outcome, applied once
     code, out, _ = cli("--json", "update", "t", "add", "5")
     generated = json.loads(out)
-    assert generated["result"] == 15 and len(generated["update_id"]) == 36
+    assert generated["result"] == 17 and len(generated["update_id"]) == 36
+    code, out, err = cli("update", "t", "add", "1", "--wait-for", "soon")
+    assert code == 2 and out == ""
 
     before = history_rows(db_url)
     code, out, err = cli("update", "t", "add", "-1")
@@ -698,13 +706,13 @@ def test_update_results_rejections_and_failures(
     assert "this update always fails" in one_error_line(err, "update_failed")
 
     code, out, _ = cli("update", "t", "close")
-    assert code == 0 and out.endswith("\n15\n")
-    assert client.result("t", timeout=20) == 15
+    assert code == 0 and out.endswith("\n17\n")
+    assert client.result("t", timeout=20) == 17
     code, _, err = cli("update", "t", "add", "1")
     assert code == 1
     one_error_line(err, "update_rejected")
     code, out, _ = cli("query", "t", "total")  # an ended run still answers queries
-    assert code == 0 and out.endswith("\n15\n")
+    assert code == 0 and out.endswith("\n17\n")
 
     code, out, _ = cli("history", "t")
     assert "UpdateAdmitted" in out and "add(10) id u-1" in out

@@ -96,7 +96,8 @@ def _cmd_update(args: argparse.Namespace) -> int:
         _with_client(
             args,
             lambda c: commands.update(
-                c, args.ref, args.name, values, update_id=args.update_id, timeout=args.timeout
+                c, args.ref, args.name, values, update_id=args.update_id, timeout=args.timeout,
+                wait_for=args.wait_for,
             ),
         )
     )

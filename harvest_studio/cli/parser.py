@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a repeated id returns the first outcome instead of updating again")
     p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION",
                    help="give up waiting for the result after this long (default 30s; exit 1)")
+    p.add_argument("--wait-for", choices=("completed", "admitted"), default="completed",
+                   help="completed (default): print the handler's result; admitted: return "
+                        "once the run admitted the update")
 
     p = command("reset", "make a new run from a run's history up to a completed point",
                 _cmd_reset)

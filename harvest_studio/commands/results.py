@@ -219,6 +219,9 @@ class UpdateOutcome:
     update_id: str
     args: list[Any]
     result: Any
+    stage: str = "completed"
+    """``completed`` (``result`` is the handler's) or ``admitted`` (asked with
+    ``wait_for="admitted"``: the handler goes on; repeat the update id for its result)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -228,6 +231,7 @@ class UpdateOutcome:
             "update": self.update,
             "update_id": self.update_id,
             "args": self.args,
+            "stage": self.stage,
             "result": self.result,
         }
 

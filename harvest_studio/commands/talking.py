@@ -101,6 +101,7 @@ async def update(
     *,
     update_id: str | None = None,
     timeout: float = 30.0,
+    wait_for: str = "completed",
 ) -> UpdateOutcome:
     """Send update ``name`` with ``args`` to a running run and wait for its result.
 
@@ -108,14 +109,19 @@ async def update(
     handler, or the run has ended; nothing is written),
     :class:`~harvest_studio.UpdateFailedError` (the handler raised) or
     :class:`~harvest_studio.UpdateTimeoutError`. A repeated ``update_id`` returns the first
-    outcome without applying the update again.
+    outcome without applying the update again. With ``wait_for="admitted"`` it returns
+    once the run admitted the update (``stage`` ``admitted``, no result yet).
     """
     check_call("update", name, args, timeout)
     if update_id is not None and not update_id:
         raise UsageError("an update id must not be empty")
     chosen = update_id or str(uuid.uuid4())
     info = await client.describe(ref)
-    value = await client.update(info.run_id, name, *args, update_id=chosen, timeout=timeout)
+    value = await client.update(info.run_id, name, *args, update_id=chosen, timeout=timeout,
+                                wait_for=wait_for)
+    if wait_for == "admitted":
+        return UpdateOutcome(info.run_id, info.workflow_id, info.workflow_type, name, chosen,
+                             list(args), None, stage="admitted")
     return UpdateOutcome(
         info.run_id, info.workflow_id, info.workflow_type, name, chosen, list(args), value
     )

@@ -130,6 +130,12 @@ def render_query(answer: QueryAnswer) -> str:
 
 def render_update(outcome: UpdateOutcome) -> str:
     call = f"{outcome.update}({_args(outcome.args, 80)})"
+    if outcome.stage == "admitted":
+        return (
+            f"update {call} id {outcome.update_id} admitted by "
+            f"{_ref(outcome.run_id, outcome.workflow_id)}; its result: the same update "
+            f"with --update-id {outcome.update_id}"
+        )
     body = json.dumps(to_json(outcome.result), indent=2, ensure_ascii=False)
     return (
         f"update {call} id {outcome.update_id} on "

@@ -184,6 +184,7 @@ def build_parser() -> _Parser:
     p.add_argument("args", nargs="*", default=[], metavar="ARGS_JSON")
     p.add_argument("--update-id", metavar="ID")
     p.add_argument("--timeout", type=seconds, default=30.0, metavar="DURATION")
+    p.add_argument("--wait-for", choices=("completed", "admitted"), default="completed")
 
     p = command("reset", "make a new run from a run's history up to a completed point")
     ref(p)

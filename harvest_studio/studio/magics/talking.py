@@ -75,7 +75,8 @@ def do_update(magics: MagicsContext, args: argparse.Namespace, body: str | None)
         raise IPythonUsageError("usage_error: update: --update-id must not be empty")
     outcome = magics.run(
         lambda c: commands.update(
-            c, args.ref, args.name, values, update_id=args.update_id, timeout=args.timeout
+            c, args.ref, args.name, values, update_id=args.update_id, timeout=args.timeout,
+            wait_for=args.wait_for,
         )
     )
     return HarvestOutput(outcome, render.render_update(outcome))
