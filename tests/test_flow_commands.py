@@ -145,6 +145,8 @@ def test_activity_list_pause_resume_limit(cli: Cli, client: hs.Client, db_url: s
         "TOKENS",
         "MAX",
         "RUNNING",
+        "MAX",
+        "WORKFLOWS",
     ]
     assert len(lines) == 2  # activity limits only; the queue's are in `queue list`
     row = lines[1].split()
@@ -226,7 +228,7 @@ def test_flow_commands_take_the_namespace(cli: Cli, client: hs.Client) -> None:
             "activity pause: the following arguments are required: NAME",
         ),
         (("queue", "frobnicate"), "usage_error", "queue: argument ACTION: invalid choice"),
-        (("queue", "pause", ""), "usage_error", "a queue or activity name is 1..200"),
+        (("queue", "pause", ""), "usage_error", "a queue name is 1..200"),
     ],
 )
 def test_bad_flow_input_exits_2_and_writes_nothing(
@@ -446,3 +448,21 @@ def test_start_with_priority_and_fairness_key(cli: Cli, db_url: str) -> None:
     assert code == 2
     one_error_line(err, "usage_error")
     assert sql(db_url, "SELECT count(*) FROM harvest.runs") == [(1,)]
+
+
+
+def test_workflow_limits_from_the_command_line(cli: Any) -> None:
+    assert ok_line(cli, "workflow", "limit", "nightly", "--max-workflows", "2") == (
+        "limited workflow nightly: max 2 workflows")
+    assert ok_line(cli, "queue", "limit", "etl", "--max-workflows", "3") == (
+        "limited queue etl: max 3 workflows")
+    lines = ok_line(cli, "workflow", "list").splitlines()
+    assert len(lines) == 2 and lines[1].split()[:2] == ["workflow", "nightly"]
+    assert lines[1].split()[-1] == "2"
+    assert "max 3 workflows" in ok_line(cli, "queue", "list")
+    assert ok_line(cli, "workflow", "limit", "nightly", "--max-workflows", "none") == (
+        "lifted all limits on workflow nightly")
+    code, out, err = cli("workflow", "limit", "nightly", "--max-workflows", "-1")
+    assert code == 2 and out == "" and "--max-workflows must be an integer >= 0" in err
+    code, out, err = cli("activity", "limit", "charge", "--max-workflows", "1")
+    assert code == 2 and out == ""

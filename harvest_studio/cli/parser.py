@@ -28,6 +28,7 @@ from .handlers_flow import (
     _cmd_flow_list,
     _cmd_flow_pause,
     _cmd_flow_resume,
+    _cmd_workflow_limit,
 )
 from .handlers_ops import (
     _cmd_db_migrate,
@@ -319,6 +320,21 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--max-concurrent", metavar="N|none", default=KEEP,
                        help="attempts running at once across all workers (0 holds them "
                             "all); none lifts the cap")
+        if scope == "queue":
+            p.add_argument("--max-workflows", metavar="N|none", default=KEEP,
+                           help="runs on the queue in progress at once; later ones wait at "
+                                "their start (0 holds them all); none lifts it")
+
+    about = "workflow types: how many runs may be in progress at once"
+    group = sub.add_parser("workflow", help=about, description=about)
+    actions = group.add_subparsers(dest="workflow_command", metavar="ACTION", required=True)
+    command("list", "list the limits on workflow types", _cmd_flow_list, actions)
+    p = command("limit", "set or lift how many runs of workflow type NAME may be in progress "
+                         "at once, across all workers", _cmd_workflow_limit, actions)
+    p.add_argument("name", metavar="NAME", help="workflow type")
+    p.add_argument("--max-workflows", metavar="N|none", default=KEEP, required=True,
+                   help="runs in progress at once; later ones wait at their start (0 holds "
+                        "them all); none lifts the limit")
 
     _dag_commands(sub, command)
     _schedule_commands(sub, command)

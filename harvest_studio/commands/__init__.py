@@ -64,6 +64,8 @@ from .flow import (
     queue_list,
     queue_pause,
     queue_resume,
+    workflow_limit,
+    workflow_list,
 )
 from .inputs import (
     REAPPLY_MODES,
@@ -272,4 +274,6 @@ __all__ = [
     "start",
     "terminate",
     "update",
+    "workflow_limit",
+    "workflow_list",
 ]

@@ -19,7 +19,7 @@ from .results import FlowAction, LimitList, QueueList
 # what a limit flag may be given as: text, a number from Python, None (lift it) or KEEP
 LimitInput = str | float | Keep | None
 
-LIMIT_FLAGS = ("--rate", "--burst", "--max-concurrent")
+LIMIT_FLAGS = ("--rate", "--burst", "--max-concurrent", "--max-workflows")
 _OFF = ("none", "off")
 _MAX_INT = 2**31 - 1  # max_concurrent is an SQL integer
 
@@ -29,6 +29,7 @@ _BOUNDS: dict[str, _Bound] = {
     "--rate": ("a positive number", lambda v: v > 0),
     "--burst": ("a number >= 1", lambda v: v >= 1),
     "--max-concurrent": ("an integer >= 0", lambda v: 0 <= v <= _MAX_INT),
+    "--max-workflows": ("an integer >= 0", lambda v: 0 <= v <= _MAX_INT),
 }
 
 
@@ -59,16 +60,20 @@ def parse_limit_value(
 
 
 def parse_limits(
-    rate: LimitInput = KEEP, burst: LimitInput = KEEP, max_concurrent: LimitInput = KEEP
+    rate: LimitInput = KEEP, burst: LimitInput = KEEP, max_concurrent: LimitInput = KEEP,
+    max_workflows: LimitInput = KEEP,
 ) -> dict[str, Any]:
     """The ``set_limits`` fields of a ``limit`` command, checked: at least one given."""
     parsed = {
         "rate": parse_limit_value(rate, "--rate", float),
         "burst": parse_limit_value(burst, "--burst", float),
         "max_concurrent": parse_limit_value(max_concurrent, "--max-concurrent", int),
+        "max_workflows": parse_limit_value(max_workflows, "--max-workflows", int),
     }
     if all(v is KEEP for v in parsed.values()):
         raise UsageError(f"give at least one of {', '.join(LIMIT_FLAGS)}")
+    if parsed["max_workflows"] is KEEP:  # (only queues and workflow types take it)
+        del parsed["max_workflows"]
     return parsed
 
 
@@ -96,9 +101,11 @@ async def queue_limit(
     rate: LimitInput = KEEP,
     burst: LimitInput = KEEP,
     max_concurrent: LimitInput = KEEP,
+    max_workflows: LimitInput = KEEP,
 ) -> FlowAction:
-    """Set or lift a queue's rate, burst and concurrency cap; fields not given are kept."""
-    fields = parse_limits(rate, burst, max_concurrent)
+    """Set or lift a queue's rate, burst, concurrency cap and cap on runs in progress
+    (``max_workflows``); fields not given are kept."""
+    fields = parse_limits(rate, burst, max_concurrent, max_workflows)
     return FlowAction("limit", "queue", name, await client.set_limits(queue=name, **fields))
 
 
@@ -132,3 +139,24 @@ async def activity_limit(
     are kept."""
     fields = parse_limits(rate, burst, max_concurrent)
     return FlowAction("limit", "activity", name, await client.set_limits(activity=name, **fields))
+
+
+# ---------------------------------------------------------------------------------------
+# workflow types
+# ---------------------------------------------------------------------------------------
+async def workflow_list(client: AsyncClient) -> LimitList:
+    """The limits on workflow types (runs in progress at once)."""
+    limits: list[FlowLimit] = await client.limits()
+    return LimitList([lim for lim in limits if lim.scope == "workflow"])
+
+
+async def workflow_limit(
+    client: AsyncClient, name: str, *, max_workflows: LimitInput = KEEP
+) -> FlowAction:
+    """Set or lift how many runs of a workflow type may be in progress at once."""
+    value = parse_limit_value(max_workflows, "--max-workflows", int)
+    if value is KEEP:
+        raise UsageError("give --max-workflows N or none")
+    count = None if value is None else int(value)
+    return FlowAction("limit", "workflow", name,
+                      await client.set_limits(workflow=name, max_workflows=count))

@@ -16,6 +16,7 @@ def _num(value: float) -> str:
 def _has_limits(limit: FlowLimit | None) -> bool:
     return limit is not None and (
         limit.rate is not None or limit.burst is not None or limit.max_concurrent is not None
+        or limit.max_workflows is not None
     )
 
 
@@ -34,6 +35,8 @@ def describe_limits(limit: FlowLimit | None, *, brackets: bool = False) -> str:
         parts.append(f"burst {_num(limit.burst)}")
     if limit.max_concurrent is not None:
         parts.append(f"max {limit.max_concurrent} running")
+    if limit.max_workflows is not None:
+        parts.append(f"max {limit.max_workflows} workflows")
     return ", ".join(parts) or "-"
 
 
@@ -63,11 +66,12 @@ def _tokens(limit: FlowLimit) -> float | None:
 
 def render_limits(listing: LimitList) -> str:
     rows = [
-        (lim.scope, lim.name, lim.paused, lim.rate, lim.burst, _tokens(lim), lim.max_concurrent)
+        (lim.scope, lim.name, lim.paused, lim.rate, lim.burst, _tokens(lim), lim.max_concurrent,
+         lim.max_workflows)
         for lim in listing.limits
     ]
     return table(
-        ["SCOPE", "NAME", "PAUSED", "RATE", "BURST", "TOKENS", "MAX RUNNING"],
+        ["SCOPE", "NAME", "PAUSED", "RATE", "BURST", "TOKENS", "MAX RUNNING", "MAX WORKFLOWS"],
         rows,
         empty="(no limits)",
     )
@@ -128,11 +132,12 @@ def limits_html(listing: LimitList) -> str:
             cell(lim.burst),
             cell(_tokens(lim)),
             cell(lim.max_concurrent),
+            cell(lim.max_workflows),
         ]
         for lim in listing.limits
     ]
     return html_table(
-        ["SCOPE", "NAME", "PAUSED", "RATE", "BURST", "TOKENS", "MAX RUNNING"],
+        ["SCOPE", "NAME", "PAUSED", "RATE", "BURST", "TOKENS", "MAX RUNNING", "MAX WORKFLOWS"],
         rows,
         empty="(no limits)",
     )

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ... import commands
+from ...client import KEEP
 from ...commands import render
 from ...commands.render.flow import limits_html, queues_html
 from ..display import HarvestOutput
@@ -21,7 +22,8 @@ def _flow(
     magics: MagicsContext, args: argparse.Namespace, pause: _Act, resume: _Act, limit: _Limit
 ) -> HarvestOutput:
     if args.action == "limit":
-        fields = commands.parse_limits(args.rate, args.burst, args.max_concurrent)
+        fields = commands.parse_limits(args.rate, args.burst, args.max_concurrent,
+                                       getattr(args, "max_workflows", KEEP))
         action = magics.run(lambda c: limit(c, args.name, **fields))
     else:
         act = pause if args.action == "pause" else resume

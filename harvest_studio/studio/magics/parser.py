@@ -287,6 +287,9 @@ def build_parser() -> _Parser:
         p.add_argument("--max-concurrent", metavar="N|none", default=KEEP,
                        help="attempts running at once across all workers (0 holds them "
                             "all); none lifts the cap")
+        if scope == "queue":
+            p.add_argument("--max-workflows", metavar="N|none", default=KEEP,
+                           help="runs on the queue in progress at once; none lifts it")
 
     _dag_commands(command)
     _schedule_commands(command)
