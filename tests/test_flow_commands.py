@@ -421,7 +421,8 @@ def test_magic_flow_completion(ip: InteractiveShell) -> None:
     assert completions(ip, "%harvest act") == ["activity"]
     assert completions(ip, "%harvest queue ") == ["list", "pause", "resume", "limit"]
     assert completions(ip, "%harvest activity l") == ["list", "limit"]
-    assert completions(ip, "%harvest queue limit emails --max") == ["--max-concurrent", "--max-workflows"]
+    assert completions(ip, "%harvest queue limit emails --max") == [
+        "--max-concurrent", "--max-workflows"]
     assert completions(ip, "%harvest queue limit emails --rate n") == ["none"]
     # `queue pause` takes a queue, not a run like `pause` does
     ok(ip, "%config HarvestMagics.completion_cache_seconds = 0")

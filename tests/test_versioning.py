@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import harvest_studio as hs
+from harvest_studio.testing import WorkflowEnvironment
 
 
 @hs.activity
@@ -59,15 +60,17 @@ def wait_for(run: hs.RunHandle, event_type: str) -> None:
     raise AssertionError(event_type)
 
 
-def test_patched_keeps_old_runs_on_old_branch(client: hs.Client, start_worker: Any) -> None:
-    v1 = start_worker(workflows=[versioned_v1], activities=[letter])
+def test_patched_keeps_old_runs_on_old_branch(harvest_env: WorkflowEnvironment) -> None:
+    # the test kit's clock skips each run's one-second timer
+    client = harvest_env.client
+    v1 = harvest_env.worker(workflows=[versioned_v1], activities=[letter])
     old = client.start(versioned_v1)
     wait_for(old, "TimerStarted")
     v1.stop()
-    v2 = start_worker(workflows=[versioned_v2], activities=[letter])
+    v2 = harvest_env.worker(workflows=[versioned_v2], activities=[letter])
     new = client.start(versioned_v2)
-    assert old.result(timeout=20) == "b done"
-    assert new.result(timeout=20) == "c done"
+    assert harvest_env.result(old) == "b done"
+    assert harvest_env.result(new) == "c done"
     assert old.describe().blocked is None
     markers = [e.event.fields()["name"] for e in new.history() if e.event_type == "MarkerRecorded"]
     assert markers == ["patch:use-c"]
@@ -76,8 +79,8 @@ def test_patched_keeps_old_runs_on_old_branch(client: hs.Client, start_worker: A
     v2_run = client.start(versioned_v2)
     wait_for(v2_run, "TimerStarted")
     v2.stop()
-    start_worker(workflows=[versioned_v3], activities=[letter])
-    assert v2_run.result(timeout=20) == "c done"
+    harvest_env.worker(workflows=[versioned_v3], activities=[letter])
+    assert harvest_env.result(v2_run) == "c done"
     assert v2_run.describe().blocked is None
 
 

@@ -52,7 +52,7 @@ class ClientBase:
                 await ensure_migrated(self.url)
                 pool = AsyncConnectionPool(
                     self.url, min_size=1, max_size=4, kwargs={"autocommit": True},
-                    open=False, timeout=POOL_WAIT,
+                    open=False, timeout=POOL_WAIT, **store.clock_pool_options(),
                 )
                 await pool.open(wait=True)
             except psycopg.OperationalError as exc:

@@ -244,7 +244,7 @@ class SchedulesClient(FlowClient):
         """Start a run of the schedule now (its slot is now), whatever its overlap policy."""
         async with self.pool.connection() as conn, conn.transaction():
             row = await self._locked(conn, name)
-            cur = await conn.execute("SELECT now()")
+            cur = await conn.execute("SELECT harvest.now()")
             now_row = await cur.fetchone()
             assert now_row is not None
             slot: datetime = now_row[0]

@@ -33,6 +33,8 @@ from .claims import (
     release_task,
     renew_leases,
 )
+from .clock import CLOCK_MOVED
+from .clock import pool_options as clock_pool_options
 from .decisions import (
     ChildStart,
     Continuation,
@@ -157,6 +159,7 @@ from .timers import (
 )
 
 __all__ = [
+    "CLOCK_MOVED",
     "EVENT_COLUMNS",
     "FLOW_CHANGED",
     "LIMIT_FIELDS",
@@ -194,6 +197,7 @@ __all__ = [
     "claim_slot",
     "claim_tasks",
     "claim_throttled",
+    "clock_pool_options",
     "close_runs",
     "commit_decisions",
     "compile_filter",

@@ -28,10 +28,10 @@ _CLAIM_COLUMNS = """
 
 _CLAIM_SET = """
     state = 'RUNNING', worker_id = %(worker)s, attempt = t.attempt + 1, dirty = false,
-    lease_expires_at = now() + make_interval(secs => %(lease)s),
-    started_at = now(),
-    attempt_deadline = now() + make_interval(secs => t.start_to_close),
-    heartbeat_deadline = now() + make_interval(secs => t.heartbeat_timeout)
+    lease_expires_at = harvest.now() + make_interval(secs => %(lease)s),
+    started_at = harvest.now(),
+    attempt_deadline = harvest.now() + make_interval(secs => t.start_to_close),
+    heartbeat_deadline = harvest.now() + make_interval(secs => t.heartbeat_timeout)
 """
 
 
@@ -69,7 +69,7 @@ _CLAIM_SQL = claim_sql("""
     FROM harvest.tasks p
     LEFT JOIN harvest.runs pr ON p.kind = 'workflow' AND pr.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.visible_at <= now() AND pr.paused IS NOT TRUE
+      AND p.visible_at <= harvest.now() AND pr.paused IS NOT TRUE
       -- a run held under a workflow limit is admitted by store.flow.admit_runs
       AND pr.held IS NOT TRUE
       AND ((p.kind IN ('workflow', 'query') AND p.type_name = ANY(%(workflows)s))
@@ -144,7 +144,8 @@ async def renew_leases(
     """
     async with conn.transaction():
         cur = await conn.execute(
-            "UPDATE harvest.tasks t SET lease_expires_at = now() + make_interval(secs => %s)"
+            "UPDATE harvest.tasks t"
+            " SET lease_expires_at = harvest.now() + make_interval(secs => %s)"
             " FROM (SELECT t2.task_id FROM harvest.tasks t2"
             "   JOIN unnest(%s::bigint[], %s::int[]) AS h(task_id, attempt)"
             "     ON t2.task_id = h.task_id AND t2.attempt = h.attempt"
@@ -154,7 +155,8 @@ async def renew_leases(
             (lease_seconds, [t for t, _ in held], [a for _, a in held], worker_id),
         )
         await conn.execute(
-            "UPDATE harvest.workers SET heartbeat_at = now() WHERE worker_id = %s", (worker_id,)
+            "UPDATE harvest.workers SET heartbeat_at = harvest.now() WHERE worker_id = %s",
+            (worker_id,),
         )
     return cur.rowcount
 
@@ -165,7 +167,7 @@ async def release_task(
     """Give a claimed task back (e.g. the worker is shutting down or the task errored)."""
     cur = await conn.execute(
         "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,"
-        " visible_at = now() + make_interval(secs => %s)"
+        " visible_at = harvest.now() + make_interval(secs => %s)"
         " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
         (delay, task_id, worker_id, attempt),
     )

@@ -208,7 +208,7 @@ advanced AS (
         status = COALESCE(i.status, r.status),
         result = COALESCE(i.result::jsonb, r.result),
         error = COALESCE(i.error::jsonb, r.error),
-        closed_at = CASE WHEN i.status IS NULL THEN NULL ELSE now() END,
+        closed_at = CASE WHEN i.status IS NULL THEN NULL ELSE harvest.now() END,
         blocked = NULL,
         blocked_count = 0,
         search_attributes = CASE WHEN i.sattrs IS NULL THEN r.search_attributes
@@ -246,13 +246,13 @@ scheduled AS (
         CASE WHEN n.eager THEN 'RUNNING' ELSE 'PENDING' END,
         CASE WHEN n.eager THEN %(worker)s END,
         CASE WHEN n.eager THEN 1 ELSE 0 END,
-        CASE WHEN n.eager THEN now() + make_interval(secs => %(lease)s) END,
-        CASE WHEN n.eager THEN now() END,
-        CASE WHEN n.eager THEN now() + make_interval(secs => n.s2c) END,
-        CASE WHEN n.eager THEN now() + make_interval(secs => n.hb) END,
+        CASE WHEN n.eager THEN harvest.now() + make_interval(secs => %(lease)s) END,
+        CASE WHEN n.eager THEN harvest.now() END,
+        CASE WHEN n.eager THEN harvest.now() + make_interval(secs => n.s2c) END,
+        CASE WHEN n.eager THEN harvest.now() + make_interval(secs => n.hb) END,
         n.seq, n.args::jsonb, n.retry::jsonb, n.s2c, n.s2s, n.hb, n.cap,
-        CASE WHEN NOT n.eager THEN now() + make_interval(secs => n.s2s) END,
-        now() + make_interval(secs => n.sch2c),
+        CASE WHEN NOT n.eager THEN harvest.now() + make_interval(secs => n.s2s) END,
+        harvest.now() + make_interval(secs => n.sch2c),
         a.created_at,  -- runs in progress go ahead of runs not begun (see _wake_cte)
         COALESCE(n.priority, a.priority), a.fair_round
     FROM (
@@ -299,7 +299,7 @@ requeued AS (
     -- the task back for another decision. A task is modified once per statement, so a
     -- parent in this batch is requeued here rather than woken below.
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
-        visible_at = least(now(), (SELECT r.created_at FROM harvest.runs r
+        visible_at = least(harvest.now(), (SELECT r.created_at FROM harvest.runs r
                                    WHERE r.run_id = t.run_id))
     FROM locked l LEFT JOIN advanced a USING (task_id)
     WHERE t.task_id = l.task_id
@@ -313,7 +313,7 @@ disarmed AS (
 ),
 abandoned AS (
     -- updates still waiting on a run that closes here fail: the run ended first
-    UPDATE harvest.updates u SET status = 'FAILED', updated_at = now(),
+    UPDATE harvest.updates u SET status = 'FAILED', updated_at = harvest.now(),
         error = '{"type": "RunEnded", "message": "the run ended first"}'
     FROM advanced a
     WHERE a.closed AND u.run_id = a.run_id AND u.status IN ('REQUESTED', 'ADMITTED')
@@ -360,12 +360,13 @@ notified AS (
     FROM (SELECT DISTINCT run_id FROM abandoned) r
 )
 SELECT 'advanced' AS what, a.task_id, a.run_id::text AS run_id, NULL::int AS seq,
-       now() AS at
+       harvest.now() AS at
 FROM advanced a
 UNION ALL
-SELECT 'eager', s.task_id, s.run_id::text, s.activity_seq, now() FROM scheduled s WHERE s.eager
+SELECT 'eager', s.task_id, s.run_id::text, s.activity_seq, harvest.now()
+FROM scheduled s WHERE s.eager
 UNION ALL
-SELECT 'notified', count(*), NULL, NULL, now() FROM notified
+SELECT 'notified', count(*), NULL, NULL, harvest.now() FROM notified
 """
 )
 
@@ -582,7 +583,7 @@ async def block_run(
         cur = await conn.execute(
             "UPDATE harvest.tasks SET state = 'PENDING', worker_id = NULL,"
             " lease_expires_at = NULL,"
-            " visible_at = now() + make_interval(secs => LEAST(%s, %s * power(2, LEAST(20,"
+            " visible_at = harvest.now() + make_interval(secs => LEAST(%s, %s * power(2, LEAST(20,"
             "   (SELECT blocked_count FROM harvest.runs WHERE run_id = %s)))))"
             " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'",
             (backoff_max, backoff_base, run_id, task_id, worker_id, attempt),

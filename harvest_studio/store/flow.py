@@ -28,7 +28,7 @@ LIMIT_FIELDS = ("paused", "rate", "burst", "max_concurrent", "max_workflows")
 _LIMIT_COLUMNS = (
     "scope, name, paused, rate, burst, max_concurrent, max_workflows, updated_at,"
     " CASE WHEN rate IS NULL THEN NULL ELSE LEAST(COALESCE(burst, GREATEST(rate, 1)),"
-    "   tokens + rate * extract(epoch FROM now() - refilled_at)) END AS tokens"
+    "   tokens + rate * extract(epoch FROM harvest.now() - refilled_at)) END AS tokens"
 )
 
 
@@ -71,7 +71,7 @@ async def change_flow_limit(
             await conn.execute(
                 "UPDATE harvest.flow_limits SET tokens = CASE WHEN %(rate_set)s THEN"
                 "   COALESCE(%(new_burst)s, GREATEST(%(new_rate)s, 1)) ELSE tokens END,"
-                f" refilled_at = now(), updated_at = now(), {assignments}"
+                f" refilled_at = harvest.now(), updated_at = harvest.now(), {assignments}"
                 " WHERE namespace = %(namespace)s AND scope = %(scope)s AND name = %(name)s",
                 {
                     **params,
@@ -112,8 +112,8 @@ async def queue_overview(conn: AsyncConnection[Any], namespace: str) -> list[Row
     await cur.execute(
         """
         SELECT queue,
-               count(*) FILTER (WHERE state = 'PENDING' AND visible_at <= now()) AS ready,
-               count(*) FILTER (WHERE state = 'PENDING' AND visible_at > now()) AS delayed,
+               count(*) FILTER (WHERE state = 'PENDING' AND visible_at <= harvest.now()) AS ready,
+               count(*) FILTER (WHERE state = 'PENDING' AND visible_at > harvest.now()) AS delayed,
                count(*) FILTER (WHERE state = 'RUNNING') AS running
         FROM harvest.tasks WHERE namespace = %(ns)s GROUP BY queue
         UNION ALL
@@ -139,7 +139,7 @@ _THROTTLED_PICK = """
     SELECT p.task_id, p.dirty
     FROM harvest.tasks p
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.visible_at <= now() AND p.kind = 'activity' AND p.type_name = ANY(%(types)s)
+      AND p.visible_at <= harvest.now() AND p.kind = 'activity' AND p.type_name = ANY(%(types)s)
     ORDER BY p.priority DESC, p.fair_round, p.visible_at
     LIMIT %(limit)s
     FOR UPDATE OF p SKIP LOCKED
@@ -197,9 +197,9 @@ async def claim_throttled(
         spent = [(lim["scope"], lim["name"]) for lim in limits if lim["rate"] is not None]
         if spent:
             await conn.execute(
-                "UPDATE harvest.flow_limits f SET refilled_at = now(), tokens ="
+                "UPDATE harvest.flow_limits f SET refilled_at = harvest.now(), tokens ="
                 "   LEAST(COALESCE(burst, GREATEST(rate, 1)),"
-                "         tokens + rate * extract(epoch FROM now() - refilled_at)) - %s"
+                "         tokens + rate * extract(epoch FROM harvest.now() - refilled_at)) - %s"
                 " FROM unnest(%b::text[], %b::text[]) AS s(scope, name)"
                 " WHERE f.namespace = %s AND f.scope = s.scope AND f.name = s.name",
                 (len(rows), [s for s, _ in spent], [n for _, n in spent], namespace),
@@ -258,7 +258,7 @@ _ADMIT_PICK = """
     SELECT p.task_id, p.dirty
     FROM harvest.tasks p JOIN harvest.runs r ON r.run_id = p.run_id
     WHERE p.state = 'PENDING' AND p.namespace = %(namespace)s AND p.queue = %(queue)s
-      AND p.kind = 'workflow' AND p.type_name = %(type)s AND p.visible_at <= now()
+      AND p.kind = 'workflow' AND p.type_name = %(type)s AND p.visible_at <= harvest.now()
       AND r.held AND r.paused IS NOT TRUE
     ORDER BY p.priority DESC, p.fair_round, p.visible_at
     LIMIT %(limit)s
@@ -325,7 +325,7 @@ async def admit_runs(
             room -= len(rows)
         if admitted:
             await conn.execute(
-                "UPDATE harvest.runs SET held = false, admitted_at = now()"
+                "UPDATE harvest.runs SET held = false, admitted_at = harvest.now()"
                 " WHERE run_id = ANY(%s::uuid[])",
                 ([r["run_id"] for r in admitted],),
             )

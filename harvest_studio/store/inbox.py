@@ -35,7 +35,7 @@ queued AS (
     RETURNING run_id
 ),
 marked AS (
-    UPDATE harvest.runs r SET cancel_requested_at = COALESCE(r.cancel_requested_at, now())
+    UPDATE harvest.runs r SET cancel_requested_at = COALESCE(r.cancel_requested_at, harvest.now())
     FROM queued q WHERE r.run_id = q.run_id AND %(event_type)s = 'CancelRequested'
     RETURNING 1
 ),
@@ -108,10 +108,10 @@ async def close_runs(
             "DELETE FROM harvest.tasks WHERE run_id = ANY(%s::uuid[]) AND kind <> 'query'",
             (list(run_ids),),
         )
-        deadline_clause = "AND deadline <= now()" if only_past_deadline else ""
+        deadline_clause = "AND deadline <= harvest.now()" if only_past_deadline else ""
         cur = await conn.execute(
             sql.SQL(
-                "UPDATE harvest.runs r SET status = %s, closed_at = now(),"
+                "UPDATE harvest.runs r SET status = %s, closed_at = harvest.now(),"
                 " last_seq = last_seq + 1, error = %s::jsonb"
                 " WHERE run_id = ANY(%s::uuid[]) AND status = 'RUNNING' {deadline}"
                 " RETURNING run_id::text, last_seq, COALESCE(%s::jsonb, {payload})::text"
@@ -124,7 +124,8 @@ async def close_runs(
         ids = [r[0] for r in ended]
         await conn.execute(
             "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-            " SELECT r, s, %s, now(), p::jsonb FROM unnest(%s::uuid[], %s::int[], %b::text[])"
+            " SELECT r, s, %s, harvest.now(), p::jsonb"
+            " FROM unnest(%s::uuid[], %s::int[], %b::text[])"
             " AS u(r, s, p)",
             (event_type, ids, [r[1] for r in ended], [r[2] for r in ended]),
         )
@@ -224,7 +225,7 @@ prefix AS (
     SELECT %(new)s, h.seq, h.event_type, h.at, h.payload FROM harvest.history h
     WHERE h.run_id = %(source)s AND h.seq <= %(boundary)s
     UNION ALL
-    SELECT %(new)s, %(boundary)s + 1, 'WorkflowResetFork', now(), %(fork)s::jsonb
+    SELECT %(new)s, %(boundary)s + 1, 'WorkflowResetFork', harvest.now(), %(fork)s::jsonb
     RETURNING 1
 ),
 replayed AS (
@@ -311,7 +312,7 @@ async def set_paused(
         assert seq_row is not None
         await conn.execute(
             "INSERT INTO harvest.history (run_id, seq, event_type, at, payload)"
-            " VALUES (%s, %s, %s, now(), jsonb_build_object('reason', %s::text))",
+            " VALUES (%s, %s, %s, harvest.now(), jsonb_build_object('reason', %s::text))",
             (run_id, seq_row[0], event_type, reason),
         )
         if not paused:
@@ -358,7 +359,7 @@ async def record_update_outcomes(
     for update_id, status, result, error in outcomes:
         await conn.execute(
             "UPDATE harvest.updates SET status = %s, result = %s::jsonb, error = %s::jsonb,"
-            " updated_at = now()"
+            " updated_at = harvest.now()"
             " WHERE run_id = %s AND update_id = %s"
             "   AND status NOT IN ('REJECTED', 'COMPLETED', 'FAILED')",
             (
@@ -371,7 +372,7 @@ async def record_update_outcomes(
         )
     if run_ended:
         await conn.execute(
-            "UPDATE harvest.updates SET status = 'FAILED', updated_at = now(),"
+            "UPDATE harvest.updates SET status = 'FAILED', updated_at = harvest.now(),"
             ' error = \'{"type": "RunEnded", "message": "the run ended first"}\''
             " WHERE run_id = %s AND status IN ('REQUESTED', 'ADMITTED')",
             (run_id,),

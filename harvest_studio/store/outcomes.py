@@ -56,12 +56,12 @@ finished AS (
 ),
 retried AS (
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
-        visible_at = now() + make_interval(secs => i.delay),
+        visible_at = harvest.now() + make_interval(secs => i.delay),
         retry_attempt = t.retry_attempt + CASE WHEN i.count_retry THEN 1 ELSE 0 END,
         crash_strikes = 0,
         last_error = i.last_error::jsonb, attempt_deadline = NULL, heartbeat_deadline = NULL,
         heartbeat_details = COALESCE(i.details::jsonb, t.heartbeat_details),
-        start_deadline = now() + make_interval(secs => i.delay + t.schedule_to_start)
+        start_deadline = harvest.now() + make_interval(secs => i.delay + t.schedule_to_start)
     FROM input i
     WHERE t.task_id = i.task_id AND t.worker_id IS NOT DISTINCT FROM i.worker_id
       AND t.attempt = i.attempt AND NOT i.final
@@ -95,7 +95,7 @@ woken AS (
         CASE WHEN r.eager THEN 'RUNNING' ELSE 'PENDING' END,
         CASE WHEN r.eager THEN %(eager_worker)s END,
         CASE WHEN r.eager THEN 1 ELSE 0 END,
-        CASE WHEN r.eager THEN now() + make_interval(secs => %(lease)s) END,
+        CASE WHEN r.eager THEN harvest.now() + make_interval(secs => %(lease)s) END,
         r.created_at,  -- runs in progress go ahead of runs not begun (see _wake_cte)
         r.priority, r.fair_round
     FROM (SELECT DISTINCT run_id FROM ended) e
@@ -207,7 +207,7 @@ async def heartbeat_activity(
     """
     cur = await conn.execute(
         "UPDATE harvest.tasks t SET heartbeat_details = COALESCE(%s::jsonb, heartbeat_details),"
-        " heartbeat_deadline = now() + make_interval(secs => heartbeat_timeout)"
+        " heartbeat_deadline = harvest.now() + make_interval(secs => heartbeat_timeout)"
         " WHERE task_id = %s AND worker_id = %s AND attempt = %s AND state = 'RUNNING'"
         " RETURNING (SELECT r.cancel_requested_at IS NOT NULL FROM harvest.runs r"
         "            WHERE r.run_id = t.run_id)",

@@ -77,7 +77,7 @@ WITH done AS (
 ),
 answered AS (
     UPDATE harvest.queries SET status = %(status)s, result = %(result)s::jsonb,
-        error = %(error)s::jsonb, answered_at = now()
+        error = %(error)s::jsonb, answered_at = harvest.now()
     WHERE query_id = %(query_id)s AND status = 'PENDING' AND EXISTS (SELECT 1 FROM done)
     RETURNING query_id
 )

@@ -41,7 +41,7 @@ def workflow_registration(workflow: WorkflowDefinition) -> Registration:
 
 
 _REFRESH = (
-    " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = now(),"
+    " ON CONFLICT (namespace, kind, name, fingerprint) DO UPDATE SET last_seen = harvest.now(),"
     " queue = EXCLUDED.queue, execution_timeout = EXCLUDED.execution_timeout,"
     " details = EXCLUDED.details"
 )
@@ -151,7 +151,7 @@ async def upsert_worker(
     await conn.execute(
         "INSERT INTO harvest.workers (worker_id, namespace, hostname, pid, queues, lease_seconds)"
         " VALUES (%s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = now(), status = 'ACTIVE',"
+        " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = harvest.now(), status = 'ACTIVE',"
         " lease_seconds = EXCLUDED.lease_seconds",
         (worker_id, namespace, hostname, pid, list(queues), lease_seconds),
     )
@@ -165,7 +165,7 @@ async def unserved_queues(conn: AsyncConnection[Any], run_id: str) -> list[str]:
         " WHERE t.run_id = %s::uuid AND t.state = 'PENDING' AND NOT EXISTS ("
         "   SELECT 1 FROM harvest.workers w"
         "   WHERE w.namespace = t.namespace AND w.status = 'ACTIVE' AND t.queue = ANY(w.queues)"
-        "     AND w.heartbeat_at > now() - make_interval(secs => w.lease_seconds))"
+        "     AND w.heartbeat_at > harvest.now() - make_interval(secs => w.lease_seconds))"
         " ORDER BY t.queue",
         (run_id,),
     )
@@ -174,6 +174,6 @@ async def unserved_queues(conn: AsyncConnection[Any], run_id: str) -> list[str]:
 
 async def set_worker_status(conn: AsyncConnection[Any], worker_id: str, status: str) -> None:
     await conn.execute(
-        "UPDATE harvest.workers SET status = %s, heartbeat_at = now() WHERE worker_id = %s",
+        "UPDATE harvest.workers SET status = %s, heartbeat_at = harvest.now() WHERE worker_id = %s",
         (status, worker_id),
     )

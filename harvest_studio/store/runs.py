@@ -183,7 +183,7 @@ run AS (
         priority, fairness_key, fair_round, held, admitted_at)
     SELECT %(run_id)s::uuid, %(namespace)s::text, %(workflow_id)s::text,
         %(workflow_type)s::text, %(queue)s::text, 'RUNNING', %(input)s::jsonb,
-        %(last_seq)s::int, now() + make_interval(secs => %(delay)s + %(timeout)s),
+        %(last_seq)s::int, harvest.now() + make_interval(secs => %(delay)s + %(timeout)s),
         %(key)s::text, %(fingerprint)s::text, %(continued_from)s::uuid,
         COALESCE(%(sattrs)s::jsonb, (SELECT p.search_attributes FROM harvest.runs p
                                      WHERE p.run_id = %(continued_from)s), '{{}}'::jsonb),
@@ -210,9 +210,9 @@ run AS (
 ),
 started AS (
     INSERT INTO harvest.history (run_id, seq, event_type, at, payload)
-    SELECT run_id, 1, 'WorkflowStarted', now(), %(started)s::jsonb FROM run
+    SELECT run_id, 1, 'WorkflowStarted', harvest.now(), %(started)s::jsonb FROM run
     UNION ALL
-    SELECT run_id, 1 + s.n, 'SignalReceived', now(), s.payload::jsonb
+    SELECT run_id, 1 + s.n, 'SignalReceived', harvest.now(), s.payload::jsonb
     FROM run, unnest(%(signals)b::text[]) WITH ORDINALITY AS s(payload, n)
     RETURNING 1
 ),
@@ -220,7 +220,7 @@ task AS (
     INSERT INTO harvest.tasks (namespace, kind, run_id, type_name, queue, state, visible_at,
                                priority, fair_round)
     SELECT %(namespace)s, 'workflow', run_id, %(workflow_type)s, %(queue)s, 'PENDING',
-           now() + make_interval(secs => %(delay)s), priority, fair_round
+           harvest.now() + make_interval(secs => %(delay)s), priority, fair_round
     FROM run
     RETURNING 1
 )"""

@@ -66,7 +66,8 @@ async def upsert_schedule(
     cols = ["namespace", "name", *fields]
     values = ", ".join(f"%({c})s" for c in cols)
     conflict = (
-        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in fields) + ", updated_at = now()"
+        "DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in fields)
+        + ", updated_at = harvest.now()"
         if replace
         else "DO NOTHING"
     )
@@ -91,7 +92,7 @@ async def update_schedule(
         raise ValueError(f"not schedule fields: {sorted(unknown)}")
     sets = ", ".join(f"{c} = %({c})s" for c in fields)
     await conn.execute(
-        f"UPDATE harvest.schedules SET {sets}, updated_at = now()"
+        f"UPDATE harvest.schedules SET {sets}, updated_at = harvest.now()"
         " WHERE namespace = %(namespace)s AND name = %(name)s",
         {"namespace": namespace, "name": name, **_jsonable(fields)},
     )
@@ -109,7 +110,7 @@ async def update_schedules(
     cols = ", ".join(_SETTABLE)
     await conn.execute(
         f"UPDATE harvest.schedules s SET ({cols}) ="
-        f" (SELECT {cols} FROM jsonb_populate_record(s, u.fields)), updated_at = now()"
+        f" (SELECT {cols} FROM jsonb_populate_record(s, u.fields)), updated_at = harvest.now()"
         " FROM unnest(%b::text[], %b::jsonb[]) AS u(name, fields)"
         " WHERE s.namespace = %s AND s.name = u.name",
         (
@@ -165,10 +166,10 @@ async def lock_due_schedules(conn: AsyncConnection[Any], namespace: str, limit: 
     start), locked; schedules another scheduler holds are skipped. In a transaction."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        f"SELECT {_COLUMNS}, now() AS now,"
+        f"SELECT {_COLUMNS}, harvest.now() AS now,"
         " (SELECT r.status FROM harvest.runs r WHERE r.run_id = s.last_run_id) AS last_status"
         " FROM harvest.schedules s"
-        " WHERE namespace = %s AND NOT paused AND (fire_at <= now() OR buffered > 0)"
+        " WHERE namespace = %s AND NOT paused AND (fire_at <= harvest.now() OR buffered > 0)"
         " ORDER BY fire_at NULLS LAST LIMIT %s FOR UPDATE OF s SKIP LOCKED",
         (namespace, limit),
     )
@@ -435,7 +436,7 @@ async def sync_declared_schedule(
             and all(current[k] == v for k, v in wanted.items())
         ):
             return "unchanged"
-        cur = await conn.execute("SELECT now()")
+        cur = await conn.execute("SELECT harvest.now()")
         row = await cur.fetchone()
         assert row is not None
         fields = {**wanted, **declared.fresh_state(row[0]), "source": "code"}

@@ -13,7 +13,7 @@ from .inbox import close_runs
 _FIRE_TIMERS_SQL = f"""
 WITH due AS (
     DELETE FROM harvest.timers WHERE (run_id, seq) IN (
-        SELECT run_id, seq FROM harvest.timers WHERE fires_at <= now()
+        SELECT run_id, seq FROM harvest.timers WHERE fires_at <= harvest.now()
         ORDER BY fires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED)
     RETURNING run_id, seq
 ),
@@ -42,7 +42,7 @@ async def fire_due_timers(conn: AsyncConnection[Any], limit: int = 500) -> int:
 
 async def seconds_to_next_timer(conn: AsyncConnection[Any]) -> float | None:
     cur = await conn.execute(
-        "SELECT EXTRACT(EPOCH FROM (min(fires_at) - now()))::float8 FROM harvest.timers"
+        "SELECT EXTRACT(EPOCH FROM (min(fires_at) - harvest.now()))::float8 FROM harvest.timers"
     )
     row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
@@ -51,12 +51,12 @@ async def seconds_to_next_timer(conn: AsyncConnection[Any]) -> float | None:
 _RECLAIM_SQL = """
 WITH expired AS (
     SELECT task_id FROM harvest.tasks
-    WHERE state = 'RUNNING' AND lease_expires_at < now()
+    WHERE state = 'RUNNING' AND lease_expires_at < harvest.now()
     ORDER BY lease_expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 ),
 requeued AS (
     UPDATE harvest.tasks t SET state = 'PENDING', worker_id = NULL, lease_expires_at = NULL,
-        crash_strikes = t.crash_strikes + 1, visible_at = now(),
+        crash_strikes = t.crash_strikes + 1, visible_at = harvest.now(),
         attempt_deadline = NULL, heartbeat_deadline = NULL
     FROM expired e WHERE t.task_id = e.task_id AND t.crash_strikes + 1 < %(max_strikes)s
     RETURNING t.task_id
@@ -101,15 +101,16 @@ async def reclaim_expired_leases(
 _TIMED_OUT_ACTIVITIES_SQL = """
 SELECT task_id, run_id::text AS run_id, worker_id, attempt, activity_seq, retry_attempt,
        retry_policy, state, started_at,
-       CASE WHEN close_deadline <= now() THEN 'schedule_to_close'
-            WHEN state = 'PENDING' AND start_deadline <= now() THEN 'schedule_to_start'
-            WHEN state = 'RUNNING' AND attempt_deadline <= now() THEN 'start_to_close'
+       CASE WHEN close_deadline <= harvest.now() THEN 'schedule_to_close'
+            WHEN state = 'PENDING' AND start_deadline <= harvest.now() THEN 'schedule_to_start'
+            WHEN state = 'RUNNING' AND attempt_deadline <= harvest.now() THEN 'start_to_close'
             ELSE 'heartbeat' END AS timeout_type
 FROM harvest.tasks
 WHERE kind = 'activity' AND (
-    close_deadline <= now()
-    OR (state = 'PENDING' AND start_deadline <= now())
-    OR (state = 'RUNNING' AND (attempt_deadline <= now() OR heartbeat_deadline <= now())))
+    close_deadline <= harvest.now()
+    OR (state = 'PENDING' AND start_deadline <= harvest.now())
+    OR (state = 'RUNNING' AND (attempt_deadline <= harvest.now()
+                               OR heartbeat_deadline <= harvest.now())))
 LIMIT %(limit)s
 FOR UPDATE SKIP LOCKED
 """
@@ -125,7 +126,8 @@ async def lock_timed_out_activities(conn: AsyncConnection[Any], limit: int = 200
 async def time_out_runs(conn: AsyncConnection[Any], limit: int = 100) -> list[str]:
     """End runs past their execution timeout with ``WorkflowTimedOut``."""
     cur = await conn.execute(
-        "SELECT run_id::text FROM harvest.runs WHERE status = 'RUNNING' AND deadline <= now()"
+        "SELECT run_id::text FROM harvest.runs"
+        " WHERE status = 'RUNNING' AND deadline <= harvest.now()"
         " ORDER BY deadline LIMIT %s",
         (limit,),
     )

@@ -72,6 +72,8 @@ class Claimer:
                     async for note in conn.notifies():
                         if note.payload == store.FLOW_CHANGED:
                             self.limits_stale = True
+                        elif note.payload == store.CLOCK_MOVED:  # time skipped (tests)
+                            core.timer_wake.set()
                         core.wake.set()
             except asyncio.CancelledError:
                 raise

@@ -129,7 +129,7 @@ class Scheduler:
 
 
 async def _now(conn: psycopg.AsyncConnection[Any]) -> datetime:
-    cur = await conn.execute("SELECT now()")
+    cur = await conn.execute("SELECT harvest.now()")
     row = await cur.fetchone()
     assert row is not None
     return row[0]  # type: ignore[no-any-return]

@@ -188,6 +188,7 @@ class Worker:
             max_size=6,
             kwargs={"autocommit": True, "options": "-c plan_cache_mode=force_generic_plan"},
             open=False,
+            **store.clock_pool_options(),
         )
         await pool.open(wait=True)
         core = WorkerCore(
