@@ -1,4 +1,5 @@
-"""The test kit: a private database, in-process workers and a clock that skips ahead.
+"""The test kit: a private database, in-process workers and a clock that skips ahead;
+and :func:`assert_replays`, the replay gate over exported histories.
 
 With the package installed, pytest finds the ``harvest_env`` fixture by itself (the plugin
 :mod:`harvest_studio.testing.plugin`): each test gets a fresh database on a private
@@ -29,8 +30,9 @@ from ..engine import Worker
 from ..model.definitions import ActivityDefinition, WorkflowDefinition
 from ..model.errors import RunTimeoutError, UsageError
 from ..store import clock
+from .replays import assert_replays
 
-__all__ = ["FAST_WORKER", "WorkflowEnvironment"]
+__all__ = ["FAST_WORKER", "WorkflowEnvironment", "assert_replays"]
 
 FAST_WORKER: dict[str, Any] = {
     "poll_interval": 0.1,

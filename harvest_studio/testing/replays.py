@@ -1,8 +1,6 @@
-"""Helpers for a project's own tests.
-
-``assert_replays`` is the replay gate in pytest: export histories once (``harvest export
---histories tests/histories``), commit them, and every later change to the workflows is
-replayed against them::
+"""The replay gate in pytest: export histories once (``harvest export --histories
+tests/histories``), commit them, and every later change to the workflows is replayed
+against them::
 
     from harvest_studio.testing import assert_replays
     import billing
@@ -17,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from .model.definitions import WorkflowDefinition
-from .tools.replay_check import ReplayCheckReport, replay_files
+from ..model.definitions import WorkflowDefinition
+from ..tools.replay_check import ReplayCheckReport, replay_files
 
 
 def assert_replays(
@@ -40,6 +38,3 @@ def assert_replays(
     if not report.clean:
         raise AssertionError("stored histories no longer replay:\n" + str(report))
     return report
-
-
-__all__ = ["assert_replays"]
