@@ -52,6 +52,12 @@ def pg_server_url() -> Iterator[str]:
         server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def harvest_postgres(pg_server_url: str) -> str:
+    """The test kit's server is the suite's own (one private PostgreSQL, not two)."""
+    return pg_server_url
+
+
 def _admin(url: str, statement: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(statement)  # type: ignore[arg-type]

@@ -77,6 +77,7 @@ def test_manual_sleep_and_signals_in_between(harvest_env: WorkflowEnvironment) -
     harvest_env.worker(workflows=[waits_for_approval])
     early = harvest_env.client.start(waits_for_approval)
     harvest_env.sleep(3 * 86400)  # three days pass: no answer yet
+    assert not early.describe().unserved_queues  # the worker is not taken for dead
     early.signal("approve", "bob")
     assert harvest_env.result(early) == "approved by bob"
     late = harvest_env.client.start(waits_for_approval)

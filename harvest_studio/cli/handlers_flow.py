@@ -59,7 +59,8 @@ def _cmd_flow_resume(args: argparse.Namespace) -> int:
 def _cmd_flow_limit(args: argparse.Namespace) -> int:
     # before the database is touched
     fields = commands.parse_limits(args.rate, args.burst, args.max_concurrent,
-                                   getattr(args, "max_workflows", KEEP))
+                                   getattr(args, "max_workflows", KEEP),
+                                   workflows=args.command == "queue")
     limit = _LIMITS[args.command]
     action = asyncio.run(_with_client(args, lambda c: limit(c, args.name, **fields)))
     _emit(args, action, render_flow_action)

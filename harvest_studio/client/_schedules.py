@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from .. import store
@@ -181,7 +181,7 @@ class SchedulesClient(FlowClient):
                 raise UsageError(f"no workflow type {type_name!r} is known in {self.namespace!r}")
             fields = {
                 **declared.definition_fields(),
-                **declared.fresh_state(datetime.now(UTC)),
+                **declared.fresh_state(await store.engine_now(conn)),
                 "paused": paused,
                 "note": note,
                 "source": "api",
@@ -228,7 +228,7 @@ class SchedulesClient(FlowClient):
             changes: dict[str, Any] = {"paused": paused, "note": note}
             if not paused:
                 spec = ScheduleSpec.from_json(row["spec"])
-                first = next(iter(spec.slots_after(datetime.now(UTC))), None)
+                first = next(iter(spec.slots_after(await store.engine_now(conn))), None)
                 changes.update(
                     next_slot=first, fire_at=spec.fire_at(name, first), consecutive_failures=0
                 )
@@ -244,10 +244,7 @@ class SchedulesClient(FlowClient):
         """Start a run of the schedule now (its slot is now), whatever its overlap policy."""
         async with self.pool.connection() as conn, conn.transaction():
             row = await self._locked(conn, name)
-            cur = await conn.execute("SELECT harvest.now()")
-            now_row = await cur.fetchone()
-            assert now_row is not None
-            slot: datetime = now_row[0]
+            slot = await store.engine_now(conn)
             run_id = str(uuid.uuid4())
             outcome = await store.claim_and_start_slot(conn, self.namespace, row, slot, run_id)
             if outcome != "started":
@@ -326,3 +323,4 @@ class SchedulesClient(FlowClient):
         if row is None:
             raise UsageError(f"no schedule {name!r} in namespace {self.namespace!r}")
         return row
+

@@ -61,9 +61,10 @@ def parse_limit_value(
 
 def parse_limits(
     rate: LimitInput = KEEP, burst: LimitInput = KEEP, max_concurrent: LimitInput = KEEP,
-    max_workflows: LimitInput = KEEP,
+    max_workflows: LimitInput = KEEP, *, workflows: bool = True,
 ) -> dict[str, Any]:
-    """The ``set_limits`` fields of a ``limit`` command, checked: at least one given."""
+    """The ``set_limits`` fields of a ``limit`` command, checked: at least one given
+    (``workflows``: the scope takes ``--max-workflows``; an activity type does not)."""
     parsed = {
         "rate": parse_limit_value(rate, "--rate", float),
         "burst": parse_limit_value(burst, "--burst", float),
@@ -71,7 +72,8 @@ def parse_limits(
         "max_workflows": parse_limit_value(max_workflows, "--max-workflows", int),
     }
     if all(v is KEEP for v in parsed.values()):
-        raise UsageError(f"give at least one of {', '.join(LIMIT_FLAGS)}")
+        flags = LIMIT_FLAGS if workflows else LIMIT_FLAGS[:-1]
+        raise UsageError(f"give at least one of {', '.join(flags)}")
     if parsed["max_workflows"] is KEEP:  # (only queues and workflow types take it)
         del parsed["max_workflows"]
     return parsed
@@ -137,7 +139,7 @@ async def activity_limit(
 ) -> FlowAction:
     """Set or lift an activity type's rate, burst and concurrency cap; fields not given
     are kept."""
-    fields = parse_limits(rate, burst, max_concurrent)
+    fields = parse_limits(rate, burst, max_concurrent, workflows=False)
     return FlowAction("limit", "activity", name, await client.set_limits(activity=name, **fields))
 
 

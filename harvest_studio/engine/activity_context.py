@@ -11,6 +11,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from ..model.errors import HarvestError
+from ..store.clock import engine_time
 
 
 class ActivityCancelledError(HarvestError):
@@ -85,7 +86,7 @@ class ActivityContext:
     def time_remaining(self) -> float | None:
         if self.info.deadline is None:
             return None
-        return (self.info.deadline - datetime.now(UTC)).total_seconds()
+        return (self.info.deadline - engine_time(datetime.now(UTC))).total_seconds()
 
     def heartbeat(self, details: Any = None) -> None:
         """Report liveness (and progress). Cheap: the worker writes heartbeats in batches."""

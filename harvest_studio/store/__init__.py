@@ -34,6 +34,7 @@ from .claims import (
     renew_leases,
 )
 from .clock import CLOCK_MOVED
+from .clock import engine_now_async as engine_now
 from .clock import pool_options as clock_pool_options
 from .decisions import (
     ChildStart,
@@ -206,6 +207,7 @@ __all__ = [
     "dead_letters",
     "delete_namespace",
     "delete_schedule",
+    "engine_now",
     "export_runs_and_events",
     "find_run_by_idempotency_key",
     "fire_due_timers",

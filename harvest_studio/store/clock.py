@@ -6,6 +6,7 @@ once skipping is switched on, every session taken from a pool is brought to it (
 from __future__ import annotations
 
 import weakref
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection, Connection
@@ -44,10 +45,11 @@ def pool_options() -> dict[str, Any]:
 
 async def bring_to_skew(conn: AsyncConnection[Any]) -> None:
     """Set the session's skew, if it changed since the session last had it."""
-    if _synced.get(conn) != _skew:
+    target = _skew  # (a jump during the round trip is caught at the next checkout)
+    if _synced.get(conn) != target:
         await conn.execute("SELECT set_config('harvest.clock_skew', %s, false)",
-                           (f"{_skew} seconds",))
-        _synced[conn] = _skew
+                           (f"{target} seconds",))
+        _synced[conn] = target
 
 
 _DUE_SQL = """
@@ -78,10 +80,26 @@ def next_due_sync(conn: Connection[Any]) -> tuple[bool, float | None]:
 
 def jump(conn: Connection[Any], seconds: float) -> None:
     """Move this process's clock ``seconds`` ahead and wake every worker (timers, retries
-    and slots may be due now)."""
+    and slots may be due now). Workers' liveness moves with it: a jump is not a silence."""
     set_skew(_skew + seconds)
     conn.execute("SELECT set_config('harvest.clock_skew', %s, false)", (f"{_skew} seconds",))
+    conn.execute("UPDATE harvest.workers SET heartbeat_at = heartbeat_at"
+                 " + make_interval(secs => %s)", (seconds,))
     conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, CLOCK_MOVED))
+
+
+async def engine_now_async(conn: AsyncConnection[Any]) -> datetime:
+    """The engine's clock, read on ``conn`` (a pooled session carries the skew)."""
+    cur = await conn.execute("SELECT harvest.now()")
+    row = await cur.fetchone()
+    assert row is not None
+    moment: datetime = row[0]
+    return moment
+
+
+def engine_time(moment: datetime) -> datetime:
+    """A moment of this process's wall clock on the engine's clock (with the skew)."""
+    return moment + timedelta(seconds=_skew)
 
 
 def engine_now(conn: Connection[Any]) -> Any:

@@ -75,10 +75,15 @@ class WorkflowEnvironment:
         moment: datetime = clock.engine_now(self._conn)
         return moment
 
-    def sleep(self, seconds: float) -> None:
-        """Move the engine's clock ``seconds`` ahead at once (what was due meanwhile, is)."""
+    def sleep(self, seconds: float, *, settle: float = 10.0) -> None:
+        """Move the engine's clock ``seconds`` ahead (what was due meanwhile, is), once
+        what can run now has run (at most ``settle`` seconds of real time): a jump never
+        lands in the middle of an attempt, whose lease would look expired."""
         if seconds < 0:
             raise UsageError("the clock only moves forward")
+        deadline = time.monotonic() + settle
+        while clock.next_due_sync(self._conn)[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
         clock.jump(self._conn, seconds)
 
     def result(self, run: RunHandle | str, timeout: float = 30.0, *,

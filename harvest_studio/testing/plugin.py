@@ -6,6 +6,7 @@ in a :class:`~harvest_studio.testing.WorkflowEnvironment`)."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ def harvest_postgres() -> Iterator[str]:
         yield str(server.get_uri())
     finally:
         server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -44,10 +46,12 @@ def harvest_env(harvest_postgres: str) -> Iterator[WorkflowEnvironment]:
     params = {k: str(v) for k, v in conninfo_to_dict(harvest_postgres).items() if v is not None}
     params["dbname"] = name
     url = make_conninfo("", **params)
-    env = WorkflowEnvironment(url)
     try:
-        yield env
+        env = WorkflowEnvironment(url)
+        try:
+            yield env
+        finally:
+            env.close()
     finally:
-        env.close()
         with psycopg.connect(harvest_postgres, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

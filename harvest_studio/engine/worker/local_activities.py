@@ -28,6 +28,7 @@ from ...model.events import (
 )
 from ...model.payloads import decode_args
 from ...model.retry import is_retryable, retry_delay
+from ...store import clock as store_clock
 from ..activity_context import ActivityContext, ActivityInfo, TransactionContext
 from ..history_rules import error_dict
 from ..replay import WorkflowInstance
@@ -240,4 +241,4 @@ class _TimedOut(Exception):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return store_clock.engine_time(datetime.now(UTC))  # (skewed only in time-skipping tests)

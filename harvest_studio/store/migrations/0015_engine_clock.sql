@@ -2,7 +2,7 @@
 -- the test kit's time skipping sets (the session setting harvest.clock_skew, unset in
 -- production: then it is now() exactly). Inlined by the planner: it costs nothing.
 CREATE FUNCTION harvest.now() RETURNS timestamptz LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT now() + COALESCE(NULLIF(current_setting('harvest.clock_skew', true), '')::interval,
+    SELECT pg_catalog.now() + COALESCE(NULLIF(current_setting('harvest.clock_skew', true), '')::interval,
                             interval '0')
 $$;
 

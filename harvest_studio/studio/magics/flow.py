@@ -23,7 +23,8 @@ def _flow(
 ) -> HarvestOutput:
     if args.action == "limit":
         fields = commands.parse_limits(args.rate, args.burst, args.max_concurrent,
-                                       getattr(args, "max_workflows", KEEP))
+                                       getattr(args, "max_workflows", KEEP),
+                                       workflows=hasattr(args, "max_workflows"))
         action = magics.run(lambda c: limit(c, args.name, **fields))
     else:
         act = pause if args.action == "pause" else resume
