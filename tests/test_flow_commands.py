@@ -396,6 +396,19 @@ def test_magic_activity_limit_pause_list(ip: InteractiveShell, client: hs.Client
     assert sorted(lim.name for lim in client.limits()) == ["<b>x</b>", "charge"]
 
 
+def test_magic_workflow_limit_and_list(ip: InteractiveShell, client: hs.Client) -> None:
+    assert out(ip, "%harvest workflow list").text == "(no limits)"
+    assert out(ip, "%harvest workflow limit nightly --max-workflows 2").text == (
+        "limited workflow nightly: max 2 workflows")
+    (limit,) = out(ip, "%harvest workflow list").data.limits
+    assert (limit.scope, limit.name, limit.max_workflows) == ("workflow", "nightly", 2)
+    assert out(ip, "%harvest queue limit etl --max-workflows 3").text == (
+        "limited queue etl: max 3 workflows")
+    assert out(ip, "%harvest workflow limit nightly --max-workflows none").text == (
+        "lifted all limits on workflow nightly")
+    assert completions(ip, "%harvest workfl") == ["workflow"]
+
+
 def test_magic_bad_flow_input_is_a_one_line_usage_error(
     ip: InteractiveShell, client: hs.Client
 ) -> None:

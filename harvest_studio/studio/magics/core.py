@@ -269,6 +269,7 @@ HANDLERS: dict[str, Handler] = {
     "explore": notebook.do_explore,
     "queue": flow.do_queue,
     "activity": flow.do_activity,
+    "workflow": flow.do_workflow,
     "dag": dags.do_dag,
     "schedule": dags.do_schedule,
     "worker": notebook.do_worker,

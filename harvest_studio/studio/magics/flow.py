@@ -1,5 +1,5 @@
-"""``%harvest queue list|pause|resume|limit`` and ``%harvest activity
-list|pause|resume|limit``: flow control from the notebook."""
+"""``%harvest queue list|pause|resume|limit``, ``%harvest activity list|pause|resume|limit``
+and ``%harvest workflow list|limit``: flow control from the notebook."""
 
 from __future__ import annotations
 
@@ -46,3 +46,13 @@ def do_activity(magics: MagicsContext, args: argparse.Namespace, body: str | Non
     return _flow(
         magics, args, commands.activity_pause, commands.activity_resume, commands.activity_limit
     )
+
+
+def do_workflow(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    if args.action == "list":
+        listing: commands.LimitList = magics.run(commands.workflow_list)
+        return HarvestOutput(listing, render.render_limits(listing), limits_html(listing))
+    commands.parse_limit_value(args.max_workflows, "--max-workflows", int)  # before the database
+    action = magics.run(
+        lambda c: commands.workflow_limit(c, args.name, max_workflows=args.max_workflows))
+    return HarvestOutput(action, render.render_flow_action(action))

@@ -25,8 +25,9 @@ REF_COMMANDS = (
     "profile",
 )
 WORKER_ACTIONS = ("start", "stop", "status", "log")
-# flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`
-FLOW_COMMANDS = ("queue", "activity")
+# flow control: `%harvest queue ACTION ...`, `%harvest activity ACTION ...`, `%harvest
+# workflow list|limit ...`
+FLOW_COMMANDS = ("queue", "activity", "workflow")
 FLOW_ACTIONS = ("list", "pause", "resume", "limit")
 # `%harvest dag ACTION ...`, `%harvest schedule ACTION ...`
 DAG_ACTIONS = ("list", "show", "graph", "runs", "retry", "mark")
@@ -290,6 +291,17 @@ def build_parser() -> _Parser:
         if scope == "queue":
             p.add_argument("--max-workflows", metavar="N|none", default=KEEP,
                            help="runs on the queue in progress at once; none lifts it")
+
+    about = "workflow types: how many runs may be in progress at once"
+    group = command("workflow", about)
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = "list the limits on workflow types"
+    actions.add_parser("list", help=listing, description=listing)
+    limiting = "set or lift how many runs of workflow type NAME may be in progress at once"
+    p = actions.add_parser("limit", help=limiting, description=limiting)
+    p.add_argument("name", metavar="NAME", help="workflow type")
+    p.add_argument("--max-workflows", metavar="N|none", default=KEEP, required=True,
+                   help="runs in progress at once (0 holds them all); none lifts it")
 
     _dag_commands(command)
     _schedule_commands(command)
