@@ -43,12 +43,19 @@ def pool_options() -> dict[str, Any]:
     return {"check": bring_to_skew} if _skipping else {}
 
 
+_SET_SKEW = "SELECT set_config('harvest.clock_skew', %s, false)"
+
+
+def _sync_session(conn: Connection[Any]) -> None:
+    """Give the kit's own (sync) session the current skew."""
+    conn.execute(_SET_SKEW, (f"{_skew} seconds",))
+
+
 async def bring_to_skew(conn: AsyncConnection[Any]) -> None:
     """Set the session's skew, if it changed since the session last had it."""
     target = _skew  # (a jump during the round trip is caught at the next checkout)
     if _synced.get(conn) != target:
-        await conn.execute("SELECT set_config('harvest.clock_skew', %s, false)",
-                           (f"{target} seconds",))
+        await conn.execute(_SET_SKEW, (f"{target} seconds",))
         _synced[conn] = target
 
 
@@ -72,7 +79,7 @@ def next_due_sync(conn: Connection[Any]) -> tuple[bool, float | None]:
     """Whether anything can run now (a task claimable or running, an event in an inbox),
     and in how many seconds the next thing falls due (a timer, a retry, a deadline, a
     schedule's slot; None if nothing waits on time)."""
-    conn.execute("SELECT set_config('harvest.clock_skew', %s, false)", (f"{_skew} seconds",))
+    _sync_session(conn)
     row = conn.execute(_DUE_SQL).fetchone()
     assert row is not None
     return bool(row[0]), None if row[1] is None else float(row[1])
@@ -82,7 +89,7 @@ def jump(conn: Connection[Any], seconds: float) -> None:
     """Move this process's clock ``seconds`` ahead and wake every worker (timers, retries
     and slots may be due now). Workers' liveness moves with it: a jump is not a silence."""
     set_skew(_skew + seconds)
-    conn.execute("SELECT set_config('harvest.clock_skew', %s, false)", (f"{_skew} seconds",))
+    _sync_session(conn)
     conn.execute("UPDATE harvest.workers SET heartbeat_at = heartbeat_at"
                  " + make_interval(secs => %s)", (seconds,))
     conn.execute("SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, CLOCK_MOVED))
@@ -104,7 +111,7 @@ def engine_time(moment: datetime) -> datetime:
 
 def engine_now(conn: Connection[Any]) -> Any:
     """The engine's clock as this process skews it."""
-    conn.execute("SELECT set_config('harvest.clock_skew', %s, false)", (f"{_skew} seconds",))
+    _sync_session(conn)
     row = conn.execute("SELECT harvest.now()").fetchone()
     assert row is not None
     return row[0]
