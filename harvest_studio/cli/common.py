@@ -52,6 +52,8 @@ def _error(code: str, message: str, *, as_json: bool = False) -> None:
 async def _with_client(
     args: argparse.Namespace, action: Callable[[AsyncClient], Awaitable[T]]
 ) -> T:
-    async with AsyncClient(args.database_url, namespace=args.namespace) as client:
+    async with AsyncClient(
+        args.database_url, namespace=args.namespace, front_end="cli"
+    ) as client:
         return await action(client)
 

@@ -66,7 +66,7 @@ async def run_demo(
     """Start a worker thread, run ``onboarding`` once per customer, collect the outcome."""
     resolved = database_url(url)
     began = time.monotonic()
-    async with AsyncClient(resolved, namespace=namespace) as client:
+    async with AsyncClient(resolved, namespace=namespace, front_end="cli") as client:
         worker = Worker(
             client,
             workflows=demo_app.WORKFLOWS,

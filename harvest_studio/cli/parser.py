@@ -66,6 +66,7 @@ from .handlers_schedules import (
     _cmd_schedule_show,
     _cmd_schedule_trigger,
 )
+from .parser_operations import operations_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -373,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay the files `harvest export --histories` wrote instead of the "
                         "database's runs")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
+    operations_commands(sub, command)
     return parser
 
 

@@ -6,7 +6,15 @@ through ``store``; the notebook views of a run are registered in :mod:`.sync_cli
 
 from __future__ import annotations
 
+from ._audit import FRONT_ENDS, AuditRecord, Caller, acting_as
 from ._flow import KEEP, FlowLimit, Keep, QueueInfo
+from ._operations import (
+    TOKEN_SCOPES,
+    NewToken,
+    TokenInfo,
+    TokenNameTakenError,
+    TokenNotFoundError,
+)
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle, AsyncUpdateHandle
@@ -33,20 +41,25 @@ from .sync_client import (
 )
 
 __all__ = [
+    "FRONT_ENDS",
     "ID_CONFLICT_POLICIES",
     "ID_REUSE_POLICIES",
     "KEEP",
     "MAX_ID_LENGTH",
     "TERMINAL_STATUSES",
+    "TOKEN_SCOPES",
     "AsyncClient",
     "AsyncRunHandle",
     "AsyncUpdateHandle",
     "AttemptLog",
+    "AuditRecord",
+    "Caller",
     "Client",
     "DagRunInfo",
     "DagTypeInfo",
     "FlowLimit",
     "Keep",
+    "NewToken",
     "QueueInfo",
     "ResetResult",
     "RunHandle",
@@ -55,7 +68,11 @@ __all__ = [
     "RunViews",
     "ScheduleInfo",
     "ScheduleLogEntry",
+    "TokenInfo",
+    "TokenNameTakenError",
+    "TokenNotFoundError",
     "UpdateHandle",
+    "acting_as",
     "connect",
     "run_views",
     "set_run_views",

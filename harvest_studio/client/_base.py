@@ -23,6 +23,7 @@ from ..model.errors import (
 from ..model.events import HistoryEvent, decode
 from ..model.limits import MAX_ID_LENGTH, check_text
 from ..store.connection import database_url, describe_url, ensure_migrated
+from ._audit import Caller, check_caller, os_user
 from ._retry import retried
 from .info import TERMINAL_STATUSES, AttemptLog, RunInfo, _outcome
 
@@ -34,9 +35,18 @@ class ClientBase:
     """The async client's foundation; :class:`AsyncClient` adds the operations in layers
     (talking to runs, starting them, resetting them) on top of it."""
 
-    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = "default",
+        actor: str | None = None,
+        front_end: str = "python",
+    ) -> None:
         self.url = database_url(url)
         self.namespace = namespace
+        # the audit trail records this client's mutations for this caller
+        self.caller = check_caller(Caller(actor or os_user(), front_end))
         self._pool: AsyncConnectionPool | None = None
         self._waiters: dict[str, list[asyncio.Event]] = {}
         # Registrations are never withdrawn, so a type seen registered stays startable.

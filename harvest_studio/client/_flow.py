@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import store
 from ..model.errors import UsageError
+from ._audit import audited, limit_target
 from ._resets import ResettingClient
 from ._retry import retried
 
@@ -124,6 +125,7 @@ def _check_count(value: int | Keep | None, what: str) -> None:
 class FlowClient(ResettingClient):
     """Flow control: limits that every worker's claims obey, enforced in the database."""
 
+    @audited("limits.set", "limit", limit_target)
     @retried(True)
     async def set_limits(
         self,
@@ -166,18 +168,22 @@ class FlowClient(ResettingClient):
         }
         return await self._change_limit(queue, activity, changes, workflow)
 
+    @audited("queue.pause", "queue", "queue")
     async def pause_queue(self, queue: str) -> FlowLimit | None:
         """Stop claims from ``queue`` (running attempts finish; queries are still answered)."""
         return await self._pause(queue, None, True)
 
+    @audited("queue.resume", "queue", "queue")
     async def resume_queue(self, queue: str) -> FlowLimit | None:
         """Let workers claim from ``queue`` again."""
         return await self._pause(queue, None, False)
 
+    @audited("activity.pause", "activity", "activity")
     async def pause_activity(self, activity: str) -> FlowLimit | None:
         """Stop starting attempts of an activity type (in every queue)."""
         return await self._pause(None, activity, True)
 
+    @audited("activity.resume", "activity", "activity")
     async def resume_activity(self, activity: str) -> FlowLimit | None:
         """Let attempts of the activity type start again."""
         return await self._pause(None, activity, False)

@@ -10,6 +10,7 @@ from ..model import serde
 from ..model.errors import UsageError, WorkflowAlreadyStartedError
 from ..model.events import WorkflowResetFork
 from ..model.reset_points import REAPPLY_MODES, last_failed_activity_point, plan, resolve_target
+from ._audit import audited
 from ._retry import retried
 from ._starting import StartingClient
 from .handles import AsyncRunHandle
@@ -19,6 +20,7 @@ from .info import ResetResult
 class ResettingClient(StartingClient):
     """Resets (to a point in a run's history), retries of a failed activity, reruns."""
 
+    @audited("run.reset", "run", "ref", unless="dry_run")
     @retried(False)
     async def reset(
         self,
@@ -68,6 +70,7 @@ class ResettingClient(StartingClient):
             )
         return ResetResult(reset_plan, AsyncRunHandle(self, info.workflow_id, new_run_id), True)
 
+    @audited("run.retry_activity", "run", "ref")
     async def retry_failed_activity(
         self, ref: str, *, reason: str | None = None
     ) -> ResetResult[AsyncRunHandle]:
@@ -77,6 +80,7 @@ class ResettingClient(StartingClient):
         boundary = last_failed_activity_point(await self.history(info.run_id))
         return await self.reset(info.run_id, to_event=boundary, reason=reason or "retry")
 
+    @audited("run.rerun", "run", "ref")
     async def rerun(self, ref: str) -> AsyncRunHandle:
         """Start a fresh run of an ended run's workflow with its original input and id."""
         info = await self.describe(ref)

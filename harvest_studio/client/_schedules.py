@@ -21,6 +21,7 @@ from ..model.schedules import (
     aware_moment,
     slot_workflow_id,
 )
+from ._audit import audited
 from ._flow import FlowClient
 from ._retry import retried
 from .handles import AsyncRunHandle
@@ -109,6 +110,7 @@ class ScheduleLogEntry:
 class SchedulesClient(FlowClient):
     """Schedules: when to start runs of a workflow or DAG."""
 
+    @audited("schedule.create", "schedule", "name")
     @retried(True)
     async def create_schedule(
         self,
@@ -213,10 +215,12 @@ class SchedulesClient(FlowClient):
             raise UsageError(f"no schedule {name!r} in namespace {self.namespace!r}")
         return ScheduleInfo.from_row(row)
 
+    @audited("schedule.pause", "schedule", "name")
     async def pause_schedule(self, name: str, note: str | None = None) -> ScheduleInfo:
         """Stop starting runs (slots that pass meanwhile are not caught up on resume)."""
         return await self._set_schedule_paused(name, True, note)
 
+    @audited("schedule.resume", "schedule", "name")
     async def resume_schedule(self, name: str, note: str | None = None) -> ScheduleInfo:
         """Start runs again from the next slot after now."""
         return await self._set_schedule_paused(name, False, note)
@@ -240,6 +244,7 @@ class SchedulesClient(FlowClient):
         assert updated is not None
         return ScheduleInfo.from_row(updated)
 
+    @audited("schedule.trigger", "schedule", "name")
     async def trigger_schedule(self, name: str) -> AsyncRunHandle:
         """Start a run of the schedule now (its slot is now), whatever its overlap policy."""
         async with self.pool.connection() as conn, conn.transaction():
@@ -260,6 +265,7 @@ class SchedulesClient(FlowClient):
             )
         return AsyncRunHandle(self, slot_workflow_id(name, slot), run_id)
 
+    @audited("schedule.backfill", "schedule", "name")
     async def backfill_schedule(
         self, name: str, start: datetime | str, end: datetime | str
     ) -> list[AsyncRunHandle]:
@@ -299,6 +305,7 @@ class SchedulesClient(FlowClient):
             AsyncRunHandle(self, slot_workflow_id(name, s), runs[s]) for s in slots if runs.get(s)
         ]
 
+    @audited("schedule.delete", "schedule", "name")
     @retried(True)
     async def delete_schedule(self, name: str) -> bool:
         """Delete a schedule (runs it started are kept, and so is its log)."""

@@ -24,6 +24,7 @@ from ..model.errors import (
 from ..model.events import SignalReceived, WorkflowStarted
 from ..model.limits import check_name, check_text
 from ..model.payloads import return_hint
+from ._audit import audited, started_run
 from ._retry import has, retried
 from ._talking import TalkingClient
 from .handles import AsyncRunHandle
@@ -33,6 +34,7 @@ from .info import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, MAX_ID_LENGTH
 class StartingClient(TalkingClient):
     """Starting runs: id reuse and conflict policies, signal- and update-with-start."""
 
+    @audited("run.start", "run", started_run)
     @retried(has("idempotency_key"))
     async def start(
         self,
@@ -223,6 +225,7 @@ class StartingClient(TalkingClient):
                 ) from None
         return handle(workflow_id, run_id)
 
+    @audited("run.signal_with_start", "run", started_run)
     async def signal_with_start(
         self,
         workflow: WorkflowDefinition | str,
@@ -256,6 +259,7 @@ class StartingClient(TalkingClient):
                 raise
         raise WorkflowAlreadyStartedError(f"could not signal or start {id!r}", workflow_id=id)
 
+    @audited("run.update_with_start", "run", started_run)
     async def update_with_start(
         self,
         workflow: WorkflowDefinition | str,

@@ -21,6 +21,7 @@ from ..model.errors import (
 )
 from ..model.events import CancelRequested, SignalReceived
 from ..model.limits import MAX_ID_LENGTH, MAX_REASON_LENGTH, check_name, check_text
+from ._audit import audited
 from ._base import ClientBase
 from ._retry import has, retried
 from .handles import AsyncUpdateHandle
@@ -33,6 +34,7 @@ _ADMITTED_OR_LATER = frozenset({"ADMITTED", *_ENDED})
 class TalkingClient(ClientBase):
     """Signals, queries, updates, cancel, terminate, pause and resume."""
 
+    @audited("run.signal", "run", "ref")
     @retried(has("idempotency_key"))
     async def signal(
         self, ref: str, name: str, payload: Any = None, *, idempotency_key: str | None = None
@@ -92,6 +94,7 @@ class TalkingClient(ClientBase):
             raise UnknownQueryError(str(error.get("message")))
         raise QueryError(f"{error.get('type', error.get('code'))}: {error.get('message')}")
 
+    @audited("run.update", "run", "ref")
     @retried(has("update_id"))
     async def update(
         self,
@@ -138,6 +141,7 @@ class TalkingClient(ClientBase):
         """The outcome of an earlier update (waiting up to ``timeout`` if not done yet)."""
         return await self._wait_update(await self._run_id(ref), update_id, timeout)
 
+    @audited("run.cancel", "run", "ref")
     @retried(True)
     async def cancel(self, ref: str, reason: str | None = None) -> bool:
         """Ask a run to cancel. Its code sees ``asyncio.CancelledError`` at its current
@@ -147,6 +151,7 @@ class TalkingClient(ClientBase):
                                                   optional=True))
         return await self._queue(ref, event, dedupe_key="cancel", what="cancel request")
 
+    @audited("run.terminate", "run", "ref")
     @retried(True)
     async def terminate(self, ref: str, reason: str | None = None) -> None:
         """End a run at once (TERMINATED): no workflow code runs, open tasks are dropped."""
@@ -166,12 +171,14 @@ class TalkingClient(ClientBase):
         if not ended:
             raise RunNotRunningError(f"run {ref} has already ended")
 
+    @audited("run.pause", "run", "ref")
     @retried(True)
     async def pause(self, ref: str, reason: str | None = None) -> bool:
         """Stop dispatching the run's workflow tasks until :meth:`resume` (activities that
         are running finish). Returns False if it was already paused."""
         return await self._set_paused(ref, True, reason)
 
+    @audited("run.resume", "run", "ref")
     @retried(True)
     async def resume(self, ref: str, reason: str | None = None) -> bool:
         """Undo :meth:`pause`. Returns False if it was not paused."""

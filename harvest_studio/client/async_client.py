@@ -20,8 +20,9 @@ from ..model.errors import (
     UsageError,
 )
 from ..model.filters import parse_filter
+from ._audit import audited
+from ._operations import OperationsClient
 from ._retry import retried
-from ._schedules import SchedulesClient
 from .handles import AsyncRunHandle
 from .info import (
     TERMINAL_STATUSES,
@@ -45,7 +46,7 @@ def _succeeded_items(info: DagRunInfo, map_name: str) -> dict[str, Any]:
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
-class AsyncClient(SchedulesClient):
+class AsyncClient(OperationsClient):
     """Async access to one database and namespace. Use :func:`connect` for the sync face."""
 
     def handle(self, ref: str) -> AsyncRunHandle:
@@ -89,12 +90,14 @@ class AsyncClient(SchedulesClient):
         page = await self.list(workflow_type=name, limit=limit)
         return [await self.dag_run(run.run_id) for run in page.runs]
 
+    @audited("dag.approve", "run", "ref")
     async def approve(
         self, ref: str, node: str, *, by: str | None = None, comment: str | None = None
     ) -> None:
         """Open the approval node ``node`` of a DAG run (``d.approval``)."""
         await self.signal(ref, f"approve:{node}", {"approved": True, "by": by, "comment": comment})
 
+    @audited("dag.reject", "run", "ref")
     async def reject(
         self, ref: str, node: str, *, by: str | None = None, comment: str | None = None
     ) -> None:
@@ -103,6 +106,7 @@ class AsyncClient(SchedulesClient):
             ref, f"approve:{node}", {"approved": False, "by": by, "comment": comment}
         )
 
+    @audited("dag.mark", "run", "ref")
     async def mark_node(
         self,
         ref: str,
@@ -132,6 +136,7 @@ class AsyncClient(SchedulesClient):
             {"state": state, "result": result, "by": by, "reason": reason},
         )
 
+    @audited("dag.retry", "run", "ref")
     async def retry_failed_nodes(self, ref: str) -> AsyncRunHandle:
         """Start a new run of an ended DAG run's DAG, with its params, that keeps the results
         of the nodes (and map items) that succeeded and runs the others again. The new run
@@ -164,6 +169,7 @@ class AsyncClient(SchedulesClient):
         async with self.pool.connection() as conn:
             return await store.registered_workflow_names(conn, self.namespace)
 
+    @audited("namespace.create", "namespace", "name")
     @retried(True)
     async def create_namespace(self, name: str, description: str | None = None) -> bool:
         """Create a namespace (False if it exists). Names: letters, digits, ``-_.``."""
@@ -177,6 +183,7 @@ class AsyncClient(SchedulesClient):
         async with self.pool.connection() as conn:
             return await store.list_namespaces(conn)
 
+    @audited("namespace.delete", "namespace", "name")
     @retried(True)
     async def delete_namespace(self, name: str) -> None:
         """Delete a namespace that has no runs (``default`` cannot be deleted)."""

@@ -6,6 +6,7 @@ them here (:func:`set_run_views`)."""
 
 from __future__ import annotations
 
+import builtins
 import weakref
 from typing import Any, Protocol
 
@@ -13,8 +14,10 @@ from ..model.definitions import WorkflowDefinition
 from ..model.errors import UsageError
 from ..model.events import HistoryEvent
 from . import handles
+from ._audit import AuditRecord
 from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
+from ._operations import NewToken, TokenInfo
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle, AsyncUpdateHandle
@@ -63,9 +66,16 @@ class Client:
     >>> run.result(timeout=60)                      # doctest: +SKIP
     """
 
-    def __init__(self, url: str | None = None, *, namespace: str = "default") -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        namespace: str = "default",
+        actor: str | None = None,
+        front_end: str = "python",
+    ) -> None:
         self._thread = LoopThread()
-        self.aio = AsyncClient(url, namespace=namespace)
+        self.aio = AsyncClient(url, namespace=namespace, actor=actor, front_end=front_end)
         self._thread.run(self.aio.open())
 
     @property
@@ -270,6 +280,24 @@ class Client:
     def resume(self, ref: str, reason: str | None = None) -> bool:
         return bool(self._run(self.aio.resume(ref, reason)))
 
+    def audit(self, **filters: Any) -> builtins.list[AuditRecord]:
+        """See :meth:`AsyncClient.audit`."""
+        return self._run(self.aio.audit(**filters))  # type: ignore[no-any-return]
+
+    def create_token(self, name: str, scope: str, *, namespace: str | None = None) -> NewToken:
+        """See :meth:`AsyncClient.create_token`."""
+        return self._run(  # type: ignore[no-any-return]
+            self.aio.create_token(name, scope, namespace=namespace)
+        )
+
+    def tokens(self, *, include_revoked: bool = False) -> builtins.list[TokenInfo]:
+        return self._run(  # type: ignore[no-any-return]
+            self.aio.tokens(include_revoked=include_revoked)
+        )
+
+    def revoke_token(self, ref: str) -> TokenInfo:
+        return self._run(self.aio.revoke_token(ref))  # type: ignore[no-any-return]
+
     def close(self) -> None:
         try:
             self._run(self.aio.close(), timeout=10)
@@ -283,10 +311,13 @@ class Client:
         self.close()
 
 
-def connect(url: str | None = None, *, namespace: str = "default") -> Client:
+def connect(
+    url: str | None = None, *, namespace: str = "default", actor: str | None = None
+) -> Client:
     """Connect to ``url``, ``HARVEST_DATABASE_URL``, or the project's embedded Postgres,
-    applying migrations on first use."""
-    return Client(url, namespace=namespace)
+    applying migrations on first use. The audit trail records this client's changes for
+    ``actor`` (the OS user by default)."""
+    return Client(url, namespace=namespace, actor=actor)
 
 
 class RunHandle:

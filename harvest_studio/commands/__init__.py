@@ -89,6 +89,17 @@ from .namespaces import (
     namespace_delete,
     namespace_list,
 )
+from .operations import (
+    AUDIT_PAGE,
+    AuditList,
+    TokenCreated,
+    TokenList,
+    TokenRevoked,
+    audit_list,
+    token_create,
+    token_list,
+    token_revoke,
+)
 from .resets import (
     reset,
     retry,
@@ -160,6 +171,7 @@ from .talking import (
 )
 
 __all__ = [
+    "AUDIT_PAGE",
     "LIMIT_FLAGS",
     "MARK_STATES",
     "PREVIEW_COUNT",
@@ -170,6 +182,7 @@ __all__ = [
     "SIGNAL_WITH_TERMINATE",
     "App",
     "AppLoadError",
+    "AuditList",
     "BadFilterValueError",
     "BadTimeError",
     "DagList",
@@ -203,11 +216,15 @@ __all__ = [
     "ScheduleRun",
     "ScheduleRuns",
     "StartedRun",
+    "TokenCreated",
+    "TokenList",
+    "TokenRevoked",
     "UpdateOutcome",
     "activity_limit",
     "activity_list",
     "activity_pause",
     "activity_resume",
+    "audit_list",
     "cancel",
     "chain",
     "check_backfill",
@@ -273,6 +290,9 @@ __all__ = [
     "signal_with_start",
     "start",
     "terminate",
+    "token_create",
+    "token_list",
+    "token_revoke",
     "update",
     "workflow_limit",
     "workflow_list",

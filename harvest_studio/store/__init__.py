@@ -3,7 +3,8 @@
 ``connection`` finds the database (or starts the embedded server) and migrates it;
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
-``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``); ``filters`` compiles run
+``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
+``tokens``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -28,6 +29,7 @@ from ._sql import (
     is_unique_violation,
     rolled_back,
 )
+from .audit import AuditEntry, append_audit, read_audit
 from .claims import (
     claim_tasks,
     release_task,
@@ -158,6 +160,7 @@ from .timers import (
     seconds_to_next_timer,
     time_out_runs,
 )
+from .tokens import insert_token, list_tokens, revoke_token, token_by_secret
 
 __all__ = [
     "CLOCK_MOVED",
@@ -174,6 +177,7 @@ __all__ = [
     "ActivityOutcome",
     "ActivityOutcomeResult",
     "AttemptText",
+    "AuditEntry",
     "ChildStart",
     "Continuation",
     "Decision",
@@ -186,6 +190,7 @@ __all__ = [
     "ThrottledClaim",
     "admit_runs",
     "answer_query",
+    "append_audit",
     "applied_migrations",
     "apply_activity_outcomes",
     "apply_parent_close_policies",
@@ -220,12 +225,14 @@ __all__ = [
     "get_update",
     "heartbeat_activity",
     "insert_run",
+    "insert_token",
     "is_transient",
     "is_unique_violation",
     "latest_run_for_id",
     "list_namespaces",
     "list_runs",
     "list_schedules",
+    "list_tokens",
     "load_for_decisions",
     "load_history_tails",
     "load_inbox",
@@ -240,6 +247,7 @@ __all__ = [
     "oldest_buffered_slot",
     "queue_event",
     "queue_overview",
+    "read_audit",
     "read_log",
     "reclaim_expired_leases",
     "record_update_outcomes",
@@ -250,6 +258,7 @@ __all__ = [
     "renew_leases",
     "request_update",
     "reset_run",
+    "revoke_token",
     "rolled_back",
     "run_activity_summary",
     "run_chain",
@@ -265,6 +274,7 @@ __all__ = [
     "submit_query",
     "sync_declared_schedule",
     "time_out_runs",
+    "token_by_secret",
     "unclaim_start",
     "unserved_queues",
     "update_schedule",

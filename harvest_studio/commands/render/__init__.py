@@ -60,6 +60,12 @@ from .history import (
     render_history,
     summarize,
 )
+from .operations import (
+    render_audit,
+    render_token_created,
+    render_token_revoked,
+    render_tokens,
+)
 from .runs import (
     render_chain,
     render_run,
@@ -94,6 +100,7 @@ __all__ = [
     "key_values",
     "node_state",
     "render_action",
+    "render_audit",
     "render_chain",
     "render_dag_list",
     "render_dag_picture",
@@ -120,6 +127,9 @@ __all__ = [
     "render_schedule_runs",
     "render_schedules",
     "render_started",
+    "render_token_created",
+    "render_token_revoked",
+    "render_tokens",
     "render_tree",
     "render_update",
     "run_status",

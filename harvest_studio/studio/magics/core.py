@@ -20,7 +20,7 @@ from ...model.errors import HarvestError
 from ...tools.code_versions import CodeVersions
 from ..display import HarvestOutput, run_identity
 from ..kernel_worker import KernelWorker
-from . import analysis, completion, dags, flow, notebook, resets, runs, talking
+from . import analysis, completion, dags, flow, notebook, operations, resets, runs, talking
 from .config import find_pyproject, pyproject_settings
 from .context import MagicsContext
 from .parser import CELL_COMMANDS, HELP, PARSER, _HelpShown, one_line, split_line, usage_from
@@ -111,7 +111,9 @@ class HarvestMagics(Magics):
         """The sync client of the configured database and namespace (opened on first use)."""
         if self._client is None:
             try:
-                self._client = Client(self.database_url or None, namespace=self.namespace)
+                self._client = Client(
+                    self.database_url or None, namespace=self.namespace, front_end="magics"
+                )
             except (HarvestError, psycopg.Error) as exc:
                 raise usage_from(exc) from None
         return self._client
@@ -277,6 +279,7 @@ HANDLERS: dict[str, Handler] = {
     "sql": analysis.do_sql,
     "lint": analysis.do_lint,
     "profile": analysis.do_profile,
+    "audit": operations.do_audit,
 }
 
 

@@ -306,6 +306,17 @@ def build_parser() -> _Parser:
     _dag_commands(command)
     _schedule_commands(command)
 
+    p = command("audit", "the audit trail: who changed what, through which front end "
+                         "(newest first)")
+    p.add_argument("--run", metavar="REF", help="rows about one run")
+    p.add_argument("--target", metavar="NAME", help="rows about a schedule, queue, token, ...")
+    p.add_argument("--actor", metavar="NAME", help="rows of one actor")
+    p.add_argument("--action", metavar="ACTION", help="run.cancel, or a family: run.")
+    p.add_argument("--since", metavar="WHEN", help="an age like 1d, or an ISO time")
+    p.add_argument("--before", type=positive_int, metavar="SEQ", help="older rows (next page)")
+    p.add_argument("--limit", type=positive_int, default=commands.AUDIT_PAGE, metavar="N")
+    p.add_argument("--all-namespaces", action="store_true", help="every namespace")
+
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
                           "stop, status, log (what it logged: warnings stay out of cells)")

@@ -1,0 +1,54 @@
+"""Handlers of the operations commands: ``audit`` and ``token create|list|revoke``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from .. import commands
+from ..commands.render import (
+    render_audit,
+    render_token_created,
+    render_token_revoked,
+    render_tokens,
+)
+from .common import EXIT_OK, _emit, _with_client
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    listing = asyncio.run(
+        _with_client(
+            args,
+            lambda c: commands.audit_list(
+                c, run=args.run, target=args.target, actor=args.actor, action=args.action,
+                since=args.since, before=args.before, limit=args.limit,
+                all_namespaces=args.all_namespaces,
+            ),
+        )
+    )
+    _emit(args, listing, render_audit)
+    return EXIT_OK
+
+
+def _cmd_token_create(args: argparse.Namespace) -> int:
+    made = asyncio.run(
+        _with_client(
+            args, lambda c: commands.token_create(c, args.name, args.scope, args.token_namespace)
+        )
+    )
+    _emit(args, made, render_token_created)
+    return EXIT_OK
+
+
+def _cmd_token_list(args: argparse.Namespace) -> int:
+    listing = asyncio.run(
+        _with_client(args, lambda c: commands.token_list(c, include_revoked=args.all))
+    )
+    _emit(args, listing, render_tokens)
+    return EXIT_OK
+
+
+def _cmd_token_revoke(args: argparse.Namespace) -> int:
+    done = asyncio.run(_with_client(args, lambda c: commands.token_revoke(c, args.ref)))
+    _emit(args, done, render_token_revoked)
+    return EXIT_OK

@@ -1,0 +1,60 @@
+"""The operations part of the ``harvest`` command line: ``audit`` and ``token``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .. import commands
+from ..client import TOKEN_SCOPES
+from ..commands.argtypes import positive_int
+from .handlers_operations import _cmd_audit, _cmd_token_create, _cmd_token_list, _cmd_token_revoke
+
+Command = Callable[..., argparse.ArgumentParser]
+
+
+def _but_namespace() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--database-url", metavar="URL", default=argparse.SUPPRESS,
+                        help="PostgreSQL URL (default: $HARVEST_DATABASE_URL, else embedded)")
+    parent.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON")
+    return parent
+
+
+def operations_commands(sub: Any, command: Command) -> None:
+    p = command("audit", "the audit trail: who changed what, through which front end, and how "
+                         "it ended (newest first)", _cmd_audit)
+    p.add_argument("--run", metavar="REF", help="rows about one run (workflow id or run id)")
+    p.add_argument("--target", metavar="NAME", help="rows about a schedule, queue, token, ...")
+    p.add_argument("--actor", metavar="NAME", help="rows of one actor (an OS user, token:NAME)")
+    p.add_argument("--action", metavar="ACTION",
+                   help="one action (run.cancel) or a family ending in '.' (run.)")
+    p.add_argument("--since", metavar="WHEN", help="an age like 1d or 2h, or an ISO time")
+    p.add_argument("--before", type=positive_int, metavar="SEQ",
+                   help="rows older than this one (the next page)")
+    p.add_argument("--limit", type=positive_int, default=commands.AUDIT_PAGE, metavar="N",
+                   help=f"at most N rows (default {commands.AUDIT_PAGE})")
+    p.add_argument("--all-namespaces", action="store_true",
+                   help="every namespace (default: --namespace)")
+
+    token = sub.add_parser("token", help="API tokens of `harvest serve`",
+                           description="API tokens of `harvest serve`")
+    actions = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    # Here --namespace is the namespace the token is limited to, so this command takes the
+    # other global options but not that one.
+    about = "make a token and print its secret (shown only this once)"
+    p = actions.add_parser("create", help=about, description=about, parents=[_but_namespace()])
+    p.set_defaults(handler=_cmd_token_create)
+    p.add_argument("--name", required=True, metavar="NAME", help="who uses it, e.g. ci-bot")
+    p.add_argument("--scope", required=True, choices=TOKEN_SCOPES,
+                   help="read < operate (change runs) < admin (tokens, purge, drain)")
+    p.add_argument("--namespace", dest="token_namespace", metavar="NS",
+                   help="limit the token to one namespace (default: all)")
+    p = command("list", "the tokens (never their secrets), with their last use",
+                _cmd_token_list, actions)
+    p.add_argument("--all", action="store_true", help="also revoked tokens")
+    p = command("revoke", "revoke a token: its next request is refused", _cmd_token_revoke,
+                actions)
+    p.add_argument("ref", metavar="NAME_OR_ID")
