@@ -1,4 +1,5 @@
-"""Handlers of the operations commands: ``audit`` and ``token create|list|revoke``."""
+"""Handlers of the operations commands: ``audit``, ``token create|list|revoke`` and
+``serve``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from ..commands.render import (
     render_token_revoked,
     render_tokens,
 )
-from .common import EXIT_OK, _emit, _with_client
+from ..model.errors import UsageError
+from ..store.connection import database_url, describe_url
+from .common import EXIT_OK, _emit, _print, _with_client
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -51,4 +54,19 @@ def _cmd_token_list(args: argparse.Namespace) -> int:
 def _cmd_token_revoke(args: argparse.Namespace) -> int:
     done = asyncio.run(_with_client(args, lambda c: commands.token_revoke(c, args.ref)))
     _emit(args, done, render_token_revoked)
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from ..api.server import serve
+    except ImportError as exc:
+        raise UsageError(
+            f"harvest serve needs the serve extra ({exc.name} is missing): "
+            "pip install 'harvest-studio[serve]'"
+        ) from None
+    url = database_url(args.database_url)
+    _print(f"serving {describe_url(url)} on http://{args.host}:{args.port}"
+           " (API under /api/v1, OpenAPI at /api/v1/openapi.json)")
+    serve(url, host=args.host, port=args.port, log_level=args.log_level)
     return EXIT_OK

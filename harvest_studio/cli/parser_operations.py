@@ -1,4 +1,4 @@
-"""The operations part of the ``harvest`` command line: ``audit`` and ``token``."""
+"""The operations part of the ``harvest`` command line: ``audit``, ``token`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from typing import Any
 from .. import commands
 from ..client import TOKEN_SCOPES
 from ..commands.argtypes import positive_int
-from .handlers_operations import _cmd_audit, _cmd_token_create, _cmd_token_list, _cmd_token_revoke
+from .handlers_operations import (
+    _cmd_audit,
+    _cmd_serve,
+    _cmd_token_create,
+    _cmd_token_list,
+    _cmd_token_revoke,
+)
 
 Command = Callable[..., argparse.ArgumentParser]
 
@@ -58,3 +64,11 @@ def operations_commands(sub: Any, command: Command) -> None:
     p = command("revoke", "revoke a token: its next request is refused", _cmd_token_revoke,
                 actions)
     p.add_argument("ref", metavar="NAME_OR_ID")
+
+    p = command("serve", "serve the HTTP API (under /api/v1) and the dashboard (under /ui)",
+                _cmd_serve)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=positive_int, default=8233, help="port (default 8233)")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"])

@@ -42,8 +42,10 @@ class ClientBase:
         namespace: str = "default",
         actor: str | None = None,
         front_end: str = "python",
+        max_connections: int = 4,
     ) -> None:
         self.url = database_url(url)
+        self._max_connections = max_connections
         self.namespace = namespace
         # the audit trail records this client's mutations for this caller
         self.caller = check_caller(Caller(actor or os_user(), front_end))
@@ -61,7 +63,8 @@ class ClientBase:
             try:
                 await ensure_migrated(self.url)
                 pool = AsyncConnectionPool(
-                    self.url, min_size=1, max_size=4, kwargs={"autocommit": True},
+                    self.url, min_size=1, max_size=self._max_connections,
+                    kwargs={"autocommit": True},
                     open=False, timeout=POOL_WAIT, **store.clock_pool_options(),
                 )
                 await pool.open(wait=True)

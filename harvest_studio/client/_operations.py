@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import store
 from ..model.errors import HarvestError, UsageError
+from ..model.events import HistoryEvent, decode
 from ..model.limits import MAX_NAME_LENGTH, check_name
 from ._audit import AuditRecord, audited
 from ._retry import retried
@@ -183,6 +184,33 @@ class OperationsClient(SchedulesClient):
         if row is None:
             raise TokenNotFoundError(f"no live token named or with id {ref!r}")
         return TokenInfo(**row)
+
+    @retried(True)
+    async def run_progress(self, run_id: str) -> tuple[str, int] | None:
+        """A run's status and the seq of its newest event (None: no such run) — what a live
+        feed polls before it reads new events."""
+        async with self.pool.connection() as conn:
+            return await store.run_progress(conn, run_id)
+
+    @retried(True)
+    async def events_after(
+        self, run_id: str, after_seq: int, limit: int = 500
+    ) -> list[HistoryEvent]:
+        """Events of run ``run_id`` (a run id, not resolved) with ``seq > after_seq``."""
+        async with self.pool.connection() as conn:
+            rows = await store.get_history(conn, run_id, after_seq=after_seq, limit=limit)
+        return [
+            HistoryEvent(r["seq"], r["at"], decode(r["event_type"], r["payload"])) for r in rows
+        ]
+
+    @retried(True)
+    async def run_changes(
+        self, since: datetime | None
+    ) -> tuple[datetime, list[dict[str, Any]]]:
+        """The database's clock now, and the runs of this namespace that started or ended
+        at or after ``since``, oldest change first."""
+        async with self.pool.connection() as conn:
+            return await store.run_changes(conn, self.namespace, since)
 
     @retried(True)
     async def authenticate(self, secret: str) -> TokenInfo | None:

@@ -4,7 +4,7 @@
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
-``tokens``); ``filters`` compiles run
+``tokens``, ``feeds``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -51,6 +51,7 @@ from .decisions import (
     load_inbox,
 )
 from .exports import EVENT_COLUMNS, RUN_COLUMNS, export_runs_and_events
+from .feeds import run_changes, run_progress
 from .filters import (
     RunFilter,
     compile_filter,
@@ -262,7 +263,9 @@ __all__ = [
     "rolled_back",
     "run_activity_summary",
     "run_chain",
+    "run_changes",
     "run_last_seq",
+    "run_progress",
     "run_status",
     "run_tree",
     "seconds_to_next_timer",

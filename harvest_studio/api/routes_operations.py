@@ -1,0 +1,155 @@
+"""The rest of ``/api/v1``: the audit trail, tokens, namespaces, queues, schedules and
+DAGs — each a thin call into the command layer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from .. import commands
+from ..commands.render import to_json
+from .auth import Admin, GlobalReader, Operator, Reader
+from .errors import ERROR_RESPONSES
+from .models import NewToken, Reason
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+Name = Annotated[str, Path(min_length=1, max_length=200)]
+Json = dict[str, Any]
+
+
+@router.get("/audit", tags=["audit"], summary="The audit trail, newest first")
+async def audit(
+    session: Reader,
+    run: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
+    target: Annotated[str | None, Query(min_length=1, max_length=400)] = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    action: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    since: Annotated[str | None, Query(max_length=100,
+                                       description="an age like 1d, or an ISO time")] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> Json:
+    result: Json = to_json(await session.call(
+        commands.audit_list, run=run, target=target, actor=actor, action=action,
+        since=since, before=before, limit=limit,
+    ))
+    return result
+
+
+@router.get("/tokens", tags=["tokens"], summary="API tokens (never their secrets)")
+async def tokens(session: Admin, include_revoked: bool = False) -> Json:
+    result: Json = to_json(
+        await session.call(commands.token_list, include_revoked=include_revoked)
+    )
+    return result
+
+
+@router.post("/tokens", tags=["tokens"], status_code=201,
+             summary="Make a token; its secret is in this response only")
+async def create_token(session: Admin, body: NewToken) -> Json:
+    result: Json = to_json(
+        await session.call(commands.token_create, body.name, body.scope, body.namespace)
+    )
+    return result
+
+
+@router.delete("/tokens/{ref}", tags=["tokens"], summary="Revoke a token (by name or id)")
+async def revoke_token(session: Admin, ref: Name) -> Json:
+    result: Json = to_json(await session.call(commands.token_revoke, ref))
+    return result
+
+
+@router.get("/namespaces", tags=["namespaces"], summary="Namespaces with their run counts")
+async def namespaces(session: GlobalReader) -> Json:
+    result: Json = to_json(await session.call(commands.namespace_list))
+    return result
+
+
+@router.get("/queues", tags=["queues"],
+            summary="Queues: ready, delayed and running tasks, limits")
+async def queues(session: Reader) -> Json:
+    result: Json = to_json(await session.call(commands.queue_list))
+    return result
+
+
+@router.post("/queues/{name}/pause", tags=["queues"], summary="Stop claims from a queue")
+async def pause_queue(session: Operator, name: Name) -> Json:
+    result: Json = to_json(await session.call(commands.queue_pause, name))
+    return result
+
+
+@router.post("/queues/{name}/resume", tags=["queues"], summary="Let a queue be claimed again")
+async def resume_queue(session: Operator, name: Name) -> Json:
+    result: Json = to_json(await session.call(commands.queue_resume, name))
+    return result
+
+
+@router.get("/schedules", tags=["schedules"], summary="Schedules with their next fire times")
+async def schedules(session: Reader) -> Json:
+    result: Json = to_json(await session.call(commands.schedule_list))
+    return result
+
+
+@router.get("/schedules/{name}", tags=["schedules"], summary="One schedule")
+async def schedule(session: Reader, name: Name) -> Json:
+    result: Json = to_json(await session.call(commands.schedule_show, name))
+    return result
+
+
+@router.get("/schedules/{name}/log", tags=["schedules"], summary="A schedule's decisions")
+async def schedule_log(
+    session: Reader, name: Name, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> Json:
+    result: Json = to_json(await session.call(commands.schedule_log, name, limit=limit))
+    return result
+
+
+@router.post("/schedules/{name}/pause", tags=["schedules"], summary="Pause a schedule")
+async def pause_schedule(session: Operator, name: Name, body: Reason | None = None) -> Json:
+    note = None if body is None else body.reason
+    result: Json = to_json(await session.call(commands.schedule_pause, name, note))
+    return result
+
+
+@router.post("/schedules/{name}/resume", tags=["schedules"], summary="Resume a schedule")
+async def resume_schedule(session: Operator, name: Name, body: Reason | None = None) -> Json:
+    note = None if body is None else body.reason
+    result: Json = to_json(await session.call(commands.schedule_resume, name, note))
+    return result
+
+
+@router.post("/schedules/{name}/trigger", tags=["schedules"],
+             summary="Start a run of a schedule now")
+async def trigger_schedule(session: Operator, name: Name) -> Json:
+    result: Json = to_json(await session.call(commands.schedule_trigger, name))
+    return result
+
+
+@router.get("/dags", tags=["dags"], summary="DAG types with their newest run")
+async def dags(session: Reader) -> Json:
+    result: Json = to_json(await session.call(commands.dag_list))
+    return result
+
+
+@router.get("/dags/{name}/runs", tags=["dags"], summary="A DAG's runs, newest first")
+async def dag_runs(
+    session: Reader, name: Name, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+) -> Json:
+    result: Json = to_json(await session.call(commands.dag_runs, name, limit=limit))
+    return result
+
+
+@router.get("/dag-runs/{ref}", tags=["dags"], summary="A DAG run node by node")
+async def dag_run(session: Reader, ref: Annotated[str, Path(min_length=1, max_length=400)]
+                  ) -> Json:
+    result: Json = to_json(await session.call(commands.dag_show, ref))
+    return result
+
+
+@router.post("/dag-runs/{ref}/retry", tags=["dags"], summary="Retry a DAG run's failed nodes")
+async def retry_dag_run(
+    session: Operator, ref: Annotated[str, Path(min_length=1, max_length=400)]
+) -> Json:
+    result: Json = to_json(await session.call(commands.dag_retry, ref))
+    return result
