@@ -7,8 +7,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from .._version import __version__
 from .auth import services_of
@@ -25,6 +26,22 @@ Harvest Studio's HTTP API: the command layer of the `harvest` command line and t
 `harvest token create --scope read|operate|admin`; every mutation is recorded in the audit
 trail. Errors are `{"code", "message"}` with the command line's codes.
 """
+
+
+def document_scopes(router: APIRouter) -> None:
+    """Write each route's scope into its OpenAPI operation (``x-harvest-scope``, and
+    ``x-harvest-per-namespace``: whether a token bound to a namespace may use it there)."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for dependency in route.dependant.dependencies:
+            scope = getattr(dependency.call, "scope", None)
+            if scope is not None:
+                route.openapi_extra = {
+                    **(route.openapi_extra or {}),
+                    "x-harvest-scope": scope,
+                    "x-harvest-per-namespace": dependency.call.per_namespace,  # type: ignore[union-attr]
+                }
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
@@ -48,9 +65,9 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(runs_router)
-    app.include_router(streams_router)
-    app.include_router(operations_router)
+    for router in (runs_router, streams_router, operations_router):
+        document_scopes(router)
+        app.include_router(router)
 
     @app.get("/healthz", tags=["health"], summary="The server is up (no database check)")
     async def healthz() -> dict[str, Any]:

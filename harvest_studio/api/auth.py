@@ -75,6 +75,8 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
                                      f"do what needs {scope}{where}")
         return Session(token, await services.client(namespace), caller)
 
+    admit.scope = scope  # type: ignore[attr-defined]  # read by app.document_scopes
+    admit.per_namespace = per_namespace  # type: ignore[attr-defined]
     return admit
 
 

@@ -70,7 +70,7 @@ class ResettingClient(StartingClient):
             )
         return ResetResult(reset_plan, AsyncRunHandle(self, info.workflow_id, new_run_id), True)
 
-    @audited("run.retry_activity", "run", "ref")
+    @audited("run.retry", "run", "ref")
     async def retry_failed_activity(
         self, ref: str, *, reason: str | None = None
     ) -> ResetResult[AsyncRunHandle]:
