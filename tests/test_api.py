@@ -60,7 +60,8 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _concrete(path: str) -> str:
-    return path.replace("{ref}", "no-such-run").replace("{name}", "no-such-name")
+    return (path.replace("{ref}", "no-such-run").replace("{name}", "no-such-name")
+            .replace("{worker_id}", "no-such-worker"))
 
 
 def _status(http: httpx.Client, method: str, path: str, params: dict[str, str]) -> int:
@@ -171,6 +172,9 @@ def test_every_mutation_is_audited_once(
                 action="token.create")
     assert made["secret"].startswith("hvst_")
     call("DELETE", "/api/v1/tokens/new-bot", action="token.revoke")
+    drained = call("POST", f"/api/v1/workers/{app_worker.worker_id}/drain",
+                   action="worker.drain")
+    assert drained["drained"]["state"] == "draining"
     # a mutation that fails is recorded with its code; bad input, or a run that is not
     # there, is refused before any change is tried and leaves no row
     call("POST", f"/api/v1/runs/{greet['run_id']}/terminate", expect=409,
@@ -191,7 +195,7 @@ def test_every_mutation_is_audited_once(
         ("POST", "/api/v1/queues/{name}/resume"), ("POST", "/api/v1/schedules/{name}/pause"),
         ("POST", "/api/v1/schedules/{name}/resume"),
         ("POST", "/api/v1/schedules/{name}/trigger"), ("POST", "/api/v1/tokens"),
-        ("DELETE", "/api/v1/tokens/{ref}"),
+        ("DELETE", "/api/v1/tokens/{ref}"), ("POST", "/api/v1/workers/{worker_id}/drain"),
     }
     assert mutating == covered, mutating ^ covered
 

@@ -72,8 +72,11 @@ def test_queue_list_limit_pause_resume(cli: Cli, client: hs.Client, db_url: str)
     assert ok_line(cli, "queue", "list") == "(no queues with tasks or limits)"
     tasks_in(client, "emails")
     lines = ok_line(cli, "queue", "list").splitlines()
-    assert lines[0].split() == ["QUEUE", "READY", "DELAYED", "RUNNING", "LIMITS"]
-    assert lines[1].split() == ["emails", "2", "1", "0", "-"]
+    assert lines[0].split() == ["QUEUE", "READY", "DELAYED", "RUNNING", "OLDEST", "READY",
+                                "WORKERS", "LIMITS"]
+    emails = lines[1].split()
+    assert emails[:4] + emails[5:] == ["emails", "2", "1", "0", "0", "-"]
+    assert emails[4].endswith(("ms", "s"))  # how long the oldest ready task has waited
 
     assert ok_line(cli, "queue", "limit", "emails", "--rate", "5", "--burst", "10") == (
         "limited queue emails: 5/s (burst 10)"
@@ -87,14 +90,11 @@ def test_queue_list_limit_pause_resume(cli: Cli, client: hs.Client, db_url: str)
         "limited queue idle: max 0 running"
     )
     lines = ok_line(cli, "queue", "list").splitlines()
-    assert lines[1].split(None, 4) == [
-        "emails",
-        "2",
-        "1",
-        "0",
-        "paused, 5/s burst 10, max 4 running",
+    emails = lines[1].split(None, 6)
+    assert emails[:4] + emails[5:] == [
+        "emails", "2", "1", "0", "0", "paused, 5/s burst 10, max 4 running"
     ]
-    assert lines[2].split(None, 4) == ["idle", "0", "0", "0", "max 0 running"]
+    assert lines[2].split(None, 6) == ["idle", "0", "0", "0", "-", "0", "max 0 running"]
 
     code, out, err = cli("queue", "list", "--json")
     assert code == 0, err
@@ -356,13 +356,8 @@ def test_magic_queue_limit_pause_list_resume(ip: InteractiveShell, client: hs.Cl
 
     listing = out(ip, "%harvest queue list")
     assert [(q.name, q.ready, q.delayed) for q in listing.data.queues] == [("emails", 2, 1)]
-    assert listing.text.splitlines()[1].split(None, 4) == [
-        "emails",
-        "2",
-        "1",
-        "0",
-        "paused, 5/s burst 10",
-    ]
+    cells = listing.text.splitlines()[1].split(None, 6)
+    assert cells[:4] + cells[5:] == ["emails", "2", "1", "0", "0", "paused, 5/s burst 10"]
     data, _ = ip.display_formatter.format(listing)
     assert data["text/plain"] == listing.text
     assert "<table" in data["text/html"] and "paused" in data["text/html"]

@@ -97,4 +97,5 @@ async def _record_denial(
 Reader = Annotated[Session, Depends(needs("read"))]
 Operator = Annotated[Session, Depends(needs("operate"))]
 Admin = Annotated[Session, Depends(needs("admin", per_namespace=False))]
+NamespaceAdmin = Annotated[Session, Depends(needs("admin"))]
 GlobalReader = Annotated[Session, Depends(needs("read", per_namespace=False))]

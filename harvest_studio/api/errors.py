@@ -17,6 +17,7 @@ _BY_CODE = {
     "run_not_found": 404,
     "namespace_not_found": 404,
     "token_not_found": 404,
+    "worker_not_found": 404,
     "dag_not_found": 404,
     "unknown_workflow": 404,
     "unknown_query": 404,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from .. import commands
 from ..commands.render import to_json
-from .auth import Admin, GlobalReader, Operator, Reader
+from .auth import Admin, GlobalReader, NamespaceAdmin, Operator, Reader
 from .errors import ERROR_RESPONSES
 from .models import NewToken, Reason
 
@@ -57,6 +57,22 @@ async def create_token(session: Admin, body: NewToken) -> Json:
 @router.delete("/tokens/{ref}", tags=["tokens"], summary="Revoke a token (by name or id)")
 async def revoke_token(session: Admin, ref: Name) -> Json:
     result: Json = to_json(await session.call(commands.token_revoke, ref))
+    return result
+
+
+@router.get("/workers", tags=["workers"],
+            summary="Worker processes: host, version, queues, slots, heartbeat, state")
+async def workers(session: Reader, include_gone: bool = False) -> Json:
+    result: Json = to_json(await session.call(commands.workers_list, include_gone=include_gone))
+    return result
+
+
+@router.post("/workers/{worker_id}/drain", tags=["workers"],
+             summary="Drain a worker: it stops claiming, finishes its work, and exits")
+async def drain_worker(
+    session: NamespaceAdmin, worker_id: Annotated[str, Path(min_length=1, max_length=400)]
+) -> Json:
+    result: Json = to_json(await session.call(commands.worker_drain, worker_id))
     return result
 
 

@@ -1,5 +1,5 @@
-"""Handlers of the operations commands: ``audit``, ``token create|list|revoke`` and
-``serve``."""
+"""Handlers of the operations commands: ``audit``, ``token create|list|revoke``,
+``workers list|drain`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from ..commands.render import (
     render_token_created,
     render_token_revoked,
     render_tokens,
+    render_worker_drained,
+    render_workers,
 )
 from ..model.errors import UsageError
 from ..store.connection import database_url, describe_url
@@ -54,6 +56,24 @@ def _cmd_token_list(args: argparse.Namespace) -> int:
 def _cmd_token_revoke(args: argparse.Namespace) -> int:
     done = asyncio.run(_with_client(args, lambda c: commands.token_revoke(c, args.ref)))
     _emit(args, done, render_token_revoked)
+    return EXIT_OK
+
+
+def _cmd_workers(args: argparse.Namespace) -> int:
+    if args.action == "drain":
+        if not args.worker_id:
+            raise UsageError("workers drain needs a worker id (see `harvest workers list`)")
+        done = asyncio.run(
+            _with_client(args, lambda c: commands.worker_drain(c, args.worker_id))
+        )
+        _emit(args, done, render_worker_drained)
+        return EXIT_OK
+    if args.worker_id:
+        raise UsageError("workers list takes no worker id")
+    listing = asyncio.run(
+        _with_client(args, lambda c: commands.workers_list(c, include_gone=args.all))
+    )
+    _emit(args, listing, render_workers)
     return EXIT_OK
 
 

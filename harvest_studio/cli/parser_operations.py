@@ -15,6 +15,7 @@ from .handlers_operations import (
     _cmd_token_create,
     _cmd_token_list,
     _cmd_token_revoke,
+    _cmd_workers,
 )
 
 Command = Callable[..., argparse.ArgumentParser]
@@ -64,6 +65,12 @@ def operations_commands(sub: Any, command: Command) -> None:
     p = command("revoke", "revoke a token: its next request is refused", _cmd_token_revoke,
                 actions)
     p.add_argument("ref", metavar="NAME_OR_ID")
+
+    p = command("workers", "worker processes: list them (state running, draining or gone), or "
+                           "drain one before a deploy", _cmd_workers)
+    p.add_argument("action", nargs="?", choices=["list", "drain"], default="list")
+    p.add_argument("worker_id", nargs="?", metavar="WORKER_ID", help="with drain: which worker")
+    p.add_argument("--all", action="store_true", help="with list: also workers that are gone")
 
     p = command("serve", "serve the HTTP API (under /api/v1) and the dashboard (under /ui)",
                 _cmd_serve)

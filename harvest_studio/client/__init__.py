@@ -14,6 +14,8 @@ from ._operations import (
     TokenInfo,
     TokenNameTakenError,
     TokenNotFoundError,
+    WorkerInfo,
+    WorkerNotFoundError,
 )
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
@@ -72,6 +74,8 @@ __all__ = [
     "TokenNameTakenError",
     "TokenNotFoundError",
     "UpdateHandle",
+    "WorkerInfo",
+    "WorkerNotFoundError",
     "acting_as",
     "connect",
     "run_views",

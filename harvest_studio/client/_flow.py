@@ -90,6 +90,10 @@ class QueueInfo:
     delayed: int
     running: int
     limit: FlowLimit | None
+    oldest_ready_seconds: float | None = None
+    """how long the oldest task ready to claim has waited (None: none is ready)"""
+    workers: int = 0
+    """live workers serving the queue (not draining)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +101,8 @@ class QueueInfo:
             "ready": self.ready,
             "delayed": self.delayed,
             "running": self.running,
+            "oldest_ready_seconds": self.oldest_ready_seconds,
+            "workers": self.workers,
             "limit": None if self.limit is None else self.limit.to_json(),
         }
 
@@ -218,7 +224,8 @@ class FlowClient(ResettingClient):
 
     @retried(True)
     async def queues(self) -> list[QueueInfo]:
-        """Each queue with tasks or limits: ready, delayed and running tasks, its limits."""
+        """Each queue with tasks or limits: ready, delayed and running tasks, the age of the
+        oldest ready task, the live workers serving it, and its limits."""
         async with self.pool.connection() as conn:
             rows = await store.queue_overview(conn, self.namespace)
             limits = await store.flow_limits(conn, self.namespace)
@@ -230,6 +237,8 @@ class FlowClient(ResettingClient):
                 delayed=int(r["delayed"]),
                 running=int(r["running"]),
                 limit=by_queue.get(r["queue"]),
+                oldest_ready_seconds=r["oldest_ready_seconds"],
+                workers=int(r["workers"]),
             )
             for r in rows
         ]

@@ -1,4 +1,5 @@
-"""Operating the engine: the audit trail and the HTTP API's tokens."""
+"""Operating the engine: the audit trail, the HTTP API's tokens, the worker registry and
+drain, and what live feeds poll."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from .. import store
 from ..model.errors import HarvestError, UsageError
 from ..model.events import HistoryEvent, decode
-from ..model.limits import MAX_NAME_LENGTH, check_name
+from ..model.limits import MAX_ID_LENGTH, MAX_NAME_LENGTH, check_name, check_text
 from ._audit import AuditRecord, audited
 from ._retry import retried
 from ._schedules import SchedulesClient
@@ -74,6 +75,43 @@ class NewToken:
     @property
     def name(self) -> str:
         return self.info.name
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker process as the registry sees it: ``state`` is ``running``, ``draining``
+    (asked to drain, still finishing) or ``gone`` (stopped, or no heartbeat within its
+    lease); ``running_tasks`` are the tasks it holds now."""
+
+    worker_id: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    version: str | None
+    slots: int | None
+    started_at: datetime
+    heartbeat_at: datetime
+    lease_seconds: float
+    drain_requested_at: datetime | None
+    state: str
+    running_tasks: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WorkerInfo:
+        fields = dict(row)
+        fields["running_tasks"] = int(fields.pop("running"))
+        return cls(**fields)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in self.__dict__.items()
+        }
+
+
+class WorkerNotFoundError(HarvestError):
+    """No worker with that id in the namespace."""
+
+    code = "worker_not_found"
 
 
 def token_digest(secret: str) -> bytes:
@@ -184,6 +222,34 @@ class OperationsClient(SchedulesClient):
         if row is None:
             raise TokenNotFoundError(f"no live token named or with id {ref!r}")
         return TokenInfo(**row)
+
+    @retried(True)
+    async def workers(self, *, include_gone: bool = False) -> list[WorkerInfo]:
+        """The namespace's worker processes, newest first: host, pid, version, queues,
+        slots, heartbeat and state (``gone`` ones only with ``include_gone``)."""
+        async with self.pool.connection() as conn:
+            rows = await store.list_workers(
+                conn, self.namespace, include_gone=include_gone, worker_id=None
+            )
+        return [WorkerInfo.from_row(r) for r in rows]
+
+    @audited("worker.drain", "worker", "worker_id")
+    @retried(True)
+    async def drain_worker(self, worker_id: str) -> WorkerInfo:
+        """Ask worker ``worker_id`` to drain: it stops claiming at once, lets its running
+        tasks finish (up to its drain timeout), hands back the rest, and exits. Asking
+        again, or asking a worker that is gone, changes nothing."""
+        check_text("a worker id", worker_id, MAX_ID_LENGTH)
+        async with self.pool.connection() as conn:
+            found = await store.request_drain(conn, self.namespace, worker_id)
+            if found is None:
+                raise WorkerNotFoundError(
+                    f"no worker {worker_id!r} in namespace {self.namespace!r}"
+                )
+            rows = await store.list_workers(
+                conn, self.namespace, include_gone=True, worker_id=worker_id
+            )
+        return WorkerInfo.from_row(rows[0])
 
     @retried(True)
     async def run_progress(self, run_id: str) -> tuple[str, int] | None:

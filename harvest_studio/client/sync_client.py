@@ -17,7 +17,7 @@ from . import handles
 from ._audit import AuditRecord
 from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
-from ._operations import NewToken, TokenInfo
+from ._operations import NewToken, TokenInfo, WorkerInfo
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle, AsyncUpdateHandle
@@ -297,6 +297,16 @@ class Client:
 
     def revoke_token(self, ref: str) -> TokenInfo:
         return self._run(self.aio.revoke_token(ref))  # type: ignore[no-any-return]
+
+    def workers(self, *, include_gone: bool = False) -> builtins.list[WorkerInfo]:
+        """See :meth:`AsyncClient.workers`."""
+        return self._run(  # type: ignore[no-any-return]
+            self.aio.workers(include_gone=include_gone)
+        )
+
+    def drain_worker(self, worker_id: str) -> WorkerInfo:
+        """See :meth:`AsyncClient.drain_worker`."""
+        return self._run(self.aio.drain_worker(worker_id))  # type: ignore[no-any-return]
 
     def close(self) -> None:
         try:

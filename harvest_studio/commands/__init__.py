@@ -95,10 +95,14 @@ from .operations import (
     TokenCreated,
     TokenList,
     TokenRevoked,
+    WorkerDrained,
+    WorkerList,
     audit_list,
     token_create,
     token_list,
     token_revoke,
+    worker_drain,
+    workers_list,
 )
 from .resets import (
     reset,
@@ -220,6 +224,8 @@ __all__ = [
     "TokenList",
     "TokenRevoked",
     "UpdateOutcome",
+    "WorkerDrained",
+    "WorkerList",
     "activity_limit",
     "activity_list",
     "activity_pause",
@@ -294,6 +300,8 @@ __all__ = [
     "token_list",
     "token_revoke",
     "update",
+    "worker_drain",
+    "workers_list",
     "workflow_limit",
     "workflow_list",
 ]

@@ -1,4 +1,5 @@
-"""``audit`` and ``token create|list|revoke``: the audit trail and the HTTP API's tokens."""
+"""``audit``, ``token create|list|revoke`` and ``workers list|drain``: the audit trail, the
+HTTP API's tokens and the worker registry."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..client import TOKEN_SCOPES, AsyncClient, AuditRecord, TokenInfo
+from ..client import TOKEN_SCOPES, AsyncClient, AuditRecord, TokenInfo, WorkerInfo
 from ..model.errors import UsageError
 from .inputs import parse_time
 
@@ -53,6 +54,37 @@ class TokenRevoked:
 
     def to_json(self) -> dict[str, Any]:
         return {"revoked": self.token.to_json()}
+
+
+@dataclass(frozen=True)
+class WorkerList:
+    """``workers list``: the namespace's worker processes, newest first."""
+
+    workers: list[WorkerInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workers": [w.to_json() for w in self.workers]}
+
+
+@dataclass(frozen=True)
+class WorkerDrained:
+    """``workers drain``: the worker after the request (``draining``, or ``gone`` already)."""
+
+    worker: WorkerInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {"drained": self.worker.to_json()}
+
+
+async def workers_list(client: AsyncClient, *, include_gone: bool = False) -> WorkerList:
+    return WorkerList(await client.workers(include_gone=include_gone))
+
+
+async def worker_drain(client: AsyncClient, worker_id: str) -> WorkerDrained:
+    """Ask a worker to stop claiming, finish or hand back its work, and exit."""
+    if not worker_id:
+        raise UsageError("a worker id is required (see `harvest workers list`)")
+    return WorkerDrained(await client.drain_worker(worker_id))
 
 
 async def audit_list(

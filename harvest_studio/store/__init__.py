@@ -109,11 +109,15 @@ from .reads import (
     run_tree,
 )
 from .registry import (
+    DRAIN_PREFIX,
     Registration,
     dag_types,
+    drain_requested,
+    list_workers,
     register_types,
     registered_workflow,
     registered_workflow_names,
+    request_drain,
     set_worker_status,
     unserved_queues,
     upsert_worker,
@@ -165,6 +169,7 @@ from .tokens import insert_token, list_tokens, revoke_token, token_by_secret
 
 __all__ = [
     "CLOCK_MOVED",
+    "DRAIN_PREFIX",
     "EVENT_COLUMNS",
     "FLOW_CHANGED",
     "LIMIT_FIELDS",
@@ -213,6 +218,7 @@ __all__ = [
     "dead_letters",
     "delete_namespace",
     "delete_schedule",
+    "drain_requested",
     "engine_now",
     "export_runs_and_events",
     "find_run_by_idempotency_key",
@@ -234,6 +240,7 @@ __all__ = [
     "list_runs",
     "list_schedules",
     "list_tokens",
+    "list_workers",
     "load_for_decisions",
     "load_history_tails",
     "load_inbox",
@@ -257,6 +264,7 @@ __all__ = [
     "registered_workflow_names",
     "release_task",
     "renew_leases",
+    "request_drain",
     "request_update",
     "reset_run",
     "revoke_token",

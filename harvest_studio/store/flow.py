@@ -107,20 +107,34 @@ async def change_flow_limit(
 
 
 async def queue_overview(conn: AsyncConnection[Any], namespace: str) -> list[Row]:
-    """Per queue with tasks or limits: pending (ready now and delayed) and running tasks."""
+    """Per queue with tasks or limits: pending (ready now and delayed) and running tasks,
+    how long the oldest ready task has waited, and how many live workers serve it (alive
+    and not draining) — the question ``temporal task-queue describe`` answers."""
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
         """
-        SELECT queue,
-               count(*) FILTER (WHERE state = 'PENDING' AND visible_at <= harvest.now()) AS ready,
-               count(*) FILTER (WHERE state = 'PENDING' AND visible_at > harvest.now()) AS delayed,
-               count(*) FILTER (WHERE state = 'RUNNING') AS running
-        FROM harvest.tasks WHERE namespace = %(ns)s GROUP BY queue
-        UNION ALL
-        SELECT name, 0, 0, 0 FROM harvest.flow_limits f
-        WHERE f.namespace = %(ns)s AND f.scope = 'queue' AND NOT EXISTS
-            (SELECT 1 FROM harvest.tasks t WHERE t.namespace = %(ns)s AND t.queue = f.name)
-        ORDER BY queue
+        WITH counts AS (
+            SELECT queue,
+                   count(*) FILTER (WHERE state = 'PENDING' AND visible_at <= harvest.now())
+                       AS ready,
+                   count(*) FILTER (WHERE state = 'PENDING' AND visible_at > harvest.now())
+                       AS delayed,
+                   count(*) FILTER (WHERE state = 'RUNNING') AS running,
+                   extract(epoch FROM harvest.now() - min(visible_at) FILTER (
+                       WHERE state = 'PENDING' AND visible_at <= harvest.now()))::float8
+                       AS oldest_ready_seconds
+            FROM harvest.tasks WHERE namespace = %(ns)s GROUP BY queue
+            UNION ALL
+            SELECT name, 0, 0, 0, NULL FROM harvest.flow_limits f
+            WHERE f.namespace = %(ns)s AND f.scope = 'queue' AND NOT EXISTS
+                (SELECT 1 FROM harvest.tasks t WHERE t.namespace = %(ns)s AND t.queue = f.name)
+        )
+        SELECT c.*, (SELECT count(*) FROM harvest.workers w
+                     WHERE w.namespace = %(ns)s AND c.queue = ANY(w.queues)
+                       AND w.status = 'ACTIVE' AND w.drain_requested_at IS NULL
+                       AND w.heartbeat_at > harvest.now() - make_interval(secs => w.lease_seconds)
+                    ) AS workers
+        FROM counts c ORDER BY c.queue
         """,
         {"ns": namespace},
     )

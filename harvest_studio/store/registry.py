@@ -11,7 +11,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from ..model.definitions import WorkflowDefinition
-from ._sql import Row
+from ._sql import TASKS_CHANNEL, Row
 
 
 @dataclass(frozen=True)
@@ -147,14 +147,77 @@ async def upsert_worker(
     pid: int,
     queues: Sequence[str],
     lease_seconds: float,
+    version: str | None = None,
+    slots: int | None = None,
 ) -> None:
     await conn.execute(
-        "INSERT INTO harvest.workers (worker_id, namespace, hostname, pid, queues, lease_seconds)"
-        " VALUES (%s, %s, %s, %s, %s, %s)"
+        "INSERT INTO harvest.workers (worker_id, namespace, hostname, pid, queues, lease_seconds,"
+        " version, slots) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = harvest.now(), status = 'ACTIVE',"
-        " lease_seconds = EXCLUDED.lease_seconds",
-        (worker_id, namespace, hostname, pid, list(queues), lease_seconds),
+        " lease_seconds = EXCLUDED.lease_seconds, version = EXCLUDED.version,"
+        " slots = EXCLUDED.slots, drain_requested_at = NULL",
+        (worker_id, namespace, hostname, pid, list(queues), lease_seconds, version, slots),
     )
+
+
+DRAIN_PREFIX = "drain:"
+"""payload on TASKS_CHANNEL: ``drain:<worker id>``, that worker is asked to drain"""
+
+_WORKER_STATE = (
+    "CASE WHEN w.status <> 'ACTIVE'"
+    "       OR w.heartbeat_at <= harvest.now() - make_interval(secs => w.lease_seconds)"
+    "     THEN 'gone' WHEN w.drain_requested_at IS NOT NULL THEN 'draining' ELSE 'running' END"
+)
+
+
+async def list_workers(
+    conn: AsyncConnection[Any], namespace: str, *, include_gone: bool, worker_id: str | None
+) -> list[Row]:
+    """The namespace's workers, newest first, each with its ``state`` (running, draining,
+    gone) and the tasks it holds now."""
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT * FROM (SELECT w.worker_id, w.hostname, w.pid, w.queues, w.version, w.slots,"
+        f" w.started_at, w.heartbeat_at, w.lease_seconds, w.drain_requested_at,"
+        f" {_WORKER_STATE} AS state,"
+        " (SELECT count(*) FROM harvest.tasks t WHERE t.worker_id = w.worker_id"
+        "   AND t.state = 'RUNNING') AS running"
+        " FROM harvest.workers w WHERE w.namespace = %(ns)s"
+        " AND (%(id)s::text IS NULL OR w.worker_id = %(id)s)) x"
+        " WHERE %(gone)s OR x.state <> 'gone' OR x.worker_id = %(id)s"
+        " ORDER BY x.started_at DESC, x.worker_id",
+        {"ns": namespace, "gone": include_gone, "id": worker_id},
+    )
+    return await cur.fetchall()
+
+
+async def request_drain(conn: AsyncConnection[Any], namespace: str, worker_id: str) -> Row | None:
+    """Ask a live worker to stop claiming, finish or hand back its work, and exit; wakes it
+    at once. None when there is no such worker; a gone one is returned unchanged."""
+    async with conn.transaction():
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "UPDATE harvest.workers w SET drain_requested_at ="
+            " coalesce(w.drain_requested_at, harvest.now())"
+            " WHERE w.namespace = %s AND w.worker_id = %s"
+            f" RETURNING w.worker_id, {_WORKER_STATE} AS state",
+            (namespace, worker_id),
+        )
+        row = await cur.fetchone()
+        if row is not None and row["state"] != "gone":
+            await conn.execute(
+                "SELECT pg_notify(%s, %s)", (TASKS_CHANNEL, DRAIN_PREFIX + worker_id)
+            )
+    return row
+
+
+async def drain_requested(conn: AsyncConnection[Any], worker_id: str) -> bool:
+    cur = await conn.execute(
+        "SELECT drain_requested_at IS NOT NULL FROM harvest.workers WHERE worker_id = %s",
+        (worker_id,),
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
 
 
 async def unserved_queues(conn: AsyncConnection[Any], run_id: str) -> list[str]:

@@ -65,6 +65,8 @@ from .operations import (
     render_token_created,
     render_token_revoked,
     render_tokens,
+    render_worker_drained,
+    render_workers,
 )
 from .runs import (
     render_chain,
@@ -132,6 +134,8 @@ __all__ = [
     "render_tokens",
     "render_tree",
     "render_update",
+    "render_worker_drained",
+    "render_workers",
     "run_status",
     "shorten",
     "summarize",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...client import FlowLimit
 from ..results import FlowAction, LimitList, QueueList
-from .format import table
+from .format import fmt_duration, table
 from .html import esc, html_table
 
 
@@ -48,10 +48,18 @@ def _limits_cell(limit: FlowLimit | None) -> str:
     return ", ".join(parts) or "-"
 
 
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else fmt_duration(max(seconds, 0.0))
+
+
 def render_queues(listing: QueueList) -> str:
-    rows = [(q.name, q.ready, q.delayed, q.running, _limits_cell(q.limit)) for q in listing.queues]
+    rows = [
+        (q.name, q.ready, q.delayed, q.running, _age(q.oldest_ready_seconds), q.workers,
+         _limits_cell(q.limit))
+        for q in listing.queues
+    ]
     return table(
-        ["QUEUE", "READY", "DELAYED", "RUNNING", "LIMITS"],
+        ["QUEUE", "READY", "DELAYED", "RUNNING", "OLDEST READY", "WORKERS", "LIMITS"],
         rows,
         empty="(no queues with tasks or limits)",
     )
@@ -110,10 +118,11 @@ def queues_html(listing: QueueList) -> str:
         badge = _paused_badge(q.limit is not None and q.limit.paused)
         cell = ", ".join(p for p in (badge, esc(limits)) if p) or "-"
         rows.append(
-            [f"<code>{esc(q.name)}</code>", esc(q.ready), esc(q.delayed), esc(q.running), cell]
+            [f"<code>{esc(q.name)}</code>", esc(q.ready), esc(q.delayed), esc(q.running),
+             esc(_age(q.oldest_ready_seconds)), esc(q.workers), cell]
         )
     return html_table(
-        ["QUEUE", "READY", "DELAYED", "RUNNING", "LIMITS"],
+        ["QUEUE", "READY", "DELAYED", "RUNNING", "OLDEST READY", "WORKERS", "LIMITS"],
         rows,
         empty="(no queues with tasks or limits)",
     )

@@ -1,9 +1,16 @@
-"""Renderings of the audit trail and of API tokens."""
+"""Renderings of the audit trail, API tokens and workers."""
 
 from __future__ import annotations
 
-from ..operations import AuditList, TokenCreated, TokenList, TokenRevoked
-from .format import fmt_time, key_values, table
+from ..operations import (
+    AuditList,
+    TokenCreated,
+    TokenList,
+    TokenRevoked,
+    WorkerDrained,
+    WorkerList,
+)
+from .format import fmt_duration, fmt_time, key_values, table
 
 
 def render_audit(listing: AuditList) -> str:
@@ -51,3 +58,27 @@ def render_tokens(listing: TokenList) -> str:
 def render_token_revoked(done: TokenRevoked) -> str:
     t = done.token
     return key_values([("revoked", f"{t.name} ({t.token_id})"), ("scope", t.scope)])
+
+
+def render_workers(listing: WorkerList) -> str:
+    rows = [
+        (
+            w.worker_id, w.state, w.hostname, w.pid, ",".join(w.queues),
+            f"{w.running_tasks}/{w.slots if w.slots is not None else '-'}",
+            w.version or "-", fmt_time(w.started_at), fmt_time(w.heartbeat_at),
+        )
+        for w in listing.workers
+    ]
+    return table(
+        ("WORKER", "STATE", "HOST", "PID", "QUEUES", "TASKS", "VERSION", "STARTED", "HEARTBEAT"),
+        rows, empty="(no live workers; --all shows gone ones)",
+    )
+
+
+def render_worker_drained(done: WorkerDrained) -> str:
+    w = done.worker
+    if w.state == "gone":
+        return f"worker {w.worker_id} is already gone"
+    since = fmt_duration(max(0.0, (w.heartbeat_at - w.started_at).total_seconds()))
+    return (f"worker {w.worker_id} is draining: it claims nothing more, finishes its "
+            f"{w.running_tasks} running task(s) or hands them back, and exits (up {since})")

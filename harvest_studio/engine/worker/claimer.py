@@ -74,6 +74,8 @@ class Claimer:
                             self.limits_stale = True
                         elif note.payload == store.CLOCK_MOVED:  # time skipped (tests)
                             core.timer_wake.set()
+                        elif note.payload == store.DRAIN_PREFIX + core.worker_id:
+                            core.drain.set()
                         core.wake.set()
             except asyncio.CancelledError:
                 raise

@@ -53,6 +53,8 @@ class WorkerCore:
     """set to make the claimer claim now"""
     timer_wake: asyncio.Event = field(default_factory=asyncio.Event)
     """set when a decision armed timers, so the timer loop looks again"""
+    drain: asyncio.Event = field(default_factory=asyncio.Event)
+    """set when an operator asked this worker to drain (``harvest workers drain``)"""
     wf_queue: collections.deque[Row] = field(default_factory=collections.deque)
     """claimed (or handed over) workflow tasks waiting for the decision loop"""
     wf_ready: asyncio.Event = field(default_factory=asyncio.Event)

@@ -31,6 +31,9 @@ class Sweeper:
                     await store.renew_leases(
                         conn, core.worker_id, sorted(core.held.items()), core.options.lease_seconds
                     )
+                    # a drain asked while the listener was reconnecting is seen here
+                    if await store.drain_requested(conn, core.worker_id):
+                        core.drain.set()
             except psycopg.Error as exc:
                 log.warning("lease renewal failed: %s", exc)
 

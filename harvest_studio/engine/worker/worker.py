@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import logging
 import os
 import socket
@@ -35,6 +36,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from ... import store
+from ..._version import __version__
 from ...model.definitions import ActivityDefinition, WorkflowDefinition
 from ...model.errors import NamespaceNotFoundError, UsageError
 from ...model.limits import check_name
@@ -117,6 +119,17 @@ class Worker:
         self._startup_error: BaseException | None = None
         self.stats: collections.Counter[str] = collections.Counter()
 
+    @property
+    def version(self) -> str:
+        """``harvest-studio version+code digest``: which engine and which code this worker
+        runs (the digest covers the fingerprints of every type it serves)."""
+        prints = sorted(
+            [f"w:{d.name}={d.fingerprint}" for d in self.workflows.values()]
+            + [f"a:{d.name}={d.fingerprint}" for d in self.activities.values()]
+        )
+        digest = hashlib.sha256("\n".join(prints).encode()).hexdigest()[:10]
+        return f"{__version__}+{digest}"
+
     # ---------------------------------------------------------------------------------------
     # running on a background thread
     # ---------------------------------------------------------------------------------------
@@ -144,6 +157,9 @@ class Worker:
         """
         thread, loop, stop = self._thread, self._loop, self._stop
         if thread is None or loop is None or stop is None:
+            return
+        if loop.is_closed():  # it already stopped by itself (drained on request)
+            thread.join(timeout)
             return
         loop.call_soon_threadsafe(stop.set)
         thread.join(self.options.drain_timeout + 20.0 if timeout is None else timeout)
@@ -243,7 +259,14 @@ class Worker:
             self._serving = True
             self._started.set()
             log.info("worker %s serving %s", self.worker_id, self.queues)
-            await self._stop.wait()
+            stopped = asyncio.create_task(self._stop.wait())
+            drained = asyncio.create_task(core.drain.wait())
+            await asyncio.wait([stopped, drained], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            drained.cancel()
+            if core.drain.is_set():
+                log.info("worker %s drains on request: finishing its work, then exiting",
+                         self.worker_id)
             await self._drain(core, executor)
         finally:
             core.closing = True
@@ -285,7 +308,8 @@ class Worker:
                 log.info("schedule %s %s from code", declared.name, outcome)
         await store.upsert_worker(
             conn, self.worker_id, self.namespace, socket.gethostname(), os.getpid(), self.queues,
-            self.options.lease_seconds,
+            self.options.lease_seconds, version=self.version,
+            slots=self.options.max_concurrent_tasks,
         )
 
     async def _drain(self, core: WorkerCore, executor: ActivityExecutor) -> None:

@@ -280,6 +280,7 @@ HANDLERS: dict[str, Handler] = {
     "lint": analysis.do_lint,
     "profile": analysis.do_profile,
     "audit": operations.do_audit,
+    "workers": operations.do_workers,
 }
 
 

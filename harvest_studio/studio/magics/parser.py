@@ -317,6 +317,11 @@ def build_parser() -> _Parser:
     p.add_argument("--limit", type=positive_int, default=commands.AUDIT_PAGE, metavar="N")
     p.add_argument("--all-namespaces", action="store_true", help="every namespace")
 
+    p = command("workers", "worker processes (running, draining, gone); drain one")
+    p.add_argument("action", nargs="?", choices=["list", "drain"], default="list")
+    p.add_argument("worker_id", nargs="?", metavar="WORKER_ID", help="with drain: which worker")
+    p.add_argument("--all", action="store_true", help="also workers that are gone")
+
     p = command("worker", "the in-kernel worker serving this notebook's workflows and "
                           "activities: start (or restart with the current definitions), "
                           "stop, status, log (what it logged: warnings stay out of cells)")
