@@ -61,7 +61,7 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 def _concrete(path: str) -> str:
     return (path.replace("{ref}", "no-such-run").replace("{name}", "no-such-name")
-            .replace("{worker_id}", "no-such-worker"))
+            .replace("{worker_id}", "no-such-worker").replace("{letter_id}", "dl-424242"))
 
 
 def _status(http: httpx.Client, method: str, path: str, params: dict[str, str]) -> int:
@@ -157,6 +157,19 @@ def test_every_mutation_is_audited_once(
     with pytest.raises(hs.WorkflowFailedError):
         doomed.result(timeout=20)
     call("POST", f"/api/v1/runs/{doomed.run_id}/retry", action="run.retry")
+    letters = []
+    for why in ("one", "two"):
+        failed = client.start(cli_app.doomed, why)
+        with pytest.raises(hs.WorkflowFailedError):
+            failed.result(timeout=20)
+        letters.append(f"run-{failed.run_id}")
+    preview = call("POST", "/api/v1/dlq/replay", {"all": True, "dry_run": True})
+    assert set(letters) <= set(preview["selected"])  # (the retried run failed again too)
+    replayed = call("POST", "/api/v1/dlq/replay", {"ids": letters[:1], "note": "again"},
+                    action="dlq.replay")
+    assert replayed["outcome"]["done"] == letters[:1]
+    call("POST", "/api/v1/dlq/discard", {"ids": letters[1:], "reason": "known"},
+         action="dlq.discard")
     dag_run = client.start(brittle)
     with pytest.raises(hs.WorkflowFailedError):
         dag_run.result(timeout=20)
@@ -196,6 +209,7 @@ def test_every_mutation_is_audited_once(
         ("POST", "/api/v1/schedules/{name}/resume"),
         ("POST", "/api/v1/schedules/{name}/trigger"), ("POST", "/api/v1/tokens"),
         ("DELETE", "/api/v1/tokens/{ref}"), ("POST", "/api/v1/workers/{worker_id}/drain"),
+        ("POST", "/api/v1/dlq/replay"), ("POST", "/api/v1/dlq/discard"),
     }
     assert mutating == covered, mutating ^ covered
 

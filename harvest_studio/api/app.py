@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from .._version import __version__
 from .auth import services_of
 from .errors import install_error_handlers
+from .routes_dead_letters import router as dead_letters_router
 from .routes_operations import router as operations_router
 from .routes_runs import router as runs_router
 from .services import services_for
@@ -65,7 +66,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (runs_router, streams_router, operations_router):
+    for router in (runs_router, streams_router, operations_router, dead_letters_router):
         document_scopes(router)
         app.include_router(router)
 

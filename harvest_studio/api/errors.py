@@ -18,6 +18,7 @@ _BY_CODE = {
     "namespace_not_found": 404,
     "token_not_found": 404,
     "worker_not_found": 404,
+    "dead_letter_not_found": 404,
     "dag_not_found": 404,
     "unknown_workflow": 404,
     "unknown_query": 404,

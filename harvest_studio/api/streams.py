@@ -146,13 +146,23 @@ async def run_changes(
     while not await request.is_disconnected():
         now, rows = await session.client.run_changes(mark - OVERLAP)
         for row in rows:
-            key = (row["run_id"], row["status"])
-            if key in seen or row["changed_at"] < opened:
+            if workflow_type is not None and row["workflow_type"] != workflow_type:
                 continue
-            seen[key] = None
-            if len(seen) > 10_000:
-                seen.popitem(last=False)
-            if workflow_type is None or row["workflow_type"] == workflow_type:
-                yield ServerSentEvent(event="run", data=to_json(row))
+            # a run that started and ended between two polls still shows both
+            changes = [("RUNNING", row["created_at"] >= opened)]
+            if row["status"] != "RUNNING":
+                changes.append((row["status"], row["changed_at"] >= opened))
+            for status, fresh in changes:
+                key = (row["run_id"], status)
+                if not fresh or key in seen:
+                    continue
+                seen[key] = None
+                if len(seen) > 10_000:
+                    seen.popitem(last=False)
+                data = {**row, "status": status}
+                if status == "RUNNING":
+                    data["closed_at"] = None
+                    data["changed_at"] = row["created_at"]
+                yield ServerSentEvent(event="run", data=to_json(data))
         mark = now
         await asyncio.sleep(POLL * 2)

@@ -1,4 +1,5 @@
-"""The operations part of the ``harvest`` command line: ``audit``, ``token`` and ``serve``."""
+"""The operations part of the ``harvest`` command line: ``audit``, ``token``, ``workers``,
+``dlq`` and ``serve``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import commands
-from ..client import TOKEN_SCOPES
+from ..client import DLQ_KINDS, TOKEN_SCOPES
 from ..commands.argtypes import positive_int
+from .handlers_dead_letters import (
+    _cmd_dlq_discard,
+    _cmd_dlq_group,
+    _cmd_dlq_list,
+    _cmd_dlq_replay,
+    _cmd_dlq_show,
+)
 from .handlers_operations import (
     _cmd_audit,
     _cmd_serve,
@@ -72,6 +80,8 @@ def operations_commands(sub: Any, command: Command) -> None:
     p.add_argument("worker_id", nargs="?", metavar="WORKER_ID", help="with drain: which worker")
     p.add_argument("--all", action="store_true", help="with list: also workers that are gone")
 
+    _dlq_commands(sub, command)
+
     p = command("serve", "serve the HTTP API (under /api/v1) and the dashboard (under /ui)",
                 _cmd_serve)
     p.add_argument("--host", default="127.0.0.1",
@@ -79,3 +89,43 @@ def operations_commands(sub: Any, command: Command) -> None:
     p.add_argument("--port", type=positive_int, default=8233, help="port (default 8233)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
+
+
+def _dlq_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fingerprint", metavar="HEX", help="one group (see `dlq group`)")
+    p.add_argument("--kind", choices=DLQ_KINDS,
+                   help="quarantined tasks or runs that failed on an exhausted activity")
+    p.add_argument("--workflow-type", metavar="NAME", help="runs of this workflow type")
+    p.add_argument("--type", dest="type_name", metavar="NAME",
+                   help="failures in this activity (or workflow) type")
+    p.add_argument("--since", metavar="WHEN", help="an age like 1d, or an ISO time")
+
+
+def _dlq_commands(sub: Any, command: Command) -> None:
+    about = ("dead letters: tasks quarantined for crashing their workers, and runs that "
+             "failed on an activity whose retries ran out")
+    group = sub.add_parser("dlq", help=about, description=about)
+    actions = group.add_subparsers(dest="dlq_command", metavar="ACTION", required=True)
+    p = command("list", "open dead letters, newest first", _cmd_dlq_list, actions)
+    _dlq_filters(p)
+    p.add_argument("--limit", type=positive_int, default=100, metavar="N")
+    p = command("show", "one dead letter: the error, its attempts, the last heartbeat",
+                _cmd_dlq_show, actions)
+    p.add_argument("id", metavar="ID", help="dl-N or run-<run id>")
+    p = command("group", "open dead letters folded by error fingerprint (type, message, "
+                         "where), the biggest group first", _cmd_dlq_group, actions)
+    _dlq_filters(p)
+    for verb, handler, help in (
+        ("replay", _cmd_dlq_replay, "queue quarantined tasks again with a fresh attempt "
+                                    "budget; retry failed runs from their failed activity"),
+        ("discard", _cmd_dlq_discard, "put dead letters aside with a reason"),
+    ):
+        p = command(verb, help, handler, actions)
+        p.add_argument("ids", nargs="*", metavar="ID", help="dl-N or run-<run id>")
+        _dlq_filters(p)
+        p.add_argument("--all", action="store_true", help="every open dead letter")
+        p.add_argument("--dry-run", action="store_true", help="only say which ones")
+        if verb == "replay":
+            p.add_argument("--note", metavar="TEXT", help="kept with the letter")
+        else:
+            p.add_argument("--reason", required=True, metavar="TEXT")

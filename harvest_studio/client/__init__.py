@@ -7,6 +7,12 @@ through ``store``; the notebook views of a run are registered in :mod:`.sync_cli
 from __future__ import annotations
 
 from ._audit import FRONT_ENDS, AuditRecord, Caller, acting_as
+from ._dead_letters import (
+    DLQ_KINDS,
+    DeadLetter,
+    DeadLetterNotFoundError,
+    DlqOutcome,
+)
 from ._flow import KEEP, FlowLimit, Keep, QueueInfo
 from ._operations import (
     TOKEN_SCOPES,
@@ -43,6 +49,7 @@ from .sync_client import (
 )
 
 __all__ = [
+    "DLQ_KINDS",
     "FRONT_ENDS",
     "ID_CONFLICT_POLICIES",
     "ID_REUSE_POLICIES",
@@ -59,6 +66,9 @@ __all__ = [
     "Client",
     "DagRunInfo",
     "DagTypeInfo",
+    "DeadLetter",
+    "DeadLetterNotFoundError",
+    "DlqOutcome",
     "FlowLimit",
     "Keep",
     "NewToken",

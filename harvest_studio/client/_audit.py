@@ -70,6 +70,12 @@ def acting_as(caller: Caller) -> Iterator[None]:
         _acting.reset(token)
 
 
+def current_caller(default: Caller) -> Caller:
+    """The caller mutations are recorded for now: the one of an enclosing
+    :func:`acting_as` block, else ``default`` (the client's own)."""
+    return _acting.get() or default
+
+
 def args_digest(values: dict[str, Any]) -> str:
     """A SHA-256 of the call's arguments in canonical JSON: equal calls, equal digests,
     without keeping payloads (which may hold personal data) in the trail."""
@@ -153,7 +159,7 @@ async def _record(
     result: Any,
     error: BaseException | None,
 ) -> None:
-    caller: Caller = _acting.get() or client.caller
+    caller = current_caller(client.caller)
     if error is not None and isinstance(error, UsageError):
         return  # refused before anything was tried: nothing happened to audit
     if target is None:

@@ -23,7 +23,7 @@ from ..model.errors import (
 from ..model.events import HistoryEvent, decode
 from ..model.limits import MAX_ID_LENGTH, check_text
 from ..store.connection import database_url, describe_url, ensure_migrated
-from ._audit import Caller, check_caller, os_user
+from ._audit import Caller, check_caller, current_caller, os_user
 from ._retry import retried
 from .info import TERMINAL_STATUSES, AttemptLog, RunInfo, _outcome
 
@@ -90,6 +90,11 @@ class ClientBase:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def caller_actor(self) -> str:
+        """Who the current call acts for (the client's actor, or a server's request's)."""
+        return current_caller(self.caller).actor
 
     @property
     def pool(self) -> AsyncConnectionPool:

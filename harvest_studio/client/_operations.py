@@ -196,7 +196,7 @@ class OperationsClient(SchedulesClient):
                     scope=scope,
                     namespace=namespace,
                     secret_sha256=token_digest(secret),
-                    created_by=self.caller.actor,
+                    created_by=self.caller_actor,
                 )
             except Exception as exc:
                 if store.is_unique_violation(exc, "api_tokens_live_name"):

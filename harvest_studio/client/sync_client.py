@@ -15,6 +15,7 @@ from ..model.errors import UsageError
 from ..model.events import HistoryEvent
 from . import handles
 from ._audit import AuditRecord
+from ._dead_letters import DeadLetter, DlqOutcome
 from ._flow import FlowLimit, QueueInfo
 from ._loop_thread import LoopThread
 from ._operations import NewToken, TokenInfo, WorkerInfo
@@ -302,6 +303,26 @@ class Client:
         """See :meth:`AsyncClient.workers`."""
         return self._run(  # type: ignore[no-any-return]
             self.aio.workers(include_gone=include_gone)
+        )
+
+    def dead_letters(self, **filters: Any) -> builtins.list[DeadLetter]:
+        """See :meth:`AsyncClient.dead_letters`."""
+        return self._run(self.aio.dead_letters(**filters))  # type: ignore[no-any-return]
+
+    def dead_letter(self, letter_id: str) -> tuple[DeadLetter, builtins.list[dict[str, Any]]]:
+        """See :meth:`AsyncClient.dead_letter`."""
+        return self._run(self.aio.dead_letter(letter_id))  # type: ignore[no-any-return]
+
+    def replay_dead_letters(self, ids: Any, *, note: str | None = None) -> DlqOutcome:
+        """See :meth:`AsyncClient.replay_dead_letters`."""
+        return self._run(  # type: ignore[no-any-return]
+            self.aio.replay_dead_letters(ids, note=note)
+        )
+
+    def discard_dead_letters(self, ids: Any, *, reason: str) -> DlqOutcome:
+        """See :meth:`AsyncClient.discard_dead_letters`."""
+        return self._run(  # type: ignore[no-any-return]
+            self.aio.discard_dead_letters(ids, reason=reason)
         )
 
     def drain_worker(self, worker_id: str) -> WorkerInfo:

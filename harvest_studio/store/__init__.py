@@ -4,7 +4,7 @@
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
-``tokens``, ``feeds``); ``filters`` compiles run
+``tokens``, ``feeds``, ``dead_letters``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -38,6 +38,13 @@ from .claims import (
 from .clock import CLOCK_MOVED
 from .clock import engine_now_async as engine_now
 from .clock import pool_options as clock_pool_options
+from .dead_letters import (
+    attempt_failures,
+    discard_quarantined,
+    list_dead_letters,
+    replay_quarantined,
+    triage_failed_run,
+)
 from .decisions import (
     ChildStart,
     Continuation,
@@ -200,6 +207,7 @@ __all__ = [
     "applied_migrations",
     "apply_activity_outcomes",
     "apply_parent_close_policies",
+    "attempt_failures",
     "attempt_logs",
     "available_migrations",
     "block_run",
@@ -218,6 +226,7 @@ __all__ = [
     "dead_letters",
     "delete_namespace",
     "delete_schedule",
+    "discard_quarantined",
     "drain_requested",
     "engine_now",
     "export_runs_and_events",
@@ -236,6 +245,7 @@ __all__ = [
     "is_transient",
     "is_unique_violation",
     "latest_run_for_id",
+    "list_dead_letters",
     "list_namespaces",
     "list_runs",
     "list_schedules",
@@ -264,6 +274,7 @@ __all__ = [
     "registered_workflow_names",
     "release_task",
     "renew_leases",
+    "replay_quarantined",
     "request_drain",
     "request_update",
     "reset_run",
@@ -286,6 +297,7 @@ __all__ = [
     "sync_declared_schedule",
     "time_out_runs",
     "token_by_secret",
+    "triage_failed_run",
     "unclaim_start",
     "unserved_queues",
     "update_schedule",

@@ -69,7 +69,7 @@ quarantined AS (
 dead AS (
     INSERT INTO harvest.dead_letters (namespace, task_id, kind, run_id, type_name, reason, task)
     SELECT q.namespace, q.task_id, q.kind, q.run_id, q.type_name, 'crashed_worker',
-           to_jsonb(q) - 'input'
+           to_jsonb(q)
     FROM quarantined q
     RETURNING run_id, task_id, kind, type_name
 ),

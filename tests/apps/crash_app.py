@@ -43,3 +43,17 @@ def kills_its_worker(ctx: hs.ActivityContext) -> None:
 @hs.workflow
 async def poisoned(ctx: hs.WorkflowContext) -> None:
     await ctx.execute_activity(kills_its_worker)
+
+
+@hs.activity(start_to_close="60s")
+def poison_until_cured(ctx: hs.ActivityContext, n: int) -> str:
+    """Kills its worker while the mark file ``poison_on`` exists; then succeeds."""
+    if (Path(os.environ["HARVEST_TEST_MARKS"]) / "poison_on").exists():
+        mark("poison", f"{n} {os.getpid()}")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return f"cured {n}"
+
+
+@hs.workflow
+async def sometimes_poisoned(ctx: hs.WorkflowContext, n: int) -> str:
+    return str(await ctx.execute_activity(poison_until_cured, n))

@@ -37,6 +37,13 @@ from .dags import (
     render_dag_runs,
     render_node_mark,
 )
+from .dead_letters import (
+    dlq_groups_html,
+    render_dlq_action,
+    render_dlq_detail,
+    render_dlq_groups,
+    render_dlq_list,
+)
 from .flow import (
     describe_limits,
     render_flow_action,
@@ -95,6 +102,7 @@ __all__ = [
     "dag_svg",
     "describe_limits",
     "describe_states",
+    "dlq_groups_html",
     "dumps",
     "fmt_clock",
     "fmt_duration",
@@ -110,6 +118,10 @@ __all__ = [
     "render_dag_run",
     "render_dag_runs",
     "render_db_status",
+    "render_dlq_action",
+    "render_dlq_detail",
+    "render_dlq_groups",
+    "render_dlq_list",
     "render_flow_action",
     "render_history",
     "render_limits",

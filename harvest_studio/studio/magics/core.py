@@ -281,6 +281,7 @@ HANDLERS: dict[str, Handler] = {
     "profile": analysis.do_profile,
     "audit": operations.do_audit,
     "workers": operations.do_workers,
+    "dlq": operations.do_dlq,
 }
 
 

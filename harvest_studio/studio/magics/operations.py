@@ -1,9 +1,10 @@
-"""``%harvest audit`` and ``%harvest workers``: the audit trail and the worker registry
-from the notebook."""
+"""``%harvest audit``, ``%harvest workers`` and ``%harvest dlq``: the audit trail, the worker
+registry and dead letters from the notebook."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ... import commands
 from ...commands import render
@@ -33,3 +34,34 @@ def do_workers(magics: MagicsContext, args: argparse.Namespace, body: str | None
     listing: commands.WorkerList = magics.run(
         lambda c: commands.workers_list(c, include_gone=args.all))
     return HarvestOutput(listing, render.render_workers(listing), title="%harvest workers")
+
+
+def do_dlq(magics: MagicsContext, args: argparse.Namespace, body: str | None) -> HarvestOutput:
+    action = args.action or "group"
+    if action == "show":
+        detail: commands.DlqDetail = magics.run(lambda c: commands.dlq_show(c, args.id))
+        return HarvestOutput(detail, render.render_dlq_detail(detail))
+    where = commands.DlqFilter(args.fingerprint, args.kind, args.workflow_type,
+                               args.type_name, args.since) if hasattr(args, "kind") \
+        else commands.DlqFilter()
+    if action == "list":
+        listing: commands.DlqList = magics.run(
+            lambda c: commands.dlq_list(c, where, limit=args.limit))
+        return HarvestOutput(listing, render.render_dlq_list(listing))
+    if action == "group":
+        groups: commands.DlqGroups = magics.run(lambda c: commands.dlq_group(c, where))
+        text, html = render.render_dlq_groups(groups), render.dlq_groups_html(groups)
+
+        def triage() -> Any:
+            from ..widgets.triage import triage
+
+            return triage(magics.client, groups, html=html, text=text)
+
+        return HarvestOutput(groups, text, html, title="%harvest dlq", widget=triage)
+    if action == "replay":
+        done: commands.DlqAction = magics.run(lambda c: commands.dlq_replay(
+            c, args.ids, where, everything=args.all, note=args.text, dry_run=args.dry_run))
+    else:
+        done = magics.run(lambda c: commands.dlq_discard(
+            c, args.ids, where, everything=args.all, reason=args.text, dry_run=args.dry_run))
+    return HarvestOutput(done, render.render_dlq_action(done))

@@ -12,7 +12,7 @@ import psycopg
 from IPython.core.error import UsageError as IPythonUsageError
 
 from ... import commands
-from ...client import ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
+from ...client import DLQ_KINDS, ID_CONFLICT_POLICIES, ID_REUSE_POLICIES, KEEP
 from ...commands.argtypes import nonnegative_int, positive_int, seconds
 from ...commands.render.dag_graph import ENGINES
 from ...model.errors import HarvestError
@@ -316,6 +316,28 @@ def build_parser() -> _Parser:
     p.add_argument("--before", type=positive_int, metavar="SEQ", help="older rows (next page)")
     p.add_argument("--limit", type=positive_int, default=commands.AUDIT_PAGE, metavar="N")
     p.add_argument("--all-namespaces", action="store_true", help="every namespace")
+
+    dlq = command("dlq", "dead letters: group by fingerprint (a triage view), list, show, "
+                         "replay or discard by ids or filter")
+    dlq_actions = dlq.add_subparsers(dest="action", metavar="ACTION")
+    for verb in ("group", "list", "show", "replay", "discard"):
+        p = dlq_actions.add_parser(verb, help=f"dlq {verb}", description=f"dlq {verb}")
+        if verb == "show":
+            p.add_argument("id", metavar="ID")
+            continue
+        if verb in ("replay", "discard"):
+            p.add_argument("ids", nargs="*", metavar="ID")
+            p.add_argument("--all", action="store_true")
+            p.add_argument("--dry-run", action="store_true")
+            p.add_argument("--note" if verb == "replay" else "--reason", metavar="TEXT",
+                           dest="text")
+        p.add_argument("--fingerprint", metavar="HEX")
+        p.add_argument("--kind", choices=DLQ_KINDS)
+        p.add_argument("--workflow-type", metavar="NAME")
+        p.add_argument("--type", dest="type_name", metavar="NAME")
+        p.add_argument("--since", metavar="WHEN")
+        if verb == "list":
+            p.add_argument("--limit", type=positive_int, default=100, metavar="N")
 
     p = command("workers", "worker processes (running, draining, gone); drain one")
     p.add_argument("action", nargs="?", choices=["list", "drain"], default="list")

@@ -444,6 +444,7 @@ function render({ model, el, host }) {
   if (view === "card") return renderCard({ model, el });
   if (view === "graph") return renderGraph({ model, el });
   if (view === "list") return renderList({ model, el, host });
+  if (view === "triage") return renderTriage({ model, el });
   return renderExplorer({ model, el });
 }
 

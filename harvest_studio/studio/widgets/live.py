@@ -19,7 +19,7 @@ from ...client import TERMINAL_STATUSES
 
 log = logging.getLogger("harvest_studio.studio")
 STATIC = Path(__file__).parent.parent / "static"
-FRONT_END = ("common.js", "card.js", "timeline.js", "explorer.js")
+FRONT_END = ("common.js", "card.js", "timeline.js", "triage.js", "explorer.js")
 
 
 def bundle_parts(bundle: Any) -> tuple[Any, dict[str, Any]]:
