@@ -19,7 +19,7 @@ from harvest_studio.api import create_app
 
 from .api_server import ApiServer, api_server
 from .apps import cli_app
-from .conftest import sql, wait_for
+from .conftest import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI = ROOT / "docs" / "openapi.json"
@@ -70,7 +70,7 @@ def _status(http: httpx.Client, method: str, path: str, params: dict[str, str]) 
 
 
 def test_auth_matrix(server: ApiServer) -> None:
-    """Every route × no token, read, operate, admin, and an operate token of another
+    """Every route x no token, read, operate, admin, and an operate token of another
     namespace (used in its namespace and in the default one)."""
     checked = 0
     for method, path, operation in _operations():

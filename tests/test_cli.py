@@ -1045,7 +1045,8 @@ def test_namespace_create_list_delete(cli: Cli, db_url: str) -> None:
     code, out, _ = cli("namespace", "list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "RUNS", "RUNNING", "CREATED", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "RUNS", "RUNNING", "RETENTION", "CREATED",
+                                "DESCRIPTION"]
     assert lines[2].startswith("team-a") and lines[2].endswith("the A team")
 
     code, _, err = cli("--namespace", "team-a", "start", "greet", '"x"', "--force")

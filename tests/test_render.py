@@ -572,7 +572,8 @@ def test_render_namespaces() -> None:
         NamespaceInfo("ops", None, T0, 0, 0),
     ])
     lines = render.render_namespaces(listing).splitlines()
-    assert lines[0].split() == ["NAME", "RUNS", "RUNNING", "CREATED", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "RUNS", "RUNNING", "RETENTION", "CREATED",
+                                "DESCRIPTION"]
     assert lines[1].startswith("default") and lines[1].endswith("the default namespace")
     assert lines[2].split()[:3] == ["ops", "0", "0"] and lines[2].endswith("-")
     assert render.render_namespaces(NamespaceList([])) == "(no namespaces)"

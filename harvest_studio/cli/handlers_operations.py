@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 
 from .. import commands
 from ..commands.render import (
+    dumps,
     render_audit,
+    render_namespace_action,
+    render_purge,
     render_token_created,
     render_token_revoked,
     render_tokens,
@@ -16,7 +20,13 @@ from ..commands.render import (
     render_workers,
 )
 from ..model.errors import UsageError
-from ..store.connection import database_url, describe_url
+from ..store.connection import (
+    ENV_URL,
+    database_url,
+    describe_url,
+    embedded_data_dir,
+    stop_embedded,
+)
 from .common import EXIT_OK, _emit, _print, _with_client
 
 
@@ -74,6 +84,42 @@ def _cmd_workers(args: argparse.Namespace) -> int:
         _with_client(args, lambda c: commands.workers_list(c, include_gone=args.all))
     )
     _emit(args, listing, render_workers)
+    return EXIT_OK
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    archive = None
+    if args.archive is not None and not args.dry_run:
+        from ..tools.archive import RunArchive
+
+        archive = RunArchive(args.archive, args.format)
+    report = asyncio.run(_with_client(args, lambda c: commands.purge(
+        c, args.ended_before, all_namespaces=args.all_namespaces, archive=archive,
+        dry_run=args.dry_run)))
+    files = [str(f) for f in archive.files] if archive is not None else []
+    if args.json:
+        _print(dumps({**report.to_json(), "archive_files": files}))
+    else:
+        _print(render_purge(report, files))
+    return EXIT_OK
+
+
+def _cmd_namespace_retention(args: argparse.Namespace) -> int:
+    keep = None if args.keep.lower() in ("forever", "none", "off") else args.keep
+    action = asyncio.run(
+        _with_client(args, lambda c: commands.namespace_retention(c, args.name, keep))
+    )
+    _emit(args, action, render_namespace_action)
+    return EXIT_OK
+
+
+def _cmd_db_stop(args: argparse.Namespace) -> int:
+    if args.database_url or os.environ.get(ENV_URL):
+        raise UsageError("db stop stops the embedded server only; this command was given "
+                         "a database URL")
+    pid = stop_embedded()
+    _print(f"stopped the embedded server (pid {pid}) of {embedded_data_dir()}" if pid
+           else f"the embedded server of {embedded_data_dir()} is not running")
     return EXIT_OK
 
 

@@ -30,6 +30,7 @@ from .handlers_flow import (
     _cmd_flow_resume,
     _cmd_workflow_limit,
 )
+from .handlers_operations import _cmd_db_stop, _cmd_namespace_retention
 from .handlers_ops import (
     _cmd_db_migrate,
     _cmd_db_status,
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     command("migrate", "apply pending migrations", _cmd_db_migrate, db_sub)
     command("status", "show applied and pending migrations", _cmd_db_status, db_sub)
+    command("stop", "stop the project's embedded PostgreSQL (the next command starts it)",
+            _cmd_db_stop, db_sub)
 
     p = command("worker", "serve the workflows and activities of a module", _cmd_worker)
     p.add_argument("module", metavar="MODULE", help="importable module, e.g. app.workflows")
@@ -287,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME", help="1-63 letters, digits, '-', '_' or '.'")
     p.add_argument("--description", help="shown by `harvest namespace list`")
     command("list", "list namespaces with their run counts", _cmd_namespace_list, ns_sub)
+    p = command("retention", "keep a namespace's ended runs this long (`harvest purge` removes "
+                             "older ones)", _cmd_namespace_retention, ns_sub)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("keep", metavar="DURATION|forever", help="e.g. 30d; forever lifts it")
     p = command("delete", "delete a namespace that has no runs", _cmd_namespace_delete, ns_sub)
     p.add_argument("name", metavar="NAME")
 

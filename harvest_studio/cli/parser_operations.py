@@ -10,6 +10,7 @@ from typing import Any
 from .. import commands
 from ..client import DLQ_KINDS, TOKEN_SCOPES
 from ..commands.argtypes import positive_int
+from ..tools.archive import ARCHIVE_FORMATS
 from .handlers_dead_letters import (
     _cmd_dlq_discard,
     _cmd_dlq_group,
@@ -19,6 +20,7 @@ from .handlers_dead_letters import (
 )
 from .handlers_operations import (
     _cmd_audit,
+    _cmd_purge,
     _cmd_serve,
     _cmd_token_create,
     _cmd_token_list,
@@ -81,6 +83,18 @@ def operations_commands(sub: Any, command: Command) -> None:
     p.add_argument("--all", action="store_true", help="with list: also workers that are gone")
 
     _dlq_commands(sub, command)
+
+    p = command("purge", "remove ended runs with their histories (archived first with "
+                         "--archive); running runs are never touched", _cmd_purge)
+    p.add_argument("--ended-before", metavar="WHEN",
+                   help="an age like 30d, or an ISO time (default: each namespace's "
+                        "retention, see `namespace retention`)")
+    p.add_argument("--archive", metavar="DIR", help="write each batch here before deleting it")
+    p.add_argument("--format", choices=ARCHIVE_FORMATS, default="jsonl",
+                   help="archive files: jsonl (default) or parquet (needs the analysis extra)")
+    p.add_argument("--all-namespaces", action="store_true",
+                   help="every namespace (default: --namespace)")
+    p.add_argument("--dry-run", action="store_true", help="only count what would go")
 
     p = command("serve", "serve the HTTP API (under /api/v1) and the dashboard (under /ui)",
                 _cmd_serve)

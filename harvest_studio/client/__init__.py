@@ -23,6 +23,7 @@ from ._operations import (
     WorkerInfo,
     WorkerNotFoundError,
 )
+from ._retention import PURGE_BATCH, Archive, PurgeReport
 from ._schedules import ScheduleInfo, ScheduleLogEntry
 from .async_client import AsyncClient
 from .handles import AsyncRunHandle, AsyncUpdateHandle
@@ -55,8 +56,10 @@ __all__ = [
     "ID_REUSE_POLICIES",
     "KEEP",
     "MAX_ID_LENGTH",
+    "PURGE_BATCH",
     "TERMINAL_STATUSES",
     "TOKEN_SCOPES",
+    "Archive",
     "AsyncClient",
     "AsyncRunHandle",
     "AsyncUpdateHandle",
@@ -72,6 +75,7 @@ __all__ = [
     "FlowLimit",
     "Keep",
     "NewToken",
+    "PurgeReport",
     "QueueInfo",
     "ResetResult",
     "RunHandle",

@@ -140,6 +140,10 @@ from .results import (
     StartedRun,
     UpdateOutcome,
 )
+from .retention import (
+    namespace_retention,
+    purge,
+)
 from .runs import (
     chain,
     children,
@@ -285,6 +289,7 @@ __all__ = [
     "namespace_create",
     "namespace_delete",
     "namespace_list",
+    "namespace_retention",
     "node_states",
     "parse_json_args",
     "parse_limit_value",
@@ -295,6 +300,7 @@ __all__ = [
     "parse_time",
     "pause",
     "preview_spec",
+    "purge",
     "query",
     "queue_limit",
     "queue_list",

@@ -26,6 +26,7 @@ async def namespace_list(client: AsyncClient) -> NamespaceList:
             created_at=r.get("created_at"),
             runs=int(r.get("runs") or 0),
             running=int(r.get("running") or 0),
+            retention_seconds=r.get("retention_seconds"),
         )
         for r in rows
     ])

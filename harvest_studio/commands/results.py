@@ -338,6 +338,8 @@ class NamespaceInfo:
     created_at: datetime | None
     runs: int
     running: int
+    retention_seconds: float | None = None
+    """ended runs older than this are removed by ``harvest purge`` (None: kept)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -346,6 +348,7 @@ class NamespaceInfo:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "runs": self.runs,
             "running": self.running,
+            "retention_seconds": self.retention_seconds,
         }
 
 

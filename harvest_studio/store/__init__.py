@@ -4,7 +4,7 @@
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
-``tokens``, ``feeds``, ``dead_letters``); ``filters`` compiles run
+``tokens``, ``feeds``, ``dead_letters``, ``retention``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -131,6 +131,7 @@ from .registry import (
     workflow_details,
     workflow_registration,
 )
+from .retention import delete_runs, due_runs, runs_with_histories, set_retention
 from .runs import (
     find_run_by_idempotency_key,
     insert_run,
@@ -225,9 +226,11 @@ __all__ = [
     "dag_types",
     "dead_letters",
     "delete_namespace",
+    "delete_runs",
     "delete_schedule",
     "discard_quarantined",
     "drain_requested",
+    "due_runs",
     "engine_now",
     "export_runs_and_events",
     "find_run_by_idempotency_key",
@@ -287,8 +290,10 @@ __all__ = [
     "run_progress",
     "run_status",
     "run_tree",
+    "runs_with_histories",
     "seconds_to_next_timer",
     "set_paused",
+    "set_retention",
     "set_worker_status",
     "slot_runs",
     "start_slot_run",

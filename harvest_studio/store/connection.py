@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
-from ..model.errors import UsageError
+from ..model.errors import DatabaseUnavailableError, UsageError
 from .schema import Migration, applied_migrations, available_migrations, migrate
 
 ENV_URL = "HARVEST_DATABASE_URL"
@@ -56,6 +58,33 @@ def embedded_url(data_dir: Path | None = None) -> str:
 
         server = pgserver.get_server(path, cleanup_mode=None)  # type: ignore[attr-defined]
         return str(server.get_uri())
+
+
+def stop_embedded(data_dir: Path | None = None, timeout: float = 30.0) -> int | None:
+    """Stop the project's embedded PostgreSQL (a fast shutdown: sessions are closed, work
+    committed is kept); returns its pid, or None if it was not running. The next command
+    that needs it starts it again."""
+    path = data_dir or embedded_data_dir()
+    try:
+        pid = int((path / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+    import psutil  # pgserver's own dependency
+
+    try:  # a pid file left by a crash may name an unrelated process now
+        if not psutil.Process(pid).name().startswith("postgres"):
+            return None
+        os.kill(pid, signal.SIGINT)  # the postmaster's "fast" shutdown
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        return None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        time.sleep(0.05)
+    raise DatabaseUnavailableError(f"the embedded server (pid {pid}) did not stop in {timeout:g}s")
 
 
 def database_url(explicit: str | None = None) -> str:

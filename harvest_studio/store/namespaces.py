@@ -24,7 +24,7 @@ async def create_namespace(
 async def list_namespaces(conn: AsyncConnection[Any]) -> list[Row]:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT n.name, n.description, n.created_at,"
+        "SELECT n.name, n.description, n.created_at, n.retention_seconds,"
         " (SELECT count(*) FROM harvest.runs r WHERE r.namespace = n.name) AS runs,"
         " (SELECT count(*) FROM harvest.runs r WHERE r.namespace = n.name"
         "   AND r.status = 'RUNNING') AS running"

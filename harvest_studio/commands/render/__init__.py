@@ -69,6 +69,7 @@ from .history import (
 )
 from .operations import (
     render_audit,
+    render_purge,
     render_token_created,
     render_token_revoked,
     render_tokens,
@@ -129,6 +130,7 @@ __all__ = [
     "render_namespaces",
     "render_node_mark",
     "render_preview",
+    "render_purge",
     "render_query",
     "render_queues",
     "render_reset",

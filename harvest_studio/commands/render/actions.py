@@ -18,7 +18,17 @@ from ..results import (
     StartedRun,
     UpdateOutcome,
 )
-from .format import _args, _error_line, _parse_iso, compact, key_values, shorten, table, to_json
+from .format import (
+    _args,
+    _error_line,
+    _parse_iso,
+    compact,
+    fmt_duration,
+    key_values,
+    shorten,
+    table,
+    to_json,
+)
 
 
 def render_db_status(status: DbStatus) -> str:
@@ -204,10 +214,12 @@ def _nearest(seq: int | None) -> str:
 # ---------------------------------------------------------------------------------------
 def render_namespaces(listing: NamespaceList) -> str:
     rows = [
-        (n.name, n.runs, n.running, n.created_at, n.description or "-")
+        (n.name, n.runs, n.running,
+         "forever" if n.retention_seconds is None else fmt_duration(n.retention_seconds),
+         n.created_at, n.description or "-")
         for n in listing.namespaces
     ]
-    return table(["NAME", "RUNS", "RUNNING", "CREATED", "DESCRIPTION"], rows,
+    return table(["NAME", "RUNS", "RUNNING", "RETENTION", "CREATED", "DESCRIPTION"], rows,
                  empty="(no namespaces)")
 
 
@@ -218,4 +230,6 @@ def render_namespace_action(action: NamespaceAction) -> str:
         return f"created namespace {action.name}"
     if action.action == "delete":
         return f"deleted namespace {action.name}"
+    if action.action == "retention":
+        return f"namespace {action.name} {action.description or 'keeps its ended runs forever'}"
     return f"{action.action} namespace {action.name}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ...client import PurgeReport
 from ..operations import (
     AuditList,
     TokenCreated,
@@ -82,3 +85,16 @@ def render_worker_drained(done: WorkerDrained) -> str:
     since = fmt_duration(max(0.0, (w.heartbeat_at - w.started_at).total_seconds()))
     return (f"worker {w.worker_id} is draining: it claims nothing more, finishes its "
             f"{w.running_tasks} running task(s) or hands them back, and exits (up {since})")
+
+
+def render_purge(report: PurgeReport, files: Sequence[str] = ()) -> str:
+    where = "every namespace" if report.namespace is None else f"namespace {report.namespace}"
+    when = ("their namespace's retention" if report.ended_before is None
+            else f"ended before {fmt_time(report.ended_before)}")
+    if report.dry_run:
+        return f"would purge {report.runs} run(s) of {where} ({when}); nothing was deleted"
+    text = f"purged {report.runs} run(s) of {where} ({when}) in {report.batches} batch(es)"
+    if files:
+        text += f"; archived {report.events} event(s) first to:\n" + "\n".join(
+            f"  {f}" for f in files)
+    return text
