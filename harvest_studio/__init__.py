@@ -50,6 +50,7 @@ from .engine.activity_context import (
     TransactionContext,
 )
 from .engine.dag import DagDefinition, dag
+from .engine.run_hooks import RunEnded
 from .engine.workflow_context import WorkflowContext, WorkflowInfo
 from .model.dag import Dag, DagDefinitionError, DagParamError, Node
 from .model.dag_runs import NodeInfo
@@ -225,6 +226,7 @@ class _StudioRunViews:
 _set_run_views(_StudioRunViews())
 
 __all__ = [
+    "RunEnded",
     "ActivityCancelledError",
     "ActivityContext",
     "ActivityDefinition",

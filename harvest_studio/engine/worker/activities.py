@@ -7,6 +7,8 @@ import asyncio
 import contextvars
 import functools
 import logging
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 
@@ -18,6 +20,7 @@ from ...model.errors import ApplicationError, NonRetryableError, PayloadError
 from ...model.events import ActivityCompleted, ActivityFailed, ActivityStarted, Event
 from ...model.payloads import decode_args
 from ...model.retry import is_retryable, retry_delay
+from .. import telemetry
 from ..activity_context import ActivityCancelledError, ActivityContext, ActivityInfo
 from ..attempt_output import AttemptOutput
 from ..history_rules import error_dict
@@ -74,6 +77,12 @@ class ActivityExecutor:
         opts = self.core.options
         output = AttemptOutput(opts.echo_output) if opts.capture_output else None
         capturing = output if output is not None else nullcontext()
+        span, span_token = telemetry.begin_attempt(
+            info.run_id, info.namespace, definition.name, attempt, info.queue,
+            info.activity_id, info.workflow_type)
+        began = time.monotonic()
+        error: Exception | None = None
+        outcome = None
         try:
             args = decode_args(definition.fn, row["input"] or [], skip=1)
             with capturing:  # the thread of a sync activity gets a copy of this context
@@ -102,8 +111,10 @@ class ActivityExecutor:
                 # (the database clock is the only judge of deadlines).
                 outcome = None
             else:  # the activity's own code raised TimeoutError: an ordinary failure
+                error = exc
                 outcome = self.failure(row, ctx, events, policy, exc)
         except Exception as exc:
+            error = exc
             outcome = self.failure(row, ctx, events, policy, exc)
         else:
             events.append(ActivityCompleted(info.activity_id, attempt, result))
@@ -111,6 +122,11 @@ class ActivityExecutor:
         finally:
             self.running.pop(running_key, None)
             flushed, details = ctx.take_heartbeat()
+            ended = ("cancelled" if sys.exc_info()[1] is not None  # the worker stops
+                     else "timed_out" if outcome is None else "completed" if error is None
+                     else "failed" if outcome.final else "retrying")
+            telemetry.end_attempt(span, span_token, definition.name, info.queue, ended,
+                                  time.monotonic() - began, error)
         if outcome is not None:
             if flushed and details is not None and not outcome.final:
                 outcome.details_json = serde.dumps(details)

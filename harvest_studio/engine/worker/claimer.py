@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from ... import store
+from .. import telemetry
 from .core import Row, WorkerCore
 
 log = logging.getLogger("harvest_studio.worker")
@@ -151,6 +152,8 @@ class Claimer:
             await asyncio.sleep(core.options.poll_interval)
             return 0
         core.stats["claimed"] += len(rows)
+        if rows:
+            telemetry.count_claims(core.namespace, rows)
         for row in rows:
             self.accept(row)
         return len(rows)

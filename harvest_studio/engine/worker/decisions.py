@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from ...model.events import (
     WorkflowStarted,
     decode,
 )
+from .. import run_hooks, telemetry
 from ..replay import WorkflowInstance
 from .core import Row, WorkerCore, backoff, history_event
 from .local_activities import DecisionTransaction, LocalActivityRunner
@@ -51,6 +53,8 @@ class DecisionLoop:
         self.local = local
         """runs the local activities a decision waits on, before it commits"""
         self.eager_budget = 0
+        self.began_ns = time.time_ns()
+        """when the batch being decided began (its workflow tasks' spans start there)"""
 
     async def decision_loop(self) -> None:
         core = self.core
@@ -105,6 +109,7 @@ class DecisionLoop:
         # the slots the batch's own workflow tasks give back when it commits: a full batch
         # must not send every activity back through the queue.
         self.eager_budget = self.core.slots + len(batch)
+        self.began_ns = time.time_ns()
         tails = []
         histories: dict[str, list[Row]] = {}
         inboxes: dict[str, list[Row]] = {}
@@ -283,6 +288,8 @@ class DecisionLoop:
                 log.exception("parent close policies failed; the sweep will retry them")
         for decision in decisions:
             instance = instances[decision.task_id]
+            if decision.task_id in outcome.committed:
+                self.observe(decision, instance, decision.run_id in closed)
             if decision.task_id in outcome.committed and not instance.closed:
                 self.core.remember(decision.run_id, instance)
             else:
@@ -291,6 +298,20 @@ class DecisionLoop:
             self.core.timer_wake.set()
         for row in outcome.eager_activities:
             self.start_activity(row)
+
+    def observe(self, decision: store.Decision, instance: WorkflowInstance, closed: bool) -> None:
+        """Telemetry of a committed workflow task, and of the run's end if it ended."""
+        queue = getattr(instance.events[0].event, "queue", "") if instance.events else ""
+        telemetry.workflow_task_done(
+            decision.run_id, decision.workflow_type, decision.namespace, queue,
+            self.began_ns, len(decision.events))
+        if closed and decision.close_status is not None and instance.events:
+            run_hooks.run_ended(
+                self.core.options.on_run_end, run_id=decision.run_id,
+                workflow_id=decision.workflow_id, workflow_type=decision.workflow_type,
+                namespace=decision.namespace, status=decision.close_status,
+                error_json=decision.error_json, started_at=instance.events[0].at,
+            )
 
     def decision(
         self,

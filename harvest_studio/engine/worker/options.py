@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -25,3 +27,9 @@ class WorkerOptions:
     """keep what each activity attempt prints or logs with the attempt (bounded)"""
     echo_output: bool = True
     """also write it where it would have gone (off in a notebook kernel)"""
+    on_run_end: list[Callable[[Any], None]] = field(default_factory=list)
+    """called with a :class:`~harvest_studio.RunEnded` after this worker commits a run's
+    end (on a thread of their own; an exception is logged, never raised)"""
+    queue_depth_interval: float = 10.0
+    """how often to count the queues for the ``harvest.queue.depth`` metric (only while
+    an OpenTelemetry SDK collects metrics)"""

@@ -18,6 +18,7 @@ import psycopg
 
 from ... import store
 from ...model.schedules import LATE_AFTER, MAX_SLOTS, ScheduleSpec, kept_by_catchup
+from .. import telemetry
 from .core import WorkerCore
 
 log = logging.getLogger("harvest_studio.worker")
@@ -59,6 +60,9 @@ class Journal:
         await store.update_schedules(conn, self.namespace, list(self.changes.items()))
         if self.entries:
             await store.log_schedule_entries(conn, self.namespace, self.entries)
+            telemetry.schedule_started(self.namespace, [
+                (name, slot) for name, action, slot, _, _ in self.entries
+                if action == "started" and slot is not None])
 
 
 class Scheduler:

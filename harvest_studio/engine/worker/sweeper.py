@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import psycopg
@@ -13,6 +14,7 @@ from ... import store
 from ...model import serde
 from ...model.events import ActivityStarted, ActivityTimedOut, Event
 from ...model.retry import is_retryable, retry_delay
+from .. import telemetry
 from .core import WorkerCore
 
 log = logging.getLogger("harvest_studio.worker")
@@ -58,8 +60,19 @@ class Sweeper:
             self.core.timer_wake.clear()
 
     async def maintenance_loop(self) -> None:
+        counted = 0.0
         while True:
             await asyncio.sleep(self.core.options.maintenance_interval)
+            now = time.monotonic()
+            if telemetry.metrics_enabled() and (
+                    now - counted >= self.core.options.queue_depth_interval):
+                counted = now
+                try:
+                    async with self.core.pool.connection() as conn:
+                        rows = await store.queue_overview(conn, self.core.namespace)
+                    telemetry.set_queue_depths(self.core.namespace, rows, self.core.queues)
+                except psycopg.Error as exc:
+                    log.warning("counting queues failed: %s", exc)
             try:
                 async with self.core.pool.connection() as conn:
                     requeued, quarantined = await store.reclaim_expired_leases(
