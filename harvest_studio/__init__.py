@@ -226,7 +226,6 @@ class _StudioRunViews:
 _set_run_views(_StudioRunViews())
 
 __all__ = [
-    "RunEnded",
     "ActivityCancelledError",
     "ActivityContext",
     "ActivityDefinition",
@@ -265,6 +264,7 @@ __all__ = [
     "QueryTimeoutError",
     "QueueInfo",
     "RetryPolicy",
+    "RunEnded",
     "RunHandle",
     "RunInfo",
     "RunNotFoundError",

@@ -11,6 +11,9 @@ from .. import commands
 from ..commands.render import (
     dumps,
     render_audit,
+    render_deliveries,
+    render_hook_added,
+    render_hooks,
     render_namespace_action,
     render_purge,
     render_token_created,
@@ -120,6 +123,24 @@ def _cmd_db_stop(args: argparse.Namespace) -> int:
     pid = stop_embedded()
     _print(f"stopped the embedded server (pid {pid}) of {embedded_data_dir()}" if pid
            else f"the embedded server of {embedded_data_dir()} is not running")
+    return EXIT_OK
+
+
+def _cmd_hooks(args: argparse.Namespace) -> int:
+    if args.hooks_command == "add":
+        added = asyncio.run(_with_client(args, lambda c: commands.hooks_add(
+            c, args.name, args.url, args.event or ["run.ended"],
+            workflow_type=args.workflow_type, sla=args.sla)))
+        _emit(args, added, render_hook_added)
+    elif args.hooks_command == "list":
+        _emit(args, asyncio.run(_with_client(args, commands.hooks_list)), render_hooks)
+    elif args.hooks_command == "remove":
+        asyncio.run(_with_client(args, lambda c: commands.hooks_remove(c, args.name)))
+        _print(f"removed webhook {args.name}")
+    else:
+        log = asyncio.run(_with_client(args, lambda c: commands.hooks_deliveries(
+            c, args.name, state=args.state, limit=args.limit)))
+        _emit(args, log, render_deliveries)
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import commands
-from ..client import DLQ_KINDS, TOKEN_SCOPES
+from ..client import DELIVERY_STATES, DLQ_KINDS, HOOK_EVENTS, TOKEN_SCOPES
 from ..commands.argtypes import positive_int
 from ..tools.archive import ARCHIVE_FORMATS
 from .handlers_dead_letters import (
@@ -20,6 +20,7 @@ from .handlers_dead_letters import (
 )
 from .handlers_operations import (
     _cmd_audit,
+    _cmd_hooks,
     _cmd_purge,
     _cmd_serve,
     _cmd_token_create,
@@ -83,6 +84,7 @@ def operations_commands(sub: Any, command: Command) -> None:
     p.add_argument("--all", action="store_true", help="with list: also workers that are gone")
 
     _dlq_commands(sub, command)
+    _hooks_commands(sub, command)
 
     p = command("purge", "remove ended runs with their histories (archived first with "
                          "--archive); running runs are never touched", _cmd_purge)
@@ -143,3 +145,23 @@ def _dlq_commands(sub: Any, command: Command) -> None:
             p.add_argument("--note", metavar="TEXT", help="kept with the letter")
         else:
             p.add_argument("--reason", required=True, metavar="TEXT")
+
+
+def _hooks_commands(sub: Any, command: Command) -> None:
+    about = "webhooks: a signed POST for each run that ends (or misses its SLA)"
+    group = sub.add_parser("hooks", help=about, description=about)
+    actions = group.add_subparsers(dest="hooks_command", metavar="ACTION", required=True)
+    p = command("add", "subscribe a URL (prints the signing secret once)", _cmd_hooks, actions)
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--url", required=True, help="http(s) URL to POST to")
+    p.add_argument("--event", action="append", choices=HOOK_EVENTS,
+                   help="repeatable (default run.ended: every end)")
+    p.add_argument("--workflow-type", metavar="NAME", help="only runs of this type")
+    p.add_argument("--sla", metavar="DURATION", help="with --event run.sla_missed, e.g. 10m")
+    command("list", "the webhooks, with pending and failed deliveries", _cmd_hooks, actions)
+    p = command("remove", "remove a webhook and its delivery log", _cmd_hooks, actions)
+    p.add_argument("name", metavar="NAME")
+    p = command("deliveries", "the delivery log, newest first", _cmd_hooks, actions)
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("--state", choices=DELIVERY_STATES)
+    p.add_argument("--limit", type=positive_int, default=50, metavar="N")

@@ -14,6 +14,14 @@ from ._dead_letters import (
     DlqOutcome,
 )
 from ._flow import KEEP, FlowLimit, Keep, QueueInfo
+from ._hooks import (
+    DELIVERY_STATES,
+    HOOK_EVENTS,
+    NewWebhook,
+    Webhook,
+    WebhookNameTakenError,
+    WebhookNotFoundError,
+)
 from ._operations import (
     TOKEN_SCOPES,
     NewToken,
@@ -50,8 +58,10 @@ from .sync_client import (
 )
 
 __all__ = [
+    "DELIVERY_STATES",
     "DLQ_KINDS",
     "FRONT_ENDS",
+    "HOOK_EVENTS",
     "ID_CONFLICT_POLICIES",
     "ID_REUSE_POLICIES",
     "KEEP",
@@ -75,6 +85,7 @@ __all__ = [
     "FlowLimit",
     "Keep",
     "NewToken",
+    "NewWebhook",
     "PurgeReport",
     "QueueInfo",
     "ResetResult",
@@ -88,6 +99,9 @@ __all__ = [
     "TokenNameTakenError",
     "TokenNotFoundError",
     "UpdateHandle",
+    "Webhook",
+    "WebhookNameTakenError",
+    "WebhookNotFoundError",
     "WorkerInfo",
     "WorkerNotFoundError",
     "acting_as",

@@ -21,7 +21,7 @@ from ..model.errors import (
 )
 from ..model.filters import parse_filter
 from ._audit import audited
-from ._retention import RetentionClient
+from ._hooks import HooksClient
 from ._retry import retried
 from .handles import AsyncRunHandle
 from .info import (
@@ -46,7 +46,7 @@ def _succeeded_items(info: DagRunInfo, map_name: str) -> dict[str, Any]:
 _NAMESPACE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}")
 
 
-class AsyncClient(RetentionClient):
+class AsyncClient(HooksClient):
     """Async access to one database and namespace. Use :func:`connect` for the sync face."""
 
     def handle(self, ref: str) -> AsyncRunHandle:

@@ -17,6 +17,7 @@ from . import handles
 from ._audit import AuditRecord
 from ._dead_letters import DeadLetter, DlqOutcome
 from ._flow import FlowLimit, QueueInfo
+from ._hooks import NewWebhook, Webhook
 from ._loop_thread import LoopThread
 from ._operations import NewToken, TokenInfo, WorkerInfo
 from ._schedules import ScheduleInfo, ScheduleLogEntry
@@ -324,6 +325,20 @@ class Client:
         return self._run(  # type: ignore[no-any-return]
             self.aio.discard_dead_letters(ids, reason=reason)
         )
+
+    def create_webhook(self, name: str, url: str, **options: Any) -> NewWebhook:
+        """See :meth:`AsyncClient.create_webhook`."""
+        return self._run(self.aio.create_webhook(name, url, **options))  # type: ignore[no-any-return]
+
+    def webhooks(self) -> builtins.list[Webhook]:
+        return self._run(self.aio.webhooks())  # type: ignore[no-any-return]
+
+    def remove_webhook(self, name: str) -> None:
+        self._run(self.aio.remove_webhook(name))
+
+    def webhook_deliveries(self, name: str | None = None, **kw: Any) -> builtins.list[Any]:
+        """See :meth:`AsyncClient.webhook_deliveries`."""
+        return self._run(self.aio.webhook_deliveries(name, **kw))  # type: ignore[no-any-return]
 
     def drain_worker(self, worker_id: str) -> WorkerInfo:
         """See :meth:`AsyncClient.drain_worker`."""

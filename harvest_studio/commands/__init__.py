@@ -80,6 +80,15 @@ from .flow import (
     workflow_limit,
     workflow_list,
 )
+from .hooks import (
+    DeliveryLog,
+    HookAdded,
+    HookList,
+    hooks_add,
+    hooks_deliveries,
+    hooks_list,
+    hooks_remove,
+)
 from .inputs import (
     REAPPLY_MODES,
     RESET_TARGETS,
@@ -213,6 +222,7 @@ __all__ = [
     "DagRunDetail",
     "DagRunList",
     "DbStatus",
+    "DeliveryLog",
     "DlqAction",
     "DlqDetail",
     "DlqFilter",
@@ -220,6 +230,8 @@ __all__ = [
     "DlqGroups",
     "DlqList",
     "FlowAction",
+    "HookAdded",
+    "HookList",
     "InvalidResetPointError",
     "LimitList",
     "NamespaceAction",
@@ -284,6 +296,10 @@ __all__ = [
     "dlq_show",
     "draw_definition",
     "history",
+    "hooks_add",
+    "hooks_deliveries",
+    "hooks_list",
+    "hooks_remove",
     "list_runs",
     "load_app",
     "namespace_create",

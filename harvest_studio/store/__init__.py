@@ -4,7 +4,7 @@
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
-``tokens``, ``feeds``, ``dead_letters``, ``retention``); ``filters`` compiles run
+``tokens``, ``feeds``, ``dead_letters``, ``retention``, ``webhooks``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -174,6 +174,16 @@ from .timers import (
     time_out_runs,
 )
 from .tokens import insert_token, list_tokens, revoke_token, token_by_secret
+from .webhooks import (
+    claim_deliveries,
+    delete_webhook,
+    enqueue_deliveries,
+    has_webhooks,
+    insert_webhook,
+    list_deliveries,
+    list_webhooks,
+    record_delivery,
+)
 
 __all__ = [
     "CLOCK_MOVED",
@@ -215,6 +225,7 @@ __all__ = [
     "chain_head",
     "change_flow_limit",
     "claim_and_start_slot",
+    "claim_deliveries",
     "claim_slot",
     "claim_tasks",
     "claim_throttled",
@@ -228,10 +239,12 @@ __all__ = [
     "delete_namespace",
     "delete_runs",
     "delete_schedule",
+    "delete_webhook",
     "discard_quarantined",
     "drain_requested",
     "due_runs",
     "engine_now",
+    "enqueue_deliveries",
     "export_runs_and_events",
     "find_run_by_idempotency_key",
     "fire_due_timers",
@@ -242,17 +255,21 @@ __all__ = [
     "get_run",
     "get_schedule",
     "get_update",
+    "has_webhooks",
     "heartbeat_activity",
     "insert_run",
     "insert_token",
+    "insert_webhook",
     "is_transient",
     "is_unique_violation",
     "latest_run_for_id",
     "list_dead_letters",
+    "list_deliveries",
     "list_namespaces",
     "list_runs",
     "list_schedules",
     "list_tokens",
+    "list_webhooks",
     "list_workers",
     "load_for_decisions",
     "load_history_tails",
@@ -271,6 +288,7 @@ __all__ = [
     "read_audit",
     "read_log",
     "reclaim_expired_leases",
+    "record_delivery",
     "record_update_outcomes",
     "register_types",
     "registered_workflow",

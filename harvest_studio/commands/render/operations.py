@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...client import PurgeReport
+from ..hooks import DeliveryLog, HookAdded, HookList
 from ..operations import (
     AuditList,
     TokenCreated,
@@ -98,3 +99,26 @@ def render_purge(report: PurgeReport, files: Sequence[str] = ()) -> str:
         text += f"; archived {report.events} event(s) first to:\n" + "\n".join(
             f"  {f}" for f in files)
     return text
+
+
+def render_hook_added(added: HookAdded) -> str:
+    hook = added.made.webhook
+    return (f"{added.made.secret}\nwebhook {hook.name!r} posts {', '.join(hook.events)} to "
+            f"{hook.url}. Verify deliveries with this secret (X-Harvest-Signature); it is "
+            "shown only this once.")
+
+
+def render_hooks(listing: HookList) -> str:
+    rows = [(h.name, h.url, ",".join(h.events), h.workflow_type or "(all)",
+             "-" if h.sla_seconds is None else fmt_duration(h.sla_seconds), h.pending, h.failed)
+            for h in listing.hooks]
+    return table(("NAME", "URL", "EVENTS", "WORKFLOW", "SLA", "PENDING", "FAILED"), rows,
+                 max_width=None, empty="(no webhooks)")
+
+
+def render_deliveries(log: DeliveryLog) -> str:
+    rows = [(d["id"], d["webhook"], d["event"], d["run_id"], d["state"], d["attempts"],
+             d["last_status"] or "-", d["last_error"] or "-", fmt_time(d["created_at"]))
+            for d in log.deliveries]
+    return table(("ID", "WEBHOOK", "EVENT", "RUN", "STATE", "TRIES", "HTTP", "ERROR", "AT"),
+                 rows, empty="(no deliveries)")

@@ -33,3 +33,5 @@ class WorkerOptions:
     queue_depth_interval: float = 10.0
     """how often to count the queues for the ``harvest.queue.depth`` metric (only while
     an OpenTelemetry SDK collects metrics)"""
+    webhook_backoff: float = 5.0
+    """seconds before a failed webhook delivery's first retry (doubling, at most 8 tries)"""

@@ -52,6 +52,7 @@ from .options import WorkerOptions
 from .queries import QueryAnswerer
 from .scheduler import Scheduler
 from .sweeper import Sweeper
+from .webhooks import WebhookSender
 
 log = logging.getLogger("harvest_studio.worker")
 
@@ -255,6 +256,7 @@ class Worker:
             ]
             if self.options.run_scheduler:
                 loops.append(scheduler.loop())
+            loops.append(WebhookSender(core).loop())
             tasks = [asyncio.create_task(c) for c in loops]
             self._serving = True
             self._started.set()
