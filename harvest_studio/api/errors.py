@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -47,6 +48,8 @@ class Problem(BaseModel):
 
 
 def status_of(exc: HarvestError) -> int:
+    if exc.code == "database_error" and isinstance(exc.__cause__, psycopg.DataError):
+        return 400  # a value the database cannot hold (a NUL, a bad encoding): bad input
     status = _BY_CODE.get(exc.code)
     if status is not None:
         return status

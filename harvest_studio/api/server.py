@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import uvicorn
+from fastapi import FastAPI
 
 from .app import create_app
 
@@ -16,10 +19,14 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     log_level: str = "info",
+    extend: Callable[[FastAPI], None] | None = None,
 ) -> None:
-    """Serve the API (and the dashboard) until interrupted. Binds to 127.0.0.1 unless
-    ``host`` says otherwise."""
+    """Serve the API until interrupted (``extend`` adds to the application first: the
+    dashboard). Binds to 127.0.0.1 unless ``host`` says otherwise."""
+    app = create_app(database_url)
+    if extend is not None:
+        extend(app)
     uvicorn.run(
-        create_app(database_url), host=host, port=port, log_level=log_level,
+        app, host=host, port=port, log_level=log_level,
         proxy_headers=False, server_header=False,
     )

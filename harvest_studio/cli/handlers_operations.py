@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+from typing import Any
 
 from .. import commands
 from ..commands.render import (
@@ -153,7 +154,23 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             "pip install 'harvest-studio[serve]'"
         ) from None
     url = database_url(args.database_url)
+    try:
+        from ..dashboard import mount_dashboard
+
+        extend, ui = mount_dashboard, ", dashboard under /ui"
+    except ImportError:  # the API alone: the dashboard extra is not installed
+        extend, ui = _no_dashboard, " (no dashboard: pip install 'harvest-studio[dashboard]')"
     _print(f"serving {describe_url(url)} on http://{args.host}:{args.port}"
-           " (API under /api/v1, OpenAPI at /api/v1/openapi.json)")
-    serve(url, host=args.host, port=args.port, log_level=args.log_level)
+           f" (API under /api/v1, OpenAPI at /api/v1/openapi.json{ui})")
+    serve(url, host=args.host, port=args.port, log_level=args.log_level, extend=extend)
     return EXIT_OK
+
+
+def _no_dashboard(app: Any) -> None:
+    from fastapi.responses import PlainTextResponse
+
+    async def missing() -> PlainTextResponse:
+        return PlainTextResponse("The dashboard needs Panel: pip install "
+                                 "'harvest-studio[dashboard]'", status_code=501)
+
+    app.add_api_route("/ui", missing, include_in_schema=False)

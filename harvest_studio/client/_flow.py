@@ -11,6 +11,7 @@ from typing import Any
 
 from .. import store
 from ..model.errors import UsageError
+from ..model.limits import check_name
 from ._audit import audited, limit_target
 from ._resets import ResettingClient
 from ._retry import retried
@@ -211,6 +212,7 @@ class FlowClient(ResettingClient):
         scope, name = named[0]
         if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LENGTH:
             raise UsageError(f"a {scope} name is 1..{MAX_NAME_LENGTH} characters")
+        check_name(f"a {scope} name", name)  # no NUL, no unpaired surrogates
         async with self.pool.connection() as conn:
             row = await store.change_flow_limit(conn, self.namespace, scope, name, changes)
         return None if row is None else FlowLimit.from_row(row)

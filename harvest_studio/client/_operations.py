@@ -150,6 +150,9 @@ class OperationsClient(SchedulesClient):
         ``seq``."""
         if not 1 <= limit <= MAX_AUDIT_PAGE:
             raise UsageError(f"limit must be 1..{MAX_AUDIT_PAGE}")
+        for what, value in (("a run", run), ("a target", target), ("an actor", actor),
+                            ("an action", action)):
+            check_text(what, value, MAX_ID_LENGTH, optional=True)
         targets: list[str] | None = None
         if run is not None:
             targets = [run]

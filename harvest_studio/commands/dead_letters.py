@@ -10,6 +10,7 @@ from typing import Any
 
 from ..client import DLQ_KINDS, AsyncClient, DeadLetter, DlqOutcome
 from ..model.errors import UsageError
+from ..model.limits import check_name
 from .inputs import parse_time
 
 SAMPLE_FIELDS = ("id", "run_id", "workflow_type", "type_name")
@@ -107,6 +108,8 @@ async def _letters(client: AsyncClient, where: DlqFilter) -> list[DeadLetter]:
                                                   for c in where.fingerprint)
     ):
         raise UsageError("a fingerprint is 4..12 hex digits (see `dlq group`)")
+    check_name("a workflow type", where.workflow_type, optional=True)
+    check_name("an activity or workflow type", where.type_name, optional=True)
     since = None if where.since is None else parse_time(where.since)
     letters = await client.dead_letters(
         kind=where.kind, workflow_type=where.workflow_type, type_name=where.type_name,

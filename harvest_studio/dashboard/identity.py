@@ -1,0 +1,93 @@
+"""Who a dashboard page acts for. A middleware authenticates the HttpOnly cookie while the
+page's HTTP request is served (before Panel builds the page, in the same task), so the
+token never has to reach the browser's scripts: Bokeh's session token, which does, is told
+to leave that cookie out."""
+
+from __future__ import annotations
+
+import contextvars
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..api.auth import COOKIE, NAMESPACE_PATTERN, services_of
+from ..api.services import Services
+from ..client import AsyncClient, Caller, TokenInfo, acting_as
+from ..model.errors import HarvestError, UsageError
+
+T = TypeVar("T")
+PAGES = ("runs", "run", "workers", "dlq", "schedules", "dags", "audit")
+_PAGE_PATH = re.compile(r"^/ui/(" + "|".join(PAGES) + r")/?$")
+
+
+@dataclass
+class Viewer:
+    """The person behind one dashboard page: their token (the secret stays on the server,
+    to check again before each change), the namespace, and the client of it."""
+
+    token: TokenInfo
+    secret: str
+    namespace: str
+    services: Services
+
+    @property
+    def can_operate(self) -> bool:
+        return self.token.allows("operate", self.namespace)
+
+    async def client(self) -> AsyncClient:
+        return await self.services.client(self.namespace)
+
+    async def read(self, command: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
+        return await command(await self.client(), *args, **kw)
+
+    async def change(self, command: Callable[..., Awaitable[T]], *args: Any,
+                     scope: str = "operate", **kw: Any) -> T:
+        """Run a mutating command for this viewer, audited with front end ``ui``; the token
+        is checked again first (it may have been revoked since the page opened)."""
+        default = await self.services.client("default")
+        token = await default.authenticate(self.secret)
+        if token is None:
+            raise UsageError("your token was revoked; log in again")
+        if not token.allows(scope, self.namespace):
+            raise UsageError(f"token {token.name!r} ({token.scope}) may not do this: it "
+                             f"needs {scope}")
+        caller = Caller(f"token:{token.name}", "ui", uuid.uuid4().hex)
+        with acting_as(caller):
+            return await command(await self.client(), *args, **kw)
+
+
+_viewer: contextvars.ContextVar[Viewer | None] = contextvars.ContextVar(
+    "harvest_dashboard_viewer", default=None)
+
+
+def current_viewer() -> Viewer | None:
+    """The viewer of the page being built now (None outside a page request)."""
+    return _viewer.get()
+
+
+async def identify(request: Request, call_next: Callable[[Request], Awaitable[Response]]
+                   ) -> Response:
+    """Middleware: a dashboard page is served only to a live token (else to the login)."""
+    if request.method != "GET" or not _PAGE_PATH.match(request.url.path):
+        return await call_next(request)
+    secret = request.cookies.get(COOKIE, "")
+    namespace = request.query_params.get("namespace", "default")
+    services = services_of(request)
+    token = None
+    if secret and re.match(NAMESPACE_PATTERN, namespace):
+        try:
+            token = await (await services.client("default")).authenticate(secret)
+        except HarvestError:
+            token = None
+    if token is None or not token.allows("read", namespace):
+        return RedirectResponse("/ui/login", status_code=303)
+    marker = _viewer.set(Viewer(token, secret, namespace, services))
+    try:
+        return await call_next(request)
+    finally:
+        _viewer.reset(marker)
