@@ -181,6 +181,18 @@ def test_every_mutation_is_audited_once(
     call("POST", "/api/v1/schedules/nightly/pause", {"reason": "quiet"},
          action="schedule.pause")
     call("POST", "/api/v1/schedules/nightly/trigger", action="schedule.trigger")
+    filled = call("POST", "/api/v1/schedules/nightly/backfill",
+                  {"start": "2026-11-30T00:00:00Z", "end": "2026-11-30T01:30:00Z"},
+                  action="schedule.backfill")
+    assert len(filled["runs"]) == 2
+    call("DELETE", "/api/v1/schedules/nightly", action="schedule.delete")
+    call("POST", "/api/v1/namespaces", {"name": "made-here"}, expect=201,
+         action="namespace.create")
+    call("DELETE", "/api/v1/namespaces/made-here", action="namespace.delete")
+    sws = call("POST", "/api/v1/runs", {"workflow": "inbox", "args": [1], "id": "sws",
+                                        "signal": {"name": "item", "payload": 5}},
+               expect=201, action="run.signal_with_start")
+    assert client.result(sws["run_id"], timeout=20) == [5]
     made = call("POST", "/api/v1/tokens", {"name": "new-bot", "scope": "read"}, expect=201,
                 action="token.create")
     assert made["secret"].startswith("hvst_")
@@ -210,6 +222,8 @@ def test_every_mutation_is_audited_once(
         ("POST", "/api/v1/schedules/{name}/trigger"), ("POST", "/api/v1/tokens"),
         ("DELETE", "/api/v1/tokens/{ref}"), ("POST", "/api/v1/workers/{worker_id}/drain"),
         ("POST", "/api/v1/dlq/replay"), ("POST", "/api/v1/dlq/discard"),
+        ("POST", "/api/v1/schedules/{name}/backfill"), ("DELETE", "/api/v1/schedules/{name}"),
+        ("POST", "/api/v1/namespaces"), ("DELETE", "/api/v1/namespaces/{name}"),
     }
     assert mutating == covered, mutating ^ covered
 

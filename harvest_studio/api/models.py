@@ -17,6 +17,11 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class StartSignal(Body):
+    name: str = Field(min_length=1, max_length=200)
+    payload: Any = None
+
+
 class StartRun(Body):
     workflow: str = Field(min_length=1, max_length=200, description="workflow type name")
     args: list[Any] = Field(default_factory=list, description="the arguments, JSON values")
@@ -32,6 +37,9 @@ class StartRun(Body):
     start_delay: Duration | None = None
     priority: int | None = Field(None, ge=-1000, le=1000)
     fairness_key: str | None = Field(None, min_length=1, max_length=400)
+    signal: StartSignal | None = Field(
+        None, description="signal-with-start: signal the open run of `id`, or start one "
+                          "with this signal delivered first")
 
 
 class Reason(Body):
@@ -70,3 +78,13 @@ class NewToken(Body):
     name: str = Field(min_length=1, max_length=200)
     scope: Literal["read", "operate", "admin"]
     namespace: str | None = Field(None, min_length=1, max_length=63)
+
+
+class NewNamespace(Body):
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")
+    description: str | None = Field(None, max_length=2000)
+
+
+class Backfill(Body):
+    start: str = Field(min_length=1, max_length=100, description="ISO time")
+    end: str = Field(min_length=1, max_length=100, description="ISO time")

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from .. import commands
 from ..commands.render import to_json
 from .auth import Admin, GlobalReader, NamespaceAdmin, Operator, Reader
 from .errors import ERROR_RESPONSES
-from .models import NewToken, Reason
+from .models import Backfill, NewNamespace, NewToken, Reason
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Name = Annotated[str, Path(min_length=1, max_length=200)]
@@ -82,6 +82,25 @@ async def namespaces(session: GlobalReader) -> Json:
     return result
 
 
+@router.post("/namespaces", tags=["namespaces"], status_code=201,
+             summary="Create a namespace (200 if it exists already)",
+             responses={200: {"description": "it existed already"}})
+async def create_namespace(session: Admin, body: NewNamespace, response: Response) -> Json:
+    done = await session.call(commands.namespace_create, body.name, body.description)
+    if not done.changed:
+        response.status_code = 200
+    result: Json = to_json(done)
+    return result
+
+
+@router.delete("/namespaces/{name}", tags=["namespaces"],
+               summary="Delete a namespace that has no runs")
+async def delete_namespace(session: Admin, name: Annotated[str, Path(
+        min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$")]) -> Json:
+    result: Json = to_json(await session.call(commands.namespace_delete, name))
+    return result
+
+
 @router.get("/queues", tags=["queues"],
             summary="Queues: ready, delayed and running tasks, limits")
 async def queues(session: Reader) -> Json:
@@ -139,6 +158,21 @@ async def resume_schedule(session: Operator, name: Name, body: Reason | None = N
              summary="Start a run of a schedule now")
 async def trigger_schedule(session: Operator, name: Name) -> Json:
     result: Json = to_json(await session.call(commands.schedule_trigger, name))
+    return result
+
+
+@router.post("/schedules/{name}/backfill", tags=["schedules"],
+             summary="Start the run of every slot in a window that has none")
+async def backfill_schedule(session: Operator, name: Name, body: Backfill) -> Json:
+    result: Json = to_json(
+        await session.call(commands.schedule_backfill, name, body.start, body.end))
+    return result
+
+
+@router.delete("/schedules/{name}", tags=["schedules"],
+               summary="Delete a schedule (its runs and log are kept)")
+async def delete_schedule(session: Operator, name: Name) -> Json:
+    result: Json = to_json(await session.call(commands.schedule_delete, name))
     return result
 
 

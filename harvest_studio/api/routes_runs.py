@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from .. import commands
 from ..commands.render import to_json
-from ..model.errors import RunTimeoutError
+from ..model.errors import RunTimeoutError, UsageError
 from .auth import Operator, Reader
 from .errors import ERROR_RESPONSES
 from .models import QueryRun, Reason, ResetRun, SignalRun, StartRun, UpdateRun
@@ -33,9 +33,26 @@ async def list_runs(
     return {"runs": to_json(page.runs), "next_cursor": page.next_page_token}
 
 
-@router.post("", status_code=201, summary="Start a run",
-             responses={200: {"description": "use_existing found the open run"}})
+@router.post("", status_code=201, summary="Start a run (with `signal`: signal-with-start)",
+             responses={200: {"description": "the open run was used (use_existing), or "
+                                              "only signalled (signal-with-start)"}})
 async def start_run(session: Operator, body: StartRun, response: Response) -> Json:
+    if body.signal is not None:
+        if body.id is None:
+            raise UsageError("signal-with-start needs an id")
+        started = await session.call(
+            commands.signal_with_start, body.workflow, body.args, id=body.id,
+            signal=body.signal.name, signal_payload=body.signal.payload,
+            id_reuse_policy=body.id_reuse_policy, idempotency_key=body.idempotency_key,
+            execution_timeout=body.execution_timeout, queue=body.queue, force=body.force,
+            search_attributes=body.search_attributes, memo=body.memo,
+            start_delay=body.start_delay, priority=body.priority,
+            fairness_key=body.fairness_key,
+        )
+        if not started.started:
+            response.status_code = 200
+        signalled: Json = to_json(started)
+        return signalled
     started = await session.call(
         commands.start, body.workflow, body.args, id=body.id,
         id_reuse_policy=body.id_reuse_policy, id_conflict_policy=body.id_conflict_policy,
