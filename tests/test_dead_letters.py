@@ -183,3 +183,52 @@ def test_poison_task_quarantined_grouped_replayed_after_the_fix(
     assert client.dead_letters() == []
     [row] = client.audit(action="dlq.replay")
     assert sorted(row.touched or []) == sorted(group["ids"])
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium") and not os.environ.get("CI"),
+                    reason="needs /usr/bin/chromium (installed by .ci/run; never skipped"
+                           " in CI)")
+def test_triage_widget_in_chromium(
+    client: hs.Client, start_worker: Callable[..., hs.Worker],
+) -> None:
+    """%harvest dlq's widget: clusters with counts; click one, see its sample and the
+    letters an action takes; discard them with a reason; the cluster is gone."""
+    from playwright.sync_api import sync_playwright
+
+    from harvest_studio import commands
+    from harvest_studio.studio.widgets.triage import triage
+
+    from .widget_bridge import ARGS, CHROMIUM, Bridge
+
+    broken["on"] = True
+    start_worker(workflows=[billing], activities=[charge])
+    for n in (1, 22, -1):
+        failed_billing(client, n)
+    groups = client._run(commands.dlq_group(client.aio))
+    widget = triage(client, groups)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        bridge = Bridge(browser, widget)
+        try:
+            bridge.until("document.querySelectorAll('.hs-triage tbody tr').length === 2")
+            first = bridge.page.locator(".hs-triage tbody tr").first
+            assert "card <n> declined at <hex>" in first.inner_text()
+            assert first.locator("td").nth(1).inner_text() == "2"
+            first.click()
+            bridge.until("document.querySelector('.hs-triage-preview')")
+            assert bridge.page.locator(".hs-triage-preview").inner_text().count("run-") == 2
+            assert "RuntimeError: card" in bridge.page.locator(".hs-triage-detail").inner_text()
+            discard = bridge.page.locator(".hs-triage-discard")
+            assert discard.is_disabled()  # a reason first
+            bridge.page.fill(".hs-triage-text", "refunded by hand")
+            discard.click()
+            bridge.until("document.querySelector('.hs-triage .hs-msg').textContent"
+                         ".startsWith('discarded 2')")
+            bridge.until("document.querySelectorAll('.hs-triage tbody tr').length === 1")
+        finally:
+            bridge.close()
+            browser.close()
+    assert [d.error["type"] for d in client.dead_letters()] == ["ValueError"]
+    assert {(r.action, r.front_end) for r in client.audit(action="dlq.")} == {
+        ("dlq.discard", "python")}
