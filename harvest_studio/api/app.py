@@ -80,7 +80,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
         services = services_of(request)
         try:
             client = await services.client("default")
-            await client.list_namespaces()
+            await client.namespace_exists("default")
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "reason": " ".join(str(exc).split())},
                                 status_code=503)

@@ -1,8 +1,9 @@
-"""Who may call what: bearer tokens (or the dashboard's cookie) checked against the scope
-each route declares (``read`` < ``operate`` < ``admin``) and the token's namespace."""
+"""Who may call what: bearer tokens checked against the scope each route declares
+(``read`` < ``operate`` < ``admin``) and the token's namespace."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -16,7 +17,8 @@ from ..client._audit import args_digest
 from .services import Services, Session
 
 COOKIE = "harvest_token"
-"""the dashboard keeps the token in this HttpOnly cookie"""
+"""the dashboard keeps the token in this HttpOnly cookie (the API never reads it)"""
+log = logging.getLogger("harvest_studio.api")
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$"
 
 bearer = HTTPBearer(
@@ -55,8 +57,9 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
         namespace: Namespace = "default",
     ) -> Session:
         services = services_of(request)
-        from_cookie = credentials is None
-        secret = credentials.credentials if credentials is not None else request.cookies.get(COOKIE)
+        # bearer only: the dashboard's cookie is not taken here, so no other page of the
+        # same site can make a browser change anything through the API (no CSRF)
+        secret = credentials.credentials if credentials is not None else None
         if not secret:
             raise HTTPException(401, "a bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
@@ -65,8 +68,7 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
         if token is None:
             raise HTTPException(401, "the token is not a live token",
                                 headers={"WWW-Authenticate": "Bearer"})
-        caller = Caller(f"token:{token.name}", "ui" if from_cookie else "api",
-                        _request_id(request))
+        caller = Caller(f"token:{token.name}", "api", _request_id(request))
         if not token.allows(scope, namespace if per_namespace else None):
             await _record_denial(services, caller, namespace, request, scope)
             where = f" in namespace {namespace!r}" if per_namespace else ""
@@ -81,6 +83,15 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
 
 
 async def _record_denial(
+    services: Services, caller: Caller, namespace: str, request: Request, scope: str
+) -> None:
+    try:
+        await _append_denial(services, caller, namespace, request, scope)
+    except Exception as exc:  # the refusal stands either way
+        log.warning("audit row for a refusal not written: %s", exc)
+
+
+async def _append_denial(
     services: Services, caller: Caller, namespace: str, request: Request, scope: str
 ) -> None:
     default = await services.client("default")

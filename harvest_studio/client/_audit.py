@@ -79,7 +79,10 @@ def current_caller(default: Caller) -> Caller:
 def args_digest(values: dict[str, Any]) -> str:
     """A SHA-256 of the call's arguments in canonical JSON: equal calls, equal digests,
     without keeping payloads (which may hold personal data) in the trail."""
-    text = json.dumps(values, sort_keys=True, default=_plain, separators=(",", ":"))
+    try:
+        text = json.dumps(values, sort_keys=True, default=_plain, separators=(",", ":"))
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted: keep their order
+        text = json.dumps(values, default=_plain, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -151,6 +154,17 @@ def audited(
 
 
 async def _record(
+    client: Any, action: str, target_type: str | None, target: str | Target | None,
+    values: dict[str, Any], result: Any, error: BaseException | None,
+) -> None:
+    """Write the row; never raise: the change's own outcome stands whatever happens here."""
+    try:
+        await _write(client, action, target_type, target, values, result, error)
+    except Exception as exc:
+        _log.warning("audit row for %s not written: %s", action, exc)
+
+
+async def _write(
     client: Any,
     action: str,
     target_type: str | None,
@@ -188,11 +202,8 @@ async def _record(
         touched=touched,
         request_id=caller.request_id,
     )
-    try:
-        async with client.pool.connection() as conn:
-            await store.append_audit(conn, entry)
-    except Exception as exc:  # the mutation's own outcome stands; the trail says it missed
-        _log.warning("audit row for %s on %s not written: %s", action, target_value, exc)
+    async with client.pool.connection() as conn:
+        await store.append_audit(conn, entry)
 
 
 @dataclass(frozen=True)

@@ -66,12 +66,14 @@ class DeadLetter:
 @dataclass(frozen=True)
 class DlqOutcome:
     """What ``replay`` or ``discard`` did: the letters acted on, for each replayed failed run
-    the new run, and the letters that were no longer open."""
+    the new run, the letters that were no longer open, and those that could not be acted
+    on (with the error: the others went ahead)."""
 
     action: str
     done: list[str]
     new_runs: dict[str, str]
     skipped: list[str]
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def audit_touched(self) -> list[str]:
@@ -96,7 +98,9 @@ def _check_ids(ids: Sequence[str]) -> list[str]:
         raise UsageError(f"at most {MAX_BATCH} dead letters at once")
     for one in wanted:
         check_text("a dead letter id", one, 500)
-        if not (one.startswith("dl-") and one[3:].isdigit()) and not one.startswith("run-"):
+        number = one[3:]
+        if not (one.startswith("dl-") and number.isascii() and number.isdigit()) and not (
+                one.startswith("run-") and len(one) > 4):
             raise UsageError(f"not a dead letter id: {one!r} (dl-N or run-<run id>)")
     return wanted
 
@@ -120,8 +124,8 @@ class DeadLettersClient(OperationsClient):
         (``kind="failed_run"``); ``type_name`` is the failing activity (or workflow) type."""
         if kind is not None and kind not in DLQ_KINDS:
             raise UsageError(f"unknown dead letter kind {kind!r}; use one of {DLQ_KINDS}")
-        if not 1 <= limit <= 10 * MAX_BATCH:
-            raise UsageError(f"limit must be 1..{10 * MAX_BATCH}")
+        if not 1 <= limit <= 100 * MAX_BATCH:
+            raise UsageError(f"limit must be 1..{100 * MAX_BATCH}")
         async with self.pool.connection() as conn:
             rows = await store.list_dead_letters(
                 conn, self.namespace, kind=kind, workflow_type=workflow_type,
@@ -161,30 +165,34 @@ class DeadLettersClient(OperationsClient):
         code running now does the rest). Letters no longer open are skipped."""
         wanted = _check_ids(ids)
         check_text("a note", note, 2000, optional=True)
-        done: list[str] = []
-        new_runs: dict[str, str] = {}
-        skipped: list[str] = []
+        outcome = DlqOutcome("replay", [], {}, [])
         for letter_id in wanted:
-            if letter_id.startswith("dl-"):
-                async with self.pool.connection() as conn:
-                    task = await store.replay_quarantined(
-                        conn, self.namespace, int(letter_id[3:]), self.caller_actor, note
-                    )
-                (done if task is not None else skipped).append(letter_id)
-                continue
-            run_id = letter_id[4:]
-            if not await self._open_failed_run(letter_id):
-                skipped.append(letter_id)
-                continue
-            new_run = (await self.retry_failed_activity(run_id, reason=note)).new_run_id
+            try:
+                await self._replay_one(letter_id, note, outcome)
+            except HarvestError as exc:  # this one could not; the others go ahead
+                outcome.failed[letter_id] = f"{exc.code}: {exc}"[:500]
+        return outcome
+
+    async def _replay_one(self, letter_id: str, note: str | None, outcome: DlqOutcome) -> None:
+        if letter_id.startswith("dl-"):
             async with self.pool.connection() as conn:
-                await store.triage_failed_run(
-                    conn, self.namespace, run_id, "replayed", self.caller_actor, note, new_run
+                task = await store.replay_quarantined(
+                    conn, self.namespace, int(letter_id[3:]), self.caller_actor, note
                 )
-            done.append(letter_id)
-            if new_run is not None:
-                new_runs[letter_id] = new_run
-        return DlqOutcome("replay", done, new_runs, skipped)
+            (outcome.done if task is not None else outcome.skipped).append(letter_id)
+            return
+        run_id = letter_id[4:]
+        if not await self._open_failed_run(letter_id):
+            outcome.skipped.append(letter_id)
+            return
+        new_run = (await self.retry_failed_activity(run_id, reason=note)).new_run_id
+        async with self.pool.connection() as conn:
+            await store.triage_failed_run(
+                conn, self.namespace, run_id, "replayed", self.caller_actor, note, new_run
+            )
+        outcome.done.append(letter_id)
+        if new_run is not None:
+            outcome.new_runs[letter_id] = new_run
 
     @audited("dlq.discard", "dead_letter", _letter_target)
     async def discard_dead_letters(self, ids: Sequence[str], *, reason: str) -> DlqOutcome:
@@ -195,24 +203,30 @@ class DeadLettersClient(OperationsClient):
         if not reason or not reason.strip():
             raise UsageError("discarding needs a reason")
         check_text("a reason", reason, 2000)
-        done: list[str] = []
-        skipped: list[str] = []
+        outcome = DlqOutcome("discard", [], {}, [])
         for letter_id in wanted:
-            async with self.pool.connection() as conn:
-                if letter_id.startswith("dl-"):
-                    changed = await store.discard_quarantined(
-                        conn, self.namespace, int(letter_id[3:]), self.caller_actor, reason
-                    )
-                else:
-                    changed = await self._open_failed_run(letter_id) and (
-                        await store.triage_failed_run(
-                            conn, self.namespace, letter_id[4:], "discarded",
-                            self.caller_actor, reason,
-                        )
-                    )
-            (done if changed else skipped).append(letter_id)
-        return DlqOutcome("discard", done, {}, skipped)
+            try:
+                changed = await self._discard_one(letter_id, reason)
+            except HarvestError as exc:
+                outcome.failed[letter_id] = f"{exc.code}: {exc}"[:500]
+                continue
+            (outcome.done if changed else outcome.skipped).append(letter_id)
+        return outcome
 
+    @retried(True)
+    async def _discard_one(self, letter_id: str, reason: str) -> bool:
+        async with self.pool.connection() as conn:
+            if letter_id.startswith("dl-"):
+                return await store.discard_quarantined(
+                    conn, self.namespace, int(letter_id[3:]), self.caller_actor, reason
+                )
+            return await self._open_failed_run(letter_id) and (
+                await store.triage_failed_run(
+                    conn, self.namespace, letter_id[4:], "discarded", self.caller_actor, reason,
+                )
+            )
+
+    @retried(True)
     async def _open_failed_run(self, letter_id: str) -> bool:
         async with self.pool.connection() as conn:
             rows = await store.list_dead_letters(

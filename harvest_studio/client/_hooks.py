@@ -62,8 +62,13 @@ class NewWebhook:
 
 def _check_url(url: str) -> str:
     check_text("a URL", url, 2000)
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise UsageError(f"not a URL: {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(
+            c.isspace() for c in url):
         raise UsageError(f"a webhook URL must be http:// or https:// with a host, not {url!r}")
     return url
 

@@ -81,11 +81,10 @@ class RetentionClient(DeadLettersClient):
         namespace = None if all_namespaces else self.namespace
         runs = events = batches = 0
         if dry_run:
-            async with self.pool.connection() as conn, conn.transaction():
-                due = await store.due_runs(
-                    conn, namespace=namespace, ended_before=ended_before, limit=10_000_000
-                )
-            return PurgeReport(namespace, ended_before, len(due), 0, 0, True)
+            async with self.pool.connection() as conn:
+                count = await store.count_due_runs(
+                    conn, namespace=namespace, ended_before=ended_before)
+            return PurgeReport(namespace, ended_before, count, 0, 0, True)
         while True:
             async with self.pool.connection() as conn, conn.transaction():
                 due = await store.due_runs(

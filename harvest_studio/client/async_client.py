@@ -179,6 +179,12 @@ class AsyncClient(HooksClient):
             return await store.create_namespace(conn, name, description)
 
     @retried(True)
+    async def namespace_exists(self, name: str) -> bool:
+        """Whether namespace ``name`` exists (one indexed lookup)."""
+        async with self.pool.connection() as conn:
+            return await store.namespace_exists(conn, name)
+
+    @retried(True)
     async def list_namespaces(self) -> list[dict[str, Any]]:
         async with self.pool.connection() as conn:
             return await store.list_namespaces(conn)

@@ -13,7 +13,10 @@ from ..model.errors import UsageError
 from ..model.limits import check_name
 from .inputs import parse_time
 
-SAMPLE_FIELDS = ("id", "run_id", "workflow_type", "type_name")
+SEARCHED = 10_000
+"""the newest open letters a filter looks through"""
+CHUNK = 1000
+"""letters per replay or discard call (each one audit row naming its letters)"""
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ async def _letters(client: AsyncClient, where: DlqFilter) -> list[DeadLetter]:
     since = None if where.since is None else parse_time(where.since)
     letters = await client.dead_letters(
         kind=where.kind, workflow_type=where.workflow_type, type_name=where.type_name,
-        since=since, limit=10_000,
+        since=since, limit=SEARCHED,
     )
     return [d for d in letters if where.matches(d)]
 
@@ -174,7 +177,9 @@ async def dlq_replay(
     selected = await _select(client, ids, where, everything)
     if dry_run:
         return DlqAction(None, selected, True)
-    return DlqAction(await client.replay_dead_letters(selected, note=note), selected, False)
+    parts = [await client.replay_dead_letters(selected[i:i + CHUNK], note=note)
+             for i in range(0, len(selected), CHUNK)]
+    return DlqAction(_merged(parts), selected, False)
 
 
 async def dlq_discard(
@@ -187,5 +192,16 @@ async def dlq_discard(
     selected = await _select(client, ids, where, everything)
     if dry_run:
         return DlqAction(None, selected, True)
-    return DlqAction(await client.discard_dead_letters(selected, reason=reason), selected,
-                     False)
+    parts = [await client.discard_dead_letters(selected[i:i + CHUNK], reason=reason)
+             for i in range(0, len(selected), CHUNK)]
+    return DlqAction(_merged(parts), selected, False)
+
+
+def _merged(parts: list[DlqOutcome]) -> DlqOutcome:
+    merged = DlqOutcome(parts[0].action, [], {}, [])
+    for part in parts:
+        merged.done.extend(part.done)
+        merged.new_runs.update(part.new_runs)
+        merged.skipped.extend(part.skipped)
+        merged.failed.update(part.failed)
+    return merged

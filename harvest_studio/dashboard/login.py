@@ -60,9 +60,10 @@ async def login(request: Request) -> Response:
     found = await default.authenticate(token.strip()) if token.strip() else None
     if found is None:
         return _form("That is not a live token.", 401)
-    response = RedirectResponse("/ui/runs", status_code=303)
+    where = "" if found.namespace is None else f"?namespace={found.namespace}"
+    response = RedirectResponse(f"/ui/runs{where}", status_code=303)
     response.set_cookie(COOKIE, token.strip(), httponly=True, samesite="strict", path="/",
-                        max_age=12 * 3600)
+                        max_age=12 * 3600, secure=request.url.scheme == "https")
     response.delete_cookie(CSRF_COOKIE, path="/ui")
     return response
 

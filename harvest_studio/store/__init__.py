@@ -131,7 +131,13 @@ from .registry import (
     workflow_details,
     workflow_registration,
 )
-from .retention import delete_runs, due_runs, runs_with_histories, set_retention
+from .retention import (
+    count_due_runs,
+    delete_runs,
+    due_runs,
+    runs_with_histories,
+    set_retention,
+)
 from .runs import (
     find_run_by_idempotency_key,
     insert_run,
@@ -233,6 +239,7 @@ __all__ = [
     "close_runs",
     "commit_decisions",
     "compile_filter",
+    "count_due_runs",
     "create_namespace",
     "dag_types",
     "dead_letters",

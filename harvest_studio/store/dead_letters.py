@@ -111,9 +111,10 @@ async def replay_quarantined(
     attempt budget, no deadlines) and mark the letter replayed; returns the new task id, or
     None when the letter is gone or already resolved. The run's quarantine mark is lifted."""
     async with conn.transaction():
-        cur = await conn.execute(
-            "SELECT task, run_id FROM harvest.dead_letters WHERE id = %s AND namespace = %s"
-            " AND resolved_at IS NULL FOR UPDATE",
+        cur = await conn.execute(  # (a letter whose run has ended since is not replayed)
+            "SELECT d.task, d.run_id FROM harvest.dead_letters d"
+            " JOIN harvest.runs r ON r.run_id = d.run_id AND r.status = 'RUNNING'"
+            " WHERE d.id = %s AND d.namespace = %s AND d.resolved_at IS NULL FOR UPDATE OF d",
             (letter, namespace),
         )
         row = await cur.fetchone()

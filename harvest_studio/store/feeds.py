@@ -21,23 +21,45 @@ async def run_progress(conn: AsyncConnection[Any], run_id: str) -> tuple[str, in
     return None if row is None else (str(row[0]), int(row[1]))
 
 
+# A run's created_at and closed_at are the start time of the transaction that wrote them,
+# which commits later: polling "changed since my last look" by the clock would miss a row
+# whose transaction was still open at the last look. The watermark is the start of the
+# oldest transaction still writing (else now): every change stamped before it is visible.
+# (pg_stat_activity shows other sessions' transactions to the same role, or to members of
+# pg_read_all_stats: the engine's sessions, as deployed.)
+WATERMARK_SQL = """
+SELECT least(harvest.now(), coalesce(
+    (SELECT min(a.xact_start) FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL
+       AND a.pid <> pg_backend_pid()), now()) + (harvest.now() - now()))
+"""
+
+
+async def visible_watermark(conn: AsyncConnection[Any]) -> datetime:
+    """The moment before which every run start and end is committed and visible."""
+    cur = await conn.execute(WATERMARK_SQL)
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
 async def run_changes(
     conn: AsyncConnection[Any], namespace: str, since: datetime | None, limit: int = 1000
 ) -> tuple[datetime, list[Row]]:
-    """The database's clock now, and the runs of ``namespace`` created or closed at or
-    after ``since`` (none when ``since`` is None), oldest change first."""
-    cur = await conn.execute("SELECT clock_timestamp()")
-    row = await cur.fetchone()
-    assert row is not None
+    """The watermark now, and up to ``limit`` runs of ``namespace`` created or closed at
+    or after ``since`` and before the watermark (none when ``since`` is None), oldest
+    change first. Fewer than ``limit``: that was all of them."""
+    mark = await visible_watermark(conn)
     if since is None:
-        return row[0], []
+        return mark, []
     rows = conn.cursor(row_factory=dict_row)
     await rows.execute(
         "SELECT run_id::text, workflow_id, workflow_type, status, created_at, closed_at,"
         " greatest(created_at, coalesce(closed_at, created_at)) AS changed_at"
         " FROM harvest.runs WHERE namespace = %(ns)s"
-        " AND (created_at >= %(since)s OR closed_at >= %(since)s)"
+        " AND ((created_at >= %(since)s AND created_at < %(mark)s)"
+        "      OR (closed_at >= %(since)s AND closed_at < %(mark)s))"
         " ORDER BY changed_at LIMIT %(limit)s",
-        {"ns": namespace, "since": since, "limit": limit},
+        {"ns": namespace, "since": since, "mark": mark, "limit": limit},
     )
-    return row[0], await rows.fetchall()
+    return mark, await rows.fetchall()

@@ -15,7 +15,7 @@ from ._sql import Row
 # everything keyed by a run that goes with it; schedules keep their log and slots (a slot's
 # run id then names a run that is gone, as the log says)
 _OWNED_BY_RUN = ("attempt_logs", "dead_letters", "failed_run_triage", "history", "inbox",
-                 "queries", "signal_keys", "tasks", "timers", "updates")
+                 "queries", "signal_keys", "tasks", "timers", "updates", "webhook_deliveries")
 
 
 async def due_runs(
@@ -42,6 +42,22 @@ async def due_runs(
         {"ns": namespace, "before": ended_before, "limit": limit},
     )
     return [row[0] for row in await cur.fetchall()]
+
+
+async def count_due_runs(
+    conn: AsyncConnection[Any], *, namespace: str | None, ended_before: datetime | None
+) -> int:
+    """How many ended runs :func:`due_runs` would take (no locks: for a dry run)."""
+    due = ("r.closed_at < %(before)s" if ended_before is not None else
+           "r.closed_at < harvest.now() - make_interval(secs => n.retention_seconds)")
+    cur = await conn.execute(
+        "SELECT count(*) FROM harvest.runs r JOIN harvest.namespaces n ON n.name = r.namespace"
+        " WHERE r.closed_at IS NOT NULL AND r.status <> 'RUNNING'"
+        f" AND (%(ns)s::text IS NULL OR r.namespace = %(ns)s) AND {due}",
+        {"ns": namespace, "before": ended_before},
+    )
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 async def runs_with_histories(conn: AsyncConnection[Any], run_ids: list[str]) -> list[Row]:

@@ -48,13 +48,16 @@ async def list_tokens(conn: AsyncConnection[Any], *, include_revoked: bool = Fal
 async def revoke_token(conn: AsyncConnection[Any], ref: str) -> Row | None:
     """Revoke the live token whose id or name is ``ref``; None when there is none."""
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "UPDATE harvest.api_tokens SET revoked_at = clock_timestamp()"
-        " WHERE revoked_at IS NULL AND (token_id = %s OR name = %s)"
-        f" RETURNING {_COLUMNS}",
-        (ref, ref),
-    )
-    return await cur.fetchone()
+    for column in ("token_id", "name"):  # one token: by id if one has it, else by name
+        await cur.execute(
+            "UPDATE harvest.api_tokens SET revoked_at = clock_timestamp()"
+            f" WHERE revoked_at IS NULL AND {column} = %s RETURNING {_COLUMNS}",
+            (ref,),
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            return row
+    return None
 
 
 async def token_by_secret(conn: AsyncConnection[Any], secret_sha256: bytes) -> Row | None:

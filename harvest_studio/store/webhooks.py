@@ -9,13 +9,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from ._sql import Row
+from .feeds import visible_watermark
 
 _HOOK_COLUMNS = ("id, namespace, name, url, events, workflow_type, sla_seconds, created_at,"
                  " created_by")
-OVERLAP = "10 seconds"
-"""how far back each pass looks again: a run's closed_at is its transaction's start"""
 
-_ENQUEUE_ENDS = f"""
+_ENQUEUE_ENDS = """
 INSERT INTO harvest.webhook_deliveries (webhook_id, run_id, event, payload)
 SELECT w.id, r.run_id, 'run.' || lower(r.status),
        jsonb_build_object('event', 'run.' || lower(r.status), 'namespace', r.namespace,
@@ -24,7 +23,7 @@ SELECT w.id, r.run_id, 'run.' || lower(r.status),
            'ended_at', r.closed_at, 'error', r.error)
 FROM harvest.webhooks w
 JOIN harvest.runs r ON r.namespace = w.namespace
-    AND r.closed_at >= w.cursor_at - interval '{OVERLAP}' AND r.status <> 'RUNNING'
+    AND r.closed_at >= w.cursor_at AND r.closed_at < %(mark)s AND r.status <> 'RUNNING'
 WHERE w.namespace = %(ns)s
   AND (w.workflow_type IS NULL OR r.workflow_type = w.workflow_type)
   AND ('run.ended' = ANY(w.events) OR 'run.' || lower(r.status) = ANY(w.events))
@@ -32,7 +31,7 @@ ON CONFLICT (webhook_id, run_id, event) DO NOTHING
 """
 
 # runs still running past the SLA, and runs that ended later than it (before a pass saw)
-_ENQUEUE_SLA = f"""
+_ENQUEUE_SLA = """
 INSERT INTO harvest.webhook_deliveries (webhook_id, run_id, event, payload)
 SELECT w.id, r.run_id, 'run.sla_missed',
        jsonb_build_object('event', 'run.sla_missed', 'namespace', r.namespace,
@@ -47,7 +46,7 @@ WHERE w.namespace = %(ns)s AND w.sla_seconds IS NOT NULL
   AND (w.workflow_type IS NULL OR r.workflow_type = w.workflow_type)
   AND ((r.status = 'RUNNING'
         AND r.created_at < clock_timestamp() - make_interval(secs => w.sla_seconds))
-       OR (r.closed_at >= w.cursor_at - interval '{OVERLAP}'
+       OR (r.closed_at >= w.cursor_at AND r.closed_at < %(mark)s
            AND r.closed_at - r.created_at > make_interval(secs => w.sla_seconds)))
 ON CONFLICT (webhook_id, run_id, event) DO NOTHING
 """
@@ -118,11 +117,16 @@ async def enqueue_deliveries(conn: AsyncConnection[Any], namespace: str) -> int:
     """Queue a delivery for each run end and SLA miss a subscription wants (once each),
     then move the subscriptions' cursors. Any number of workers may do this at once."""
     async with conn.transaction():
-        ended = await conn.execute(_ENQUEUE_ENDS, {"ns": namespace})
-        late = await conn.execute(_ENQUEUE_SLA, {"ns": namespace})
+        # ends are taken up to the watermark (see feeds): none is missed for having been
+        # committed late, and none is looked at twice
+        mark = await visible_watermark(conn)
+        params = {"ns": namespace, "mark": mark}
+        ended = await conn.execute(_ENQUEUE_ENDS, params)
+        late = await conn.execute(_ENQUEUE_SLA, params)
         await conn.execute(
-            "UPDATE harvest.webhooks SET cursor_at = clock_timestamp() WHERE namespace = %s",
-            (namespace,),
+            "UPDATE harvest.webhooks SET cursor_at = greatest(cursor_at, %s)"
+            " WHERE namespace = %s",
+            (mark, namespace),
         )
     return ended.rowcount + late.rowcount
 
@@ -150,16 +154,17 @@ async def claim_deliveries(
 
 
 async def record_delivery(
-    conn: AsyncConnection[Any], delivery_id: int, *, delivered: bool, status: int | None,
-    error: str | None, retry_in: float | None,
+    conn: AsyncConnection[Any], delivery_id: int, *, attempt: int, delivered: bool,
+    status: int | None, error: str | None, retry_in: float | None,
 ) -> None:
-    """The outcome of one attempt: delivered, to be tried again in ``retry_in`` seconds,
-    or (``retry_in`` None, not delivered) failed for good."""
+    """The outcome of attempt ``attempt``: delivered, to be tried again in ``retry_in``
+    seconds, or (``retry_in`` None, not delivered) failed for good. An attempt that
+    outlived its claim (another worker took the delivery since) changes nothing."""
     state = "delivered" if delivered else ("pending" if retry_in is not None else "failed")
     await conn.execute(
         "UPDATE harvest.webhook_deliveries SET state = %s, last_status = %s,"
         " last_error = %s, delivered_at = CASE WHEN %s THEN clock_timestamp() END,"
         " next_attempt_at = clock_timestamp() + make_interval(secs => %s)"
-        " WHERE id = %s",
-        (state, status, error, delivered, retry_in or 0.0, delivery_id),
+        " WHERE id = %s AND attempts = %s AND state = 'pending'",
+        (state, status, error, delivered, retry_in or 0.0, delivery_id, attempt),
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,15 @@ class RunArchive:
             raise UsageError(f"cannot use {str(self.directory)!r} for the archive: "
                              f"{exc.strerror or exc}") from None
         self.format = fmt
-        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        # unique per archive: two purges into one directory never write the same file
+        self.stamp = (datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-"
+                      + uuid.uuid4().hex[:8])
         self.files: list[Path] = []
 
     async def __call__(self, batch: list[dict[str, Any]]) -> None:
         n = len(self.files) + 1
         jsonl = self.directory / f"harvest-runs-{self.stamp}-{n:05d}.jsonl"
-        with jsonl.open("w", encoding="utf-8") as out:
+        with jsonl.open("x", encoding="utf-8") as out:  # never over another archive
             for item in batch:
                 out.write(json.dumps({"run": item["run"], "events": item["events"]},
                                      ensure_ascii=False, default=str))

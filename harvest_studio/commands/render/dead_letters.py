@@ -90,4 +90,6 @@ def render_dlq_action(action: DlqAction) -> str:
         lines.append(f"  {letter} -> new run {run}")
     if out.skipped:
         lines.append(f"skipped {len(out.skipped)} no longer open: {', '.join(out.skipped[:20])}")
+    for letter, error in list(out.failed.items())[:20]:
+        lines.append(f"could not {out.action} {letter}: {error}")
     return "\n".join(lines)

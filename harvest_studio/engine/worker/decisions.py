@@ -289,7 +289,10 @@ class DecisionLoop:
         for decision in decisions:
             instance = instances[decision.task_id]
             if decision.task_id in outcome.committed:
-                self.observe(decision, instance, decision.run_id in closed)
+                try:
+                    self.observe(decision, instance, decision.run_id in closed)
+                except Exception:  # telemetry must never hold up the work
+                    log.exception("telemetry of run %s failed", decision.run_id)
             if decision.task_id in outcome.committed and not instance.closed:
                 self.core.remember(decision.run_id, instance)
             else:

@@ -16,9 +16,8 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-
-import psycopg
 
 from ... import store
 from .core import WorkerCore
@@ -50,7 +49,7 @@ def post(url: str, secret: str, delivery_id: int, event: str, payload: Any
             return 200 <= response.status < 300, response.status, None
     except urllib.error.HTTPError as exc:
         return False, exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except Exception as exc:  # any failure of this attempt (bad URL, broken reply...)
         reason = getattr(exc, "reason", exc)
         return False, None, f"{type(exc).__name__}: {reason}"[:500]
 
@@ -58,6 +57,8 @@ def post(url: str, secret: str, delivery_id: int, event: str, payload: Any
 class WebhookSender:
     def __init__(self, core: WorkerCore) -> None:
         self.core = core
+        # its own threads: a slow endpoint never holds up the loop's default executor
+        self.threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="harvest-webhook")
 
     async def loop(self) -> None:
         core = self.core
@@ -75,16 +76,21 @@ class WebhookSender:
                     await store.enqueue_deliveries(conn, core.namespace)
                     due = await store.claim_deliveries(
                         conn, core.namespace, limit=20, lease_seconds=TIMEOUT * 3)
-            except psycopg.Error as exc:
+            except Exception as exc:  # the loop goes on: the next pass tries again
                 log.warning("webhook pass failed: %s", exc)
                 continue
             if due:
-                await asyncio.gather(*(self.deliver(row) for row in due))
+                outcomes = await asyncio.gather(*(self.deliver(row) for row in due),
+                                                return_exceptions=True)
+                for outcome in outcomes:
+                    if isinstance(outcome, Exception):
+                        log.error("webhook delivery failed unexpectedly", exc_info=outcome)
 
     async def deliver(self, row: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         delivered, status, error = await loop.run_in_executor(
-            None, post, row["url"], row["secret"], row["id"], row["event"], row["payload"])
+            self.threads, post, row["url"], row["secret"], row["id"], row["event"],
+            row["payload"])
         attempts = int(row["attempts"])
         retry_in = None
         if not delivered and attempts < MAX_ATTEMPTS:
@@ -94,7 +100,8 @@ class WebhookSender:
                         row["id"], attempts, error)
         try:
             async with self.core.pool.connection() as conn:
-                await store.record_delivery(conn, row["id"], delivered=delivered,
-                                            status=status, error=error, retry_in=retry_in)
-        except psycopg.Error as exc:  # the lease runs out and it is tried again
+                await store.record_delivery(conn, row["id"], attempt=attempts,
+                                            delivered=delivered, status=status, error=error,
+                                            retry_in=retry_in)
+        except Exception as exc:  # the claim runs out and it is tried again
             log.warning("could not record webhook delivery %s: %s", row["id"], exc)
