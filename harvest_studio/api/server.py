@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 import uvicorn
@@ -26,7 +27,13 @@ def serve(
     app = create_app(database_url)
     if extend is not None:
         extend(app)
+    fast = _installed("uvloop") and _installed("httptools")  # uvicorn[standard]
     uvicorn.run(
         app, host=host, port=port, log_level=log_level,
+        loop="uvloop" if fast else "auto", http="httptools" if fast else "auto",
         proxy_headers=False, server_header=False,
     )
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -43,7 +44,8 @@ class RunFeed:
         self.client = client
         self.run_id = run_id
         self.base = base
-        self.events: list[HistoryEvent] = []
+        self.events: list[ServerSentEvent] = []
+        """each event encoded once, however many followers send it"""
         self.seqs: list[int] = []
         self.status = "RUNNING"
         self.ended = False
@@ -56,7 +58,7 @@ class RunFeed:
     def last_seq(self) -> int:
         return self.seqs[-1] if self.seqs else self.base
 
-    def after(self, position: int) -> list[HistoryEvent] | None:
+    def after(self, position: int) -> list[ServerSentEvent] | None:
         """The kept events after ``position``; None if ``position`` is before the window."""
         if position < self.base:
             return None
@@ -86,7 +88,7 @@ class RunFeed:
             page = await self.client.events_after(self.run_id, self.last_seq, PAGE)
             if not page:
                 break
-            self.events.extend(page)
+            self.events.extend(encoded(e) for e in page)
             self.seqs.extend(e.seq for e in page)
             grew = True
         if len(self.events) > WINDOW:
@@ -128,8 +130,9 @@ def feeds_of(request: Request) -> Feeds:
     return feeds
 
 
-def _history(event: HistoryEvent) -> ServerSentEvent:
-    return ServerSentEvent(id=str(event.seq), event="history", data=to_json(event))
+def encoded(event: HistoryEvent) -> ServerSentEvent:
+    return ServerSentEvent(id=str(event.seq), event="history",
+                           raw_data=json.dumps(to_json(event), separators=(",", ":")))
 
 
 @router.get(
@@ -154,10 +157,11 @@ async def run_events(
         while True:
             fresh = feed.after(position)
             if fresh is None:  # behind the feed's window: the backlog from the database
-                fresh = await session.client.events_after(info.run_id, position, PAGE)
+                page = await session.client.events_after(info.run_id, position, PAGE)
+                fresh = [encoded(e) for e in page]
             for event in fresh:
-                yield _history(event)
-                position = event.seq
+                yield event
+                position = int(event.id or 0)
             if feed.ended and position >= feed.last_seq:
                 if feed.error is not None:
                     yield ServerSentEvent(event="error", data={"message": feed.error})

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api.auth import COOKIE, NAMESPACE_PATTERN, services_of
 from ..api.services import Services
@@ -70,24 +71,41 @@ def current_viewer() -> Viewer | None:
     return _viewer.get()
 
 
-async def identify(request: Request, call_next: Callable[[Request], Awaitable[Response]]
-                   ) -> Response:
-    """Middleware: a dashboard page is served only to a live token (else to the login)."""
-    if request.method != "GET" or not _PAGE_PATH.match(request.url.path):
-        return await call_next(request)
+class Identify:
+    """ASGI middleware: a dashboard page is served only to a live token (else to the
+    login), and the page is built knowing who views it. Every other request passes
+    straight through (a plain ASGI wrapper: the API pays nothing for the dashboard)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope.get("method") != "GET"
+                or not _PAGE_PATH.match(scope.get("path", ""))):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        viewer = await _viewer_of(request)
+        if viewer is None:
+            await RedirectResponse("/ui/login", status_code=303)(scope, receive, send)
+            return
+        marker = _viewer.set(viewer)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _viewer.reset(marker)
+
+
+async def _viewer_of(request: Request) -> Viewer | None:
     secret = request.cookies.get(COOKIE, "")
     namespace = request.query_params.get("namespace", "default")
+    if not secret or not re.match(NAMESPACE_PATTERN, namespace):
+        return None
     services = services_of(request)
-    token = None
-    if secret and re.match(NAMESPACE_PATTERN, namespace):
-        try:
-            token = await (await services.client("default")).authenticate(secret)
-        except HarvestError:
-            token = None
-    if token is None or not token.allows("read", namespace):
-        return RedirectResponse("/ui/login", status_code=303)
-    marker = _viewer.set(Viewer(token, secret, namespace, services))
     try:
-        return await call_next(request)
-    finally:
-        _viewer.reset(marker)
+        token = await (await services.client("default")).authenticate(secret)
+    except HarvestError:
+        return None
+    if token is None or not token.allows("read", namespace):
+        return None
+    return Viewer(token, secret, namespace, services)

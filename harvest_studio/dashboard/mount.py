@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from ..api.auth import COOKIE
-from .identity import identify
+from .identity import Identify
 from .login import CSRF_COOKIE
 from .login import router as login_router
 
@@ -27,7 +27,7 @@ def mount_dashboard(app: FastAPI) -> None:
 
     pn.config.design = None  # plain pages: no design system fetching web fonts
     app.include_router(login_router)
-    app.middleware("http")(identify)
+    app.add_middleware(Identify)
     pages: dict[str, Any] = {
         "/ui/runs": runs_page, "/ui/run": run_page, "/ui/workers": workers_page,
         "/ui/dlq": dlq_page, "/ui/schedules": schedules_page, "/ui/dags": dags_page,
