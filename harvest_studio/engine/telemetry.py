@@ -83,13 +83,23 @@ def set_queue_depths(namespace: str, rows: Iterable[dict[str, Any]],
             _queue_depths[(namespace, str(row["queue"]), state)] = int(row[state])
 
 
+_NO_SDK = ("ProxyTracerProvider", "NoOpTracerProvider", "_ProxyMeterProvider",
+           "NoOpMeterProvider")
+
+
 def metrics_enabled() -> bool:
     """Whether an SDK collects metrics (the API's own provider records nothing)."""
-    provider = type(metrics.get_meter_provider()).__name__
-    return provider not in ("_ProxyMeterProvider", "NoOpMeterProvider")
+    return type(metrics.get_meter_provider()).__name__ not in _NO_SDK
+
+
+def tracing_enabled() -> bool:
+    """Whether an SDK records spans; without one the engine skips making them at all."""
+    return type(trace.get_tracer_provider()).__name__ not in _NO_SDK
 
 
 def count_claims(namespace: str, rows: Iterable[dict[str, Any]]) -> None:
+    if not metrics_enabled():
+        return
     counts: dict[tuple[str, str], int] = {}
     for row in rows:
         key = (str(row["queue"]), str(row["kind"]))
@@ -100,6 +110,8 @@ def count_claims(namespace: str, rows: Iterable[dict[str, Any]]) -> None:
 
 
 def schedule_started(namespace: str, fired: Iterable[tuple[str, datetime]]) -> None:
+    if not metrics_enabled():
+        return
     now = datetime.now(UTC)
     for schedule, slot in fired:
         schedule_lag.record(max(0.0, (now - slot).total_seconds()),
@@ -130,9 +142,11 @@ def run_attributes(run_id: str, workflow_type: str, namespace: str,
 def begin_attempt(
     run_id: str, namespace: str, activity_type: str, attempt: int, queue: str,
     activity_seq: int, workflow_type: str | None,
-) -> tuple[trace.Span, object]:
+) -> tuple[trace.Span, object | None]:
     """Start the span of one activity attempt and make it current (the attempt's code gets
     a copy of this context, so its own spans nest under it); :func:`end_attempt` ends it."""
+    if not tracing_enabled():
+        return trace.INVALID_SPAN, None
     attributes: dict[str, Any] = {
         "harvest.run_id": run_id, "harvest.namespace": namespace,
         "harvest.activity_type": activity_type, "harvest.attempt": attempt,
@@ -147,16 +161,25 @@ def begin_attempt(
     return span, otel_context.attach(trace.set_span_in_context(span))
 
 
-def end_attempt(span: trace.Span, token: object, activity_type: str, queue: str,
+def end_attempt(span: trace.Span, token: object | None, activity_type: str, queue: str,
                 outcome: str, seconds: float, error: BaseException | None) -> None:
     """End an attempt's span and count it (``outcome``: completed, retrying, failed,
     timed_out)."""
-    otel_context.detach(token)  # type: ignore[arg-type]
+    if token is not None:
+        otel_context.detach(token)  # type: ignore[arg-type]
+    if not span.is_recording():
+        if metrics_enabled():
+            _count_attempt(activity_type, queue, outcome, seconds)
+        return
     if error is not None:
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"[:500]))
     span.set_attribute("harvest.outcome", outcome)
     span.end()
+    _count_attempt(activity_type, queue, outcome, seconds)
+
+
+def _count_attempt(activity_type: str, queue: str, outcome: str, seconds: float) -> None:
     labels = {"harvest.activity_type": activity_type, "harvest.queue": queue}
     activity_attempts.add(1, {**labels, "outcome": outcome})
     activity_duration.record(seconds, labels)
@@ -166,6 +189,11 @@ def workflow_task_done(run_id: str, workflow_type: str, namespace: str, queue: s
                        began_ns: int, events: int) -> None:
     """Emit the span of a committed workflow task (it began with its batch)."""
     now = time.time_ns()
+    if not tracing_enabled():
+        if metrics_enabled():
+            workflow_task_duration.record((now - began_ns) / 1e9, {
+                "harvest.workflow_type": workflow_type, "harvest.queue": queue})
+        return
     span = _tracer.start_span(
         f"harvest.workflow_task {workflow_type}", context=run_context(run_id),
         attributes={**run_attributes(run_id, workflow_type, namespace, queue),
@@ -180,6 +208,12 @@ def workflow_task_done(run_id: str, workflow_type: str, namespace: str, queue: s
 def run_ended(run_id: str, workflow_type: str, namespace: str, status: str,
               started_ns: int, ended_ns: int, error: str | None) -> None:
     """Emit the span of a whole run (from its start to its end) and count it."""
+    labels = {"harvest.workflow_type": workflow_type, "harvest.namespace": namespace}
+    if not tracing_enabled():
+        if metrics_enabled():
+            workflows_ended.add(1, {**labels, "status": status})
+            workflow_duration.record(max(0.0, (ended_ns - started_ns) / 1e9), labels)
+        return
     span = _tracer.start_span(
         f"harvest.run {workflow_type}", context=run_context(run_id),
         attributes={**run_attributes(run_id, workflow_type, namespace),
@@ -189,6 +223,5 @@ def run_ended(run_id: str, workflow_type: str, namespace: str, status: str,
     if status != "COMPLETED":
         span.set_status(Status(StatusCode.ERROR, (error or status)[:500]))
     span.end(end_time=ended_ns)
-    labels = {"harvest.workflow_type": workflow_type, "harvest.namespace": namespace}
     workflows_ended.add(1, {**labels, "status": status})
     workflow_duration.record(max(0.0, (ended_ns - started_ns) / 1e9), labels)
