@@ -4,6 +4,7 @@ committed OpenAPI document, server-sent events, and health."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -36,6 +37,12 @@ def brittle(d: hs.Dag) -> None:
     d.task(fragile)
 
 
+@hs.dag
+def gate_dag(d: hs.Dag) -> None:
+    ready = d.wait_signal("ready")
+    d.task(fragile, upstream=[ready])
+
+
 @pytest.fixture
 def server(db_url: str) -> Iterator[ApiServer]:
     with api_server(db_url) as running:
@@ -45,7 +52,8 @@ def server(db_url: str) -> Iterator[ApiServer]:
 @pytest.fixture
 def app_worker(start_worker: Callable[..., hs.Worker]) -> hs.Worker:
     return start_worker(
-        workflows=[cli_app.greet, cli_app.doomed, cli_app.tally, cli_app.inbox, brittle],
+        workflows=[cli_app.greet, cli_app.doomed, cli_app.tally, cli_app.inbox, brittle,
+                   gate_dag],
         activities=[cli_app.shout, cli_app.explode, fragile],
     )
 
@@ -61,7 +69,8 @@ def _operations() -> list[tuple[str, str, dict[str, Any]]]:
 
 def _concrete(path: str) -> str:
     return (path.replace("{ref}", "no-such-run").replace("{name}", "no-such-name")
-            .replace("{worker_id}", "no-such-worker").replace("{letter_id}", "dl-424242"))
+            .replace("{worker_id}", "no-such-worker").replace("{letter_id}", "dl-424242")
+            .replace("{node}", "no-such-node"))
 
 
 def _status(http: httpx.Client, method: str, path: str, params: dict[str, str]) -> int:
@@ -170,13 +179,22 @@ def test_every_mutation_is_audited_once(
     assert replayed["outcome"]["done"] == letters[:1]
     call("POST", "/api/v1/dlq/discard", {"ids": letters[1:], "reason": "known"},
          action="dlq.discard")
+    waiting_dag = client.start(gate_dag, id="gate-1")
+    call("POST", "/api/v1/dag-runs/gate-1/nodes/ready/mark", {"state": "skipped",
+                                                              "reason": "not needed"},
+         action="dag.mark")
+    with contextlib.suppress(hs.WorkflowFailedError):
+        waiting_dag.result(timeout=20)  # it ends, one way or the other, once the gate is
+    assert client.describe("gate-1").status != "RUNNING"
     dag_run = client.start(brittle)
     with pytest.raises(hs.WorkflowFailedError):
         dag_run.result(timeout=20)
     call("POST", f"/api/v1/dag-runs/{dag_run.run_id}/retry", action="dag.retry")
     call("POST", "/api/v1/queues/slow/pause", action="queue.pause")
     call("POST", "/api/v1/queues/slow/resume", action="queue.resume")
-    client.create_schedule("nightly", cli_app.greet, "bob", every="1h", paused=True)
+    call("POST", "/api/v1/schedules", {"name": "nightly", "workflow": "greet", "args": ["bob"],
+                                       "every": "1h", "paused": True},
+         expect=201, action="schedule.create")
     call("POST", "/api/v1/schedules/nightly/resume", action="schedule.resume")
     call("POST", "/api/v1/schedules/nightly/pause", {"reason": "quiet"},
          action="schedule.pause")
@@ -224,6 +242,7 @@ def test_every_mutation_is_audited_once(
         ("POST", "/api/v1/dlq/replay"), ("POST", "/api/v1/dlq/discard"),
         ("POST", "/api/v1/schedules/{name}/backfill"), ("DELETE", "/api/v1/schedules/{name}"),
         ("POST", "/api/v1/namespaces"), ("DELETE", "/api/v1/namespaces/{name}"),
+        ("POST", "/api/v1/schedules"), ("POST", "/api/v1/dag-runs/{ref}/nodes/{node}/mark"),
     }
     assert mutating == covered, mutating ^ covered
 

@@ -88,3 +88,30 @@ class NewNamespace(Body):
 class Backfill(Body):
     start: str = Field(min_length=1, max_length=100, description="ISO time")
     end: str = Field(min_length=1, max_length=100, description="ISO time")
+
+
+class NewSchedule(Body):
+    name: str = Field(min_length=1, max_length=200)
+    workflow: str = Field(min_length=1, max_length=200)
+    args: list[Any] = Field(default_factory=list)
+    cron: str | None = Field(None, max_length=200)
+    every: Duration | None = None
+    timezone: str | None = Field(None, max_length=100)
+    overlap: Literal["skip", "buffer_one", "buffer_all", "allow_all", "cancel_other",
+                     "terminate_other"] = "skip"
+    catchup: str = Field("most_recent", max_length=100,
+                         description="skip_all, most_recent, all, or window:<duration>")
+    jitter: Duration | None = None
+    start_at: str | None = Field(None, max_length=100)
+    end_at: str | None = Field(None, max_length=100)
+    max_runs: int | None = Field(None, ge=1)
+    failure_limit: int | None = Field(None, ge=1)
+    paused: bool = False
+    note: str | None = Field(None, max_length=2000)
+    replace: bool = False
+
+
+class MarkNode(Body):
+    state: Literal["succeeded", "skipped"] = "succeeded"
+    result: Any = None
+    reason: str | None = Field(None, max_length=2000)

@@ -3,6 +3,7 @@ DAGs — each a thin call into the command layer."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
@@ -11,7 +12,7 @@ from .. import commands
 from ..commands.render import to_json
 from .auth import Admin, GlobalReader, NamespaceAdmin, Operator, Reader
 from .errors import ERROR_RESPONSES
-from .models import Backfill, NewNamespace, NewToken, Reason
+from .models import Backfill, MarkNode, NewNamespace, NewSchedule, NewToken, Reason
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 Name = Annotated[str, Path(min_length=1, max_length=200)]
@@ -161,6 +162,20 @@ async def trigger_schedule(session: Operator, name: Name) -> Json:
     return result
 
 
+@router.post("/schedules", tags=["schedules"], status_code=201,
+             summary="Create a schedule (cron or interval; replace: overwrite one)")
+async def create_schedule(session: Operator, body: NewSchedule) -> Json:
+    result: Json = to_json(await session.call(
+        commands.schedule_create, body.name, body.workflow,
+        [json.dumps(a) for a in body.args], paused=body.paused, note=body.note,
+        replace=body.replace, cron=body.cron, every=body.every, timezone=body.timezone,
+        overlap=body.overlap, catchup=body.catchup, jitter=body.jitter,
+        start_at=body.start_at, end_at=body.end_at, max_runs=body.max_runs,
+        failure_limit=body.failure_limit,
+    ))
+    return result
+
+
 @router.post("/schedules/{name}/backfill", tags=["schedules"],
              summary="Start the run of every slot in a window that has none")
 async def backfill_schedule(session: Operator, name: Name, body: Backfill) -> Json:
@@ -194,6 +209,20 @@ async def dag_runs(
 async def dag_run(session: Reader, ref: Annotated[str, Path(min_length=1, max_length=400)]
                   ) -> Json:
     result: Json = to_json(await session.call(commands.dag_show, ref))
+    return result
+
+
+@router.post("/dag-runs/{ref}/nodes/{node}/mark", tags=["dags"],
+             summary="End a waiting node by hand: succeeded (with a result) or skipped")
+async def mark_node(
+    session: Operator, ref: Annotated[str, Path(min_length=1, max_length=400)],
+    node: Name, body: MarkNode,
+) -> Json:
+    result: Json = to_json(await session.call(
+        commands.dag_mark, ref, node, skipped=body.state == "skipped",
+        result=None if body.state == "skipped" else json.dumps(body.result),
+        by=session.caller.actor, reason=body.reason,
+    ))
     return result
 
 

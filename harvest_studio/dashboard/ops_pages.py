@@ -122,6 +122,15 @@ def schedules_page() -> pn.Column:
 
     chosen = _picker("Schedule", "hs-schedule")
 
+    async def decisions() -> str:
+        name = (chosen.value or "").strip()
+        if not name:
+            return "<em>name a schedule above to see its decisions</em>"
+        log = await viewer.read(commands.schedule_log, name, limit=50)
+        return table(["AT", "DECISION", "SLOT", "RUN", "DETAIL"], [
+            [esc(fmt_time(e.at)), esc(e.action), esc(fmt_time(e.slot)), esc(e.run_id or "-"),
+             esc(e.detail or "")] for e in log.entries], empty="(no decisions yet)")
+
     def act_on(verb: str, command: Any) -> Confirmed:
         async def act(reason: str) -> str:
             name = (chosen.value or "").strip()
@@ -135,7 +144,8 @@ def schedules_page() -> pn.Column:
                act_on("Resume", commands.schedule_resume),
                act_on("Trigger", commands.schedule_trigger)]
     return page(viewer, "Schedules", _live(viewer, listing, "hs-schedules"),
-                pn.Row(chosen, *(a.view for a in actions)), said)
+                pn.Row(chosen, *(a.view for a in actions)), said,
+                pn.pane.Markdown("### Decisions"), _live(viewer, decisions, "hs-decisions"))
 
 
 def dags_page() -> pn.Column:
