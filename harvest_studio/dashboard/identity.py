@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextvars
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -22,6 +23,8 @@ from ..client import AsyncClient, Caller, TokenInfo, acting_as
 from ..model.errors import HarvestError, UsageError
 
 T = TypeVar("T")
+RECHECK = 60.0
+"""seconds an open page reads on before it checks its token again"""
 PAGES = ("runs", "run", "workers", "dlq", "schedules", "dags", "audit")
 _PAGE_PATH = re.compile(r"^/ui/(" + "|".join(PAGES) + r")/?$")
 
@@ -35,6 +38,7 @@ class Viewer:
     secret: str
     namespace: str
     services: Services
+    checked_at: float = field(default_factory=time.monotonic)
 
     @property
     def can_operate(self) -> bool:
@@ -44,6 +48,12 @@ class Viewer:
         return await self.services.client(self.namespace)
 
     async def read(self, command: Callable[..., Awaitable[T]], *args: Any, **kw: Any) -> T:
+        """Run a reading command; an open page notices a revoked token within a minute."""
+        if time.monotonic() - self.checked_at > RECHECK:
+            default = await self.services.client("default")
+            if await default.authenticate(self.secret) is None:
+                raise UsageError("your token was revoked; log in again")
+            self.checked_at = time.monotonic()
         return await command(await self.client(), *args, **kw)
 
     async def change(self, command: Callable[..., Awaitable[T]], *args: Any,
