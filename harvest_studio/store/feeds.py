@@ -24,14 +24,18 @@ async def run_progress(conn: AsyncConnection[Any], run_id: str) -> tuple[str, in
 # A run's created_at and closed_at are the start time of the transaction that wrote them,
 # which commits later: polling "changed since my last look" by the clock would miss a row
 # whose transaction was still open at the last look. The watermark is the start of the
-# oldest transaction still writing (else now): every change stamped before it is visible.
-# (pg_stat_activity shows other sessions' transactions to the same role, or to members of
-# pg_read_all_stats: the engine's sessions, as deployed.)
+# oldest transaction still open in the database (else now): every change stamped before it
+# is visible. Every open transaction of a client counts, not only those that wrote already:
+# one that has not written yet will stamp its rows with its start all the same (autovacuum
+# and other server processes do not count: they write no runs). (pg_stat_activity
+# shows other sessions' transactions to the same role, or to members of pg_read_all_stats:
+# the engine's sessions, as deployed.)
 WATERMARK_SQL = """
 SELECT least(harvest.now(), coalesce(
     (SELECT min(a.xact_start) FROM pg_stat_activity a
-     WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL
-       AND a.pid <> pg_backend_pid()), now()) + (harvest.now() - now()))
+     WHERE a.datname = current_database() AND a.xact_start IS NOT NULL
+       AND a.backend_type = 'client backend' AND a.pid <> pg_backend_pid()),
+    now()) + (harvest.now() - now()))
 """
 
 
