@@ -50,7 +50,7 @@ from .engine.activity_context import (
     TransactionContext,
 )
 from .engine.dag import DagDefinition, dag
-from .engine.run_hooks import RunEnded
+from .engine.run_hooks import RunEnded, SlaMissed
 from .engine.workflow_context import WorkflowContext, WorkflowInfo
 from .model.dag import Dag, DagDefinitionError, DagParamError, Node
 from .model.dag_runs import NodeInfo
@@ -275,6 +275,7 @@ __all__ = [
     "ScheduleError",
     "ScheduleInfo",
     "ScheduleLogEntry",
+    "SlaMissed",
     "TokenInfo",
     "TransactionContext",
     "UnknownQueryError",

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -146,3 +147,25 @@ def test_a_receiver_that_keeps_failing_ends_failed(
     assert [(r.action, r.outcome) for r in client.audit(action="webhook.")] == [
         ("webhook.remove", "ok"), ("webhook.remove", "webhook_not_found"),
         ("webhook.create", "webhook_name_taken"), ("webhook.create", "ok")]
+
+
+def test_sla_miss_hooks_fire_once_whichever_worker_notices(
+    client: hs.Client, db_url: str, start_worker: Callable[..., hs.Worker],
+) -> None:
+    heard: list[hs.SlaMissed] = []
+    for _ in range(2):  # two workers watch the same SLA: each miss is heard once
+        start_worker(workflows=[cli_app.inbox, cli_app.greet], activities=[cli_app.shout],
+                     tuning={"slas": {"inbox": "0.5s"}, "on_sla_missed": [heard.append]})
+    late = client.start(cli_app.inbox, 1)
+    quick = client.start(cli_app.greet, "x")
+    quick.result(timeout=20)
+    wait_for(lambda: len(heard) == 1, timeout=30)
+    [missed] = heard
+    assert (missed.run_id, missed.workflow_type, missed.sla_seconds) == (
+        late.run_id, "inbox", 0.5)
+    client.signal(late.run_id, "item", 1)
+    late.result(timeout=20)
+    time.sleep(1.5)  # more looks: nothing new
+    assert len(heard) == 1
+    with pytest.raises(hs.UsageError):
+        hs.Worker(client, workflows=[cli_app.inbox], slas={"inbox": "-1s"})

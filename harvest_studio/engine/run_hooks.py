@@ -1,6 +1,7 @@
-"""Hooks on a run's end in the worker that committed it: :class:`RunEnded` handed to the
-worker's ``on_run_end`` callables (each on a thread, so a slow hook never holds up the
-decision loop; an exception in one is logged), and the ``harvest.run`` span and metrics."""
+"""Hooks in the worker: a run's end (:class:`RunEnded` to the ``on_run_end`` callables of
+the worker that committed it, with the ``harvest.run`` span and metrics) and SLA misses
+(:class:`SlaMissed` to ``on_sla_missed``, once per run whichever worker notices). Each hook
+runs on a thread, so a slow one never holds up the worker; an exception in one is logged."""
 
 from __future__ import annotations
 
@@ -36,6 +37,30 @@ class RunEnded:
         return (self.ended_at - self.started_at).total_seconds()
 
 
+@dataclass(frozen=True)
+class SlaMissed:
+    """A run still running past the SLA of its workflow type."""
+
+    run_id: str
+    workflow_id: str
+    workflow_type: str
+    namespace: str
+    started_at: datetime
+    sla_seconds: float
+
+
+def sla_missed(hooks: Sequence[Callable[[SlaMissed], None]], rows: Sequence[dict[str, Any]]
+               ) -> None:
+    """Count the misses and call the hooks with each (without waiting for them)."""
+    loop = asyncio.get_running_loop()
+    for row in rows:
+        missed = SlaMissed(row["run_id"], row["workflow_id"], row["workflow_type"],
+                           row["namespace"], row["created_at"], float(row["sla_seconds"]))
+        telemetry.sla_missed(missed.workflow_type, missed.namespace)
+        for hook in hooks:
+            loop.run_in_executor(None, _call, hook, missed)
+
+
 def run_ended(
     hooks: Sequence[Callable[[RunEnded], None]], *, run_id: str, workflow_id: str,
     workflow_type: str, namespace: str, status: str, error_json: str | None,
@@ -57,8 +82,8 @@ def run_ended(
         loop.run_in_executor(None, _call, hook, ended)
 
 
-def _call(hook: Callable[[RunEnded], None], ended: RunEnded) -> None:
+def _call(hook: Callable[[Any], None], event: RunEnded | SlaMissed) -> None:
     try:
-        hook(ended)
+        hook(event)
     except Exception:
-        log.exception("run-end hook %r failed for run %s", hook, ended.run_id)
+        log.exception("hook %r failed for run %s", hook, event.run_id)

@@ -52,6 +52,9 @@ workflows_ended = _meter.create_counter(
     "harvest.workflow.ended", unit="{run}", description="runs ended, by status")
 workflow_duration = _meter.create_histogram(
     "harvest.workflow.duration", unit="s", description="time from a run's start to its end")
+slas_missed = _meter.create_counter(
+    "harvest.workflow.sla_missed", unit="{run}",
+    description="runs found still running past their workflow type's SLA")
 schedule_lag = _meter.create_histogram(
     "harvest.schedule.lag", unit="s",
     description="how long after its slot time a schedule's run was started")
@@ -116,6 +119,12 @@ def schedule_started(namespace: str, fired: Iterable[tuple[str, datetime]]) -> N
     for schedule, slot in fired:
         schedule_lag.record(max(0.0, (now - slot).total_seconds()),
                             {"harvest.namespace": namespace, "harvest.schedule": schedule})
+
+
+def sla_missed(workflow_type: str, namespace: str) -> None:
+    if metrics_enabled():
+        slas_missed.add(1, {"harvest.workflow_type": workflow_type,
+                            "harvest.namespace": namespace})
 
 
 def run_context(run_id: str) -> Context:

@@ -4,7 +4,8 @@
 ``schema`` applies the schema migrations; one module per table family holds its
 statements (``registry``, ``namespaces``, ``runs``, ``claims``, ``decisions``,
 ``outcomes``, ``inbox``, ``queries``, ``timers``, ``reads``, ``flow``, ``audit``,
-``tokens``, ``feeds``, ``dead_letters``, ``retention``, ``webhooks``); ``filters`` compiles run
+``tokens``, ``feeds``, ``dead_letters``, ``retention``, ``webhooks``,
+``slas``); ``filters`` compiles run
 filter expressions to SQL. Callers use the names re-exported here.
 
 Every statement is parameterised; callers pass plain values. Text arrays (JSON payloads
@@ -172,6 +173,7 @@ from .schema import (
     available_migrations,
     migrate,
 )
+from .slas import claim_sla_misses
 from .timers import (
     fire_due_timers,
     lock_timed_out_activities,
@@ -232,6 +234,7 @@ __all__ = [
     "change_flow_limit",
     "claim_and_start_slot",
     "claim_deliveries",
+    "claim_sla_misses",
     "claim_slot",
     "claim_tasks",
     "claim_throttled",

@@ -15,7 +15,8 @@ from ._sql import Row
 # everything keyed by a run that goes with it; schedules keep their log and slots (a slot's
 # run id then names a run that is gone, as the log says)
 _OWNED_BY_RUN = ("attempt_logs", "dead_letters", "failed_run_triage", "history", "inbox",
-                 "queries", "signal_keys", "tasks", "timers", "updates", "webhook_deliveries")
+                 "queries", "signal_keys", "sla_misses", "tasks", "timers", "updates",
+                 "webhook_deliveries")
 
 
 async def due_runs(

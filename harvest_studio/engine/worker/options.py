@@ -35,3 +35,8 @@ class WorkerOptions:
     an OpenTelemetry SDK collects metrics)"""
     webhook_backoff: float = 5.0
     """seconds before a failed webhook delivery's first retry (doubling, at most 8 tries)"""
+    slas: dict[str, float] = field(default_factory=dict)
+    """workflow type -> seconds: a run still running that long after its start is an SLA
+    miss, handed once (whichever worker notices) to ``on_sla_missed``"""
+    on_sla_missed: list[Callable[[Any], None]] = field(default_factory=list)
+    """called with a :class:`~harvest_studio.SlaMissed` (on a thread of their own)"""

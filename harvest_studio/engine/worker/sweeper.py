@@ -12,9 +12,10 @@ import psycopg
 
 from ... import store
 from ...model import serde
+from ...model.durations import to_seconds
 from ...model.events import ActivityStarted, ActivityTimedOut, Event
 from ...model.retry import is_retryable, retry_delay
-from .. import telemetry
+from .. import run_hooks, telemetry
 from .core import WorkerCore
 
 log = logging.getLogger("harvest_studio.worker")
@@ -58,6 +59,20 @@ class Sweeper:
             except TimeoutError:
                 pass
             self.core.timer_wake.clear()
+
+    async def sla_loop(self) -> None:
+        """Look for runs past their type's SLA every few seconds (only with ``slas``)."""
+        core = self.core
+        slas = [(t, float(to_seconds(s))) for t, s in core.options.slas.items()]
+        while slas:
+            await asyncio.sleep(max(core.options.maintenance_interval, 0.1) * 5)
+            try:
+                async with core.pool.connection() as conn:
+                    missed = await store.claim_sla_misses(conn, core.namespace, slas)
+                if missed:
+                    run_hooks.sla_missed(core.options.on_sla_missed, missed)
+            except Exception as exc:  # the next look tries again
+                log.warning("SLA check failed: %s", exc)
 
     async def maintenance_loop(self) -> None:
         counted = 0.0

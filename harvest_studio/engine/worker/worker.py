@@ -38,6 +38,7 @@ from psycopg_pool import AsyncConnectionPool
 from ... import store
 from ..._version import __version__
 from ...model.definitions import ActivityDefinition, WorkflowDefinition
+from ...model.durations import to_seconds
 from ...model.errors import NamespaceNotFoundError, UsageError
 from ...model.limits import check_name
 from ...model.schedules import ScheduleDeclaration
@@ -112,6 +113,10 @@ class Worker:
             if not hasattr(self.options, key):
                 raise UsageError(f"unknown worker option {key!r}")
             setattr(self.options, key, value)
+        for workflow_type, sla in self.options.slas.items():  # refused here, not later
+            check_name("a workflow type", workflow_type)
+            if to_seconds(sla) <= 0:
+                raise UsageError(f"the SLA of {workflow_type!r} must be positive")
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -257,6 +262,8 @@ class Worker:
             if self.options.run_scheduler:
                 loops.append(scheduler.loop())
             loops.append(WebhookSender(core).loop())
+            if self.options.slas:
+                loops.append(sweeper.sla_loop())
             tasks = [asyncio.create_task(c) for c in loops]
             self._serving = True
             self._started.set()
