@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from .. import store
-from ..client import TOKEN_SCOPES, Caller
+from ..client import TOKEN_SCOPES, Caller, TokenInfo
 from ..client._audit import args_digest
 from .services import Services, Session
 
@@ -20,6 +21,9 @@ COOKIE = "harvest_token"
 """the dashboard keeps the token in this HttpOnly cookie (the API never reads it)"""
 log = logging.getLogger("harvest_studio.api")
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,62}$"
+JUPYTER_USER = "harvest.jupyter_user"
+"""the ASGI scope key under which the Jupyter server extension passes its signed-in user
+(set by that server only: no header reaches it); such a request acts as that user"""
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -57,6 +61,9 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
         namespace: Namespace = "default",
     ) -> Session:
         services = services_of(request)
+        jupyter_user = request.scope.get(JUPYTER_USER)
+        if jupyter_user is not None:
+            return await _jupyter_session(services, str(jupyter_user), namespace, request)
         # bearer only: the dashboard's cookie is not taken here, so no other page of the
         # same site can make a browser change anything through the API (no CSRF)
         secret = credentials.credentials if credentials is not None else None
@@ -80,6 +87,19 @@ def needs(scope: str, *, per_namespace: bool = True) -> Callable[..., Awaitable[
     admit.scope = scope  # type: ignore[attr-defined]  # read by app.document_scopes
     admit.per_namespace = per_namespace  # type: ignore[attr-defined]
     return admit
+
+
+async def _jupyter_session(
+    services: Services, user: str, namespace: str, request: Request
+) -> Session:
+    """A request of a Jupyter user, signed in by the Jupyter server: it may do anything,
+    as that user may already in a kernel, and is recorded as ``jupyter:USER`` from ``lab``."""
+    now = datetime.now(UTC)
+    actor = f"jupyter:{user}"[:200]
+    token = TokenInfo(token_id="jupyter", name=actor, scope="admin", namespace=None,
+                      created_at=now, created_by=actor, last_used_at=now, revoked_at=None)
+    caller = Caller(actor, "lab", _request_id(request))
+    return Session(token, await services.client(namespace), caller)
 
 
 async def _record_denial(

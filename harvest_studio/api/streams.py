@@ -226,3 +226,33 @@ def _changes(rows: list[dict[str, Any]], opened: Any, workflow_type: str | None,
                 data["changed_at"] = row["created_at"]
             out.append(ServerSentEvent(event="run", data=to_json(data)))
     return out
+
+
+FailedWithin = Annotated[
+    float, Query(gt=0, le=366 * 86400, description="count runs failed in this many seconds")
+]
+
+
+@router.get("/run-counts", summary="Runs running, blocked, and failed lately")
+async def run_counts(session: Reader, failed_within: FailedWithin = 86400.0) -> dict[str, Any]:
+    """``running`` (not blocked), ``blocked`` (held back by non-determinism, quarantine or
+    the like: they need a person) and ``failed`` in the last ``failed_within`` seconds."""
+    return await session.client.run_counts(failed_within)
+
+
+@router.get(
+    "/stream/run-counts", response_class=EventSourceResponse,
+    summary="Runs running, blocked, and failed lately, as server-sent events when they change",
+)
+async def run_count_changes(
+    session: Reader, request: Request, failed_within: FailedWithin = 86400.0
+) -> AsyncIterator[ServerSentEvent]:
+    """``event: counts`` with the counts of ``GET /run-counts`` at once, then each time
+    they change (checked every second)."""
+    last: dict[str, int] | None = None
+    while not await request.is_disconnected():
+        counts = await session.client.run_counts(failed_within)
+        if counts != last:
+            last = counts
+            yield ServerSentEvent(event="counts", data=counts)
+        await asyncio.sleep(POLL * 4)

@@ -24,7 +24,7 @@ from ..model.limits import check_text
 P = ParamSpec("P")
 T = TypeVar("T")
 
-FRONT_ENDS = ("python", "cli", "magics", "api", "ui")
+FRONT_ENDS = ("python", "cli", "magics", "api", "ui", "lab")
 _log = logging.getLogger("harvest_studio.audit")
 _DETAIL_LIMIT = 500
 

@@ -273,6 +273,13 @@ class OperationsClient(SchedulesClient):
         ]
 
     @retried(True)
+    async def run_counts(self, failed_within: float = 86400.0) -> dict[str, int]:
+        """How many runs of this namespace are running (not blocked), blocked, and failed
+        in the last ``failed_within`` seconds (a day by default)."""
+        async with self.pool.connection() as conn:
+            return await store.run_counts(conn, self.namespace, failed_within)
+
+    @retried(True)
     async def run_changes(
         self, since: datetime | None
     ) -> tuple[datetime, list[dict[str, Any]]]:

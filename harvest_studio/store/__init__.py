@@ -59,7 +59,7 @@ from .decisions import (
     load_inbox,
 )
 from .exports import EVENT_COLUMNS, RUN_COLUMNS, export_runs_and_events
-from .feeds import run_changes, run_progress
+from .feeds import run_changes, run_counts, run_progress
 from .filters import (
     RunFilter,
     compile_filter,
@@ -314,6 +314,7 @@ __all__ = [
     "run_activity_summary",
     "run_chain",
     "run_changes",
+    "run_counts",
     "run_last_seq",
     "run_progress",
     "run_status",

@@ -42,8 +42,10 @@ def project_dir(start: Path | None = None) -> Path:
     return here
 
 
-def embedded_data_dir() -> Path:
-    return project_dir() / ".harvest" / "pgdata"
+def embedded_data_dir(start: Path | None = None) -> Path:
+    """Where the embedded server of the project holding ``start`` (default: the current
+    directory) keeps its data."""
+    return project_dir(start) / ".harvest" / "pgdata"
 
 
 def embedded_url(data_dir: Path | None = None) -> str:
@@ -87,14 +89,15 @@ def stop_embedded(data_dir: Path | None = None, timeout: float = 30.0) -> int | 
     raise DatabaseUnavailableError(f"the embedded server (pid {pid}) did not stop in {timeout:g}s")
 
 
-def database_url(explicit: str | None = None) -> str:
-    """The URL to use: ``explicit``, else ``HARVEST_DATABASE_URL``, else the embedded server."""
+def database_url(explicit: str | None = None, *, start: Path | None = None) -> str:
+    """The URL to use: ``explicit``, else ``HARVEST_DATABASE_URL``, else the embedded server
+    of the project holding ``start`` (default: the current directory)."""
     if explicit:
         return _checked(explicit, "the database URL")
     from_env = os.environ.get(ENV_URL)
     if from_env:
         return _checked(from_env, ENV_URL)
-    return embedded_url()
+    return embedded_url(embedded_data_dir(start))
 
 
 def _checked(url: str, what: str) -> str:

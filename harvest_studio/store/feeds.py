@@ -67,3 +67,21 @@ async def run_changes(
         {"ns": namespace, "since": since, "mark": mark, "limit": limit},
     )
     return mark, await rows.fetchall()
+
+
+async def run_counts(conn: AsyncConnection[Any], namespace: str, failed_within: float
+                     ) -> dict[str, int]:
+    """Runs of ``namespace`` running (and not blocked), blocked, and failed in the last
+    ``failed_within`` seconds: what a status line shows."""
+    cur = await conn.execute(
+        "SELECT count(*) FILTER (WHERE blocked IS NULL),"
+        "       count(*) FILTER (WHERE blocked IS NOT NULL),"
+        "       (SELECT count(*) FROM harvest.runs WHERE namespace = %(ns)s"
+        "          AND status = 'FAILED'"
+        "          AND closed_at >= harvest.now() - make_interval(secs => %(within)s))"
+        " FROM harvest.runs WHERE namespace = %(ns)s AND status = 'RUNNING'",
+        {"ns": namespace, "within": failed_within},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return {"running": row[0], "blocked": row[1], "failed": row[2]}

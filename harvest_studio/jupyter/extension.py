@@ -1,0 +1,87 @@
+"""The Jupyter server extension ``harvest_studio.jupyter``: the operations API and the Lab
+extension's routes under ``<base_url>/harvest/``, behind Jupyter's own login, on the
+database the notebooks use (``HARVEST_DATABASE_URL``, else the embedded server of the
+project holding the Jupyter root)."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from jupyter_server.extension.application import ExtensionApp
+
+from ..api import create_app
+from ..store.connection import database_url
+from .bridge import AppUnavailableError, AsgiBridge
+from .explorers import Explorers
+from .routes import router
+
+
+def lab_app(url: str, root_dir: Path) -> FastAPI:
+    """The API of ``harvest serve`` with the Lab extension's routes beside it."""
+    app = create_app(url)
+    app.state.database_url = url
+    app.state.root_dir = root_dir
+    app.state.explorers = Explorers(url)
+    app.include_router(router)
+    return app
+
+
+class LazyApp:
+    """The application, made and started on the first request: the Jupyter server starts
+    at once even when the database is slow to come up or down, and a request made while
+    it cannot be reached is answered 503 and the next one tries again."""
+
+    def __init__(self, root_dir: Path) -> None:
+        self.root_dir = root_dir
+        self._app: FastAPI | None = None
+        self._lifespan: AbstractAsyncContextManager[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    async def ready(self) -> FastAPI:
+        if self._app is not None:
+            return self._app
+        async with self._lock:
+            if self._app is None:
+                await self._start()
+        assert self._app is not None
+        return self._app
+
+    async def _start(self) -> None:
+        try:
+            url = await asyncio.to_thread(database_url, None, start=self.root_dir)
+            app = lab_app(url, self.root_dir)
+            lifespan = app.router.lifespan_context(app)
+            await lifespan.__aenter__()
+        except Exception as exc:
+            raise AppUnavailableError(f"Harvest cannot reach its database: {exc}") from exc
+        self._app, self._lifespan = app, lifespan
+
+    async def close(self) -> None:
+        app, lifespan, self._app, self._lifespan = self._app, self._lifespan, None, None
+        if app is not None:
+            await asyncio.to_thread(app.state.explorers.close)
+        if lifespan is not None:
+            await lifespan.__aexit__(None, None, None)
+
+
+class HarvestExtension(ExtensionApp):  # type: ignore[misc]
+    """Loaded by Jupyter Server from ``jupyter_server_config.d/harvest_studio.jupyter.json``
+    (installed with the package)."""
+
+    name = "harvest_studio.jupyter"
+    description = "Harvest Studio inside Jupyter: the operations API under /harvest/"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        root = Path(self.serverapp.root_dir).expanduser().resolve()
+        self.settings["harvest_app"] = LazyApp(root)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.append((r"/harvest/(.*)", AsgiBridge))
+
+    async def stop_extension(self) -> None:
+        await self.settings["harvest_app"].close()
