@@ -1,0 +1,56 @@
+// The status bar item: runs running, blocked and failed in the last day, live.
+import { Widget } from '@lumino/widgets';
+
+import { Counts, harvestUrl, Stream } from './api';
+
+export class RunCountsItem extends Widget {
+  private stream: Stream | null = null;
+  private readonly parts: Record<keyof Counts, HTMLElement>;
+
+  constructor(onClick: () => void) {
+    super();
+    this.addClass('hv-status');
+    this.node.title = 'Harvest runs: running · blocked · failed in the last 24 h';
+    const part = (name: keyof Counts) => {
+      const span = document.createElement('span');
+      span.className = `hv-count hv-count-${name}`;
+      span.dataset.count = name;
+      span.textContent = '–';
+      return span;
+    };
+    this.parts = { running: part('running'), blocked: part('blocked'), failed: part('failed') };
+    const label = document.createElement('span');
+    label.className = 'hv-status-label';
+    label.textContent = 'Harvest';
+    this.node.append(
+      label,
+      this.parts.running,
+      ' running · ',
+      this.parts.blocked,
+      ' blocked · ',
+      this.parts.failed,
+      ' failed'
+    );
+    this.node.addEventListener('click', onClick);
+  }
+
+  protected onAfterAttach(): void {
+    this.stream = new Stream(
+      () => harvestUrl('api/v1/stream/run-counts'),
+      { counts: (counts: Counts) => this.showCounts(counts) },
+      open => this.node.classList.toggle('hv-status-offline', !open)
+    );
+  }
+
+  protected onBeforeDetach(): void {
+    this.stream?.close();
+    this.stream = null;
+  }
+
+  private showCounts(counts: Counts): void {
+    for (const name of Object.keys(this.parts) as (keyof Counts)[]) {
+      this.parts[name].textContent = String(counts[name]);
+      this.parts[name].classList.toggle('hv-nonzero', counts[name] > 0);
+    }
+  }
+}
