@@ -8,23 +8,16 @@ kernel saw the selection. Never skipped in CI (``.ci/run`` installs Chromium).
 from __future__ import annotations
 
 import os
-import secrets
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from .lab_server import ARGS, CHROMIUM, ROOT, jupyter_lab
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 if not os.path.exists(CHROMIUM) and not os.environ.get("CI"):
     pytest.skip("needs /usr/bin/chromium (installed by .ci/run)", allow_module_level=True)
@@ -36,12 +29,6 @@ EXPLORER_CELLS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def lab(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str]]:
     notebook = nbformat.read(ROOT / "notebooks" / "01_quickstart.ipynb", as_version=4)
@@ -49,35 +36,8 @@ def lab(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str]]:
     notebook.cells = [c for c in notebook.cells if "worker stop" not in c.source]
     notebook.cells += [nbformat.v4.new_code_cell(src) for src in EXPLORER_CELLS]
     nbformat.write(notebook, tmp_path / "quickstart.ipynb")
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"), "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-           "PYTHONPATH": str(ROOT)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={tmp_path}", "--ServerApp.allow_root=True",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield base, token
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with jupyter_lab(tmp_path, {"HARVEST_DATABASE_URL": db_url}) as served:
+        yield served
 
 
 def test_quickstart_explorer_selection_reaches_the_kernel(

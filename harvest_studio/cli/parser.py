@@ -31,6 +31,7 @@ from .handlers_flow import (
     _cmd_workflow_limit,
 )
 from .handlers_operations import _cmd_db_stop, _cmd_namespace_retention
+from .studio import _cmd_studio
 from .handlers_ops import (
     _cmd_db_migrate,
     _cmd_db_status,
@@ -381,6 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay the files `harvest export --histories` wrote instead of the "
                         "database's runs")
     command("demo", "run the onboarding demo with an in-process worker", _cmd_demo)
+    p = command("studio", "open the studio: JupyterLab on the project's notebooks with the "
+                          "Harvest sidebar, on the project's database", _cmd_studio)
+    p.add_argument("--no-browser", action="store_true",
+                   help="only print the address (for a server, or a browser elsewhere)")
+    p.add_argument("--port", type=positive_int, help="port (default: 8888, or the next free)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--root", metavar="DIR",
+                   help="the notebooks' directory (default: the project's directory)")
     operations_commands(sub, command)
     return parser
 
