@@ -31,7 +31,6 @@ from .handlers_flow import (
     _cmd_workflow_limit,
 )
 from .handlers_operations import _cmd_db_stop, _cmd_namespace_retention
-from .studio import _cmd_studio
 from .handlers_ops import (
     _cmd_db_migrate,
     _cmd_db_status,
@@ -69,6 +68,7 @@ from .handlers_schedules import (
     _cmd_schedule_trigger,
 )
 from .parser_operations import operations_commands
+from .studio import _cmd_studio
 
 
 class _Parser(argparse.ArgumentParser):

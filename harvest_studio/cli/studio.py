@@ -41,12 +41,18 @@ def _check_installed() -> None:
     if missing:
         raise UsageError(f"harvest studio needs the studio extra ({', '.join(missing)} "
                          "missing): pip install 'harvest-studio[studio]'")
-    from ..jupyter import extension_installed
-
     if not extension_installed():
         print("harvest studio: the JupyterLab extension is not installed here (an editable "
               "install without node builds none); the notebooks work, the sidebar will not "
               "show", file=sys.stderr)
+
+
+def extension_installed() -> bool:
+    """True when JupyterLab will find the Harvest extension's bundle."""
+    from jupyter_core.paths import jupyter_path
+
+    return any((Path(p) / "harvest-studio" / "package.json").is_file()
+               for p in jupyter_path("labextensions"))
 
 
 def _cmd_studio(args: argparse.Namespace) -> int:

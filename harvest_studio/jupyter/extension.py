@@ -77,6 +77,7 @@ class HarvestExtension(ExtensionApp):  # type: ignore[misc]
     load_other_extensions = True
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None
         root = Path(self.serverapp.root_dir).expanduser().resolve()
         self.settings["harvest_app"] = LazyApp(root)
 

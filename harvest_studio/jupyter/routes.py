@@ -36,7 +36,8 @@ def _explorers(request: Request) -> Explorers:
 def _explorer(request: Request, key: str) -> ServedExplorer:
     found = _explorers(request).get(key)
     if found is None:
-        raise HTTPException(404, "no such explorer (closed after a while unseen): open the run again")
+        raise HTTPException(404, "no such explorer (closed after a while unseen): "
+                                 "open the run again")
     return found
 
 
@@ -122,9 +123,9 @@ async def tour(request: Request, session: Reader) -> dict[str, str]:
     source = packaged_tour()
     if source is None:
         raise HTTPException(404, "this installation has no tour notebook")
-    with contextlib.suppress(FileExistsError):
-        with (root / TOUR_COPY).open("xb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
+    with contextlib.suppress(FileExistsError), (root / TOUR_COPY).open("xb") as out, \
+            source.open("rb") as src:
+        shutil.copyfileobj(src, out)
     return {"path": TOUR_COPY}
 
 
