@@ -140,6 +140,12 @@ class Explorers:
         self._explorers[served.key] = served
         return served
 
+    def count(self) -> int:
+        return len(self._explorers)
+
+    def listener_count(self) -> int:
+        return sum(len(e.listeners) for e in self._explorers.values())
+
     def get(self, key: str) -> ServedExplorer | None:
         return self._explorers.get(key)
 

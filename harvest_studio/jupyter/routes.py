@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +25,8 @@ from .explorers import Explorers, ServedExplorer
 
 router = APIRouter(prefix="/lab", include_in_schema=False)
 KEEPALIVE = 15.0
+DASHBOARD_URL = "HARVEST_DASHBOARD_URL"
+"""where `harvest serve`'s dashboard runs, for the palette's command that opens it"""
 TOUR = "00_tour.ipynb"
 TOUR_COPY = "harvest_tour.ipynb"
 
@@ -43,8 +46,13 @@ def _explorer(request: Request, key: str) -> ServedExplorer:
 
 @router.get("/info")
 async def info(request: Request, session: Reader) -> dict[str, Any]:
+    """The server side as the extension sees it: versions, database, who is signed in,
+    the dashboard to open (``HARVEST_DASHBOARD_URL``), and the explorers held open."""
+    explorers = _explorers(request)
     return {"version": __version__, "database": describe_url(request.app.state.database_url),
-            "user": session.caller.actor}
+            "user": session.caller.actor,
+            "dashboard": os.environ.get(DASHBOARD_URL) or None,
+            "explorers": explorers.count(), "listeners": explorers.listener_count()}
 
 
 @router.get("/widget.js")
