@@ -25,6 +25,7 @@ import pytest
 from .notebook_analysis import ANALYSIS
 from .notebook_cells import PARAMETERS, SETUP, Cell, code, md
 from .notebook_dags import DAGS_AND_SCHEDULES
+from .notebook_tour import TOUR
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 TIMEOUT = 60  # seconds a notebook may wait on a run (the notebooks' `timeout` parameter)
@@ -372,6 +373,7 @@ RESET: list[Cell] = [
 ]
 
 SOURCES: dict[str, list[Cell]] = {
+    "00_tour.ipynb": TOUR,
     "01_quickstart.ipynb": QUICKSTART,
     "02_signals_timers_queries.ipynb": SIGNALS,
     "03_reset_and_replay.ipynb": RESET,
@@ -504,6 +506,27 @@ def test_notebooks_are_generated_without_outputs() -> None:
         assert all(not c.get("outputs") and c.get("execution_count") is None
                    for c in stored.cells if c.cell_type == "code")
         assert stored.cells[1].metadata.get("tags") == ["parameters"]
+
+
+def test_tour(db_url: str, python3_kernel: str, tmp_path: Path) -> None:
+    nb, _ = execute("00_tour.ipynb", db_url, python3_kernel, tmp_path)
+    shown = texts(nb)
+    everything = "\n".join(shown)
+    assert "'welcome mail sent to ada'" in everything
+    assert "laid out by" in everything  # the DAG run's graph
+    by_node = next(t for t in shown if "p50_ms" in t)
+    for node in ("extract", "transform[0]", "load"):
+        assert node in by_node, node
+    assert "10,000 simulated runs" in everything
+    assert "what if faster={'transform': 0.5}" in everything
+    from .conftest import sql
+
+    rows = sql(db_url, "SELECT workflow_type, status FROM harvest.runs ORDER BY created_at")
+    assert rows == [("onboarding", "COMPLETED"), ("nightly", "COMPLETED")]
+    failures = sql(db_url, "SELECT count(*) FROM harvest.history h JOIN harvest.runs r"
+                           " USING (run_id) WHERE r.workflow_type = 'onboarding'"
+                           " AND h.event_type = 'ActivityFailed'")
+    assert failures == [(2,)]  # the address check failed twice, then the retry succeeded
 
 
 def test_quickstart(db_url: str, python3_kernel: str, tmp_path: Path) -> None:
