@@ -41,9 +41,10 @@ TOUR: list[Cell] = [
     code(
         """
         attempts = {}
+        patient = hs.RetryPolicy(max_attempts=5, initial_interval=0.2)
 
 
-        @hs.activity(start_to_close="30s", retry=hs.RetryPolicy(max_attempts=5, initial_interval=0.2))
+        @hs.activity(start_to_close="30s", retry=patient)
         def check_address(ctx, user):
             attempts[user] = attempts.get(user, 0) + 1
             if attempts[user] < 3:

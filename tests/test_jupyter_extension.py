@@ -244,3 +244,45 @@ def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
             wait_for(lambda: http.get("/harvest/api/v1/runs").status_code == 200, 30)
     finally:
         stop_embedded(data)
+
+
+def test_unwatched_explorers_are_closed_and_forgotten(client: hs.Client, db_url: str) -> None:
+    """In process: the server's explorers, their sweeping, and nothing left behind."""
+    import asyncio
+    import gc
+    import weakref
+
+    from ipywidgets.widgets import widget as ipywidget
+
+    from harvest_studio.jupyter.explorers import IDLE_SECONDS, MAX_EXPLORERS, Explorers
+    from harvest_studio.model.errors import RunNotFoundError
+
+    run = client.start(waits_for_go, id="ext-sweep")
+    before = len(ipywidget._instances)
+
+    async def scenario() -> list[weakref.ref[Any]]:
+        explorers = Explorers(db_url)
+        try:
+            watched = await explorers.open(run.run_id, "default", "jupyter:test")
+            idle = await explorers.open(run.run_id, "default", "jupyter:test")
+            with pytest.raises(RunNotFoundError):  # a failed open leaves nothing registered
+                await explorers.open("no-such-run", "default", "jupyter:test")
+            watched.listeners.add(asyncio.Queue())
+            assert explorers.count() == 2 and explorers.sweep() == 0  # nobody idle long
+            idle.idle_since -= IDLE_SECONDS + 1
+            watched.idle_since -= IDLE_SECONDS + 1  # old, but someone listens
+            refs = [weakref.ref(idle.widget)]
+            assert await asyncio.to_thread(explorers.sweep) == 1
+            assert explorers.get(idle.key) is None and explorers.get(watched.key) is watched
+            assert not idle.widget.live  # its refresh stopped with it
+            del idle
+            return refs
+        finally:
+            await asyncio.to_thread(explorers.close)
+            assert explorers.count() == 0
+
+    refs = asyncio.run(scenario())
+    gc.collect()
+    assert all(ref() is None for ref in refs), "a closed explorer is still referenced"
+    assert len(ipywidget._instances) == before
+    assert MAX_EXPLORERS >= 8

@@ -6,12 +6,13 @@ and the palette opens a run by id. Never skipped in CI (``.ci/run`` installs Chr
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+
+import harvest_studio as hs
 
 from .lab_server import ARGS, CHROMIUM, jupyter_lab
 
@@ -43,7 +44,6 @@ async def slow_steps(ctx, count):
 @hs.workflow
 async def doomed(ctx):
     await ctx.execute_activity(explode)""",
-    "%harvest worker start",
     "run = client.start(slow_steps, 4, id='lab-slow-1')\nprint('STARTED', run.run_id)",
     "client.start(doomed, id='lab-doomed-1')",
 ]
@@ -62,7 +62,7 @@ def lab(tmp_path: Path, db_url: str) -> Iterator[tuple[str, str]]:
 
 
 def test_sidebar_status_bar_explorer_document_and_palette(
-    lab: tuple[str, str], tmp_path: Path
+    lab: tuple[str, str], tmp_path: Path, client: hs.Client, db_url: str
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -86,8 +86,16 @@ def test_sidebar_status_bar_explorer_document_and_palette(
 
             cells = page.locator(".jp-Notebook .jp-Cell")
             cells.first.click()
-            for _ in range(len(CELLS) - 1):  # all but the failing run
-                page.keyboard.press("Shift+Enter")
+            page.keyboard.press("Shift+Enter")  # connect
+            page.keyboard.press("Shift+Enter")  # the definitions
+            expect(cells.nth(1).locator(".jp-InputArea-prompt")).to_have_text(
+                "[2]:", timeout=30_000)
+            # the palette starts a worker in this notebook's kernel
+            _palette(page, "Start a Worker in This Notebook")
+            expect(page.locator(".Toastify__toast", has_text="in-kernel worker started")
+                   ).to_be_visible(timeout=30_000)
+            cells.nth(2).click()
+            page.keyboard.press("Shift+Enter")  # start the slow run
             row = sidebar.locator("li.hv-run", has_text="lab-slow-1")
             expect(row).to_have_attribute("data-status", "RUNNING", timeout=60_000)
             expect(counts.locator(".hv-count-running")).to_have_text("1", timeout=30_000)
@@ -119,9 +127,7 @@ def test_sidebar_status_bar_explorer_document_and_palette(
             page.screenshot(path=str(tmp_path / "explorer-document.png"))
 
             # the palette opens a run by id
-            page.keyboard.press("Control+Shift+C")
-            page.keyboard.type("Open Run by Id")
-            page.keyboard.press("Enter")
+            _palette(page, "Open Run by Id")
             dialog = page.locator(".jp-Dialog")
             expect(dialog).to_be_visible(timeout=10_000)
             dialog.locator("input").fill("lab-doomed-1")
@@ -129,10 +135,55 @@ def test_sidebar_status_bar_explorer_document_and_palette(
             second = page.locator(".hv-explorer-doc .hs-explorer", has_text="lab-doomed-1")
             expect(second).to_be_visible(timeout=30_000)
             expect(second.locator(".hs-status").first).to_have_text("FAILED", timeout=30_000)
+
+            # another namespace: the sidebar and the status bar follow the choice
+            client.create_namespace("billing")
+            with hs.connect(db_url, namespace="billing") as billing:
+                billing.start("invoice", id="billing-run-1")
+            choice = sidebar.locator("select.hv-namespace")
+            expect(choice.locator("option", has_text="billing")).to_have_count(1, timeout=15_000)
+            choice.select_option("billing")
+            expect(sidebar.locator("li.hv-run")).to_have_count(1, timeout=15_000)
+            expect(sidebar.locator("li.hv-run")).to_contain_text("billing-run-1")
+            expect(counts.locator(".hv-count-running")).to_have_text("1", timeout=15_000)
+            expect(counts.locator(".hv-count-failed")).to_have_text("0")
+            choice.select_option("default")
+            expect(sidebar.locator("li.hv-run", has_text="lab-doomed-1")).to_be_visible(
+                timeout=15_000)
         except AssertionError:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             print((tmp_path / "lab.log").read_text()[-3000:])
             raise
         finally:
             browser.close()
-    time.sleep(0)  # (the kernel's worker ends with the server)
+
+
+def _palette(page: object, command: str) -> None:
+    page.keyboard.press("Control+Shift+C")  # type: ignore[attr-defined]
+    page.keyboard.type(command)  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+
+
+def test_the_launcher_card_opens_the_tour(lab: tuple[str, str], tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = lab
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(f"{base}/lab?token={token}&reset")
+            card = page.locator(".jp-LauncherCard", has_text="Harvest Tour")
+            expect(card).to_be_visible(timeout=60_000)
+            card.click()
+            # this root has no notebooks/00_tour.ipynb: the packaged tour is copied once
+            tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="harvest_tour")
+            expect(tab).to_be_visible(timeout=30_000)
+            expect(page.locator(".jp-Notebook")).to_contain_text("Harvest Studio in two minutes",
+                                                                 timeout=30_000)
+            assert (tmp_path / "harvest_tour.ipynb").is_file()
+        except AssertionError:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

@@ -69,7 +69,7 @@ def test_studio_without_the_tour_opens_lab_and_bad_input_is_one_line(
     tmp_path: Path, db_url: str
 ) -> None:
     bad = _studio(tmp_path, db_url, "--root", str(tmp_path / "missing"))
-    out, err = bad.communicate(timeout=60)
+    _, err = bad.communicate(timeout=60)
     assert bad.returncode == 2
     assert err.strip().count("\n") == 0 and "is not a directory" in err
     port = free_port()

@@ -12,6 +12,15 @@ export function harvestUrl(path: string, query: Record<string, string> = {}): st
   return search ? `${url}?${search}` : url;
 }
 
+/** The URL of an event stream: EventSource sends no headers, so where Lab signs its
+ * requests with the token instead of a cookie, the token goes in the query. */
+export function streamUrl(path: string, query: Record<string, string> = {}): string {
+  return harvestUrl(
+    path,
+    settings.appendToken && settings.token ? { ...query, token: settings.token } : query
+  );
+}
+
 export class HarvestError extends Error {
   constructor(
     readonly status: number,
@@ -61,17 +70,21 @@ export function post<T>(path: string, body: unknown): Promise<T> {
 }
 
 /** An EventSource that reopens after an error (the server restarting, the database
- * going away), waiting longer each time, up to 10 s. */
+ * going away), waiting longer each time, up to 10 s. With ``giveUpAfter``, it stops
+ * after that many failures in a row without opening once, and calls ``onGiveUp``. */
 export class Stream {
   private source: EventSource | null = null;
   private retry = 500;
   private timer = 0;
   private closed = false;
+  private failures = 0;
 
   constructor(
     private readonly url: () => string,
     private readonly handlers: Record<string, (data: any) => void>,
-    private readonly onState: (open: boolean) => void = () => undefined
+    private readonly onState: (open: boolean) => void = () => undefined,
+    private readonly giveUpAfter = 0,
+    private readonly onGiveUp: () => void = () => undefined
   ) {
     this.open();
   }
@@ -84,6 +97,7 @@ export class Stream {
     this.source = source;
     source.onopen = () => {
       this.retry = 500;
+      this.failures = 0;
       this.onState(true);
     };
     for (const [event, handle] of Object.entries(this.handlers)) {
@@ -94,6 +108,12 @@ export class Stream {
     source.onerror = () => {
       source.close();
       this.onState(false);
+      this.failures += 1;
+      if (this.giveUpAfter && this.failures >= this.giveUpAfter) {
+        this.closed = true;
+        this.onGiveUp();
+        return;
+      }
       if (!this.closed) {
         this.timer = window.setTimeout(() => this.open(), this.retry);
         this.retry = Math.min(this.retry * 2, 10000);
@@ -160,4 +180,39 @@ export function until(iso: string | null): string {
     return `in ${Math.round(seconds / 3600)}h`;
   }
   return `in ${Math.round(seconds / 86400)}d`;
+}
+
+const NAMESPACE_KEY = 'harvest-studio:namespace';
+
+/** The namespace the sidebar, the status bar and new explorers show (kept per browser). */
+export class NamespaceChoice {
+  private listeners = new Set<(name: string) => void>();
+  private name = window.localStorage.getItem(NAMESPACE_KEY) || 'default';
+
+  get current(): string {
+    return this.name;
+  }
+
+  set(name: string): void {
+    if (name === this.name) {
+      return;
+    }
+    this.name = name;
+    window.localStorage.setItem(NAMESPACE_KEY, name);
+    for (const listener of [...this.listeners]) {
+      listener(name);
+    }
+  }
+
+  onChange(listener: (name: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export const namespaces = new NamespaceChoice();
+
+/** ``query`` with the chosen namespace added. */
+export function inNamespace(query: Record<string, string> = {}): Record<string, string> {
+  return { namespace: namespaces.current, ...query };
 }

@@ -4,7 +4,7 @@
 import { MainAreaWidget, Notification, ToolbarButton } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { harvestUrl, post, request, Stream } from './api';
+import { harvestUrl, namespaces, post, request, Stream, streamUrl } from './api';
 
 type Listener = (...args: any[]) => void;
 
@@ -12,6 +12,7 @@ type Listener = (...args: any[]) => void;
 class RemoteModel {
   private readonly listeners = new Map<string, Set<Listener>>();
   private pending: Record<string, unknown> = {};
+  private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private state: Record<string, unknown>,
@@ -32,12 +33,12 @@ class RemoteModel {
     const state = this.pending;
     this.pending = {};
     if (Object.keys(state).length) {
-      void this.deliver({ method: 'update', state });
+      this.deliver({ method: 'update', state });
     }
   }
 
   send(content: unknown): void {
-    void this.deliver({ method: 'custom', content });
+    this.deliver({ method: 'custom', content });
   }
 
   on(event: string, listener: Listener): void {
@@ -85,17 +86,20 @@ class RemoteModel {
     }
   }
 
-  private async deliver(data: unknown): Promise<void> {
-    try {
-      await post(`lab/explorers/${this.key}/messages`, data);
-    } catch (err: any) {
-      this.applyMessage({
-        type: 'error',
-        action: 'request',
-        error: err.code ?? 'error',
-        message: err.message ?? String(err)
-      });
-    }
+  /** Messages reach the server one at a time, in the order the view sent them. */
+  private deliver(data: unknown): void {
+    this.queue = this.queue.then(async () => {
+      try {
+        await post(`lab/explorers/${this.key}/messages`, data);
+      } catch (err: any) {
+        this.applyMessage({
+          type: 'error',
+          action: 'request',
+          error: err.code ?? 'error',
+          message: err.message ?? String(err)
+        });
+      }
+    });
   }
 }
 
@@ -128,24 +132,51 @@ class ExplorerContent extends Widget {
     loadStyles();
     const opened = await post<{ key: string; state: Record<string, any> }>(
       'lab/explorers',
-      { run: this.ref }
+      { run: this.ref, namespace: namespaces.current }
     );
     this.key = opened.key;
-    const model = new RemoteModel(opened.state, opened.key);
     const module = await import(/* webpackIgnore: true */ harvestUrl('lab/widget.js'));
+    if (this.isDisposed) {
+      // the tab closed while the run was loading: let the server forget it now
+      void request(`lab/explorers/${opened.key}`, { method: 'DELETE' }).catch(() => undefined);
+      return { summary: opened.state.summary ?? {} };
+    }
+    const model = new RemoteModel(opened.state, opened.key);
     this.node.textContent = '';
     const host = document.createElement('div');
     host.className = 'hv-explorer-host';
     this.node.append(host);
     const dispose = module.default.render({ model, el: host });
     this.cleanup = typeof dispose === 'function' ? dispose : null;
-    this.stream = new Stream(() => harvestUrl(`lab/explorers/${opened.key}/stream`), {
-      state: frame => model.applyState(frame.state),
-      msg: frame => model.applyMessage(frame.content)
-    });
+    this.follow(model, opened.key);
     const summary = opened.state.summary ?? {};
     this.runId = summary.run_id ?? this.ref;
     return { summary };
+  }
+
+  /** The server's changes, as they come; a listener that fell behind connects again
+   * (the server sends the whole state first). After three failures in a row the server
+   * has forgotten this explorer (idle too long, or restarted): say so. */
+  private follow(model: RemoteModel, key: string): void {
+    this.stream?.close();
+    this.stream = new Stream(
+      () => streamUrl(`lab/explorers/${key}/stream`),
+      {
+        state: frame => model.applyState(frame.state),
+        msg: frame => model.applyMessage(frame.content),
+        resync: () => this.follow(model, key)
+      },
+      () => undefined,
+      3,
+      () => {
+        this.node.prepend(
+          Object.assign(document.createElement('div'), {
+            className: 'hv-explorer-gone',
+            textContent: 'This explorer was closed on the server (unwatched for a while, or Jupyter restarted): open the run again.'
+          })
+        );
+      }
+    );
   }
 
   dispose(): void {

@@ -3,7 +3,7 @@
 // with their next fire time, and the open dead letters.
 import { Widget } from '@lumino/widgets';
 
-import { ago, request, RunRow, Stream, harvestUrl, until } from './api';
+import { ago, inNamespace, namespaces, request, RunRow, Stream, streamUrl, until } from './api';
 
 const PAGE = 50;
 const SLOW_REFRESH_MS = 5000;
@@ -45,6 +45,12 @@ export class HarvestSidebar extends Widget {
   });
   private readonly filterError = el('div', { class: 'hv-filter-error' });
   private readonly liveDot = el('span', { class: 'hv-live', title: 'connecting' });
+  private readonly namespaceBox = el('select', {
+    class: 'hv-namespace',
+    'aria-label': 'namespace',
+    title: 'namespace'
+  });
+  private stopFollowing: (() => void) | null = null;
   private readonly workersBox = el('div', { class: 'hv-section-body' });
   private readonly schedulesBox = el('div', { class: 'hv-section-body' });
   private readonly dlqBox = el('div', { class: 'hv-section-body' });
@@ -59,7 +65,14 @@ export class HarvestSidebar extends Widget {
     this.id = 'harvest-sidebar';
     this.addClass('hv-sidebar');
     this.title.caption = 'Harvest: runs, workers, schedules';
-    const head = el('div', { class: 'hv-head' }, el('strong', {}, 'Harvest'), this.liveDot);
+    const head = el(
+      'div',
+      { class: 'hv-head' },
+      el('strong', {}, 'Harvest'),
+      this.liveDot,
+      this.namespaceBox
+    );
+    this.namespaceBox.addEventListener('change', () => namespaces.set(this.namespaceBox.value));
     this.filterBox.addEventListener('keydown', (e: KeyboardEvent) => {
       if (e.key === 'Enter') {
         void this.reload();
@@ -82,10 +95,28 @@ export class HarvestSidebar extends Widget {
   }
 
   protected onAfterAttach(): void {
+    this.follow();
+    void this.drawNamespaces();
+    this.stopFollowing = namespaces.onChange(() => {
+      this.stream?.close();
+      this.runs = new Map();
+      this.drawRuns();
+      this.follow();
+    });
+    this.slowTimer = window.setInterval(() => {
+      // only while someone can see it (and so Jupyter's idle culling still works)
+      if (this.isVisible && document.visibilityState === 'visible') {
+        void this.refreshSlow();
+      }
+    }, SLOW_REFRESH_MS);
+  }
+
+  /** Read the chosen namespace's runs and follow its starts and ends. */
+  private follow(): void {
     void this.reload();
     void this.refreshSlow();
     this.stream = new Stream(
-      () => harvestUrl('api/v1/stream/runs'),
+      () => streamUrl('api/v1/stream/runs', inNamespace()),
       { run: (row: Omit<RunRow, 'blocked' | 'paused'>) => this.changed(row) },
       open => {
         this.liveDot.classList.toggle('hv-live-on', open);
@@ -95,10 +126,38 @@ export class HarvestSidebar extends Widget {
         }
       }
     );
-    this.slowTimer = window.setInterval(() => void this.refreshSlow(), SLOW_REFRESH_MS);
+  }
+
+  private async drawNamespaces(): Promise<void> {
+    try {
+      const { namespaces: all } = await request<{ namespaces: { name: string }[] }>(
+        'api/v1/namespaces'
+      );
+      const names = all.map(n => n.name);
+      if (!names.includes(namespaces.current)) {
+        names.push(namespaces.current);
+      }
+      const shown = [...this.namespaceBox.options].map(o => o.value);
+      if (
+        document.activeElement === this.namespaceBox ||
+        (shown.join('\n') === names.join('\n') && this.namespaceBox.value === namespaces.current)
+      ) {
+        return; // the user has the list open, or nothing changed
+      }
+      this.namespaceBox.replaceChildren(
+        ...names.map(name => {
+          const option = el('option', { value: name }, name);
+          option.selected = name === namespaces.current;
+          return option;
+        })
+      );
+    } catch {
+      this.namespaceBox.replaceChildren(el('option', {}, namespaces.current));
+    }
   }
 
   protected onBeforeDetach(): void {
+    this.stopFollowing?.();
     this.stream?.close();
     this.stream = null;
     window.clearInterval(this.slowTimer);
@@ -130,7 +189,7 @@ export class HarvestSidebar extends Widget {
       const page = await request<{ runs: RunRow[] }>(
         'api/v1/runs',
         {},
-        query ? { query, limit: String(PAGE) } : { limit: String(PAGE) }
+        inNamespace(query ? { query, limit: String(PAGE) } : { limit: String(PAGE) })
       );
       if (generation !== this.generation) {
         return; // a newer reload is under way
@@ -172,14 +231,19 @@ export class HarvestSidebar extends Widget {
   }
 
   async refreshSlow(): Promise<void> {
-    await Promise.all([this.drawWorkers(), this.drawSchedules(), this.drawDeadLetters()]);
+    await Promise.all([
+      this.drawWorkers(),
+      this.drawSchedules(),
+      this.drawDeadLetters(),
+      this.drawNamespaces()
+    ]);
   }
 
   private async drawWorkers(): Promise<void> {
     try {
       const [{ workers }, { queues }] = await Promise.all([
-        request<{ workers: any[] }>('api/v1/workers'),
-        request<{ queues: any[] }>('api/v1/queues')
+        request<{ workers: any[] }>('api/v1/workers', {}, inNamespace()),
+        request<{ queues: any[] }>('api/v1/queues', {}, inNamespace())
       ]);
       const rows = [
         ...workers.map(w =>
@@ -208,7 +272,7 @@ export class HarvestSidebar extends Widget {
 
   private async drawSchedules(): Promise<void> {
     try {
-      const { schedules } = await request<{ schedules: any[] }>('api/v1/schedules');
+      const { schedules } = await request<{ schedules: any[] }>('api/v1/schedules', {}, inNamespace());
       const rows = schedules.map(s =>
         el(
           'div',
@@ -227,7 +291,7 @@ export class HarvestSidebar extends Widget {
 
   private async drawDeadLetters(): Promise<void> {
     try {
-      const { groups } = await request<{ groups: any[] }>('api/v1/dlq/groups');
+      const { groups } = await request<{ groups: any[] }>('api/v1/dlq/groups', {}, inNamespace());
       const total = groups.reduce((sum, g) => sum + (g.count ?? 0), 0);
       this.dlqBox.replaceChildren(
         el(

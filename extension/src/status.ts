@@ -1,16 +1,16 @@
 // The status bar item: runs running, blocked and failed in the last day, live.
 import { Widget } from '@lumino/widgets';
 
-import { Counts, harvestUrl, Stream } from './api';
+import { Counts, inNamespace, namespaces, Stream, streamUrl } from './api';
 
 export class RunCountsItem extends Widget {
   private stream: Stream | null = null;
+  private stopFollowing: (() => void) | null = null;
   private readonly parts: Record<keyof Counts, HTMLElement>;
 
   constructor(onClick: () => void) {
     super();
     this.addClass('hv-status');
-    this.node.title = 'Harvest runs: running · blocked · failed in the last 24 h';
     const part = (name: keyof Counts) => {
       const span = document.createElement('span');
       span.className = `hv-count hv-count-${name}`;
@@ -35,14 +35,24 @@ export class RunCountsItem extends Widget {
   }
 
   protected onAfterAttach(): void {
+    this.follow();
+    this.stopFollowing = namespaces.onChange(() => {
+      this.stream?.close();
+      this.follow();
+    });
+  }
+
+  private follow(): void {
+    this.node.title = `Harvest runs in namespace ${namespaces.current}: running · blocked · failed in the last 24 h`;
     this.stream = new Stream(
-      () => harvestUrl('api/v1/stream/run-counts'),
+      () => streamUrl('api/v1/stream/run-counts', inNamespace()),
       { counts: (counts: Counts) => this.showCounts(counts) },
       open => this.node.classList.toggle('hv-status-offline', !open)
     );
   }
 
   protected onBeforeDetach(): void {
+    this.stopFollowing?.();
     this.stream?.close();
     this.stream = null;
   }

@@ -65,10 +65,11 @@ def _cmd_studio(args: argparse.Namespace) -> int:
     port = args.port or _free_port(args.ip)
     log_path = root / ".harvest" / "studio.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, ENV_URL: url}
+    # the token travels in the environment, not on a command line that `ps` shows
+    env = {**os.environ, ENV_URL: url, "JUPYTER_TOKEN": token}
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ip={args.ip}",
-        f"--port={port}", f"--IdentityProvider.token={token}",
+        f"--port={port}",
         f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--ServerApp.jpserver_extensions={'harvest_studio.jupyter': True}",
@@ -76,6 +77,7 @@ def _cmd_studio(args: argparse.Namespace) -> int:
     if os.geteuid() == 0:
         command.append("--ServerApp.allow_root=True")
     started = time.monotonic()
+    _interrupt_on_termination()
     with log_path.open("ab") as log:
         server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                   start_new_session=True)
@@ -98,6 +100,17 @@ def _cmd_studio(args: argparse.Namespace) -> int:
             _stop(server)
 
 
+def _interrupt_on_termination() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, `kill`, `docker stop`) stop the studio as
+    Ctrl-C does, so JupyterLab, in a session of its own, goes too."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
+
+
 def _wait_up(server: subprocess.Popen[bytes], status_url: str) -> bool:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -117,7 +130,7 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
     server.send_signal(signal.SIGTERM)  # Jupyter shuts its kernels down on SIGTERM
     try:
         server.wait(20)
-    except subprocess.TimeoutExpired:
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):  # too slow, or a second Ctrl-C
         server.kill()
         server.wait()
 

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 from jupyter_server.base.handlers import JupyterHandler
 from tornado.iostream import StreamClosedError
@@ -28,6 +29,9 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 AsgiApp = Callable[[Message, Receive, Send], Awaitable[None]]
+AUTH_RESOURCE = "harvest"
+"""the resource Jupyter's authorizer is asked about (action ``read`` for GET, else
+``write``)"""
 HOP_BY_HOP = frozenset({b"content-length", b"transfer-encoding", b"connection"})
 """Tornado writes these itself"""
 
@@ -44,9 +48,6 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
     _closed: asyncio.Event | None = None
 
     async def get(self, path: str) -> None:
-        await self._forward()
-
-    async def head(self, path: str) -> None:
         await self._forward()
 
     async def post(self, path: str) -> None:
@@ -70,6 +71,12 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
         if user is None:
             self._plain_error(403, "forbidden", "sign in to Jupyter first")
             return
+        # Jupyter's authorizer has the last word (JupyterHub and collaboration set one up)
+        action = "read" if self.request.method == "GET" else "write"
+        if not self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE):
+            self._plain_error(403, "forbidden", f"Jupyter does not let {user.username} "
+                                                f"{action} {AUTH_RESOURCE}")
+            return
         self.settings["api_last_activity"] = datetime.now(UTC)
         try:
             app = await self.settings["harvest_app"].ready()
@@ -83,8 +90,8 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
 
     def _scope(self, username: str) -> Message:
         request = self.request
-        root = self.base_url.rstrip("/") + "/harvest"
-        path = request.path
+        root = unquote(self.base_url.rstrip("/") + "/harvest")
+        path = unquote(request.path)  # ASGI paths are decoded; raw_path keeps the bytes
         host, _, port = (request.host or "localhost").partition(":")
         return {
             "type": "http",
@@ -93,7 +100,7 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
             "method": request.method,
             "scheme": request.protocol,
             "path": path,
-            "raw_path": path.encode(),
+            "raw_path": request.path.encode("latin-1"),
             "root_path": root,
             "query_string": request.query.encode("latin-1"),
             "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
@@ -129,7 +136,13 @@ class _Exchange:
             if not self.started:
                 self.handler._plain_error(500, "internal", "the Harvest API failed; "
                                           "the Jupyter server's log has the traceback")
-                return
+            elif not self.finished:
+                # half an answer must not look whole: drop the connection, no last chunk
+                self.finished = True
+                close = getattr(self.handler.request.connection, "close", None)
+                if close is not None:
+                    close()
+            return
         if not self.finished and not self.closed.is_set():
             self.handler.finish()
 

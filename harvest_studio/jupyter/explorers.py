@@ -23,6 +23,8 @@ from ..studio.widgets.explorer import HistoryExplorer
 
 IDLE_SECONDS = 120.0
 """an explorer nobody has listened to for this long is closed"""
+SWEEP_SECONDS = 30.0
+"""how often the server looks for idle explorers"""
 MAX_EXPLORERS = 64
 """explorers open at once; the one idle longest is closed to make room"""
 QUEUE_LIMIT = 2000
@@ -62,7 +64,11 @@ class RelayComm:
 
 
 class ServedExplorer:
-    """One explorer and the listeners of its document (normally one browser tab)."""
+    """One explorer and the listeners of its document (normally one browser tab).
+
+    The widget is used from several threads (each request's, and its live refresh), so
+    what reads or changes it holds the widget's own lock: a snapshot never sees half a
+    refresh, and the document's messages are applied one at a time, in order."""
 
     def __init__(self, widget: HistoryExplorer, relay: RelayComm) -> None:
         self.widget = widget
@@ -74,8 +80,9 @@ class ServedExplorer:
 
     def state(self) -> dict[str, Any]:
         """The widget's synced state, without its front end (the document imports that
-        as a module)."""
-        state = self.widget.get_state()
+        as a module). Called on a worker thread: it waits for a refresh under way."""
+        with self.widget._lock:
+            state = self.widget.get_state()
         return {k: v for k, v in state.items()
                 if not k.startswith("_") and k not in DOM_TRAITS}
 
@@ -86,23 +93,35 @@ class ServedExplorer:
     def _fan_out(self, frame: Frame) -> None:
         for queue in list(self.listeners):
             if queue.qsize() >= QUEUE_LIMIT:
-                # a listener this far behind gets the whole state afresh
+                # a listener this far behind is told to start again from a fresh state
                 while not queue.empty():
                     queue.get_nowait()
-                queue.put_nowait({"kind": "state", "state": self.state()})
+                queue.put_nowait({"kind": "resync"})
             else:
                 queue.put_nowait(frame)
 
     def receive(self, data: dict[str, Any]) -> None:
         """A message of the document, as a comm message reaches a widget in a kernel."""
-        self.widget._handle_msg({"content": {"data": data}, "buffers": []})
+        with self.widget._lock:
+            self.widget._handle_msg({"content": {"data": data}, "buffers": []})
 
     def close(self) -> None:
-        self.widget.close()
+        """Stop the live refresh and forget the widget (a worker thread: stopping the
+        refresh waits for its thread)."""
+        _forget(self.widget)
+
+
+def _forget(widget: Any) -> None:
+    layout = getattr(widget, "layout", None)
+    widget.close()
+    if layout is not None:
+        layout.close()
 
 
 class Explorers:
-    """The server's explorers, one sync client per namespace for them, closed when idle."""
+    """The server's explorers, one sync client per namespace and user for them; those
+    nobody listens to are closed after :data:`IDLE_SECONDS` by :meth:`sweep`, which the
+    server calls every so often."""
 
     def __init__(self, database_url: str) -> None:
         self.url = database_url
@@ -123,50 +142,72 @@ class Explorers:
     async def open(self, ref: str, namespace: str, actor: str, *,
                    live: bool = True) -> ServedExplorer:
         """An explorer of run ``ref`` (the client's errors when there is no such run)."""
-        self.sweep()
+        await asyncio.to_thread(self.sweep)
         loop_ready: list[ServedExplorer] = []
+        relay = RelayComm(lambda frame: loop_ready[0].deliver(frame) if loop_ready else None)
 
         def build() -> HistoryExplorer:
-            widget = HistoryExplorer(self._client(namespace, actor), ref)
-            relay = RelayComm(lambda frame: loop_ready[0].deliver(frame) if loop_ready else None)
-            widget.comm = relay
-            return widget
+            # the relay is the widget's comm from the start: no kernel comm is opened
+            try:
+                return HistoryExplorer(self._client(namespace, actor), ref, comm=relay)
+            except BaseException:
+                _registered_widgets().pop(relay.comm_id, None)
+                raise
 
         widget = await asyncio.to_thread(build)
-        served = ServedExplorer(widget, widget.comm)
+        served = ServedExplorer(widget, relay)
         loop_ready.append(served)
         if live and widget.running:
             await asyncio.to_thread(setattr, widget, "live", True)
-        self._explorers[served.key] = served
+        with self._lock:
+            self._explorers[served.key] = served
         return served
 
     def count(self) -> int:
         return len(self._explorers)
 
     def listener_count(self) -> int:
-        return sum(len(e.listeners) for e in self._explorers.values())
+        with self._lock:
+            return sum(len(e.listeners) for e in self._explorers.values())
 
     def get(self, key: str) -> ServedExplorer | None:
         return self._explorers.get(key)
 
-    def sweep(self) -> None:
-        """Close explorers idle past :data:`IDLE_SECONDS`, and the idlest past the cap."""
+    def sweep(self) -> int:
+        """Close explorers idle past :data:`IDLE_SECONDS`, and the idlest past the cap;
+        returns how many (a worker thread: closing one waits for its refresh)."""
         now = time.monotonic()
-        idle = sorted((e for e in self._explorers.values() if not e.listeners),
-                      key=lambda e: e.idle_since)
-        for explorer in idle:
-            if now - explorer.idle_since > IDLE_SECONDS or len(self._explorers) >= MAX_EXPLORERS:
-                self.discard(explorer.key)
+        with self._lock:
+            idle = sorted((e for e in self._explorers.values() if not e.listeners),
+                          key=lambda e: e.idle_since)
+            going = [e for n, e in enumerate(idle)
+                     if now - e.idle_since > IDLE_SECONDS
+                     or len(self._explorers) - n >= MAX_EXPLORERS]
+            for explorer in going:
+                del self._explorers[explorer.key]
+        for explorer in going:
+            explorer.close()
+        return len(going)
 
     def discard(self, key: str) -> None:
-        explorer = self._explorers.pop(key, None)
+        with self._lock:
+            explorer = self._explorers.pop(key, None)
         if explorer is not None:
             explorer.close()
 
     def close(self) -> None:
-        for key in list(self._explorers):
+        with self._lock:
+            keys = list(self._explorers)
+        for key in keys:
             self.discard(key)
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             client.close()
+
+
+def _registered_widgets() -> dict[str, Any]:
+    from ipywidgets.widgets import widget as ipywidget  # type: ignore[import-untyped]
+
+    instances: dict[str, Any] = ipywidget._instances
+    return instances

@@ -6,6 +6,8 @@ project holding the Jupyter root)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,12 @@ from jupyter_server.extension.application import ExtensionApp
 from ..api import create_app
 from ..store.connection import database_url
 from .bridge import AppUnavailableError, AsgiBridge
-from .explorers import Explorers
+from .explorers import SWEEP_SECONDS, Explorers
 from .routes import router
+
+log = logging.getLogger("harvest_studio.jupyter")
+RETRY_AFTER = 2.0
+"""seconds a failed start is remembered (requests meanwhile get its 503 at once)"""
 
 
 def lab_app(url: str, root_dir: Path) -> FastAPI:
@@ -32,20 +38,28 @@ def lab_app(url: str, root_dir: Path) -> FastAPI:
 
 class LazyApp:
     """The application, made and started on the first request: the Jupyter server starts
-    at once even when the database is slow to come up or down, and a request made while
-    it cannot be reached is answered 503 and the next one tries again."""
+    at once even when the database is slow to come up or down. While it cannot be
+    reached, requests are answered 503 at once for :data:`RETRY_AFTER` seconds (one
+    attempt at a time, not one per waiting request); then the next request tries again."""
 
     def __init__(self, root_dir: Path) -> None:
         self.root_dir = root_dir
         self._app: FastAPI | None = None
         self._lifespan: AbstractAsyncContextManager[Any] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._failure: tuple[float, str] | None = None
+        self._closed = False
 
     async def ready(self) -> FastAPI:
         if self._app is not None:
             return self._app
         async with self._lock:
+            if self._closed:
+                raise AppUnavailableError("the Jupyter server is stopping")
             if self._app is None:
+                if self._failure and time.monotonic() - self._failure[0] < RETRY_AFTER:
+                    raise AppUnavailableError(self._failure[1])
                 await self._start()
         assert self._app is not None
         return self._app
@@ -57,15 +71,31 @@ class LazyApp:
             lifespan = app.router.lifespan_context(app)
             await lifespan.__aenter__()
         except Exception as exc:
-            raise AppUnavailableError(f"Harvest cannot reach its database: {exc}") from exc
-        self._app, self._lifespan = app, lifespan
+            message = "Harvest cannot reach its database: " + " ".join(str(exc).split())
+            self._failure = (time.monotonic(), message)
+            raise AppUnavailableError(message) from exc
+        self._app, self._lifespan, self._failure = app, lifespan, None
+        self._sweeper = asyncio.create_task(_sweep_forever(app.state.explorers))
 
     async def close(self) -> None:
-        app, lifespan, self._app, self._lifespan = self._app, self._lifespan, None, None
+        async with self._lock:
+            self._closed = True
+            app, lifespan, self._app, self._lifespan = self._app, self._lifespan, None, None
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if app is not None:
             await asyncio.to_thread(app.state.explorers.close)
         if lifespan is not None:
             await lifespan.__aexit__(None, None, None)
+
+
+async def _sweep_forever(explorers: Explorers) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        try:
+            await asyncio.to_thread(explorers.sweep)
+        except Exception:  # a widget that fails to close must not end the sweeping
+            log.warning("closing idle explorers failed", exc_info=True)
 
 
 class HarvestExtension(ExtensionApp):  # type: ignore[misc]

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pathlib
 import shutil
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, Field
 
@@ -36,12 +36,17 @@ def _explorers(request: Request) -> Explorers:
     return explorers
 
 
-def _explorer(request: Request, key: str) -> ServedExplorer:
+def _explorer(request: Request, key: Annotated[str, Path(max_length=100)]) -> ServedExplorer:
+    """The explorer of the path (a dependency: a missing one is a 404 before any stream
+    starts)."""
     found = _explorers(request).get(key)
     if found is None:
         raise HTTPException(404, "no such explorer (closed after a while unseen): "
                                  "open the run again")
     return found
+
+
+Explorer = Annotated[ServedExplorer, Depends(_explorer)]
 
 
 @router.get("/info")
@@ -77,19 +82,20 @@ async def open_explorer(request: Request, body: ExplorerRequest, session: Operat
                         ) -> dict[str, Any]:
     """An explorer of the run, live while it runs: its key and its whole state."""
     served = await _explorers(request).open(body.run, body.namespace, session.caller.actor)
-    return {"key": served.key, "state": served.state()}
+    return {"key": served.key, "state": await asyncio.to_thread(served.state)}
 
 
 @router.get("/explorers/{key}/stream", response_class=EventSourceResponse)
-async def explorer_stream(request: Request, key: str, session: Reader
+async def explorer_stream(request: Request, served: Explorer, session: Reader
                           ) -> AsyncIterator[ServerSentEvent]:
     """``state`` (synced values that changed) and ``msg`` (the widget's messages), as a
-    kernel's comm would carry them; the whole state first."""
-    served = _explorer(request, key)
+    kernel's comm would carry them; the whole state first. ``resync``: this listener fell
+    too far behind and should connect again."""
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     served.listeners.add(queue)
     try:
-        yield ServerSentEvent(event="state", data={"kind": "state", "state": served.state()})
+        state = await asyncio.to_thread(served.state)
+        yield ServerSentEvent(event="state", data={"kind": "state", "state": state})
         while not await request.is_disconnected():
             try:
                 frame = await asyncio.wait_for(queue.get(), KEEPALIVE)
@@ -103,19 +109,19 @@ async def explorer_stream(request: Request, key: str, session: Reader
 
 
 @router.post("/explorers/{key}/messages", status_code=204)
-async def explorer_message(request: Request, key: str, session: Operator,
+async def explorer_message(served: Explorer, session: Operator,
                            data: Annotated[dict[str, Any], Body()]) -> Response:
     """A comm message of the document: ``{"method": "update", "state": {...}}`` or
     ``{"method": "custom", "content": {...}}``."""
     if data.get("method") not in ("update", "custom"):
         raise HTTPException(422, "method must be 'update' or 'custom'")
-    served = _explorer(request, key)
     await asyncio.to_thread(served.receive, data)
     return Response(status_code=204)
 
 
 @router.delete("/explorers/{key}", status_code=204)
-async def close_explorer(request: Request, key: str, session: Reader) -> Response:
+async def close_explorer(request: Request, key: Annotated[str, Path(max_length=100)],
+                         session: Reader) -> Response:
     await asyncio.to_thread(_explorers(request).discard, key)
     return Response(status_code=204)
 
@@ -124,7 +130,7 @@ async def close_explorer(request: Request, key: str, session: Reader) -> Respons
 async def tour(request: Request, session: Reader) -> dict[str, str]:
     """The tour notebook's path under the Jupyter root: the project's own, else a copy
     made there once (the user's edits to it are kept)."""
-    root: Path = request.app.state.root_dir
+    root: pathlib.Path = request.app.state.root_dir
     for candidate in (root / "notebooks" / TOUR, root / TOUR, root / TOUR_COPY):
         if candidate.is_file():
             return {"path": candidate.relative_to(root).as_posix()}
@@ -137,9 +143,9 @@ async def tour(request: Request, session: Reader) -> dict[str, str]:
     return {"path": TOUR_COPY}
 
 
-def packaged_tour() -> Path | None:
+def packaged_tour() -> pathlib.Path | None:
     """The tour shipped in the wheel, or the repository's own in a source checkout."""
-    here = Path(__file__).parent
+    here = pathlib.Path(__file__).parent
     for candidate in (here / TOUR, here.parent.parent / "notebooks" / TOUR):
         if candidate.is_file():
             return candidate

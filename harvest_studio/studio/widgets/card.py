@@ -22,7 +22,7 @@ class RunCard(_Live):
     """A compact live card: status, pending activities and timers, the last error."""
 
     _esm = front_end()
-    _css = STATIC / "explorer.css"
+    _css = (STATIC / "explorer.css").read_text()  # a path would be watched, pinning widgets
 
     view = traitlets.Unicode("card").tag(sync=True)
 

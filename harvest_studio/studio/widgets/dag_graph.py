@@ -23,7 +23,7 @@ class DagGraphView(_Live):
     """
 
     _esm = front_end()
-    _css = STATIC / "explorer.css"
+    _css = (STATIC / "explorer.css").read_text()  # a path would be watched, pinning widgets
 
     view = traitlets.Unicode("graph").tag(sync=True)
     svg = traitlets.Unicode("").tag(sync=True)

@@ -51,7 +51,7 @@ class HistoryExplorer(_Live):
     """
 
     _esm = front_end()
-    _css = STATIC / "explorer.css"
+    _css = (STATIC / "explorer.css").read_text()  # a path would be watched, pinning widgets
 
     lanes: traitlets.List[Any] = traitlets.List().tag(sync=True)
     events: traitlets.List[Any] = traitlets.List().tag(sync=True)

@@ -30,7 +30,7 @@ class RunList(anywidget.AnyWidget):  # type: ignore[misc]
     """A runs table whose rows open the run's explorer below it."""
 
     _esm = front_end()
-    _css = STATIC / "explorer.css"
+    _css = (STATIC / "explorer.css").read_text()  # a path would be watched, pinning widgets
 
     view = traitlets.Unicode("list").tag(sync=True)
     rows: traitlets.List[Any] = traitlets.List().tag(sync=True)

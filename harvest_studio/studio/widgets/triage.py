@@ -37,7 +37,7 @@ class DeadLetterTriage(anywidget.AnyWidget):  # type: ignore[misc]
     """Clusters of dead letters; select one, preview it, replay or discard it."""
 
     _esm = front_end()
-    _css = STATIC / "explorer.css"
+    _css = (STATIC / "explorer.css").read_text()  # a path would be watched, pinning widgets
 
     view = traitlets.Unicode("triage").tag(sync=True)
     groups: traitlets.List[Any] = traitlets.List().tag(sync=True)
