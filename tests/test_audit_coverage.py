@@ -59,6 +59,7 @@ NOT_AUDITED = {  # changes of another kind, said why
     "db stop": "stops the local embedded server process; no database row changes",
     "worker": "serves runs; what it does is the runs' own history",
     "serve": "serves the API, whose every change is audited as front end api",
+    "studio": "serves JupyterLab, whose changes are audited as front end lab (or magics)",
     "demo": "its runs are started by its own client, each audited as run.start",
 }
 

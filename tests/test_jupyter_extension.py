@@ -233,8 +233,9 @@ def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
             assert down.status_code == 503
             assert down.json()["code"] == "database_unavailable"
             assert "\n" not in down.json()["message"]
+            assert http.get("/harvest/api/v1/runs").status_code == 503  # remembered briefly
             _start_postgres(data)
-            assert http.get("/harvest/api/v1/runs").status_code == 200
+            wait_for(lambda: http.get("/harvest/api/v1/runs").status_code == 200, 30)
             # up and serving, then gone again: the API's own answer, then back once more
             stop_embedded(data)
             again = http.get("/harvest/api/v1/runs")

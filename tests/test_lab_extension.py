@@ -139,7 +139,7 @@ def test_sidebar_status_bar_explorer_document_and_palette(
             # another namespace: the sidebar and the status bar follow the choice
             client.create_namespace("billing")
             with hs.connect(db_url, namespace="billing") as billing:
-                billing.start("invoice", id="billing-run-1")
+                billing.start("invoice", id="billing-run-1", force=True)
             choice = sidebar.locator("select.hv-namespace")
             expect(choice.locator("option", has_text="billing")).to_have_count(1, timeout=15_000)
             choice.select_option("billing")
@@ -150,6 +150,13 @@ def test_sidebar_status_bar_explorer_document_and_palette(
             choice.select_option("default")
             expect(sidebar.locator("li.hv-run", has_text="lab-doomed-1")).to_be_visible(
                 timeout=15_000)
+
+            # a reload brings the explorer tabs back, opened again from their runs
+            page.reload()
+            expect(page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab",
+                                has_text="lab-slow-1")).to_be_visible(timeout=60_000)
+            expect(page.locator(".hv-explorer-doc .hs-explorer")).to_have_count(2,
+                                                                                timeout=60_000)
         except AssertionError:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
             print((tmp_path / "lab.log").read_text()[-3000:])

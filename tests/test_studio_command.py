@@ -3,6 +3,7 @@ address opens it, the API answers inside it, and Ctrl-C stops everything."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -68,16 +69,19 @@ def test_studio_opens_lab_on_the_tour_and_ctrl_c_stops_it(tmp_path: Path, db_url
 def test_studio_without_the_tour_opens_lab_and_bad_input_is_one_line(
     tmp_path: Path, db_url: str
 ) -> None:
-    bad = _studio(tmp_path, db_url, "--root", str(tmp_path / "missing"))
-    _, err = bad.communicate(timeout=60)
-    assert bad.returncode == 2
-    assert err.strip().count("\n") == 0 and "is not a directory" in err
+    for args, says in ((["--root", str(tmp_path / "missing")], "is not a directory"),
+                       (["--namespace", "billing"], "choose one in the sidebar")):
+        bad = _studio(tmp_path, db_url, *args)
+        _, err = bad.communicate(timeout=60)
+        assert bad.returncode == 2
+        assert err.strip().count("\n") == 0 and says in err
     port = free_port()
-    studio = _studio(tmp_path, db_url, "--no-browser", "--port", str(port))
+    studio = _studio(tmp_path, db_url, "--no-browser", "--port", str(port), "--json")
     try:
         assert studio.stdout is not None
-        first = studio.stdout.readline()
-        assert re.search(rf"http://127\.0\.0\.1:{port}/lab\?token=\w+", first), first
+        first = json.loads(studio.stdout.readline())
+        assert re.fullmatch(rf"http://127\.0\.0\.1:{port}/lab\?token=\w+", first["url"]), first
+        assert first["root"] == str(tmp_path) and first["database"].startswith("postgresql://")
     finally:
         studio.send_signal(signal.SIGINT)
         assert studio.wait(30) == 0

@@ -116,7 +116,7 @@ function loadStyles(): void {
   document.head.append(link);
 }
 
-class ExplorerContent extends Widget {
+export class ExplorerContent extends Widget {
   runId = '';
   private stream: Stream | null = null;
   private cleanup: (() => void) | null = null;

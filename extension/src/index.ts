@@ -17,10 +17,9 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 import { LabIcon } from '@jupyterlab/ui-components';
-import { Widget } from '@lumino/widgets';
 
 import { harvestUrl, request } from './api';
-import { openExplorer } from './explorer';
+import { ExplorerContent, openExplorer } from './explorer';
 import { HarvestSidebar } from './sidebar';
 import { RunCountsItem } from './status';
 
@@ -50,8 +49,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     notebooks: INotebookTracker | null,
     restorer: ILayoutRestorer | null
   ) => {
-    const explorers = new WidgetTracker<MainAreaWidget<Widget>>({
+    const explorers = new WidgetTracker<MainAreaWidget<ExplorerContent>>({
       namespace: 'harvest-explorer'
+    });
+    // explorer tabs come back after a page reload, opened again from their run
+    void restorer?.restore(explorers, {
+      command: CommandIDs.openRun,
+      args: widget => ({ run: widget.content.runId || widget.content.ref }),
+      name: widget => widget.content.runId || widget.content.ref
     });
 
     const insertCell = (code: string): boolean => {

@@ -9,6 +9,7 @@ goes to ``.harvest/studio.log``; this command prints the one line a person needs
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -56,6 +57,9 @@ def extension_installed() -> bool:
 
 
 def _cmd_studio(args: argparse.Namespace) -> int:
+    if args.namespace != "default":
+        raise UsageError("harvest studio serves every namespace: choose one in the sidebar "
+                         "(its list at the top), not with --namespace")
     _check_installed()
     root = Path(args.root).expanduser().resolve() if args.root else project_dir()
     if not root.is_dir():
@@ -87,9 +91,13 @@ def _cmd_studio(args: argparse.Namespace) -> int:
                 _print(f"harvest studio: JupyterLab did not start; see {log_path}")
                 return EXIT_FAILURE
             page = studio_url(base, root, token)
-            _print(f"Harvest Studio is up in {time.monotonic() - started:.1f}s: {page}\n"
-                   f"  database {describe_url(url)} · notebooks in {root}\n"
-                   f"  Jupyter's log: {log_path} · Ctrl-C stops the studio")
+            if args.json:
+                _print(json.dumps({"url": page, "database": describe_url(url),
+                                   "root": str(root), "log": str(log_path)}))
+            else:
+                _print(f"Harvest Studio is up in {time.monotonic() - started:.1f}s: {page}\n"
+                       f"  database {describe_url(url)} · notebooks in {root}\n"
+                       f"  Jupyter's log: {log_path} · Ctrl-C stops the studio")
             sys.stdout.flush()
             if not args.no_browser:
                 webbrowser.open(page)
