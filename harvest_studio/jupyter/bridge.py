@@ -22,8 +22,6 @@ from urllib.parse import unquote
 from jupyter_server.base.handlers import JupyterHandler
 from tornado.iostream import StreamClosedError
 
-from ..api.auth import JUPYTER_USER
-
 log = logging.getLogger("harvest_studio.jupyter")
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -89,6 +87,8 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
                         self._closed).run()
 
     def _scope(self, username: str) -> Message:
+        from ..api.auth import JUPYTER_USER  # (loaded with the application by now)
+
         request = self.request
         root = unquote(self.base_url.rstrip("/") + "/harvest")
         path = unquote(request.path)  # ASGI paths are decoded; raw_path keeps the bytes

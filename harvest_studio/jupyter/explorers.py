@@ -23,8 +23,6 @@ from ..studio.widgets.explorer import HistoryExplorer
 
 IDLE_SECONDS = 120.0
 """an explorer nobody has listened to for this long is closed"""
-SWEEP_SECONDS = 30.0
-"""how often the server looks for idle explorers"""
 MAX_EXPLORERS = 64
 """explorers open at once; the one idle longest is closed to make room"""
 QUEUE_LIMIT = 2000

@@ -10,24 +10,32 @@ import logging
 import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from jupyter_server.extension.application import ExtensionApp
 
-from ..api import create_app
-from ..store.connection import database_url
 from .bridge import AppUnavailableError, AsgiBridge
-from .explorers import SWEEP_SECONDS, Explorers
-from .routes import router
+
+if TYPE_CHECKING:  # FastAPI, the API and the widgets load on the first request, not here:
+    from fastapi import FastAPI  # every Jupyter server with the package pays this import
+
+    from .explorers import Explorers
 
 log = logging.getLogger("harvest_studio.jupyter")
 RETRY_AFTER = 2.0
 """seconds a failed start is remembered (requests meanwhile get its 503 at once)"""
 
 
+SWEEP_SECONDS = 30.0
+"""how often the server looks for idle explorers"""
+
+
 def lab_app(url: str, root_dir: Path) -> FastAPI:
     """The API of ``harvest serve`` with the Lab extension's routes beside it."""
+    from ..api import create_app
+    from .explorers import Explorers
+    from .routes import router
+
     app = create_app(url)
     app.state.database_url = url
     app.state.root_dir = root_dir
@@ -65,6 +73,8 @@ class LazyApp:
         return self._app
 
     async def _start(self) -> None:
+        from ..store.connection import database_url
+
         try:
             url = await asyncio.to_thread(database_url, None, start=self.root_dir)
             app = lab_app(url, self.root_dir)
