@@ -39,7 +39,7 @@ def wait_until_up(url: str, timeout: float = 60) -> None:
 
 @contextlib.contextmanager
 def jupyter_lab(root: Path, env: dict[str, str] | None = None,
-                log: Path | None = None) -> Iterator[tuple[str, str]]:
+                log: Path | None = None, args: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """JupyterLab serving ``root``, with this checkout's package importable and the
     extensions installed in this environment; yields ``(base_url, token)``."""
     port, token = free_port(), secrets.token_hex(16)
@@ -51,7 +51,7 @@ def jupyter_lab(root: Path, env: dict[str, str] | None = None,
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}",
          f"--ServerApp.root_dir={root}", "--ServerApp.allow_root=True",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *args],
         env=full_env, stdout=out, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"

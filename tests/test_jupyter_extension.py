@@ -85,6 +85,22 @@ def test_the_api_answers_under_harvest_behind_jupyters_login(
     assert anonymous.json()["code"] == "forbidden"
 
 
+def test_jupyters_authorizer_has_the_last_word(
+    tmp_path: Path, db_url: str, client: hs.Client
+) -> None:
+    run = client.start(waits_for_go, id="ext-read-only")
+    with jupyter_lab(tmp_path, {"HARVEST_DATABASE_URL": db_url},
+                     args=("--ServerApp.authorizer_class="
+                           "tests.apps.read_only_authorizer.ReadOnlyHarvest",)) as (base, token), \
+            _token_client(base, token) as http:
+        assert http.get(f"/harvest/api/v1/runs/{run.run_id}").status_code == 200
+        refused = http.post(f"/harvest/api/v1/runs/{run.run_id}/cancel", json={})
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "forbidden"
+        assert "write harvest" in refused.json()["message"]
+    assert client.describe(run.run_id).status == "RUNNING"
+
+
 def test_a_browser_session_needs_the_xsrf_token_to_change_anything(
     lab: tuple[str, str], client: hs.Client
 ) -> None:

@@ -12,6 +12,7 @@ Tornado writes, flushed as they come for event streams, and a closed connection 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -71,7 +72,10 @@ class AsgiBridge(JupyterHandler):  # type: ignore[misc]
             return
         # Jupyter's authorizer has the last word (JupyterHub and collaboration set one up)
         action = "read" if self.request.method == "GET" else "write"
-        if not self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE):
+        allowed = self.authorizer.is_authorized(self, user, action, AUTH_RESOURCE)
+        if inspect.isawaitable(allowed):  # an authorizer may answer asynchronously
+            allowed = await allowed
+        if not allowed:
             self._plain_error(403, "forbidden", f"Jupyter does not let {user.username} "
                                                 f"{action} {AUTH_RESOURCE}")
             return
